@@ -300,11 +300,9 @@ func TestRunErrors(t *testing.T) {
 
 	// A size the architecture cannot take fails inside ORT, cleanly.
 	diff := load(t, "unet2d-diff-output-shape-onnx")
-	_, err = diff.Run([]*tensor.Tensor{f32(1, 1, 40, 40)})
-	if err != nil {
-		wantErr(t, err, zoo.Invalid, "ONNX Runtime failed on inputs float32[1 1 40 40]")
-		t.Logf("ORT error: %v", err)
-	}
+	_, err = diff.Run([]*tensor.Tensor{f32(1, 1, 33, 33)})
+	wantErr(t, err, zoo.Invalid, "ONNX Runtime failed on inputs float32[1 1 33 33]")
+	t.Logf("ORT error: %v", err)
 
 	// A sub-slice that is not 4-byte aligned still runs (it is copied).
 	buf := make([]byte, 1+len(ok.Data))
@@ -343,13 +341,13 @@ func TestLoadErrors(t *testing.T) {
 	wantErr(t, err, zoo.Invalid, "is not a valid ONNX model")
 	t.Logf("truncated file: %v", err)
 
-	// Truncate the small upsample model at many points: every one is a
-	// clean error, never a crash.
+	// Truncate the small upsample model at every length: each is a clean
+	// error, never a crash.
 	small, err := os.ReadFile(pkgPath(t, "upsample-onnx", "weights.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := 1; n < len(small); n += 7 {
+	for n := 1; n < len(small); n++ {
 		s, err := Load(write("cut.onnx", small[:n]), Options{})
 		if err == nil {
 			s.Close()

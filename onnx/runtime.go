@@ -67,7 +67,9 @@ func Init() error {
 			strings.Join(tried, ", "), LibEnv)
 	}
 	ort.SetSharedLibraryPath(path)
-	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+	// ORT's own log goes to stderr; errors reach callers as Go errors, so
+	// keep it quiet but for fatal conditions.
+	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 		return zoo.E(op, zoo.Internal, err,
 			"cannot load the ONNX Runtime library %s (zoo needs ONNX Runtime 1.24 or newer; run scripts/install-onnxruntime.sh for the tested 1.30.0)", path)
 	}

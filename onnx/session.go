@@ -151,13 +151,23 @@ func loadError(op, path string, err error) error {
 func (s *Session) Name() string { return s.name }
 
 // Inputs describes the model's inputs in graph order, the order Run takes.
-// The caller must not modify the result.
-func (s *Session) Inputs() []TensorInfo { return s.inputs }
+// The result is a copy.
+func (s *Session) Inputs() []TensorInfo { return cloneInfo(s.inputs) }
 
 // Outputs describes the model's outputs in graph order, the order Run
-// returns.
-// The caller must not modify the result.
-func (s *Session) Outputs() []TensorInfo { return s.outputs }
+// returns. The result is a copy.
+func (s *Session) Outputs() []TensorInfo { return cloneInfo(s.outputs) }
+
+func cloneInfo(ts []TensorInfo) []TensorInfo {
+	c := make([]TensorInfo, len(ts))
+	for i, t := range ts {
+		c[i] = t
+		if t.Shape != nil {
+			c[i].Shape = append([]int64(nil), t.Shape...)
+		}
+	}
+	return c
+}
 
 // Run is RunContext without cancellation.
 func (s *Session) Run(inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
