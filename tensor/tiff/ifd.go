@@ -2,7 +2,6 @@ package tiff
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
@@ -124,17 +123,10 @@ func (f *file) readAt(off, n uint64, what string) ([]byte, error) {
 		return nil, invalid("%s (%d bytes at offset %d) runs past the end of the file (%d bytes); the file is truncated or corrupt", what, n, off, f.size)
 	}
 	buf := make([]byte, n)
-	if n == 0 {
-		return buf, nil
+	if err := f.readInto(buf, off, what); err != nil {
+		return nil, err
 	}
-	m, err := f.r.ReadAt(buf, int64(off))
-	if m == len(buf) {
-		return buf, nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil, invalid("%s (%d bytes at offset %d): file ends early", what, n, off)
-	}
-	return nil, zoo.E(op, zoo.Internal, err, "reading %s", what)
+	return buf, nil
 }
 
 // openFile reads the header and returns the file and the offset of the

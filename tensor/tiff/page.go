@@ -25,7 +25,6 @@ func (g geometry) bytes() int { return g.width * g.height * g.spp * g.dtype.Size
 type page struct {
 	ifd         int // index in the file, for messages
 	geometry    geometry
-	reduced     bool // NewSubfileType bit 0: a thumbnail or pyramid level
 	compression uint64
 	predictor   uint64
 	planar      bool // PlanarConfiguration 2: one plane per sample
@@ -135,8 +134,8 @@ func (f *file) sameForAllSamples(d *ifd, tag uint16, name string, def, spp uint6
 // readPage reads an IFD's storage layout and checks it against the file.
 // budget is the number of chunk table entries the caller still allows; it is
 // decreased by this page's.
-func (f *file) readPage(d *ifd, g geometry, reduced bool, budget *int) (*page, error) {
-	p := &page{ifd: d.index, geometry: g, reduced: reduced}
+func (f *file) readPage(d *ifd, g geometry, budget *int) (*page, error) {
+	p := &page{ifd: d.index, geometry: g}
 	var err error
 	if p.compression, err = f.uint(d, tagCompression, compressionNone); err != nil {
 		return nil, err
