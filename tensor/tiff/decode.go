@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/zoo-bioimage/zoo"
 )
@@ -22,7 +23,7 @@ func (f *file) decodePage(p *page, dst []byte) error {
 
 	// Fast path: uncompressed interleaved strips are the page's rows as
 	// they are; read them straight into place.
-	if p.compression == compressionNone && !p.tiled && !p.planar {
+	if p.compression == compressionNone && !p.tiled && !p.planar && !p.reverseBits {
 		rowBytes := g.width * g.spp * es
 		for i := range n {
 			start := i * p.chunkH * rowBytes
@@ -49,6 +50,11 @@ func (f *file) decodePage(p *page, dst []byte) error {
 		src = src[:cnt]
 		if err := f.readInto(src, p.offsets[i], fmt.Sprintf("IFD %d %s %d", p.ifd, kind, i)); err != nil {
 			return err
+		}
+		if p.reverseBits {
+			for k, c := range src {
+				src[k] = bits.Reverse8(c)
+			}
 		}
 		chunk := buf[:need]
 		if err := decompress(p.compression, src, chunk); err != nil {

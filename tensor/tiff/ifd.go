@@ -24,6 +24,7 @@ const (
 	tagBitsPerSample    = 258
 	tagCompression      = 259
 	tagPhotometric      = 262
+	tagFillOrder        = 266
 	tagImageDescription = 270
 	tagStripOffsets     = 273
 	tagSamplesPerPixel  = 277

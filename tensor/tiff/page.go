@@ -27,6 +27,7 @@ type page struct {
 	geometry    geometry
 	compression uint64
 	predictor   uint64
+	reverseBits bool // FillOrder 2: the stored bytes are bit-reversed
 	planar      bool // PlanarConfiguration 2: one plane per sample
 	tiled       bool
 	// chunkW×chunkH is the tile size, or width×RowsPerStrip for strips.
@@ -163,6 +164,14 @@ func (f *file) readPage(d *ifd, g geometry, budget *int) (*page, error) {
 	default:
 		return nil, notSupported("IFD %d: predictor %d", d.index, p.predictor)
 	}
+	fill, err := f.uint(d, tagFillOrder, 1)
+	if err != nil {
+		return nil, err
+	}
+	if fill != 1 && fill != 2 {
+		return nil, invalid("IFD %d: FillOrder %d, want 1 or 2", d.index, fill)
+	}
+	p.reverseBits = fill == 2
 	planar, err := f.uint(d, tagPlanarConfig, 1)
 	if err != nil {
 		return nil, err

@@ -164,7 +164,7 @@ func ReadWith(r io.ReaderAt, size int64, opt ReadOptions) (*tensor.Tensor, error
 // contiguous reports whether p is uncompressed, interleaved strips stored
 // back to back, the layout ImageJ uses for files over 4 GiB.
 func (p *page) contiguous() bool {
-	if p.compression != compressionNone || p.tiled || p.planar {
+	if p.compression != compressionNone || p.tiled || p.planar || p.reverseBits {
 		return false
 	}
 	for i := 1; i < len(p.offsets); i++ {

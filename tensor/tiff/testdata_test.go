@@ -72,7 +72,7 @@ func TestTestdataFiles(t *testing.T) {
 		{"u32_packbits.tif", tensor.Uint32, 1, 1},
 		{"i32_lzw_pred.tif", tensor.Int32, 1, 1},
 		{"f32_lzw_fpred.tif", tensor.Float32, 1, 1},
-		{"f32_zip_fpred_be.tif", tensor.Float32, 1, 1},
+		{"f32_zip_fpred.tif", tensor.Float32, 1, 1},
 		{"f64_zip_fpred.tif", tensor.Float64, 1, 1},
 		{"f64_be.tif", tensor.Float64, 1, 1},
 		{"u16_tiled_lzw.tif", tensor.Uint16, 1, 1},
@@ -86,6 +86,8 @@ func TestTestdataFiles(t *testing.T) {
 		{"stack_u16_lzw.tif", tensor.Uint16, 1, 3},
 		{"stack_u16_be.tif", tensor.Uint16, 1, 3},
 		{"mixed.tif", tensor.Uint16, 1, 1}, // pages differ: the first alone
+		{"u16_fill2_lzw.tif", tensor.Uint16, 1, 1},
+		{"u16_fill2.tif", tensor.Uint16, 1, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

@@ -6,7 +6,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go run ./gen "$tmp"
 W=67 H=45
-r() { raw2tiff -w $W -l $H "$@"; }
+r() { raw2tiff -M -w $W -l $H "$@"; }
 cd "$tmp"
 r -d byte u8.raw u8.tif
 r -d sbyte i8.raw i8.tif
@@ -32,7 +32,10 @@ c -c zip:2 "$tmp/i16.tif" i16_zip_pred.tif
 c -c packbits "$tmp/u32.tif" u32_packbits.tif
 c -c lzw:2 -r 7 "$tmp/i32.tif" i32_lzw_pred.tif
 c -c lzw:3 -r 9 "$tmp/f32.tif" f32_lzw_fpred.tif
-c -B -c zip:3 "$tmp/f32.tif" f32_zip_fpred_be.tif
+# Not -B with predictor 3: libtiff 4.5 on a little-endian machine swaps the
+# bytes before splitting them into planes, so its big-endian files have the
+# least significant plane first, against the spec (and tifffile).
+c -c zip:3 -r 16 "$tmp/f32.tif" f32_zip_fpred.tif
 c -c zip:3 "$tmp/f64.tif" f64_zip_fpred.tif
 c -B -c none -r 5 "$tmp/f64.tif" f64_be.tif
 c -t -w 16 -l 32 -c lzw:2 "$tmp/u16.tif" u16_tiled_lzw.tif
@@ -46,3 +49,7 @@ c -8 -B -t -w 16 -l 16 -c packbits "$tmp/u16.tif" u16_bigtiff_tiled_be.tif
 c -c lzw:2 "$tmp/u16.tif" "$tmp/u16_p1.tif" "$tmp/u16_p2.tif" stack_u16_lzw.tif
 c -B -c none "$tmp/u16.tif" "$tmp/u16_p1.tif" "$tmp/u16_p2.tif" stack_u16_be.tif
 c -c none "$tmp/u16.tif" "$tmp/rgb_u8.tif" "$tmp/u16_p1.tif" mixed.tif
+# FillOrder 2 (bit-reversed bytes), raw2tiff's default.
+raw2tiff -L -w $W -l $H -d short "$tmp/u16.raw" "$tmp/u16_lsb.tif"
+c -c lzw:2 -r 16 "$tmp/u16_lsb.tif" u16_fill2_lzw.tif
+c -c none "$tmp/u16_lsb.tif" u16_fill2.tif
