@@ -130,7 +130,7 @@ func read(r io.Reader) (*tensor.Tensor, Header, *problem) {
 
 // readHeader reads the prefix (magic, version, header length) and the dict.
 func readHeader(r io.Reader) (Header, *problem) {
-	var prefix [10]byte
+	var prefix [12]byte
 	if n, err := io.ReadFull(r, prefix[:8]); err != nil {
 		return Header{}, shortPrefix(prefix[:n], err)
 	}
