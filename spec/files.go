@@ -34,20 +34,27 @@ type fileRefInfo struct {
 	p      path
 	source string
 	sha    *yaml.Node // the sha256 node given beside it, if any
+	owner  *yaml.Node // mapping holding source and sha256, for update-hashes
+	shaKey string     // key of the hash in owner ("sha256")
 }
 
 func (c *checker) fileRef(n *yaml.Node, p path, source string) {
 	c.files = append(c.files, &fileRefInfo{node: n, p: p, source: source})
 }
 
-// hashRef attaches a sha256 node to the file reference of src.
-func (c *checker) hashRef(src, sha *yaml.Node, p path) {
-	if src == nil || sha == nil || isNull(sha) {
+// hashRef marks the file named by owner[srcKey] as one whose sha256 lives
+// in owner[shaKey] (given or not), for the hash check and update-hashes.
+func (c *checker) hashRef(owner *yaml.Node, srcKey, shaKey string) {
+	src := lookup(owner, srcKey)
+	if src == nil {
 		return
 	}
 	for _, f := range c.files {
 		if f.node == src {
-			f.sha = sha
+			f.owner, f.shaKey = owner, shaKey
+			if sha := lookup(owner, shaKey); !isNull(sha) {
+				f.sha = sha
+			}
 		}
 	}
 }

@@ -501,7 +501,7 @@ func weightsEntryRule05(format string) check {
 		if vals == nil {
 			return
 		}
-		c.hashRef(vals["source"], vals["sha256"], p)
+		c.hashRef(n, "source", "sha256")
 		if ed := vals["external_data"]; ed != nil {
 			src, es := lookup(ed, "source"), vals["source"]
 			if src != nil && es != nil && pathBase(src.Value) == pathBase(es.Value) {
@@ -527,7 +527,7 @@ func architectureRule(c *checker, n *yaml.Node, p path) {
 		{key: "kwargs", check: mapRule},
 	}, false)
 	if vals != nil {
-		c.hashRef(vals["source"], vals["sha256"], p)
+		c.hashRef(n, "source", "sha256")
 	}
 }
 

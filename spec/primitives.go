@@ -119,12 +119,13 @@ func axisIDRule(allowBatch bool) check {
 			return
 		}
 		warnNotLower(c, n, p, s)
+		given := s
 		if alias, ok := axisAliases[s]; ok {
 			n.Value = alias
 			s = alias
 		}
 		if !allowBatch && s == "batch" {
-			c.errorf(n, p, "the axis id %q means the batch axis; give this axis another id", n.Value)
+			c.errorf(n, p, "the axis id %q means the batch axis, which this axis is not; give it another id (e.g. the letter of a space axis)", given)
 		}
 	}
 }
@@ -373,7 +374,7 @@ func fileDescr(fs fileSource) check {
 			{key: "sha256", check: sha256Rule},
 		}, false)
 		if vals != nil {
-			c.hashRef(vals["source"], vals["sha256"], p)
+			c.hashRef(n, "source", "sha256")
 		}
 	}
 }

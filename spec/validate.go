@@ -44,6 +44,7 @@ const (
 type Result struct {
 	Report *Report
 	Doc    *yaml.Node // root mapping; nil if the YAML could not be parsed
+	refs   []*fileRefInfo
 }
 
 // Validate checks one description given as YAML bytes. source names it in

@@ -1,0 +1,38 @@
+# zoo — see README.md. Every target works on a fresh machine after .ci/run's installs.
+GO      ?= go
+BIN     := bin/zoo
+ORT_LIB := lib/libonnxruntime.so.1
+
+.PHONY: build test run bench fuzz vet clean
+
+build: $(ORT_LIB)
+	$(GO) build -o $(BIN) ./cmd/zoo
+
+# The ONNX Runtime library comes from the npm package, checksum verified.
+$(ORT_LIB): scripts/install-onnxruntime.sh
+	scripts/install-onnxruntime.sh
+
+# Every test: unit, conformance, fixtures, real ONNX Runtime.
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# The embedded server with the example models.
+run: build
+	$(BIN) serve
+
+# Benchmarks; results are recorded in bench/RESULTS.md.
+bench: build
+	bench/run.sh
+
+# A short run of every fuzz target (FUZZTIME=30s per target by default).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
