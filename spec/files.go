@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
+	"github.com/zoo-bioimage/zoo/tensor/png"
+	"github.com/zoo-bioimage/zoo/tensor/tiff"
 )
 
 // This file holds the file checks (reference §11, 13–16): referenced files
@@ -75,7 +78,10 @@ func (o *Options) fileSystem() fs.FS {
 // local paths when validating local files, URLs only with Fetch.
 func (c *checker) openRef(src string) (io.ReadCloser, error) {
 	if isURL(src) {
-		return nil, errRemote
+		if c.opts.Fetch == nil {
+			return nil, errRemote
+		}
+		return c.opts.Fetch(src)
 	}
 	fsys := c.opts.fileSystem()
 	if filepath.IsAbs(src) {
@@ -135,17 +141,6 @@ func fileErr(src string, err error) string {
 }
 
 func (c *checker) hashFile(src string) (string, error) {
-	if isURL(src) {
-		if c.opts.Fetch == nil {
-			return "", errRemote
-		}
-		data, err := c.opts.Fetch(src)
-		if err != nil {
-			return "", err
-		}
-		sum := sha256.Sum256(data)
-		return hex.EncodeToString(sum[:]), nil
-	}
 	r, err := c.openRef(src)
 	if err != nil {
 		return "", err
@@ -206,24 +201,12 @@ func (c *checker) checkTestTensors(root *yaml.Node) {
 			continue
 		}
 		p := t.p.k("test_tensor")
-		var arr *tensor.Tensor
-		var err error
-		if isURL(src.Value) {
-			if c.opts.Fetch == nil {
-				continue
-			}
-			var data []byte
-			if data, err = c.opts.Fetch(src.Value); err == nil {
-				arr, err = npy.Read(strings.NewReader(string(data)))
-			}
-		} else {
-			var r io.ReadCloser
-			if r, err = c.openRef(src.Value); err != nil {
-				continue // reported by the existence check
-			}
-			arr, err = npy.Read(r)
-			r.Close()
+		r, err := c.openRef(src.Value)
+		if err != nil {
+			continue // remote without Fetch, or reported by the existence check
 		}
+		arr, err := npy.Read(r)
+		r.Close()
 		if err != nil {
 			c.errorf(src, p.k("source"), "cannot read the test tensor %s: %v", src.Value, err)
 			continue
@@ -235,6 +218,66 @@ func (c *checker) checkTestTensors(root *yaml.Node) {
 	for _, x := range order {
 		c.checkTestTensor(root, x, loaded)
 	}
+	for _, t := range ts {
+		c.checkSampleTensor(t)
+	}
+}
+
+// checkSampleTensor: a sample image, after dropping singleton dimensions,
+// has between n_min and len(axes) dimensions, where n_min counts the axes
+// that cannot be 1 (reference §5).
+func (c *checker) checkSampleTensor(t *tensorInfo) {
+	src := lookup(lookup(t.node, "sample_tensor"), "source")
+	if src == nil || src.Tag != "!!str" {
+		return
+	}
+	p := t.p.k("sample_tensor").k("source")
+	r, err := c.openRef(src.Value)
+	if err != nil {
+		return
+	}
+	img, err := readImage(r, src.Value)
+	r.Close()
+	if err != nil {
+		c.errorf(src, p, "cannot read the sample tensor %s: %v", src.Value, err)
+		return
+	}
+	ndim := 0
+	for _, d := range img.Shape {
+		if d != 1 {
+			ndim++
+		}
+	}
+	nMin := len(t.axes)
+	for _, a := range t.axes {
+		if a.typ == "batch" || (a.kind == sizeFixed && a.fixed == 1) || (a.kind == sizeChannels && a.fixed == 1) ||
+			((a.kind == sizeParam || a.kind == sizeDataDep) && a.min == 1) || (a.kind == sizeRef && a.offset < 2) {
+			nMin--
+		}
+	}
+	if nMin < 0 {
+		nMin = 0
+	}
+	if ndim < nMin || ndim > len(t.axes) {
+		c.errorf(src, p, "the sample tensor %s has %d non-singleton dimensions %v; tensor %q needs between %d and %d", src.Value, ndim, img.Shape, t.id, nMin, len(t.axes))
+	}
+}
+
+// readImage reads a sample image (PNG, TIFF or, leniently, npy).
+func readImage(r io.Reader, name string) (*tensor.Tensor, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<30))
+	if err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".png":
+		return png.Read(bytes.NewReader(data))
+	case ".tif", ".tiff":
+		return tiff.Read(bytes.NewReader(data), int64(len(data)))
+	case ".npy":
+		return npy.Read(bytes.NewReader(data))
+	}
+	return nil, fmt.Errorf("not supported: sample tensors of type %s; use PNG or TIFF", filepath.Ext(name))
 }
 
 func (c *checker) checkTestTensor(root *yaml.Node, x *testTensor, loaded map[string]*testTensor) {

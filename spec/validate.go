@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"io"
 	"fmt"
 	"io/fs"
 	"os"
@@ -23,7 +24,8 @@ type Options struct {
 	FS fs.FS
 	// Fetch allows downloading remote files for the file checks; without
 	// it remote references are only checked for syntax.
-	Fetch func(url string) ([]byte, error)
+	// The caller closes what it returns and bounds its size and time.
+	Fetch func(url string) (io.ReadCloser, error)
 	// WarningLevel, if > 0, turns warnings of at least this severity into
 	// errors (strict mode for CI).
 	WarningLevel Severity

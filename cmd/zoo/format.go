@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -111,7 +112,7 @@ func describedFile(src *spec.Source, arg string) string {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		return arg + string(os.PathSeparator) + spec.FindDescription(names)
+		return filepath.Join(arg, spec.FindDescription(names))
 	}
 	return arg
 }

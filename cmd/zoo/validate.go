@@ -12,7 +12,7 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	var noFiles, asJSON, strict bool
+	var noFiles, asJSON, strict, fetch bool
 	cmd := &cobra.Command{
 		Use:   "validate [--no-files] [--json] PATH...",
 		Short: "Check descriptions (rdf.yaml / bioimageio.yaml), package folders or package zips",
@@ -22,12 +22,16 @@ field path and line. PATH is a description yaml, a package folder or a .zip.
 
 By default the files a local description references are checked too: they
 exist, their sha256 values match, and test tensors agree with the axes and
-dtypes. --no-files checks the format alone. Remote files are never fetched.
+dtypes. --no-files checks the format alone. Remote files (http URLs) are
+only downloaded and checked with --fetch.
 
 Exit code: 0 when every input is valid, 1 when any failed, 2 on usage errors.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := spec.Options{Files: !noFiles}
+			if fetch {
+				opts.Fetch = httpFetch
+			}
 			if strict {
 				opts.WarningLevel = spec.Warning
 			}
@@ -50,6 +54,7 @@ Exit code: 0 when every input is valid, 1 when any failed, 2 on usage errors.`,
 	}
 	cmd.Flags().BoolVar(&noFiles, "no-files", false, "check the format only, not the referenced files")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per input, one per line")
+	cmd.Flags().BoolVar(&fetch, "fetch", false, "download remote files to check them too")
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings (severity warning and above) as errors")
 	return cmd
 }
