@@ -14,7 +14,7 @@ func validateNode(root *yaml.Node, source string, opts Options) *Result {
 	rep := &Report{Source: source, Type: "unknown", FormatVersion: "unknown"}
 	c := &checker{rep: rep, opts: &opts, last: root}
 	validateDoc(c, root)
-	if len(rep.Errors) == 0 && opts.Files {
+	if opts.Files {
 		c.runFileChecks(root)
 	}
 	rep.finish()

@@ -67,7 +67,7 @@ func Validate(data []byte, source string, opts Options) *Result {
 	res.Doc = root
 	c := &checker{rep: rep, opts: &opts, last: root}
 	validateDoc(c, root)
-	if len(rep.Errors) == 0 && opts.Files {
+	if opts.Files {
 		c.runFileChecks(root)
 	}
 	rep.finish()

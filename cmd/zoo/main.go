@@ -63,13 +63,18 @@ func run(args []string) int {
 		return 0
 	}
 	var ee *exitError
+	if !errors.As(err, &ee) || ee.err != nil {
+		fmt.Fprintln(os.Stderr, "zoo:", err)
+	}
+	return exitCode(err)
+}
+
+// exitCode maps a command's error to the process exit code.
+func exitCode(err error) int {
+	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "zoo:", ee.err)
-		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "zoo:", err)
 	if isUsage(err) {
 		return 2
 	}
