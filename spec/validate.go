@@ -1,8 +1,8 @@
 package spec
 
 import (
-	"io"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"

@@ -28,7 +28,7 @@ func runZoo(t *testing.T, args ...string) (int, string, string) {
 
 func TestValidateJSONLines(t *testing.T) {
 	corpus := fixtures.Path(t, "rdf-corpus", "rdfs")
-	good := filepath.Join(corpus, "model__affable-shark__v0.yaml")
+	good := filepath.Join(corpus, "model__ambitious-kangaroo__v0.yaml")
 	bad := filepath.Join(corpus, "model__modest-spider__v0.yaml")
 	if _, err := os.Stat(good); err != nil {
 		t.Skip(err)
