@@ -305,7 +305,7 @@ func validateModel04(c *checker, root *yaml.Node) {
 		field{key: "inputs", required: true, check: listRule(1, inputTensorRule04)},
 		field{key: "outputs", required: true, check: listRule(1, outputTensorRule04)},
 		field{key: "license", required: true, check: licenseRule04},
-		field{key: "packaged_by", check: listRule(0, authorRule02)},
+		field{key: "packaged_by", check: listRule(0, personRule04)},
 		field{key: "parent", check: nullable(linkedRule04)},
 		field{key: "run_mode", check: nullable(runModeRule04)},
 		field{key: "sample_inputs", check: listRule(0, anyFile.rule)},
@@ -718,7 +718,9 @@ func weightsRule04(c *checker, n *yaml.Node, p path) {
 	c.errorf(n, p, "Missing weights entry: give at least one weight format (%s)", strings.Join(WeightFormats, ", "))
 }
 
-var weightsAuthorRule04 = objectRule(personFields02(true, false), false)
+// personRule04 is an author given as a mapping: only the root authors
+// list accepts plain strings.
+var personRule04 = objectRule(personFields02(true, false), false)
 
 func weightsEntryRule04(format string) check {
 	return func(c *checker, n *yaml.Node, p path) {
@@ -726,7 +728,7 @@ func weightsEntryRule04(format string) check {
 			{key: "source", required: true, check: anyFile.rule},
 			{key: "sha256", check: nullable(sha256Rule)},
 			{key: "attachments", check: nullable(attachmentsRule02)},
-			{key: "authors", check: nullable(listRule(0, weightsAuthorRule04))},
+			{key: "authors", check: nullable(listRule(0, personRule04))},
 			{key: "dependencies", check: nullable(dependenciesRule04)},
 			{key: "parent", check: nullable(enumRule(WeightFormats...))},
 		}

@@ -503,3 +503,67 @@ func TestModel04Warnings(t *testing.T) {
 		}
 	})
 }
+
+// TestModel04NeverPanics replaces every node of the 0.4 examples, one at a
+// time, by values of other kinds and checks that validation and conversion
+// survive (problems are reported, nothing panics).
+func TestModel04NeverPanics(t *testing.T) {
+	files := [][]string{
+		{"unet2d_nuclei_broad", "v0_4_9.bioimageio.yaml"},
+		{"stardist_example_model", "v0_4.bioimageio.yaml"},
+		{"unet2d_keras_tf2", "v0_4.bioimageio.yaml"},
+	}
+	replacements := []string{"null", "[]", "{}", "x", "-3", "[1, null]", "{min: [1], step: [0]}"}
+	for _, elem := range files {
+		data, err := os.ReadFile(exampleModel(t, elem...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodes int
+		countNodes(yamlNode(t, string(data)), &nodes)
+		for i := 1; i < nodes; i++ {
+			for _, r := range replacements {
+				doc := yamlNode(t, string(data))
+				k := 0
+				replaceNth(doc, i, &k, lookup(yamlNode(t, "v: "+r), "v"))
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							t.Fatalf("%s, node %d replaced by %s: panic %v", elem[0], i, r, p)
+						}
+					}()
+					out, err := Marshal(doc)
+					if err != nil {
+						return
+					}
+					res := Validate(out, "mutant", Options{})
+					if res.Doc != nil {
+						_, _ = ConvertModel04To05(res.Doc)
+					}
+				}()
+			}
+		}
+	}
+}
+
+func countNodes(n *yaml.Node, k *int) {
+	*k++
+	for _, c := range n.Content {
+		countNodes(c, k)
+	}
+}
+
+// replaceNth replaces the n-th node (pre-order) below the root by r.
+func replaceNth(n *yaml.Node, target int, k *int, r *yaml.Node) bool {
+	for i, c := range n.Content {
+		*k++
+		if *k == target {
+			n.Content[i] = deepCopy(r)
+			return true
+		}
+		if replaceNth(c, target, k, r) {
+			return true
+		}
+	}
+	return false
+}
