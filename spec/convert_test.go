@@ -493,7 +493,7 @@ func TestConvertGeneric02To03(t *testing.T) {
 
 	in := yamlNode(t, `
 type: application
-format_version: 0.2.2
+format_version: 0.2.4
 name: "my/app: the best `+strings.Repeat("x", 150)+`"
 description: d
 authors: [Ada, {name: Bob, github_user: "https://github.com/bob"}]
