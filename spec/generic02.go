@@ -9,9 +9,12 @@ import (
 // Dataset, application, notebook and generic descriptions of format 0.2
 // (reference §15 "generic 0.2 base", §17).
 
-// upgradeGeneric02 applies the 0.2.x → 0.2.4 upgrades in place: DOI and
-// GitHub prefixes are stripped, empty config sections dropped.
+// upgradeGeneric02 applies the 0.2.x → 0.2.4 upgrades in place: slashes
+// leave names, config.bioimageio.nickname becomes id, DOI and GitHub
+// prefixes are stripped, empty config sections dropped.
 func upgradeGeneric02(root *yaml.Node) {
+	removeSlashesFromNames(root) // 0.2.2
+	nicknameToID(root)           // 0.2.3
 	if cite := lookup(root, "cite"); cite != nil && cite.Kind == yaml.SequenceNode {
 		for _, e := range cite.Content {
 			stripDOIPrefix(lookup(e, "doi"))

@@ -117,21 +117,23 @@ func validateDoc(c *checker, root *yaml.Node) {
 	switch fam {
 	case familyModel:
 		switch {
+		case major == 0 && minor == 3 && futurePatch(fv, "0.3.6"):
+			c.errorf(fvNode, path{"format_version"}, "unknown model format_version %q; model 0.3 ends at 0.3.6 (use 0.4.10 or %s)", fv, LatestModel)
 		case major == 0 && (minor == 3 || minor == 4):
 			if minor == 4 && futurePatch(fv, Model04) {
 				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, Model04)
 			}
 			upgradeModel04(root)
 			c.rep.FormatVersion = Model04
-			set(root, "format_version", strNode(Model04))
+			setVersion(root, Model04)
 			validateModel04(c, root)
 		case major == 0 && minor == 5:
-			set(root, "format_version", strNode(LatestModel))
+			setVersion(root, LatestModel)
 			c.rep.FormatVersion = LatestModel
 			validateModel05(c, root)
 		case major == 0 && minor > 5:
 			c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, LatestModel)
-			set(root, "format_version", strNode(LatestModel))
+			setVersion(root, LatestModel)
 			c.rep.FormatVersion = LatestModel
 			validateModel05(c, root)
 		default:
@@ -141,14 +143,14 @@ func validateDoc(c *checker, root *yaml.Node) {
 		switch {
 		case major == 0 && minor == 2:
 			upgradeGeneric02(root)
-			set(root, "format_version", strNode(Generic02))
+			setVersion(root, Generic02)
 			c.rep.FormatVersion = Generic02
 			validateGeneric02(c, root, typ)
 		case major == 0 && minor >= 3:
 			if minor > 3 {
 				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, LatestGeneric)
 			}
-			set(root, "format_version", strNode(LatestGeneric))
+			setVersion(root, LatestGeneric)
 			c.rep.FormatVersion = LatestGeneric
 			validateGeneric03(c, root, typ)
 		default:
@@ -218,4 +220,13 @@ func futurePatch(fv, impl string) bool {
 	x, err1 := strconv.Atoi(a[2])
 	y, err2 := strconv.Atoi(b[2])
 	return err1 == nil && err2 == nil && x > y
+}
+
+// setVersion sets format_version in place, keeping its position.
+func setVersion(root *yaml.Node, v string) {
+	if n := lookup(root, "format_version"); n != nil && n.Kind == yaml.ScalarNode {
+		n.Tag, n.Value, n.Style = "!!str", v, 0
+		return
+	}
+	set(root, "format_version", strNode(v))
 }
