@@ -165,7 +165,7 @@ func (b *builder) offs(tag uint16, v ...uint64) tentry {
 
 // stripPage adds blobs for strips and an IFD describing a width×height
 // image of spp samples of bits bits in format, rowsPerStrip rows a strip,
-// with more entries appended.
+// with more entries added (replacing defaults of the same tag).
 func (b *builder) stripPage(width, height, spp, bits, format, rowsPerStrip int, compression uint64, strips [][]byte, more ...tentry) uint64 {
 	var offs, counts []uint64
 	for _, s := range strips {
@@ -188,6 +188,15 @@ func (b *builder) stripPage(width, height, spp, bits, format, rowsPerStrip int, 
 		short(tagSampleFormat, sf...),
 		b.offs(tagStripOffsets, offs...),
 		b.offs(tagStripByteCounts, counts...),
+	}
+	// Entries in more replace the defaults of the same tag.
+	for _, m := range more {
+		for i := range e {
+			if e[i].tag == m.tag {
+				e = append(e[:i], e[i+1:]...)
+				break
+			}
+		}
 	}
 	return b.ifd(append(e, more...)...)
 }

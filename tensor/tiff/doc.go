@@ -10,6 +10,10 @@
 // compressed with none (1), LZW (5), Deflate (8, 32946) or PackBits (32773),
 // with or without the horizontal (2) or floating-point (3) predictor.
 //
+// Sample values are returned as stored: Photometric (WhiteIsZero, palette
+// indices, RGB, extra samples such as alpha) does not change them, and every
+// sample becomes a channel. YCbCr files are not supported.
+//
 // Every page (IFD) of the same geometry (width, height, samples per pixel,
 // bits per sample, sample format) becomes one tensor. Reduced-resolution
 // pages (NewSubfileType bit 0, thumbnails) are skipped. When the remaining
@@ -41,8 +45,9 @@
 // channel, y and x (in any order; other axes of size 1 are dropped) are
 // written in ImageJ's page order with an ImageJ description, so Fiji opens
 // them as hyperstacks. ImageJ supports only 8, 16 and 32-bit samples: ImageJ
-// itself shows int16 shifted by 32768 and int32/uint32 converted to 32-bit
-// float, and it cannot open float64 at all, so float64 tensors are written as
+// itself shows int8 as unsigned, int16 shifted by 32768 and int32/uint32
+// converted to 32-bit float (this package reads them back unchanged), and it
+// cannot open float64 at all, so float64 tensors are written as
 // plain TIFF (SampleFormat 3, 64 bits) with a tifffile-style shaped
 // description that keeps their axes. Files over 4 GiB are written as
 // BigTIFF, which Fiji opens through Bio-Formats.

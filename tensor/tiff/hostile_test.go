@@ -237,3 +237,30 @@ func TestNotSupported(t *testing.T) {
 	b.stripPage(4, 3, 1, 8, 1, 3, compressionLZW, [][]byte{{0x80}}, short(tagPredictor, 3))
 	expectErr(t, b.bytes(), zoo.Invalid, "floating-point predictor on uint8")
 }
+
+// TestBrokenLaterPage: a corrupt page after the first is an error, not a
+// reason to return the first page alone.
+func TestBrokenLaterPage(t *testing.T) {
+	b := newBuilder(le, false)
+	b.stripPage(4, 3, 1, 8, 1, 3, compressionNone, [][]byte{make([]byte, 12)})
+	b.ifd(long(tagImageWidth, 4), short(tagBitsPerSample, 8)) // no ImageLength
+	expectErr(t, b.bytes(), zoo.Invalid, "IFD 1")
+
+	// A page of a valid but unsupported kind (1-bit mask) is merely different.
+	b = newBuilder(le, false)
+	b.stripPage(4, 3, 1, 8, 1, 3, compressionNone, [][]byte{make([]byte, 12)})
+	b.stripPage(4, 3, 1, 1, 1, 3, compressionNone, [][]byte{make([]byte, 3)})
+	x := readBytes(t, b.bytes())
+	if len(x.Shape) != 2 {
+		t.Fatalf("shape %v", x.Shape)
+	}
+	_, err := ReadWith(bytes.NewReader(b.bytes()), int64(len(b.bytes())), ReadOptions{AllPages: true})
+	if zoo.KindOf(err) != zoo.NotSupported || !strings.Contains(err.Error(), "page 1") {
+		t.Fatalf("got %v", err)
+	}
+
+	// YCbCr is not supported.
+	b = newBuilder(le, false)
+	b.stripPage(4, 3, 3, 8, 1, 3, compressionNone, [][]byte{make([]byte, 36)}, short(tagPhotometric, 6))
+	expectErr(t, b.bytes(), zoo.NotSupported, "YCbCr")
+}

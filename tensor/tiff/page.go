@@ -101,6 +101,14 @@ func (f *file) readGeometry(d *ifd) (geometry, bool, error) {
 		}
 		return g, false, notSupported("IFD %d: %d-bit %s samples; this reader takes 8/16/32-bit integers and 32/64-bit floats", d.index, bits, name)
 	}
+	photometric, err := f.uint(d, tagPhotometric, 1)
+	if err != nil {
+		return g, false, err
+	}
+	if photometric == 6 && spp > 1 {
+		// Chroma subsampling changes the sample layout.
+		return g, false, notSupported("IFD %d: YCbCr pixels (convert the file to RGB)", d.index)
+	}
 	depth, err := f.uint(d, tagImageDepth, 1)
 	if err != nil {
 		return g, false, err

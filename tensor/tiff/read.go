@@ -75,8 +75,8 @@ func ReadWith(r io.ReaderAt, size int64, opt ReadOptions) (*tensor.Tensor, error
 	var cands []cand
 	for _, d := range ifds {
 		g, reduced, err := f.readGeometry(d)
-		if len(cands) == 0 && err != nil {
-			return nil, err
+		if err != nil && (len(cands) == 0 || zoo.KindOf(err) != zoo.NotSupported) {
+			return nil, err // a broken page is an error, wherever it is
 		}
 		if reduced && err == nil && d.index > 0 {
 			continue
@@ -92,7 +92,7 @@ func ReadWith(r io.ReaderAt, size int64, opt ReadOptions) (*tensor.Tensor, error
 		}
 		if opt.AllPages {
 			if c.err != nil {
-				return nil, zoo.E(op, zoo.NotSupported, c.err, "page %d differs from page %d, so the pages cannot form one tensor", c.d.index, cands[0].d.index)
+				return nil, zoo.E(op, zoo.NotSupported, c.err, "page %d cannot join page %d in one tensor", c.d.index, cands[0].d.index)
 			}
 			return nil, notSupported("page %d holds %v but page %d holds %v, so the pages cannot form one tensor", c.d.index, c.g, cands[0].d.index, g)
 		}

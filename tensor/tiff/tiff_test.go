@@ -211,3 +211,27 @@ func TestFixtureSampleInput(t *testing.T) {
 	// Writing and reading back keeps the pixels.
 	checkEqual(t, roundTrip(t, x, WriteOptions{}), x)
 }
+
+// TestWriteBigTIFF writes BigTIFF (which Write chooses for files over
+// 4 GiB) by lowering the threshold.
+func TestWriteBigTIFF(t *testing.T) {
+	defer func(v uint64) { bigTIFFFrom = v }(bigTIFFFrom)
+	bigTIFFFrom = 0
+	for _, dt := range []tensor.DType{tensor.Uint16, tensor.Float64} {
+		for _, opt := range []WriteOptions{{}, {Compression: Deflate}} {
+			x := ramp(t, dt, []int{2, 3, 5, 7}, []string{"time", "channel", "y", "x"})
+			var buf bytes.Buffer
+			if err := WriteWith(&buf, x, opt); err != nil {
+				t.Fatal(err)
+			}
+			if binary.LittleEndian.Uint16(buf.Bytes()[2:]) != 43 {
+				t.Fatal("not BigTIFF")
+			}
+			y, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEqual(t, y, x)
+		}
+	}
+}

@@ -33,6 +33,10 @@ type WriteOptions struct {
 
 const wop = "tiff.Write"
 
+// bigTIFFFrom is the file size from which Write writes BigTIFF; a variable
+// so that tests can try BigTIFF on small tensors.
+var bigTIFFFrom uint64 = 1 << 32
+
 // Write encodes t as an uncompressed little-endian TIFF; see the package
 // comment for the layout and the description it writes. t's dtype must be
 // one of uint8, uint16, uint32, int8, int16, int32, float32, float64, and
@@ -277,7 +281,7 @@ func WriteWith(w io.Writer, t *tensor.Tensor, opt WriteOptions) error {
 	bound := uint64(16 + len(descBytes) + 2)
 	perPage := uint64(pageBytes) + uint64(pageBytes)/65535*5 + 64 + 8 + 12*20 + 16
 	bound += uint64(pages) * perPage
-	big := bound >= 1<<32
+	big := bound >= bigTIFFFrom
 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var pos uint64
