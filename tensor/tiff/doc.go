@@ -44,12 +44,13 @@
 // pixel: channels become pages. Tensors whose axes are among time, z,
 // channel, y and x (in any order; other axes of size 1 are dropped) are
 // written in ImageJ's page order with an ImageJ description, so Fiji opens
-// them as hyperstacks. ImageJ supports only 8, 16 and 32-bit samples: ImageJ
-// itself shows int8 as unsigned, int16 shifted by 32768 and int32/uint32
-// converted to 32-bit float (this package reads them back unchanged), and it
-// cannot open float64 at all, so float64 tensors are written as
-// plain TIFF (SampleFormat 3, 64 bits) with a tifffile-style shaped
-// description that keeps their axes. Files over 4 GiB are written as
+// them as hyperstacks; Read returns them in that order (a y, x, channel
+// tensor comes back as channel, y, x). ImageJ supports only 8, 16 and
+// 32-bit samples: ImageJ itself shows int8 as unsigned, int16 shifted by
+// 32768 and int32/uint32 converted to 32-bit float (this package reads them
+// back unchanged), and it cannot open float64 at all, so float64 tensors are
+// written as plain TIFF (SampleFormat 3, 64 bits) with a tifffile-style
+// shaped description that keeps their axes. Files over 4 GiB are written as
 // BigTIFF, which Fiji opens through Bio-Formats.
 //
 // # Limits

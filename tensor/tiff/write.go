@@ -41,7 +41,7 @@ var bigTIFFFrom uint64 = 1 << 32
 // comment for the layout and the description it writes. t's dtype must be
 // one of uint8, uint16, uint32, int8, int16, int32, float32, float64, and
 // its axes among time, z, channel, y and x (aliases t and c; other axes only
-// of size 1). A tensor without axes is read as y, x (2-D) or z, y, x (3-D).
+// of size 1). A tensor without axes is taken as y, x (2-D) or z, y, x (3-D).
 func Write(w io.Writer, t *tensor.Tensor) error {
 	return WriteWith(w, t, WriteOptions{})
 }
