@@ -1,0 +1,115 @@
+package runner
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/spec"
+	"github.com/zoo-bioimage/zoo/tensor"
+)
+
+// Model is one loaded set of weights, ready to run. It is the whole
+// contract between the runner and an inference engine (ONNX Runtime today,
+// libtorch later).
+//
+// Run takes the model's inputs in the order of the description's inputs,
+// each with the description's axes in the description's order (Axes may be
+// set or nil), and returns the outputs in the order of the description's
+// outputs, same convention; the runner names the output axes. Inputs are
+// read, not modified or retained. Run must be safe for concurrent use.
+type Model interface {
+	Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
+	Close() error
+}
+
+// Weights is what a Backend needs to load one weight format of a model.
+type Weights struct {
+	Model  *spec.Model
+	Source *spec.Source // the package's files
+	Format string       // e.g. "onnx"
+	Entry  *spec.WeightsEntry
+	// Threads is the number of threads the engine may use for one run;
+	// 0 means all CPUs.
+	Threads int
+}
+
+// Backend loads weights of one format.
+type Backend func(w Weights) (Model, error)
+
+var (
+	backendsMu sync.RWMutex
+	backends   = map[string]Backend{}
+)
+
+// Register makes a backend available for a weight format (one of
+// spec.WeightFormats). Registering a format twice replaces the backend.
+// Backends register themselves from an init function; the ONNX backend is
+// built in.
+func Register(format string, b Backend) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	backends[format] = b
+}
+
+// Supported reports whether zoo can run weights of format.
+func Supported(format string) bool {
+	backendsMu.RLock()
+	defer backendsMu.RUnlock()
+	_, ok := backends[format]
+	return ok
+}
+
+// Runnable returns the weight formats zoo can run, sorted.
+func Runnable() []string {
+	backendsMu.RLock()
+	defer backendsMu.RUnlock()
+	out := make([]string, 0, len(backends))
+	for f := range backends {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ErrNotSupported returns the error for a weight format zoo cannot run: a
+// *zoo.Error of kind zoo.NotSupported whose text is exactly
+// "not supported: <format>; zoo runs: <runnable formats>".
+func ErrNotSupported(format string) error {
+	return &zoo.Error{Kind: zoo.NotSupported, Message: format + "; zoo runs: " + strings.Join(Runnable(), ", ")}
+}
+
+// Open loads the weights of format of the model m, whose files are in src.
+// A format zoo has no backend for is ErrNotSupported; a format the
+// description does not have is zoo.NotFound.
+func Open(m *spec.Model, src *spec.Source, format string, threads int) (Model, error) {
+	entry := m.Weights.Get(format)
+	if entry == nil {
+		return nil, zoo.E("runner.Open", zoo.NotFound, nil, "the model has no %s weights (it has %s)", format, strings.Join(m.Weights.Formats(), ", "))
+	}
+	backendsMu.RLock()
+	b, ok := backends[format]
+	backendsMu.RUnlock()
+	if !ok {
+		return nil, ErrNotSupported(format)
+	}
+	return b(Weights{Model: m, Source: src, Format: format, Entry: entry, Threads: threads})
+}
+
+// PickFormat returns the first weight format of m that zoo can run, in the
+// description's field order, or ErrNotSupported for the first present
+// format when none can run.
+func PickFormat(m *spec.Model) (string, error) {
+	formats := m.Weights.Formats()
+	for _, f := range formats {
+		if Supported(f) {
+			return f, nil
+		}
+	}
+	if len(formats) == 0 {
+		return "", zoo.E("runner.PickFormat", zoo.Invalid, nil, "the model has no weights")
+	}
+	return "", ErrNotSupported(strings.Join(formats, ", "))
+}
