@@ -125,6 +125,9 @@ func (c *checker) object(n *yaml.Node, p path, fields []field, allowExtra bool) 
 func suggest(key string, fields []field) string {
 	best, bestD := "", 3
 	for _, f := range fields {
+		if abs(len(key)-len(f.key)) >= bestD {
+			continue // the distance is at least the difference in length
+		}
 		if d := editDistance(key, f.key); d < bestD {
 			best, bestD = f.key, d
 		}
@@ -139,8 +142,8 @@ func editDistance(a, b string) int {
 	if len(a) > 40 || len(b) > 40 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	var prevBuf, curBuf [41]int // on the stack: suggest runs once per unknown key
+	prev, cur := prevBuf[:len(b)+1], curBuf[:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
@@ -156,6 +159,13 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func isEmpty(n *yaml.Node) bool {

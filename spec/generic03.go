@@ -227,7 +227,7 @@ func genericTypeError(typ string) string {
 		return "Use the collection description instead: collections are not resource descriptions since format 0.5.3; describe each resource on its own"
 	}
 	if typ != strings.ToLower(typ) || !typeNameRE.MatchString(typ) {
-		return fmt.Sprintf("type %q must be lower case (a-z, 0-9, _ and -)", typ)
+		return fmt.Sprintf("type %q must be lower case (a-z, 0-9, _ and -)", clip(typ, 40))
 	}
 	return ""
 }

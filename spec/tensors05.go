@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -184,7 +185,7 @@ func checkTensorAxes(c *checker, t *tensorInfo) {
 				c.errorf(a.node, a.p, "a tensor has at most one batch axis")
 			}
 		}
-		if ids[a.id] {
+		if ids[a.id] && !slices.Contains(dups, a.id) {
 			dups = append(dups, a.id)
 		}
 		ids[a.id] = true

@@ -118,10 +118,10 @@ func validateDoc(c *checker, root *yaml.Node) {
 	case familyModel:
 		switch {
 		case major == 0 && minor == 3 && futurePatch(fv, "0.3.6"):
-			c.errorf(fvNode, path{"format_version"}, "unknown model format_version %q; model 0.3 ends at 0.3.6 (use 0.4.10 or %s)", fv, LatestModel)
+			c.errorf(fvNode, path{"format_version"}, "unknown model format_version %q; model 0.3 ends at 0.3.6 (use 0.4.10 or %s)", clip(fv, 40), LatestModel)
 		case major == 0 && (minor == 3 || minor == 4):
 			if minor == 4 && futurePatch(fv, Model04) {
-				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, Model04)
+				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", clip(fv, 40), Model04)
 			}
 			upgradeModel04(root)
 			c.rep.FormatVersion = Model04
@@ -132,12 +132,12 @@ func validateDoc(c *checker, root *yaml.Node) {
 			c.rep.FormatVersion = LatestModel
 			validateModel05(c, root)
 		case major == 0 && minor > 5:
-			c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, LatestModel)
+			c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", clip(fv, 40), LatestModel)
 			setVersion(root, LatestModel)
 			c.rep.FormatVersion = LatestModel
 			validateModel05(c, root)
 		default:
-			c.errorf(fvNode, path{"format_version"}, "unsupported model format_version %q; zoo reads 0.3, 0.4 and 0.5 (latest %s)", fv, LatestModel)
+			c.errorf(fvNode, path{"format_version"}, "unsupported model format_version %q; zoo reads 0.3, 0.4 and 0.5 (latest %s)", clip(fv, 40), LatestModel)
 		}
 	default:
 		switch {
@@ -148,13 +148,13 @@ func validateDoc(c *checker, root *yaml.Node) {
 			validateGeneric02(c, root, typ)
 		case major == 0 && minor >= 3:
 			if minor > 3 {
-				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", fv, LatestGeneric)
+				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", clip(fv, 40), LatestGeneric)
 			}
 			setVersion(root, LatestGeneric)
 			c.rep.FormatVersion = LatestGeneric
 			validateGeneric03(c, root, typ)
 		default:
-			c.errorf(fvNode, path{"format_version"}, "unsupported %s format_version %q; zoo reads 0.2 and 0.3 (latest %s)", typ, fv, LatestGeneric)
+			c.errorf(fvNode, path{"format_version"}, "unsupported %s format_version %q; zoo reads 0.2 and 0.3 (latest %s)", clip(typ, 40), clip(fv, 40), LatestGeneric)
 		}
 	}
 	if id := lookup(root, "id"); id != nil && id.Tag == "!!str" {
@@ -198,13 +198,13 @@ func versionKey(fv string) ([2]int, string) {
 	for i := 0; i < 2 && i < len(parts); i++ {
 		v, err := strconv.Atoi(parts[i])
 		if err != nil || v < 0 {
-			return key, fmt.Sprintf("%q is not a format version such as %s", fv, LatestModel)
+			return key, fmt.Sprintf("%q is not a format version such as %s", clip(fv, 40), LatestModel)
 		}
 		key[i] = v
 	}
 	for _, p := range parts[2:] {
 		if _, err := strconv.Atoi(p); err != nil {
-			return key, fmt.Sprintf("%q is not a format version such as %s", fv, LatestModel)
+			return key, fmt.Sprintf("%q is not a format version such as %s", clip(fv, 40), LatestModel)
 		}
 	}
 	return key, ""

@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
@@ -19,8 +20,11 @@ type Limits struct {
 	MaxNodes int // nodes after expanding aliases (defeats "billion laughs")
 }
 
-// DefaultLimits are used when Options.Limits is zero.
-var DefaultLimits = Limits{MaxBytes: 8 << 20, MaxDepth: 32, MaxNodes: 1_000_000}
+// DefaultLimits are used when Options.Limits is zero. MaxNodes is 80 times
+// the largest real description (1267 nodes); the YAML library needs about
+// 150 bytes per node, so it also bounds the memory a description can make
+// the parser and the alias expansion use (about 15 MB each).
+var DefaultLimits = Limits{MaxBytes: 8 << 20, MaxDepth: 32, MaxNodes: 100_000}
 
 // ParseError is a problem found before any field could be checked: the text
 // is not YAML, not a mapping, or exceeds a limit. Line and Column are 1-based
@@ -51,24 +55,33 @@ func parseYAML(data []byte, lim Limits) (*yaml.Node, *ParseError) {
 		return nil, &ParseError{Msg: "the description is not valid UTF-8; save it as UTF-8", Line: line, Column: col}
 	}
 	data = acceptYAML12(data)
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := err.Error()
-		pe := &ParseError{Msg: "invalid YAML: " + msg}
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			pe.Line, _ = strconv.Atoi(m[1])
-			pe.Msg = "invalid YAML: " + m[2]
-		}
-		return nil, pe
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, &ParseError{Msg: "the description is empty; it must be a YAML mapping with at least 'type' and 'format_version'"}
-	}
-	root := doc.Content[0]
 	budget := lim.MaxNodes
 	if budget <= 0 {
 		budget = DefaultLimits.MaxNodes
 	}
+	// The YAML library builds the whole tree before the node budget below
+	// can see it, so refuse documents that may hold too many nodes first.
+	if n := nodeBound(data); n > budget {
+		return nil, &ParseError{Msg: fmt.Sprintf("the description is too complex: it may hold up to %d YAML values, the limit is %d (real descriptions hold a few thousand)", n, budget)}
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, yamlError(err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &ParseError{Msg: "the description is empty; it must be a YAML mapping with at least 'type' and 'format_version'"}
+	}
+	// A description is one YAML document, as in the reference (whose
+	// loader refuses a second one); a second document would be ignored.
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		if err != nil {
+			return nil, yamlError(err)
+		}
+		return nil, &ParseError{Msg: "the file holds more than one YAML document (a '---' line starts another); a description is a single document", Line: next.Line, Column: next.Column}
+	}
+	root := doc.Content[0]
 	depth := lim.MaxDepth
 	if depth <= 0 {
 		depth = DefaultLimits.MaxDepth
@@ -87,6 +100,36 @@ func parseYAML(data []byte, lim Limits) (*yaml.Node, *ParseError) {
 		}
 	}
 	return root, nil
+}
+
+func yamlError(err error) *ParseError {
+	msg := err.Error()
+	pe := &ParseError{Msg: "invalid YAML: " + msg}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		pe.Line, _ = strconv.Atoi(m[1])
+		pe.Msg = "invalid YAML: " + m[2]
+	}
+	return pe
+}
+
+// nodeBound returns an upper bound of the number of nodes the YAML library
+// builds for data (aliases not expanded): every node but a document's root
+// needs an indicator — '-' (block sequence entry), ':' or '?' (mapping key
+// and value), '[' or '{' (a flow collection and its first entry), ','
+// (a further flow entry, which may be an implicit key: value pair), '*'.
+func nodeBound(data []byte) int {
+	n := 2 // document and root
+	for _, b := range data {
+		switch b {
+		case '-', '*':
+			n++
+		case ':', '?', ',', '[':
+			n += 2
+		case '{':
+			n += 3
+		}
+	}
+	return n
 }
 
 // acceptYAML12 rewrites a leading "%YAML 1.2" directive to "%YAML 1.1" so the
