@@ -1,0 +1,149 @@
+package process
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func quantile1(v []float64, s qspec) float64 {
+	g := newGrid([]int{len(v)}, []int{0})
+	return quantilesOf(slices.Clone(v), g, 1, []qspec{s})[0][0]
+}
+
+// The reference's check (core tests/test_proc_ops.py::test_clip_percentiles).
+func TestInvertedCDFReferenceRow(t *testing.T) {
+	row := []float64{0, 1, 2, 3, 4}
+	if got := quantile1(row, qspec{0.3, invertedCDF}); got != 1 {
+		t.Errorf("q=0.3: %v, want 1", got)
+	}
+	if got := quantile1(row, qspec{0.7, invertedCDF}); got != 3 {
+		t.Errorf("q=0.7: %v, want 3", got)
+	}
+}
+
+// Values worked out by hand with numpy's definitions.
+func TestQuantilesByHand(t *testing.T) {
+	data := []float64{3, 1, 4, 1, 5, 9, 2, 6} // sorted: 1 1 2 3 4 5 6 9
+	for _, c := range []struct {
+		s    qspec
+		want float64
+	}{
+		// linear: pos = 7q
+		{qspec{0, linear}, 1},
+		{qspec{1, linear}, 9},
+		{qspec{0.25, linear}, 1.75},     // pos 1.75: 1 + (2−1)·0.75
+		{qspec{0.5, linear}, 3.5},       // pos 3.5: 3 + (4−3)·0.5
+		{qspec{0.9, linear}, 6.9},       // pos 6.3: 6 + (9−6)·0.3
+		{qspec{0.99, linear}, 8.79},     // pos 6.93: 9 − 3·0.07
+		{qspec{0.01, linear}, 1},        // pos 0.07 between 1 and 1
+		{qspec{0.3, linear}, 2.1},       // pos 2.1: 2 + 1·0.1
+		{qspec{0.998, linear}, 8.958},   // pos 6.986: 9 − 3·0.014
+		{qspec{0.75, linear}, 5.25},     // pos 5.25
+		{qspec{0.125, invertedCDF}, 1},  // 8·0.125 − 1 = 0 → v0
+		{qspec{0.25, invertedCDF}, 1},   // 2 − 1 = 1 (integral) → v1
+		{qspec{0.26, invertedCDF}, 2},   // 1.08 → v2
+		{qspec{0.5, invertedCDF}, 3},    // 3 → v3
+		{qspec{0.51, invertedCDF}, 4},   // 3.08 → v4
+		{qspec{0, invertedCDF}, 1},      // −1 → clamped to v0
+		{qspec{1, invertedCDF}, 9},      // 7 → v7
+		{qspec{0.999, invertedCDF}, 9},  // 6.992 → v7
+		{qspec{0.001, invertedCDF}, 1},  // −0.992 → v0
+	} {
+		if got := quantile1(data, c.s); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("q=%v %v: %v, want %v", c.s.q, c.s.method, got, c.want)
+		}
+	}
+	if got := quantile1([]float64{1, math.NaN(), 3}, qspec{0.5, linear}); !math.IsNaN(got) {
+		t.Errorf("NaN in the data: %v, want NaN", got)
+	}
+	if got := quantile1([]float64{7}, qspec{0.3, linear}); got != 7 {
+		t.Errorf("single value: %v", got)
+	}
+}
+
+// Selection must agree with sorting for every rank, on data with many
+// repeated values (images are full of them) and on random data.
+func TestSelectMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		n := 1 + r.IntN(3000)
+		v := make([]float32, n)
+		levels := 1 + r.IntN(20)
+		for i := range v {
+			if trial%2 == 0 {
+				v[i] = float32(r.IntN(levels))
+			} else {
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		if trial%7 == 0 {
+			slices.Sort(v) // sorted input
+		}
+		if trial%11 == 0 {
+			slices.Sort(v)
+			slices.Reverse(v)
+		}
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		ranks := []int{r.IntN(n), r.IntN(n), r.IntN(n), 0, n - 1}
+		slices.Sort(ranks)
+		ranks = slices.Compact(ranks)
+		slices.Reverse(ranks)
+		w := slices.Clone(v)
+		selectRanks(w, ranks)
+		for _, k := range ranks {
+			if w[k] != sorted[k] {
+				t.Fatalf("trial %d n=%d rank %d: %v, want %v", trial, n, k, w[k], sorted[k])
+			}
+		}
+		k := r.IntN(n)
+		w = slices.Clone(v)
+		nthElement(w, k)
+		if w[k] != sorted[k] {
+			t.Fatalf("nthElement trial %d rank %d: %v, want %v", trial, k, w[k], sorted[k])
+		}
+		for i := range w {
+			if (i < k && w[i] > w[k]) || (i > k && w[i] < w[k]) {
+				t.Fatalf("nthElement trial %d: not partitioned at %d", trial, i)
+			}
+		}
+	}
+}
+
+// Quantiles per group on a strided layout agree with quantiles of the
+// group gathered by hand (axes [y, x] of (c, y, x), and [y] of (y, c)).
+func TestQuantilesPerGroup(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, 3*5*4)
+	for i := range x {
+		x[i] = math.Round(r.NormFloat64() * 10)
+	}
+	specs := []qspec{{0.1, linear}, {0.9, linear}, {0.3, invertedCDF}, {0.95, invertedCDF}}
+	// (c=3, y=5, x=4), groups per c.
+	g := newGrid([]int{3, 5, 4}, stridesFor([]int{3, 1, 1}))
+	got := quantilesOf(slices.Clone(x), g, 3, specs)
+	for c := range 3 {
+		grp := x[c*20 : (c+1)*20]
+		for i, s := range specs {
+			if want := quantile1(grp, s); got[i][c] != want {
+				t.Errorf("c=%d %v: %v, want %v", c, s, got[i][c], want)
+			}
+		}
+	}
+	// (y=20, c=3) channel last, groups per c.
+	g = newGrid([]int{20, 3}, stridesFor([]int{1, 3}))
+	got = quantilesOf(slices.Clone(x), g, 3, specs)
+	for c := range 3 {
+		var grp []float64
+		for y := range 20 {
+			grp = append(grp, x[y*3+c])
+		}
+		for i, s := range specs {
+			if want := quantile1(grp, s); got[i][c] != want {
+				t.Errorf("channel-last c=%d %v: %v, want %v", c, s, got[i][c], want)
+			}
+		}
+	}
+}
