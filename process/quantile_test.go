@@ -33,23 +33,23 @@ func TestQuantilesByHand(t *testing.T) {
 		// linear: pos = 7q
 		{qspec{0, linear}, 1},
 		{qspec{1, linear}, 9},
-		{qspec{0.25, linear}, 1.75},     // pos 1.75: 1 + (2−1)·0.75
-		{qspec{0.5, linear}, 3.5},       // pos 3.5: 3 + (4−3)·0.5
-		{qspec{0.9, linear}, 6.9},       // pos 6.3: 6 + (9−6)·0.3
-		{qspec{0.99, linear}, 8.79},     // pos 6.93: 9 − 3·0.07
-		{qspec{0.01, linear}, 1},        // pos 0.07 between 1 and 1
-		{qspec{0.3, linear}, 2.1},       // pos 2.1: 2 + 1·0.1
-		{qspec{0.998, linear}, 8.958},   // pos 6.986: 9 − 3·0.014
-		{qspec{0.75, linear}, 5.25},     // pos 5.25
-		{qspec{0.125, invertedCDF}, 1},  // 8·0.125 − 1 = 0 → v0
-		{qspec{0.25, invertedCDF}, 1},   // 2 − 1 = 1 (integral) → v1
-		{qspec{0.26, invertedCDF}, 2},   // 1.08 → v2
-		{qspec{0.5, invertedCDF}, 3},    // 3 → v3
-		{qspec{0.51, invertedCDF}, 4},   // 3.08 → v4
-		{qspec{0, invertedCDF}, 1},      // −1 → clamped to v0
-		{qspec{1, invertedCDF}, 9},      // 7 → v7
-		{qspec{0.999, invertedCDF}, 9},  // 6.992 → v7
-		{qspec{0.001, invertedCDF}, 1},  // −0.992 → v0
+		{qspec{0.25, linear}, 1.75},    // pos 1.75: 1 + (2−1)·0.75
+		{qspec{0.5, linear}, 3.5},      // pos 3.5: 3 + (4−3)·0.5
+		{qspec{0.9, linear}, 6.9},      // pos 6.3: 6 + (9−6)·0.3
+		{qspec{0.99, linear}, 8.79},    // pos 6.93: 9 − 3·0.07
+		{qspec{0.01, linear}, 1},       // pos 0.07 between 1 and 1
+		{qspec{0.3, linear}, 2.1},      // pos 2.1: 2 + 1·0.1
+		{qspec{0.998, linear}, 8.958},  // pos 6.986: 9 − 3·0.014
+		{qspec{0.75, linear}, 5.25},    // pos 5.25
+		{qspec{0.125, invertedCDF}, 1}, // 8·0.125 − 1 = 0 → v0
+		{qspec{0.25, invertedCDF}, 1},  // 2 − 1 = 1 (integral) → v1
+		{qspec{0.26, invertedCDF}, 2},  // 1.08 → v2
+		{qspec{0.5, invertedCDF}, 3},   // 3 → v3
+		{qspec{0.51, invertedCDF}, 4},  // 3.08 → v4
+		{qspec{0, invertedCDF}, 1},     // −1 → clamped to v0
+		{qspec{1, invertedCDF}, 9},     // 7 → v7
+		{qspec{0.999, invertedCDF}, 9}, // 6.992 → v7
+		{qspec{0.001, invertedCDF}, 1}, // −0.992 → v0
 	} {
 		if got := quantile1(data, c.s); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("q=%v %v: %v, want %v", c.s.q, c.s.method, got, c.want)

@@ -54,12 +54,12 @@ func TestMomentsLayouts(t *testing.T) {
 		shape  []int
 		reduce []bool
 	}{
-		{[]int{2, 3, 7, 5}, []bool{false, false, true, true}},  // axes [y, x]: per batch×channel
-		{[]int{2, 3, 7, 5}, []bool{true, false, true, true}},   // [batch, y, x]: per channel
-		{[]int{2, 3, 7, 5}, []bool{true, true, true, true}},    // all
-		{[]int{2, 7, 5, 3}, []bool{false, true, true, false}},  // channel last
+		{[]int{2, 3, 7, 5}, []bool{false, false, true, true}},   // axes [y, x]: per batch×channel
+		{[]int{2, 3, 7, 5}, []bool{true, false, true, true}},    // [batch, y, x]: per channel
+		{[]int{2, 3, 7, 5}, []bool{true, true, true, true}},     // all
+		{[]int{2, 7, 5, 3}, []bool{false, true, true, false}},   // channel last
 		{[]int{2, 7, 5, 3}, []bool{false, false, false, false}}, // nothing reduced
-		{[]int{1, 1, 3000}, []bool{true, true, true}},          // several blocks
+		{[]int{1, 1, 3000}, []bool{true, true, true}},           // several blocks
 		{[]int{3, 1500, 2}, []bool{false, true, false}},
 	} {
 		n := 1
