@@ -121,8 +121,13 @@ func FuzzValidate(f *testing.F) {
 		res := Validate(data, "fuzz.yaml", Options{})
 		checkReport(t, res)
 		if res.Report.OK() {
-			if _, err := Marshal(res.Doc); err != nil {
+			out, err := Marshal(res.Doc)
+			if err != nil {
 				t.Fatalf("cannot write the normalised document: %v", err)
+			}
+			again := Validate(out, "normalised.yaml", Options{})
+			if !again.Report.OK() {
+				t.Fatalf("the normalised document is invalid:%s\n%s", probList(again.Report.Errors), out)
 			}
 		}
 		strict := Validate(data, "fuzz.yaml", Options{WarningLevel: Info})

@@ -202,7 +202,8 @@ func versionKey(fv string) ([2]int, string) {
 		}
 		key[i] = v
 	}
-	for _, p := range parts[2:] {
+	for _, p := range parts[min(2, len(parts)):] { // "0" has no minor part
+
 		if _, err := strconv.Atoi(p); err != nil {
 			return key, fmt.Sprintf("%q is not a format version such as %s", clip(fv, 40), LatestModel)
 		}
