@@ -13,6 +13,9 @@ type Package struct {
 	Path   string
 	Model  *spec.Model
 	Source *spec.Source
+	// FormatVersion is the description's own format version, before
+	// conversion to the latest (e.g. "0.4.10").
+	FormatVersion string
 	// Skipped holds, per weight format zoo cannot run, the file problems
 	// found under that format's weights entry (e.g. a missing architecture
 	// file of pytorch_state_dict weights). They do not stop zoo from
@@ -62,7 +65,7 @@ func Load(path string) (*Package, error) {
 		}
 		return nil, &LoadError{Formats: docFormats(orig), Err: invalid(path, "cannot be converted to model "+spec.LatestModel+" ("+err.Error()+")", probs)}
 	}
-	pkg := &Package{Path: path, Model: m, Source: src, Skipped: map[string][]string{}}
+	pkg := &Package{Path: path, Model: m, Source: src, FormatVersion: orig.Report.FormatVersion, Skipped: map[string][]string{}}
 	runnable := false
 	for _, f := range m.Weights.Formats() {
 		runnable = runnable || Supported(f)

@@ -16,6 +16,14 @@ import (
 // Tiling.MemoryBudget is 0: 1 GiB.
 const DefaultMemoryBudget = 1 << 30
 
+// DefaultContext is the context in input pixels that tiling gives each
+// block side by default. Declared halos are often smaller than what a
+// network's receptive field needs for tiles to agree exactly with the
+// untiled prediction (the nuclei U-Net declares 32 but its outputs depend on
+// up to 64 pixels; the multi-tensor U-Net declares none), so zoo adds
+// context up to this much.
+const DefaultContext = 64
+
 // BytesPerInputElement estimates the memory one block needs per input
 // element: the model's intermediate activations dominate. It was measured
 // with ONNX Runtime on the fixture U-Nets (≈ 0.6 KiB per input pixel at
@@ -33,8 +41,10 @@ type Tiling struct {
 	// accepts any size along them.
 	Tile map[string]int
 	// Halo is the context in input pixels on each side of a block, per axis
-	// id, used when it is larger than what the outputs' declared halos
-	// imply.
+	// id; it is raised to what the outputs' declared halos imply. For an
+	// axis not listed, the context is the declared halo or DefaultContext,
+	// whichever is larger, but DefaultContext takes at most a quarter of
+	// the block on each side.
 	Halo map[string]int
 	// MemoryBudget bounds the estimated memory of one block in bytes
 	// (BytesPerInputElement per input element); axes not listed in Tile
@@ -86,12 +96,14 @@ type Plan struct {
 // TiledAxis is the block geometry along one axis id.
 type TiledAxis struct {
 	ID     string
-	Size   int   // the sample's size
-	Padded int   // after padding at the end
-	Block  int   // block size
-	Halo   int   // context on each side, input pixels
-	Align  int   // block starts are multiples of this
-	Starts []int // block starts
+	Size   int // the sample's size
+	Padded int // after padding at the end
+	Block  int // block size
+	Halo   int // context on each side, input pixels
+	// Declared is the halo the outputs declare, in input pixels.
+	Declared int
+	Align    int   // block starts are multiples of this
+	Starts   []int // block starts
 }
 
 func (a *TiledAxis) String() string {
@@ -183,7 +195,7 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 				ga.Align = lcm(ga.Align, r.den)
 				if a.Halo > 0 {
 					h := (a.Halo*r.den + r.num - 1) / r.num // input pixels, rounded up
-					ga.Halo = max(ga.Halo, h)
+					ga.Declared = max(ga.Declared, h)
 				}
 			}
 		}
@@ -196,8 +208,8 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 		budget = DefaultMemoryBudget
 	}
 	shrinkable := make([]bool, len(p.Axes))
+	primaries := make([]*spec.Axis, len(p.Axes)) // the first member not sized by reference
 	for g, ga := range p.Axes {
-		ga.Halo = max(ga.Halo, t.Halo[ga.ID])
 		primary := members[g][0].axis
 		for _, mb := range members[g] {
 			if mb.axis.Size.Kind != spec.SizeReference {
@@ -205,6 +217,7 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 				break
 			}
 		}
+		primaries[g] = primary
 		switch {
 		case primary.Type == spec.AxisBatch:
 			ga.Block = ga.Size
@@ -250,7 +263,9 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 		}
 	}
 	for budget > 0 && p.blockBytes() > budget {
-		// Halve the largest shrinkable axis, keeping room for its halos.
+		// Halve the largest shrinkable axis, down to blocks of
+		// 4·DefaultContext (or the smallest size, or what the declared
+		// halos need).
 		best := -1
 		for g, ga := range p.Axes {
 			if shrinkable[g] && (best < 0 || ga.Block > p.Axes[best].Block) {
@@ -261,9 +276,8 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 			break
 		}
 		ga := p.Axes[best]
-		primary := members[best][0].axis
-		smaller := ValidAtMost(primary, ga.Block/2)
-		if smaller >= ga.Block || smaller < 2*ga.Halo+ga.Align {
+		smaller := ValidAtMost(primaries[best], ga.Block/2)
+		if smaller >= ga.Block || smaller < 2*ga.Declared+ga.Align || smaller < min(4*DefaultContext, ga.Size) {
 			shrinkable[best] = false
 			continue
 		}
@@ -273,9 +287,14 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 		}
 	}
 
-	// Positions.
+	// Context and positions.
 	p.Blocks = 1
-	for _, ga := range p.Axes {
+	for g, ga := range p.Axes {
+		if h, ok := t.Halo[ga.ID]; ok {
+			ga.Halo = max(ga.Declared, h)
+		} else if members[g][0].axis.Type != spec.AxisBatch {
+			ga.Halo = max(ga.Declared, min(DefaultContext, (ga.Block-ga.Align)/4))
+		}
 		if err := ga.place(); err != nil {
 			return nil, err
 		}
