@@ -274,11 +274,6 @@ func (o *clipOp) apply(x *tensor.Tensor, owned bool, st stats) (*tensor.Tensor, 
 		return nil, err
 	}
 	l, h := vals[0], vals[1]
-	for i := range l {
-		if math.IsNaN(l[i]) || math.IsNaN(h[i]) {
-			l[i], h[i] = math.NaN(), math.NaN()
-		}
-	}
 	switch {
 	case in.DType == tensor.Float32 && out.DType == tensor.Float32:
 		clipK(elems[float32](out), elems[float32](in), g, l, h)
@@ -291,39 +286,22 @@ func (o *clipOp) apply(x *tensor.Tensor, owned bool, st stats) (*tensor.Tensor, 
 }
 
 func clipK[S, D float](dst []D, src []S, g grid, lo, hi []float64) {
+	// Bounds rounded to S: for float32 x this is numpy's float32 clip, and
+	// the same result as clipping in float64 and rounding (rounding is
+	// monotonic). Go's min and max propagate NaN like numpy.clip.
 	parallel(len(src), minChunk, func(_, a, b int) {
 		g.runs(a, b, func(off, n, p, step int) {
 			s, d := src[off:off+n], dst[off:off+n]
 			if step == 0 {
-				l, h := lo[p], hi[p]
-				if l != l { // NaN bounds
-					for i := range d {
-						d[i] = D(l)
-					}
-					return
-				}
+				l, h := S(lo[p]), S(hi[p])
 				for i, v := range s {
-					f := float64(v)
-					if f < l {
-						f = l
-					}
-					if f > h {
-						f = h
-					}
-					d[i] = D(f)
+					d[i] = D(min(max(v, l), h))
 				}
 				return
 			}
 			for i, v := range s {
 				k := p + i*step
-				f := float64(v)
-				if f < lo[k] || lo[k] != lo[k] {
-					f = lo[k]
-				}
-				if f > hi[k] {
-					f = hi[k]
-				}
-				d[i] = D(f)
+				d[i] = D(min(max(v, S(lo[k])), S(hi[k])))
 			}
 		})
 	})

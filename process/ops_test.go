@@ -152,6 +152,13 @@ func TestClip(t *testing.T) {
 	// A second sample {10..14} (same count): estimates average to 6.2 and 7.8.
 	near(t, "dataset, second sample", pre(t, p, "x", f32([]int{1, 1, 5}, bcx, 10, 11, 12, 13, 14)), []float64{7.8, 7.8, 7.8, 7.8, 7.8})
 
+	// NaN stays NaN (numpy.clip); a NaN quantile makes everything NaN.
+	nan := float32(math.NaN())
+	p = pipeline(t, model1(spec.ProcStep{ID: spec.OpClip, Min: f(0.5), Max: f(3)}))
+	near(t, "NaN element", pre(t, p, "x", f32([]int{1, 1, 3}, bcx, nan, 0, 5)), []float64{math.NaN(), 0.5, 3})
+	p = pipeline(t, model1(spec.ProcStep{ID: spec.OpClip, Axes: []string{"x"}, MaxPercentile: f(70)}))
+	near(t, "NaN quantile", pre(t, p, "x", f32([]int{1, 1, 3}, bcx, nan, 0, 5)), []float64{math.NaN(), math.NaN(), math.NaN()})
+
 	// Per channel sample percentiles: channel 0 {0..4}, channel 1 {10,20,…}.
 	p = pipeline(t, model1(spec.ProcStep{ID: spec.OpClip, Axes: []string{"x"}, MaxPercentile: f(70)}))
 	near(t, "per channel", pre(t, p, "x", f32([]int{1, 2, 5}, bcx, 0, 1, 2, 3, 4, 50, 40, 30, 20, 10)),

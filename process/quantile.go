@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -137,32 +138,34 @@ func quantilesOf[E number](x []E, g grid, groups int, specs []qspec) [][]float64
 		}
 		return out
 	}
-	// Gather every group's values into its own contiguous stretch.
-	buf := make([]E, len(x))
-	fill := make([]int, groups)
-	for gi := range fill {
-		fill[gi] = gi * per
+	data := x
+	if !contiguousGroups(g, per) {
+		// Gather every group's values into its own contiguous stretch.
+		data = make([]E, len(x))
+		fill := make([]int, groups)
+		for gi := range fill {
+			fill[gi] = gi * per
+		}
+		g.runs(0, len(x), func(off, n, p, step int) {
+			if step == 0 {
+				copy(data[fill[p]:], x[off:off+n])
+				fill[p] += n
+				return
+			}
+			for j, v := range x[off : off+n] {
+				gi := p + j*step
+				data[fill[gi]] = v
+				fill[gi]++
+			}
+		})
 	}
-	g.runs(0, len(x), func(off, n, p, step int) {
-		if step == 0 {
-			copy(buf[fill[p]:], x[off:off+n])
-			fill[p] += n
-			return
-		}
-		for j, v := range x[off : off+n] {
-			gi := p + j*step
-			buf[fill[gi]] = v
-			fill[gi]++
-		}
-	})
-	// Order statistics needed, largest first (see selectRanks).
+	// The order statistics needed, ascending.
 	var ranks []int
 	for _, s := range specs {
 		ranks = append(ranks, s.ranks(per)...)
 	}
 	slices.Sort(ranks)
 	ranks = slices.Compact(ranks)
-	slices.Reverse(ranks)
 
 	w := workers(groups, 1)
 	if w > 1 && len(x) < minChunk {
@@ -170,19 +173,172 @@ func quantilesOf[E number](x []E, g grid, groups int, specs []qspec) [][]float64
 	}
 	parallelN(groups, w, func(_, lo, hi int) {
 		for gi := lo; gi < hi; gi++ {
-			v := buf[gi*per : (gi+1)*per]
+			v := data[gi*per : (gi+1)*per]
 			if hasNaN(v) {
 				for i := range specs {
 					out[i][gi] = math.NaN()
 				}
 				continue
 			}
-			selectRanks(v, ranks)
+			vals := orderStats(v, ranks)
+			at := func(r int) float64 { return vals[slices.Index(ranks, r)] }
 			for i, s := range specs {
-				out[i][gi] = s.eval(per, func(r int) float64 { return float64(v[r]) })
+				out[i][gi] = s.eval(per, at)
 			}
 		}
 	})
+	return out
+}
+
+// contiguousGroups reports whether group i of g is elements
+// i·per … (i+1)·per − 1.
+func contiguousGroups(g grid, per int) bool {
+	switch len(g.shape) {
+	case 0:
+		return true
+	case 1:
+		return g.pstride[0] == 0 || (g.pstride[0] == 1 && per == 1)
+	case 2:
+		return g.pstride[0] == 1 && g.pstride[1] == 0 && g.shape[1] == per
+	}
+	return false
+}
+
+// smallSelect is the size up to which orderStats selects on a copy.
+const smallSelect = 1 << 15
+
+// A rank's bracket spans ± (bracketSigmas standard deviations of its
+// position in the sample + bracketPad) sample positions. Variables so that
+// tests can force misses.
+var bracketSigmas, bracketPad = 4.0, 8.0
+
+// orderStats returns the values of v at the given ranks (ascending,
+// distinct) of v sorted; v is not modified.
+//
+// Small inputs are copied and partitioned (selectRanks). Large ones are
+// read once: a sorted random sample of v gives, for every rank, a bracket
+// [a, b] of values that very probably holds it; one pass counts the
+// elements below a, equal to a and equal to b and collects those strictly
+// between a and b, and the rank is then found in that small collection.
+// Should a rank fall outside its bracket (unlikely), it is selected on a
+// full copy. Either way the results are exact order statistics; the
+// sample only affects speed.
+func orderStats[E number](v []E, ranks []int) []float64 {
+	out := make([]float64, len(ranks))
+	if len(v) <= smallSelect {
+		w := slices.Clone(v)
+		desc := slices.Clone(ranks)
+		slices.Reverse(desc)
+		selectRanks(w, desc)
+		for i, r := range ranks {
+			out[i] = float64(w[r])
+		}
+		return out
+	}
+	n := len(v)
+	const ns = 1 << 14
+	rng := rand.New(rand.NewPCG(uint64(n), 0x9e3779b97f4a7c15))
+	sample := make([]E, ns)
+	for i := range sample {
+		sample[i] = v[rng.IntN(n)]
+	}
+	slices.Sort(sample)
+
+	type bracket struct {
+		a, b              E
+		lowOpen, highOpen bool // no lower (upper) bound
+		below, eqA, eqB   int
+		inside            []E
+		first, last       int // indices into ranks
+	}
+	var brs []*bracket
+	for i, r := range ranks {
+		p := float64(r) / float64(n)
+		pos := p * ns
+		d := bracketSigmas*math.Sqrt(ns*p*(1-p)) + bracketPad
+		ia, ib := int(math.Floor(pos-d)), int(math.Ceil(pos+d))
+		br := &bracket{first: i, last: i, lowOpen: ia < 0, highOpen: ib >= ns}
+		if !br.lowOpen {
+			br.a = sample[ia]
+		}
+		if !br.highOpen {
+			br.b = sample[ib]
+		}
+		// Merge with the previous bracket when they overlap.
+		if k := len(brs) - 1; k >= 0 && (brs[k].highOpen || br.lowOpen || br.a <= brs[k].b) {
+			prev := brs[k]
+			prev.last = i
+			prev.highOpen = prev.highOpen || br.highOpen
+			if br.highOpen || br.b > prev.b {
+				prev.b = br.b
+			}
+			continue
+		}
+		brs = append(brs, br)
+	}
+	for _, br := range brs {
+		br.inside = make([]E, 0, 1024)
+	}
+	// One pass over v.
+	for _, x := range v {
+		for _, br := range brs {
+			switch {
+			case br.lowOpen || x > br.a:
+				if br.highOpen || x < br.b {
+					br.inside = append(br.inside, x)
+				} else if x == br.b {
+					br.eqB++
+				}
+			case x == br.a:
+				br.eqA++
+			default:
+				br.below++
+			}
+		}
+	}
+	var missed []int // indices into ranks
+	for _, br := range brs {
+		var local []int
+		for i := br.first; i <= br.last; i++ {
+			r := ranks[i] - br.below
+			switch {
+			case r < 0:
+				missed = append(missed, i)
+			case r < br.eqA:
+				out[i] = float64(br.a)
+			case r < br.eqA+len(br.inside):
+				local = append(local, r-br.eqA)
+			case r < br.eqA+len(br.inside)+br.eqB:
+				out[i] = float64(br.b)
+			default:
+				missed = append(missed, i)
+			}
+		}
+		if len(local) > 0 {
+			desc := slices.Clone(local)
+			slices.Reverse(desc)
+			selectRanks(br.inside, desc)
+			j := 0
+			for i := br.first; i <= br.last; i++ {
+				r := ranks[i] - br.below - br.eqA
+				if j < len(local) && r == local[j] {
+					out[i] = float64(br.inside[r])
+					j++
+				}
+			}
+		}
+	}
+	if len(missed) > 0 {
+		w := slices.Clone(v)
+		desc := make([]int, len(missed))
+		for j, i := range missed {
+			desc[len(missed)-1-j] = ranks[i]
+		}
+		selectRanks(w, desc)
+		for _, i := range missed {
+			out[i] = float64(w[ranks[i]])
+		}
+	}
 	return out
 }
 

@@ -147,3 +147,46 @@ func TestQuantilesPerGroup(t *testing.T) {
 		}
 	}
 }
+
+// orderStats on inputs large enough for the sampled brackets, with the
+// normal brackets and with brackets of width 0 (nearly every rank misses
+// and takes the fallback), agrees with sorting.
+func TestOrderStatsLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	defer func(s, p float64) { bracketSigmas, bracketPad = s, p }(bracketSigmas, bracketPad)
+	for _, width := range [][2]float64{{4, 8}, {0, 0}} {
+		bracketSigmas, bracketPad = width[0], width[1]
+		for trial := range 6 {
+			n := smallSelect + 1 + r.IntN(200000)
+			v := make([]uint16, n)
+			for i := range v {
+				switch trial % 3 {
+				case 0: // many duplicates, a spike at zero
+					if r.IntN(2) == 0 {
+						v[i] = uint16(r.IntN(50))
+					}
+				case 1: // wide range
+					v[i] = uint16(r.IntN(65536))
+				case 2: // sorted ramp
+					v[i] = uint16(i * 65535 / n)
+				}
+			}
+			sorted := slices.Clone(v)
+			slices.Sort(sorted)
+			ranks := []int{0, 1, n / 100, n/100 + 1, n / 2, n*998/1000 - 1, n * 998 / 1000, n - 2, n - 1}
+			ranks = append(ranks, r.IntN(n), r.IntN(n))
+			slices.Sort(ranks)
+			ranks = slices.Compact(ranks)
+			before := slices.Clone(v)
+			got := orderStats(v, ranks)
+			if !slices.Equal(v, before) {
+				t.Fatal("orderStats modified its input")
+			}
+			for i, k := range ranks {
+				if got[i] != float64(sorted[k]) {
+					t.Fatalf("width %v trial %d n=%d rank %d: %v, want %v", width, trial, n, k, got[i], sorted[k])
+				}
+			}
+		}
+	}
+}
