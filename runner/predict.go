@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/zoo-bioimage/zoo"
@@ -191,6 +192,7 @@ func (p *Predictor) ForwardPlan(ctx context.Context, pre Sample, plan *Plan, pro
 					return nil, zoo.E(op, zoo.TooLarge, err, "output %s", o.ID)
 				}
 				dst.Axes = o.AxisIDs()
+				fillNaN(dst) // so that a pixel no block wrote shows
 				out[o.ID] = dst
 			}
 			from, to, size := plan.outputBox(o, b)
@@ -201,6 +203,22 @@ func (p *Predictor) ForwardPlan(ctx context.Context, pre Sample, plan *Plan, pro
 		}
 	}
 	return out, nil
+}
+
+// fillNaN sets every element of a float tensor to NaN.
+func fillNaN(t *tensor.Tensor) {
+	switch t.DType {
+	case tensor.Float32:
+		v := t.Float32s()
+		for i := range v {
+			v[i] = float32(math.NaN())
+		}
+	case tensor.Float64:
+		v := t.Float64s()
+		for i := range v {
+			v[i] = math.NaN()
+		}
+	}
 }
 
 func allZero(s []int) bool {
