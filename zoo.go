@@ -1,7 +1,203 @@
-// Package zoo holds the domain nouns of the zoo model repository and the one
-// error type every layer uses.
+// Package zoo holds the domain nouns of the zoo model repository (models,
+// versions, files, users, tokens, audit entries), the service interfaces the
+// storage backends implement, and the one error type every layer uses.
 //
 // Implementations live in subpackages named after what they depend on
-// (spec, tensor, onnx, sqlite, …); this package depends on none of them.
-// See docs/architecture.md for the map.
+// (sqlite, postgres, blob/disk, blob/s3, onnx, …); this package depends on
+// none of them. See docs/architecture.md for the map.
 package zoo
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Role is what a user may do. Roles are ordered: an admin can do what a
+// reviewer can, a reviewer what a contributor can.
+type Role string
+
+// Roles.
+const (
+	RoleContributor Role = "contributor" // uploads models, publishes new versions of their own
+	RoleReviewer    Role = "reviewer"    // accepts, requests changes, rejects (never their own upload)
+	RoleAdmin       Role = "admin"       // manages users and tokens, retires versions
+)
+
+// Rank orders roles (0 for an unknown role).
+func (r Role) Rank() int {
+	switch r {
+	case RoleContributor:
+		return 1
+	case RoleReviewer:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// User is an account.
+type User struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Token is an API token. Only the SHA-256 of the secret is stored.
+type Token struct {
+	ID        int64      `json:"id"`
+	UserID    int64      `json:"user_id"`
+	Hash      string     `json:"-"` // hex sha256 of the secret
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// State is where a version is in its life.
+type State string
+
+// Version states. A version moves draft → submitted → (changes-requested →
+// submitted)* → published | rejected; published → retired. Published and
+// retired versions are immutable.
+const (
+	StateDraft            State = "draft"
+	StateSubmitted        State = "submitted"
+	StateChangesRequested State = "changes-requested"
+	StatePublished        State = "published"
+	StateRejected         State = "rejected"
+	StateRetired          State = "retired"
+)
+
+// Public reports whether versions in this state are visible to everyone.
+func (s State) Public() bool { return s == StatePublished || s == StateRetired }
+
+// TestStatus is the outcome of the reproducibility test job.
+type TestStatus string
+
+// Test statuses.
+const (
+	TestPending      TestStatus = "pending"
+	TestPassed       TestStatus = "passed"
+	TestFailed       TestStatus = "failed"
+	TestNotSupported TestStatus = "not-supported" // no weight format zoo can run
+)
+
+// Model is a concept: all versions under one persistent id.
+type Model struct {
+	ID          string    `json:"id"`   // adjective-animal nickname, never reused
+	Type        string    `json:"type"` // model, dataset, …
+	OwnerID     int64     `json:"owner_id"`
+	Maintainers []int64   `json:"maintainers"` // user ids allowed to add versions
+	Downloads   int64     `json:"downloads"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// File is one file of a version's package, stored by content.
+type File struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Version is one numbered, eventually immutable version of a model.
+type Version struct {
+	ModelID          string          `json:"id"`
+	Number           int             `json:"version"`
+	State            State           `json:"state"`
+	TestStatus       TestStatus      `json:"test_status"`
+	UploaderID       int64           `json:"uploader_id"`
+	Name             string          `json:"name"`
+	Description      string          `json:"description"`
+	FormatVersion    string          `json:"format_version"`
+	DescriptionFile  string          `json:"description_file"` // path of the yaml in Files
+	Files            []File          `json:"files"`
+	PackageSHA256    string          `json:"package_sha256"` // the deterministic zip
+	PackageSize      int64           `json:"package_size"`
+	ValidationReport json.RawMessage `json:"validation_report,omitempty"`
+	TestReport       json.RawMessage `json:"test_report,omitempty"`
+	ReviewComment    string          `json:"review_comment,omitempty"`
+	RetiredReason    string          `json:"retired_reason,omitempty"`
+	Downloads        int64           `json:"downloads"`
+	CreatedAt        time.Time       `json:"created_at"`
+	PublishedAt      *time.Time      `json:"published_at,omitempty"`
+}
+
+// AuditEntry records one state change or privileged action.
+type AuditEntry struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	ActorID int64     `json:"actor_id"`
+	Action  string    `json:"action"` // e.g. "upload", "accept", "token.create"
+	ModelID string    `json:"model_id,omitempty"`
+	Version int       `json:"version,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// VersionFilter selects versions for listings.
+type VersionFilter struct {
+	ModelID string
+	States  []State
+	Limit   int
+}
+
+// Catalog is the metadata store. Implementations (sqlite, postgres) pass
+// the same conformance suite (catalogtest). Every method is atomic; errors
+// carry a Kind (NotFound, Conflict, …).
+type Catalog interface {
+	CreateUser(ctx context.Context, name string, role Role) (*User, error)
+	UserByName(ctx context.Context, name string) (*User, error)
+	UserByID(ctx context.Context, id int64) (*User, error)
+	SetRole(ctx context.Context, userID int64, role Role) error
+
+	CreateToken(ctx context.Context, userID int64, hash string) (*Token, error)
+	// UserByToken returns the user of an unrevoked token.
+	UserByToken(ctx context.Context, hash string) (*User, error)
+	RevokeToken(ctx context.Context, hash string) error
+
+	// CreateModel reserves m.ID (Conflict if it was ever used) and stores m.
+	CreateModel(ctx context.Context, m *Model) error
+	Model(ctx context.Context, id string) (*Model, error)
+	ListModels(ctx context.Context, publishedOnly bool) ([]*Model, error)
+
+	// CreateVersion stores v with the next number of its model (set in v).
+	CreateVersion(ctx context.Context, v *Version) error
+	Version(ctx context.Context, id string, n int) (*Version, error)
+	// LatestPublished returns the highest-numbered published (or retired,
+	// when no published one exists) version.
+	LatestPublished(ctx context.Context, id string) (*Version, error)
+	ListVersions(ctx context.Context, f VersionFilter) ([]*Version, error)
+	// Transition moves a version from one of from to to, recording the audit
+	// entry in the same transaction; Conflict if its state is not in from.
+	Transition(ctx context.Context, id string, n int, from []State, to State, e AuditEntry) error
+	SetTestResult(ctx context.Context, id string, n int, status TestStatus, report json.RawMessage) error
+	CountDownload(ctx context.Context, id string, n int) error
+
+	Audit(ctx context.Context, modelID string, limit int) ([]AuditEntry, error)
+	AddAudit(ctx context.Context, e AuditEntry) error
+	// ReferencedBlobs calls fn for every blob key any version refers to.
+	ReferencedBlobs(ctx context.Context, fn func(sha256 string) error) error
+	Close() error
+}
+
+// BlobStore stores bytes by their SHA-256 (lower-case hex). Implementations
+// (blob/disk, blob/s3) pass the same conformance suite (blob/blobtest).
+type BlobStore interface {
+	// Put stores r and returns its sha256 and size. Writing is atomic: a
+	// blob is visible under its key only when complete. Putting existing
+	// content is cheap and succeeds.
+	Put(ctx context.Context, r io.Reader) (sha256 string, size int64, err error)
+	// Open returns the blob for reading with seeking (Range requests).
+	Open(ctx context.Context, sha256 string) (Blob, error)
+	Stat(ctx context.Context, sha256 string) (int64, error)
+	Delete(ctx context.Context, sha256 string) error
+	// Walk calls fn for every stored blob, in no particular order.
+	Walk(ctx context.Context, fn func(sha256 string, size int64) error) error
+}
+
+// Blob is an open blob.
+type Blob interface {
+	io.ReadSeekCloser
+	Size() int64
+}
