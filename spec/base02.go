@@ -81,7 +81,7 @@ func nameRule02(isModel bool) check {
 // does silently for authors, maintainers and uploaders.
 func removeSlashes(c *checker, n *yaml.Node, p path) {
 	if _, ok := c.str(n, p); ok {
-		n.Value = strings.NewReplacer("/", "", `\`, "").Replace(n.Value)
+		n.Value = slashRemover.Replace(n.Value) // a shared Replacer: building one allocates ~1.5 kB
 	}
 }
 
