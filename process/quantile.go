@@ -173,14 +173,13 @@ func quantilesOf[E number](x []E, g grid, groups int, specs []qspec) [][]float64
 	}
 	parallelN(groups, w, func(_, lo, hi int) {
 		for gi := lo; gi < hi; gi++ {
-			v := data[gi*per : (gi+1)*per]
-			if hasNaN(v) {
+			vals, nan := orderStats(data[gi*per:(gi+1)*per], ranks)
+			if nan {
 				for i := range specs {
 					out[i][gi] = math.NaN()
 				}
 				continue
 			}
-			vals := orderStats(v, ranks)
 			at := func(r int) float64 { return vals[slices.Index(ranks, r)] }
 			for i, s := range specs {
 				out[i][gi] = s.eval(per, at)
@@ -213,19 +212,23 @@ const smallSelect = 1 << 15
 var bracketSigmas, bracketPad = 4.0, 8.0
 
 // orderStats returns the values of v at the given ranks (ascending,
-// distinct) of v sorted; v is not modified.
+// distinct) of v sorted, or nan = true if v holds a NaN; v is not
+// modified.
 //
 // Small inputs are copied and partitioned (selectRanks). Large ones are
-// read once: a sorted random sample of v gives, for every rank, a bracket
-// [a, b] of values that very probably holds it; one pass counts the
-// elements below a, equal to a and equal to b and collects those strictly
-// between a and b, and the rank is then found in that small collection.
-// Should a rank fall outside its bracket (unlikely), it is selected on a
-// full copy. Either way the results are exact order statistics; the
-// sample only affects speed.
-func orderStats[E number](v []E, ranks []int) []float64 {
+// scanned instead: a sorted random sample of v gives, for every rank, a
+// bracket [a, b] of values that very probably holds it; a pass over v
+// counts the elements below a, equal to a and equal to b and collects those
+// strictly between a and b, and the rank is then found in that small
+// collection. Should a rank fall outside its bracket (unlikely), it is
+// selected on a full copy. Either way the results are exact order
+// statistics; the sample only affects speed.
+func orderStats[E number](v []E, ranks []int) (vals []float64, nan bool) {
 	out := make([]float64, len(ranks))
 	if len(v) <= smallSelect {
+		if hasNaN(v) {
+			return nil, true
+		}
 		w := slices.Clone(v)
 		desc := slices.Clone(ranks)
 		slices.Reverse(desc)
@@ -233,7 +236,7 @@ func orderStats[E number](v []E, ranks []int) []float64 {
 		for i, r := range ranks {
 			out[i] = float64(w[r])
 		}
-		return out
+		return out, false
 	}
 	n := len(v)
 	const ns = 1 << 14
@@ -242,22 +245,18 @@ func orderStats[E number](v []E, ranks []int) []float64 {
 	for i := range sample {
 		sample[i] = v[rng.IntN(n)]
 	}
+	if hasNaN(sample) {
+		return nil, true
+	}
 	slices.Sort(sample)
 
-	type bracket struct {
-		a, b              E
-		lowOpen, highOpen bool // no lower (upper) bound
-		below, eqA, eqB   int
-		inside            []E
-		first, last       int // indices into ranks
-	}
-	var brs []*bracket
+	var brs []bracket[E]
 	for i, r := range ranks {
 		p := float64(r) / float64(n)
 		pos := p * ns
 		d := bracketSigmas*math.Sqrt(ns*p*(1-p)) + bracketPad
 		ia, ib := int(math.Floor(pos-d)), int(math.Ceil(pos+d))
-		br := &bracket{first: i, last: i, lowOpen: ia < 0, highOpen: ib >= ns}
+		br := bracket[E]{first: i, last: i, lowOpen: ia < 0, highOpen: ib >= ns, ia: ia, ib: ib}
 		if !br.lowOpen {
 			br.a = sample[ia]
 		}
@@ -266,49 +265,36 @@ func orderStats[E number](v []E, ranks []int) []float64 {
 		}
 		// Merge with the previous bracket when they overlap.
 		if k := len(brs) - 1; k >= 0 && (brs[k].highOpen || br.lowOpen || br.a <= brs[k].b) {
-			prev := brs[k]
+			prev := &brs[k]
 			prev.last = i
 			prev.highOpen = prev.highOpen || br.highOpen
 			if br.highOpen || br.b > prev.b {
 				prev.b = br.b
 			}
+			prev.ib = max(prev.ib, br.ib)
 			continue
 		}
 		brs = append(brs, br)
 	}
-	for _, br := range brs {
-		br.inside = make([]E, 0, 1024)
-	}
-	// One pass over v.
-	for _, x := range v {
-		for _, br := range brs {
-			switch {
-			case br.lowOpen || x > br.a:
-				if br.highOpen || x < br.b {
-					br.inside = append(br.inside, x)
-				} else if x == br.b {
-					br.eqB++
-				}
-			case x == br.a:
-				br.eqA++
-			default:
-				br.below++
-			}
-		}
+
+	tallies, nan := scan(v, brs, ns)
+	if nan {
+		return nil, true
 	}
 	var missed []int // indices into ranks
-	for _, br := range brs {
+	for k, br := range brs {
+		t := tallies[k]
 		var local []int
 		for i := br.first; i <= br.last; i++ {
-			r := ranks[i] - br.below
+			r := ranks[i] - t.below
 			switch {
 			case r < 0:
 				missed = append(missed, i)
-			case r < br.eqA:
+			case r < t.eqA:
 				out[i] = float64(br.a)
-			case r < br.eqA+len(br.inside):
-				local = append(local, r-br.eqA)
-			case r < br.eqA+len(br.inside)+br.eqB:
+			case r < t.eqA+len(t.inside):
+				local = append(local, r-t.eqA)
+			case r < t.eqA+len(t.inside)+t.eqB:
 				out[i] = float64(br.b)
 			default:
 				missed = append(missed, i)
@@ -317,13 +303,10 @@ func orderStats[E number](v []E, ranks []int) []float64 {
 		if len(local) > 0 {
 			desc := slices.Clone(local)
 			slices.Reverse(desc)
-			selectRanks(br.inside, desc)
-			j := 0
+			selectRanks(t.inside, desc)
 			for i := br.first; i <= br.last; i++ {
-				r := ranks[i] - br.below - br.eqA
-				if j < len(local) && r == local[j] {
-					out[i] = float64(br.inside[r])
-					j++
+				if r := ranks[i] - t.below - t.eqA; slices.Contains(local, r) {
+					out[i] = float64(t.inside[r])
 				}
 			}
 		}
@@ -339,7 +322,127 @@ func orderStats[E number](v []E, ranks []int) []float64 {
 			out[i] = float64(w[ranks[i]])
 		}
 	}
-	return out
+	return out, false
+}
+
+// bracket is a value range [a, b] expected to hold the order statistics
+// ranks[first..last]; an open end has no bound. ia and ib are the sample
+// positions of a and b.
+type bracket[E number] struct {
+	a, b              E
+	lowOpen, highOpen bool
+	first, last       int
+	ia, ib            int
+}
+
+// tally is what a scan of v finds about one bracket.
+type tally[E number] struct {
+	below, eqA, eqB int // elements < a, == a, == b
+	inside          []E // the values strictly inside the bracket
+}
+
+// scan tallies v against the brackets (sorted, disjoint) in one pass, in
+// parallel chunks. The values of v fall into regions: gap 0, bracket 0,
+// gap 1, …, bracket K−1, gap K. ns is the sample size. Most fall into one
+// gap (between the
+// brackets of a low and a high percentile, say), which the loop tests
+// first.
+func scan[E number](v []E, brs []bracket[E], ns int) (tallies []tally[E], nan bool) {
+	K := len(brs)
+	// The gap expected to be largest, from the sample positions.
+	fast, best := -1, 0
+	for g := 0; g <= K; g++ {
+		if (g > 0 && brs[g-1].highOpen) || (g < K && brs[g].lowOpen) {
+			continue // empty
+		}
+		lo, hi := -1, ns
+		if g > 0 {
+			lo = brs[g-1].ib
+		}
+		if g < K {
+			hi = brs[g].ia
+		}
+		if hi-lo > best {
+			fast, best = g, hi-lo
+		}
+	}
+	var flo, fhi E
+	fNoLo, fNoHi := fast <= 0, fast < 0 || fast == K
+	if fast > 0 {
+		flo = brs[fast-1].b
+	}
+	if fast >= 0 && fast < K {
+		fhi = brs[fast].a
+	}
+
+	type part struct {
+		gaps    []int
+		tallies []tally[E]
+		nan     bool
+	}
+	w := workers(len(v), minChunk)
+	parts := make([]part, w)
+	parallelN(len(v), w, func(worker, lo, hi int) {
+		gaps := make([]int, K+1)
+		ts := make([]tally[E], K)
+		var fastCount int
+		var nan bool
+		for _, x := range v[lo:hi] {
+			if fast >= 0 && (fNoLo || x > flo) && (fNoHi || x < fhi) {
+				fastCount++
+				continue
+			}
+			if x != x {
+				nan = true
+				continue
+			}
+			k := 0
+			for k < K && !brs[k].highOpen && x > brs[k].b {
+				k++
+			}
+			if k == K {
+				gaps[K]++
+				continue
+			}
+			br, t := &brs[k], &ts[k]
+			switch {
+			case !br.lowOpen && x < br.a:
+				gaps[k]++
+			case !br.lowOpen && x == br.a:
+				t.eqA++
+			case !br.highOpen && x == br.b:
+				t.eqB++
+			default:
+				t.inside = append(t.inside, x)
+			}
+		}
+		if fast >= 0 {
+			gaps[fast] += fastCount
+		}
+		parts[worker] = part{gaps, ts, nan}
+	})
+	gaps := parts[0].gaps
+	tallies = parts[0].tallies
+	for _, p := range parts {
+		nan = nan || p.nan
+	}
+	for _, p := range parts[1:] {
+		for g := range gaps {
+			gaps[g] += p.gaps[g]
+		}
+		for k := range tallies {
+			tallies[k].eqA += p.tallies[k].eqA
+			tallies[k].eqB += p.tallies[k].eqB
+			tallies[k].inside = append(tallies[k].inside, p.tallies[k].inside...)
+		}
+	}
+	below := 0
+	for k := range tallies {
+		below += gaps[k]
+		tallies[k].below = below
+		below += tallies[k].eqA + len(tallies[k].inside) + tallies[k].eqB
+	}
+	return tallies, nan
 }
 
 func hasNaN[E number](v []E) bool {

@@ -178,7 +178,7 @@ func TestOrderStatsLarge(t *testing.T) {
 			slices.Sort(ranks)
 			ranks = slices.Compact(ranks)
 			before := slices.Clone(v)
-			got := orderStats(v, ranks)
+			got, _ := orderStats(v, ranks)
 			if !slices.Equal(v, before) {
 				t.Fatal("orderStats modified its input")
 			}
@@ -188,5 +188,19 @@ func TestOrderStatsLarge(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestOrderStatsNaN(t *testing.T) {
+	v := make([]float32, smallSelect*3)
+	for i := range v {
+		v[i] = float32(i % 1000)
+	}
+	if _, nan := orderStats(v, []int{10, len(v) / 2}); nan {
+		t.Fatal("NaN reported without NaN")
+	}
+	v[len(v)-7] = float32(math.NaN())
+	if _, nan := orderStats(v, []int{10, len(v) / 2}); !nan {
+		t.Error("NaN not reported")
 	}
 }
