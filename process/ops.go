@@ -2,6 +2,7 @@ package process
 
 import (
 	"math"
+	"unsafe"
 
 	zoo "github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -377,12 +378,25 @@ func (sigmoidOp) apply(x *tensor.Tensor, owned bool, _ stats) (*tensor.Tensor, e
 }
 
 func sigmoidK[S, D float](dst []D, src []S) {
+	lim := expLimit[D]()
 	parallel(len(src), minChunk/4, func(_, lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
 		for i, v := range s {
-			d[i] = D(1 / (1 + math.Exp(-float64(v))))
+			d[i] = D(1 / (1 + math.Exp(min(max(-float64(v), -lim), lim))))
 		}
 	})
+}
+
+// expLimit bounds the arguments of exp for results of type D: beyond ±104
+// every float32 result is the same as at ±104 (e^−104 ≈ 7e−46 rounds to 0,
+// 1/(1 + e^−104) to 1), and clamping keeps exp away from denormal results,
+// which cost a hundred times more. float64 results are not clamped.
+func expLimit[D float]() float64 {
+	var d D
+	if unsafe.Sizeof(d) == 4 {
+		return 104
+	}
+	return math.Inf(1)
 }
 
 // ---- softmax ----
@@ -427,6 +441,7 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 	if n == 0 {
 		return
 	}
+	lim := -expLimit[D]()
 	if inner == 1 { // contiguous rows
 		parallel(outer, max(1, minChunk/n), func(_, lo, hi int) {
 			for o := lo; o < hi; o++ {
@@ -437,7 +452,7 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 				}
 				sum := 0.0
 				for i, v := range s {
-					e := D(math.Exp(float64(v) - m))
+					e := D(math.Exp(max(float64(v)-m, lim)))
 					d[i] = e
 					sum += float64(e)
 				}
@@ -473,7 +488,7 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 			for j := range n {
 				s, d := src[base+j*inner:base+j*inner+w], dst[base+j*inner:base+j*inner+w]
 				for i, v := range s {
-					e := D(math.Exp(float64(v) - m[i]))
+					e := D(math.Exp(max(float64(v)-m[i], lim)))
 					d[i] = e
 					sm[i] += float64(e)
 				}

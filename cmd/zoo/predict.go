@@ -220,16 +220,10 @@ func predictFile(cmd *cobra.Command, p *runner.Predictor, file, outDir string, a
 	if err != nil {
 		return nil, nil, err
 	}
-	base := filepath.Base(file)
-	ext := filepath.Ext(base)
-	name := strings.TrimSuffix(base, ext)
 	format := runner.ImageFormat(file)
 	for i := range m.Outputs {
 		o := &m.Outputs[i]
-		path := filepath.Join(outDir, name+ext)
-		if len(m.Outputs) > 1 {
-			path = filepath.Join(outDir, name+"_"+o.ID+ext)
-		}
+		path := outputPath(outDir, file, o.ID, len(m.Outputs) > 1)
 		note, err := runner.WriteImage(path, format, out[o.ID], o)
 		if err != nil {
 			return written, notes, err
@@ -240,6 +234,19 @@ func predictFile(cmd *cobra.Command, p *runner.Predictor, file, outDir string, a
 		written = append(written, path)
 	}
 	return written, notes, nil
+}
+
+// outputPath is OUTDIR/<input name>.<ext> for a model's only output and
+// OUTDIR/<input name>_<output id>.<ext> for one of several; <ext> is the
+// input's extension as written.
+func outputPath(outDir, input, outputID string, several bool) string {
+	base := filepath.Base(input)
+	ext := filepath.Ext(base)
+	name := strings.TrimSuffix(base, ext)
+	if several {
+		name += "_" + outputID
+	}
+	return filepath.Join(outDir, name+ext)
 }
 
 // progress shows a bar over files and tiles on a terminal, else one line
