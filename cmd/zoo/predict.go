@@ -102,6 +102,13 @@ loaded or run here, or an image failed (the others are still written);
 			if err != nil {
 				return &exitError{code: 1, err: errors.New(zoo.MessageOf(err))}
 			}
+			if weights == "" {
+				if weights, err = runner.PickFormat(pkg.Model); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+			} else if !runner.Supported(weights) {
+				return &exitError{code: 1, err: runner.ErrNotSupported(weights)}
+			}
 			if len(pkg.Model.Inputs) != 1 {
 				ids := make([]string, len(pkg.Model.Inputs))
 				for i, t := range pkg.Model.Inputs {
