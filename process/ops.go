@@ -382,7 +382,13 @@ func sigmoidK[S, D float](dst []D, src []S) {
 	parallel(len(src), minChunk/4, func(_, lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
 		for i, v := range s {
-			d[i] = D(1 / (1 + math.Exp(min(max(-float64(v), -lim), lim))))
+			a := -float64(v)
+			if a > lim {
+				a = lim
+			} else if a < -lim {
+				a = -lim
+			}
+			d[i] = D(1 / (1 + math.Exp(a)))
 		}
 	})
 }
@@ -446,13 +452,10 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 		parallel(outer, max(1, minChunk/n), func(_, lo, hi int) {
 			for o := lo; o < hi; o++ {
 				s, d := src[o*n:(o+1)*n], dst[o*n:(o+1)*n]
-				m := math.Inf(-1)
-				for _, v := range s {
-					m = max(m, float64(v))
-				}
+				m := rowMax(s)
 				sum := 0.0
 				for i, v := range s {
-					e := D(math.Exp(max(float64(v)-m, lim)))
+					e := D(math.Exp(clampLow(float64(v)-m, lim)))
 					d[i] = e
 					sum += float64(e)
 				}
@@ -482,13 +485,15 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 			}
 			for j := range n {
 				for i, v := range src[base+j*inner : base+j*inner+w] {
-					m[i] = max(m[i], float64(v))
+					if f := float64(v); f > m[i] {
+						m[i] = f
+					}
 				}
 			}
 			for j := range n {
 				s, d := src[base+j*inner:base+j*inner+w], dst[base+j*inner:base+j*inner+w]
 				for i, v := range s {
-					e := D(math.Exp(max(float64(v)-m[i], lim)))
+					e := D(math.Exp(clampLow(float64(v)-m[i], lim)))
 					d[i] = e
 					sm[i] += float64(e)
 				}
@@ -505,6 +510,52 @@ func softmaxK[S, D float](dst []D, src []S, outer, n, inner int) {
 			c += w
 		}
 	})
+}
+
+// clampLow returns max(x, lo), NaN staying NaN.
+func clampLow(x, lo float64) float64 {
+	if x < lo {
+		return lo
+	}
+	return x
+}
+
+// rowMax returns the maximum of s (−Inf for none), ignoring NaN: the
+// maximum only shifts the exponentials, and a NaN element makes the sum,
+// hence the whole row, NaN anyway. Four independent maxima keep the
+// comparisons from waiting on each other.
+func rowMax[S float](s []S) float64 {
+	m0, m1, m2, m3 := math.Inf(-1), math.Inf(-1), math.Inf(-1), math.Inf(-1)
+	for len(s) >= 4 {
+		if f := float64(s[0]); f > m0 {
+			m0 = f
+		}
+		if f := float64(s[1]); f > m1 {
+			m1 = f
+		}
+		if f := float64(s[2]); f > m2 {
+			m2 = f
+		}
+		if f := float64(s[3]); f > m3 {
+			m3 = f
+		}
+		s = s[4:]
+	}
+	for _, v := range s {
+		if f := float64(v); f > m0 {
+			m0 = f
+		}
+	}
+	if m1 > m0 {
+		m0 = m1
+	}
+	if m3 > m2 {
+		m2 = m3
+	}
+	if m2 > m0 {
+		m0 = m2
+	}
+	return m0
 }
 
 // ---- ensure_dtype ----
