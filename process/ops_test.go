@@ -398,3 +398,50 @@ func TestSampleChecks(t *testing.T) {
 		t.Errorf("optional input: %v %v", res, err)
 	}
 }
+
+// UseFixedDatasetStats also fixes the dataset statistics postprocessing
+// takes of (preprocessed) inputs; those of outputs keep running.
+func TestFixedDatasetStatsPostprocessing(t *testing.T) {
+	dsAxes := []string{"batch", "channel", "x"}
+	m := &spec.Model{
+		Inputs: []spec.Tensor{in("raw", bcx, spec.ProcStep{ID: spec.OpScaleLinear, Gain: []float64{2}, Offset: []float64{0}})},
+		Outputs: []spec.Tensor{out("y", bcx,
+			spec.ProcStep{ID: spec.OpScaleMeanVariance, Axes: dsAxes, ReferenceTensor: "raw", Eps: 1e-6})},
+	}
+	p := pipeline(t, m)
+	// Preprocessed inputs over the dataset: {0, 4} and {8, 12} → mean 6, std √20.
+	if err := p.UseFixedDatasetStats([]Sample{{"raw": f32([]int{1, 1, 2}, bcx, 0, 2)}, {"raw": f32([]int{1, 1, 2}, bcx, 4, 6)}}); err != nil {
+		t.Fatal(err)
+	}
+	prepped, err := p.Preprocess(Sample{"raw": f32([]int{1, 1, 2}, bcx, 100, 200)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// y's own dataset statistics run: first sample {−1, 1}: mean 0, std 1.
+	res, err := p.Postprocess(Sample{"y": f32([]int{1, 1, 2}, bcx, -1, 1)}, prepped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := (math.Sqrt(20) + 1e-6) / (1 + 1e-6)
+	near(t, "y", values(res["y"]), []float64{6 - k, 6 + k})
+}
+
+// Concurrent calls share the running dataset statistics safely: after all
+// of them, the statistics cover every sample.
+func TestConcurrentDatasetStats(t *testing.T) {
+	p := pipeline(t, model1(spec.ProcStep{ID: spec.OpZeroMeanUnitVariance, Eps: 1e-6}))
+	done := make(chan error)
+	for i := range 8 {
+		go func() {
+			_, err := p.Preprocess(Sample{"x": f32([]int{1, 1, 2}, bcx, float32(i), float32(i))})
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Data seen: 0,0,1,1,…,7,7 plus this sample {3.5, 3.5}: mean 3.5.
+	near(t, "after", pre(t, p, "x", f32([]int{1, 1, 2}, bcx, 3.5, 3.5)), []float64{0, 0})
+}
