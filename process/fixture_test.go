@@ -98,3 +98,41 @@ func TestFixtureNucleiBroad(t *testing.T) {
 		}
 	}
 }
+
+// unet2d-multi-tensor: two inputs, each zero_mean_unit_variance over
+// [channel, y, x] (per sample).
+func TestFixtureMultiTensor(t *testing.T) {
+	dir := fixtures.Path(t, "packages", "unet2d-multi-tensor-onnx")
+	m, _, _, err := spec.Load(dir, spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline(t, m)
+	s := Sample{}
+	for i := range m.Inputs {
+		x, err := npy.ReadFile(filepath.Join(dir, m.Inputs[i].TestTensor.Source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Axes = m.Inputs[i].AxisIDs()
+		s[m.Inputs[i].ID] = x
+	}
+	res, err := p.Preprocess(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, y := range res {
+		v := values(y)
+		var sum, ss float64
+		for _, x := range v {
+			sum += x
+		}
+		mean := sum / float64(len(v))
+		for _, x := range v {
+			ss += (x - mean) * (x - mean)
+		}
+		if std := math.Sqrt(ss / float64(len(v))); math.Abs(mean) > 1e-6 || math.Abs(std-1) > 1e-5 {
+			t.Errorf("%s: mean %v std %v", id, mean, std)
+		}
+	}
+}

@@ -225,6 +225,15 @@ var bracketSigmas, bracketPad = 4.0, 8.0
 // statistics; the sample only affects speed.
 func orderStats[E number](v []E, ranks []int) (vals []float64, nan bool) {
 	out := make([]float64, len(ranks))
+	if len(v) == 1 { // e.g. statistics over no axes
+		if v[0] != v[0] {
+			return nil, true
+		}
+		for i := range out {
+			out[i] = float64(v[0])
+		}
+		return out, false
+	}
 	if len(v) <= smallSelect {
 		if hasNaN(v) {
 			return nil, true
