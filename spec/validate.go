@@ -70,6 +70,7 @@ func Validate(data []byte, source string, opts Options) *Result {
 	if opts.Files {
 		c.runFileChecks(root)
 	}
+	res.refs = c.files
 	rep.finish()
 	return res
 }
