@@ -148,7 +148,7 @@ loaded or run here, or an image failed (the others are still written);
 				bar.startFile(i, f)
 				start := time.Now()
 				tiling.Progress = bar.tiles
-				written, notes, err := predictFile(cmd, p, f, output, axisLetters, tiling)
+				written, notes, err := runner.PredictFile(cmd.Context(), p, f, output, axisLetters, tiling)
 				for _, n := range notes {
 					bar.note(n)
 				}
@@ -157,7 +157,7 @@ loaded or run here, or an image failed (the others are still written);
 					bar.fileDone(fmt.Sprintf("%s: failed: %s", f, errText(err)))
 					continue
 				}
-				bar.fileDone(fmt.Sprintf("%s → %s (%.1f s)", f, strings.Join(written, ", "), time.Since(start).Seconds()))
+				bar.fileDone(fmt.Sprintf("%s → %s (%d tiles, %.1f s)", f, strings.Join(written, ", "), bar.total, time.Since(start).Seconds()))
 			}
 			bar.finish()
 			if failures > 0 {
@@ -206,56 +206,6 @@ func inputFiles(input string) ([]string, error) {
 	return files, nil
 }
 
-// predictFile predicts one image and writes its outputs; it returns the
-// files written and notes to show.
-func predictFile(cmd *cobra.Command, p *runner.Predictor, file, outDir string, axes []string, tiling runner.Tiling) (written, notes []string, err error) {
-	m := p.Model
-	img, err := runner.ReadImage(file)
-	if err != nil {
-		return nil, nil, err
-	}
-	x, err := runner.ToInput(img, &m.Inputs[0], axes)
-	if err != nil {
-		return nil, nil, err
-	}
-	img = nil
-	sample := runner.Sample{m.Inputs[0].ID: x}
-	if err := p.UseDatasetStats([]runner.Sample{sample}); err != nil {
-		return nil, nil, err
-	}
-	out, err := p.PredictTiled(cmd.Context(), sample, tiling)
-	if err != nil {
-		return nil, nil, err
-	}
-	format := runner.ImageFormat(file)
-	for i := range m.Outputs {
-		o := &m.Outputs[i]
-		path := outputPath(outDir, file, o.ID, len(m.Outputs) > 1)
-		note, err := runner.WriteImage(path, format, out[o.ID], o)
-		if err != nil {
-			return written, notes, err
-		}
-		if note != "" {
-			notes = append(notes, note)
-		}
-		written = append(written, path)
-	}
-	return written, notes, nil
-}
-
-// outputPath is OUTDIR/<input name>.<ext> for a model's only output and
-// OUTDIR/<input name>_<output id>.<ext> for one of several; <ext> is the
-// input's extension as written.
-func outputPath(outDir, input, outputID string, several bool) string {
-	base := filepath.Base(input)
-	ext := filepath.Ext(base)
-	name := strings.TrimSuffix(base, ext)
-	if several {
-		name += "_" + outputID
-	}
-	return filepath.Join(outDir, name+ext)
-}
-
 // progress shows a bar over files and tiles on a terminal, else one line
 // per file.
 type progress struct {
@@ -264,6 +214,7 @@ type progress struct {
 	files    int
 	file     int
 	name     string
+	total    int // tiles of the current file
 	lastDraw time.Time
 	drawn    bool
 }
@@ -279,11 +230,14 @@ func newProgress(w io.Writer, files int) *progress {
 }
 
 func (p *progress) startFile(i int, name string) {
-	p.file, p.name = i, name
+	p.file, p.name, p.total = i, name, 0
 	p.draw(0, 0, true)
 }
 
-func (p *progress) tiles(done, total int) { p.draw(done, total, done == total) }
+func (p *progress) tiles(done, total int) {
+	p.total = total
+	p.draw(done, total, done == total)
+}
 
 func (p *progress) draw(done, total int, force bool) {
 	if !p.tty || (!force && time.Since(p.lastDraw) < 100*time.Millisecond) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 	"github.com/zoo-bioimage/zoo/tensor/png"
@@ -191,10 +192,10 @@ func runZooErr(t *testing.T, args ...string) error {
 }
 
 func TestOutputPath(t *testing.T) {
-	if got := outputPath("out", "in/cells.TIFF", "mask", false); got != filepath.Join("out", "cells.TIFF") {
+	if got := runner.OutputPath("out", "in/cells.TIFF", "mask", false); got != filepath.Join("out", "cells.TIFF") {
 		t.Error(got)
 	}
-	if got := outputPath("out", "in/cells.tif", "mask", true); got != filepath.Join("out", "cells_mask.tif") {
+	if got := runner.OutputPath("out", "in/cells.tif", "mask", true); got != filepath.Join("out", "cells_mask.tif") {
 		t.Error(got)
 	}
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runtime benchmarks of zoo test / zoo predict (bench/RESULTS.md, section
+# "Runtime (zoo test / zoo predict)"). Prints the machine and a markdown
+# table:
+#
+#  1. in-process overhead: runner.BenchmarkPredictOverhead — the whole
+#     predict path of one file with the nuclei model (read .npy, map axes,
+#     statistics, preprocess, run, postprocess, write .npy) against
+#     Session.Run alone on the same preprocessed tensor, interleaved;
+#  2. the zoo predict process on the same file (hyperfine, when installed:
+#     apt-get install -y hyperfine), next to `zoo --help` (process start);
+#  3. a tiled 4096×4096 float32 TIFF with the nuclei model (fixed 512×512,
+#     halo 32): wall time, Mpixel/s and peak RSS of the zoo predict process
+#     (/usr/bin/time -v; apt-get install -y time);
+#  4. process.BenchmarkOps (each processing op vs copy() on 64 MiB), when
+#     the process package has it.
+#
+#   bench/runtime.sh                 # BENCHTIME=40x RUNS=10 by default
+#   BENCHTIME=10x RUNS=3 bench/runtime.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCHTIME=${BENCHTIME:-40x}
+RUNS=${RUNS:-10}
+FIXTURES=${ZOO_FIXTURES:-../shared/fixtures}
+NUCLEI=$FIXTURES/packages/unet2d-nuclei-broad-onnx
+if [ ! -d "$NUCLEI" ]; then
+  echo "runtime.sh: $NUCLEI not found (set ZOO_FIXTURES)" >&2
+  exit 2
+fi
+[ -f lib/libonnxruntime.so.1 ] || scripts/install-onnxruntime.sh
+go build -o bin/zoo ./cmd/zoo
+ZOO=$PWD/bin/zoo
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "go: $(go version | cut -d' ' -f3); ONNX Runtime: $(basename "$(readlink -f lib/libonnxruntime.so.1)")"
+echo
+
+# 1. In-process overhead.
+go test -run '^$' -bench 'PredictOverhead' -benchtime "$BENCHTIME" ./runner >"$tmp/overhead.txt"
+read -r zoo_ms ort_ms overhead < <(awk '/BenchmarkPredictOverhead/ {
+  for (i = 1; i <= NF; i++) { if ($(i+1) == "ms/predict") z = $i; if ($(i+1) == "ms/ort-run") o = $i; if ($(i+1) == "%overhead") p = $i }
+  print z, o, p }' "$tmp/overhead.txt")
+
+# 2. The CLI process.
+cli_cmd="$ZOO predict --model $NUCLEI --input $NUCLEI/test_input.npy --output $tmp/out"
+if command -v hyperfine >/dev/null; then
+  hyperfine --runs "$RUNS" --warmup 2 --export-json "$tmp/cli.json" "$cli_cmd" "$ZOO --help" >/dev/null 2>&1
+  read -r cli_ms cli_sd help_ms < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+print(f"{r[0][\"mean\"]*1e3:.0f} {r[0][\"stddev\"]*1e3:.0f} {r[1][\"mean\"]*1e3:.1f}")' "$tmp/cli.json")
+else
+  start=$(date +%s%N); for _ in $(seq "$RUNS"); do $cli_cmd >/dev/null 2>&1; done
+  cli_ms=$(( ($(date +%s%N) - start) / RUNS / 1000000 )); cli_sd="?"; help_ms="?"
+fi
+
+# 3. Tiled 4096×4096.
+ZOO_BENCH_IMAGE=$tmp/big.tif go test -count=1 -run '^TestWriteBenchImage$' ./runner >/dev/null
+mkdir -p "$tmp/big"
+/usr/bin/time -v -o "$tmp/time.txt" "$ZOO" predict --model "$NUCLEI" --input "$tmp/big.tif" --output "$tmp/big" 2>"$tmp/predict.txt"
+tiles=$(sed -n 's/.*(\([0-9]*\) tiles.*/\1/p' "$tmp/predict.txt")
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time.txt")
+wall_s=$(python3 -c 'import sys
+p = sys.argv[1].split(":"); s = 0
+for x in p: s = s*60 + float(x)
+print(f"{s:.1f}")' "$wall")
+rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.txt")
+mpx=$(python3 -c "print(f'{4096*4096/1e6/$wall_s:.2f}')")
+rss_mib=$((rss_kb / 1024))
+
+echo "| benchmark | result | target |"
+echo "|---|---|---|"
+echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write) | ${zoo_ms} ms | |"
+echo "| Session.Run alone, same session, same preprocessed tensor | ${ort_ms} ms | |"
+echo "| overhead of the predict path over Session.Run | ${overhead} % | ≤ 5 % |"
+echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs) | ${cli_ms} ± ${cli_sd} ms | |"
+echo "| \`zoo --help\` process (start-up alone) | ${help_ms} ms | |"
+echo "| \`zoo predict\` tiled 4096×4096 float32 TIFF, nuclei (512², halo 32 → context 64), ${tiles} tiles | ${wall_s} s, ${mpx} Mpixel/s | |"
+echo "| peak RSS of that process (/usr/bin/time -v) | ${rss_mib} MiB | < 1024 MiB |"
+
+# 4. Processing ops vs memcpy (process engineer's benchmark), if present.
+if grep -q 'func BenchmarkOps' process/*_test.go 2>/dev/null; then
+  go test -run '^$' -bench '^BenchmarkOps$' -benchtime 5x ./process 2>/dev/null |
+    awk '/^BenchmarkOps\// { name = $1; sub(/^BenchmarkOps\//, "", name); sub(/-[0-9]+$/, "", name)
+      for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") mbs = $i
+      printf "| process op %s, 1×1×4096×4096 float32 | %s MB/s | |\n", name, mbs }'
+fi
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,79 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/tensor/tiff"
+)
+
+// BenchmarkPredictOverhead measures zoo's whole predict path for one file
+// with the nuclei model (PredictFile: read test_input.npy, map axes,
+// statistics, preprocess, run, postprocess, write .npy) against a bare
+// ONNX Runtime call (onnx.Session.Run of the same session, so the same
+// thread pool) on the same preprocessed tensor. The two are interleaved in
+// every iteration so that machine noise hits both alike; it reports the
+// mean of each and the overhead in percent.
+//
+//	go test -run '^$' -bench PredictOverhead -benchtime 40x ./runner
+func BenchmarkPredictOverhead(b *testing.B) {
+	p := loadPredictor(b, "unet2d-nuclei-broad-onnx")
+	dir := fixtures.Path(b, "packages", "unet2d-nuclei-broad-onnx")
+	input := filepath.Join(dir, "test_input.npy")
+	out := b.TempDir()
+	sess := p.net.(*onnxModel).sess
+	img, err := ReadImage(input)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, _ := ToInput(img, &p.Model.Inputs[0], nil)
+	pre, err := p.pipe.Preprocess(Sample{"raw": x})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := []*tensor.Tensor{pre["raw"]}
+	for range 2 { // warm up both
+		if _, _, err := PredictFile(ctx, p, input, out, nil, Tiling{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sess.Run(bare); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var tZoo, tORT time.Duration
+	n := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, _, err := PredictFile(ctx, p, input, out, nil, Tiling{}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := sess.Run(bare); err != nil {
+			b.Fatal(err)
+		}
+		tZoo, tORT, n = tZoo+t1.Sub(t0), tORT+time.Since(t1), n+1
+	}
+	zoo, ort := tZoo.Seconds()/float64(n)*1e3, tORT.Seconds()/float64(n)*1e3
+	b.ReportMetric(zoo, "ms/predict")
+	b.ReportMetric(ort, "ms/ort-run")
+	b.ReportMetric((zoo/ort-1)*100, "%overhead")
+}
+
+// TestWriteBenchImage writes the synthetic 4096×4096 float32 TIFF that
+// bench/runtime.sh predicts, when ZOO_BENCH_IMAGE names where.
+func TestWriteBenchImage(t *testing.T) {
+	path := os.Getenv("ZOO_BENCH_IMAGE")
+	if path == "" {
+		t.Skip("set ZOO_BENCH_IMAGE to write the benchmark image")
+	}
+	x := nucleiImage(42, 1, 4096, 4096)
+	sq, _ := x.Squeeze()
+	sq.Axes = []string{"y", "x"}
+	if err := tiff.WriteFile(path, sq); err != nil {
+		t.Fatal(err)
+	}
+}
