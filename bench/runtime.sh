@@ -62,7 +62,7 @@ fi
 ZOO_BENCH_IMAGE=$tmp/big.tif go test -count=1 -run '^TestWriteBenchImage$' ./runner >/dev/null
 mkdir -p "$tmp/big"
 /usr/bin/time -v -o "$tmp/time.txt" "$ZOO" predict --model "$NUCLEI" --input "$tmp/big.tif" --output "$tmp/big" 2>"$tmp/predict.txt"
-tiles=$(sed -n 's/.*(\([0-9]*\) tiles.*/\1/p' "$tmp/predict.txt")
+tiles=$(sed -n 's/.*(\([0-9]*\) tile(s).*/\1/p' "$tmp/predict.txt")
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time.txt")
 wall_s=$(python3 -c 'import sys
 p = sys.argv[1].split(":"); s = 0

@@ -25,9 +25,12 @@ const DefaultMemoryBudget = 1 << 30
 const DefaultContext = 64
 
 // BytesPerInputElement estimates the memory one block needs per input
-// element: the model's intermediate activations dominate. It was measured
-// with ONNX Runtime on the fixture U-Nets (≈ 0.6 KiB per input pixel at
-// their first levels of 16–64 feature maps) and rounded up.
+// element; the model's intermediate activations dominate. Measured peak
+// RSS with ONNX Runtime on the fixture U-Nets: about 400 bytes per input
+// element (nuclei, 512×512: 154 MiB for the whole zoo predict process) and
+// 300 (multi-tensor, two 2048×2048 inputs untiled: 2.5 GB). The estimate is
+// set at 1024, so that blocks under DefaultMemoryBudget leave room for the
+// whole sample's buffers within about 1 GiB in all.
 const BytesPerInputElement = 1024
 
 // Tiling says how PredictTiled splits a sample. The zero value tiles only

@@ -157,7 +157,7 @@ loaded or run here, or an image failed (the others are still written);
 					bar.fileDone(fmt.Sprintf("%s: failed: %s", f, errText(err)))
 					continue
 				}
-				bar.fileDone(fmt.Sprintf("%s → %s (%d tiles, %.1f s)", f, strings.Join(written, ", "), bar.total, time.Since(start).Seconds()))
+				bar.fileDone(fmt.Sprintf("%s → %s (%d tile(s), %.1f s)", f, strings.Join(written, ", "), bar.total, time.Since(start).Seconds()))
 			}
 			bar.finish()
 			if failures > 0 {
