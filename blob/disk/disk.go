@@ -1,0 +1,338 @@
+// Package disk is the embedded zoo.BlobStore: content-addressed files in a
+// folder on the local file system.
+//
+// Layout under the root folder:
+//
+//	<root>/
+//	  blobs/                    complete blobs, by content
+//	    9f/86/9f86d081…0a08     <root>/blobs/<sha[0:2]>/<sha[2:4]>/<sha>, 64 lower-case hex
+//	  tmp/                      Puts in progress
+//	    put-1234567890          a temporary file per Put; renamed into blobs/ when complete
+//
+// A Put streams into a fresh file in tmp/ while hashing, fsyncs it, and
+// renames it to its key (tmp/ and blobs/ are on the same file system, so
+// the rename is atomic), then fsyncs the folder. A blob is therefore visible
+// only when complete. When the content is already stored the temporary file
+// is discarded. A crash can leave files in tmp/ (never in blobs/); CleanTemp
+// removes them.
+//
+// Keys are validated (exactly 64 lower-case hex digits) before any file
+// system call, so no key can name a path outside blobs/.
+package disk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+)
+
+// Store is a zoo.BlobStore on a local folder. It is safe for concurrent use,
+// also by several processes sharing the folder.
+type Store struct {
+	blobs string // <root>/blobs
+	tmp   string // <root>/tmp
+}
+
+var _ zoo.BlobStore = (*Store)(nil)
+
+// New opens the store in root, creating the folders it needs.
+func New(root string) (*Store, error) {
+	const op = "disk.New"
+	s := &Store{blobs: filepath.Join(root, "blobs"), tmp: filepath.Join(root, "tmp")}
+	for _, dir := range []string{s.blobs, s.tmp} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, zoo.E(op, zoo.Internal, err, "cannot create the blob folder %s", dir)
+		}
+	}
+	return s, nil
+}
+
+// path returns the file of a (validated) key.
+func (s *Store) path(sha string) string {
+	return filepath.Join(s.blobs, sha[0:2], sha[2:4], sha)
+}
+
+// copyBuffers holds the buffers Put copies through, so that concurrent Puts
+// of large blobs do not allocate per call.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Put stores the bytes of r under their sha256. It never holds more than a
+// small copy buffer in memory. If r fails, or ctx is cancelled, nothing
+// becomes visible and the error is returned (wrapping r's error).
+func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
+	const op = "disk.Put"
+	f, err := os.CreateTemp(s.tmp, "put-")
+	if err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot create a temporary file")
+	}
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+
+	h := sha256.New()
+	src := &source{ctx: ctx, r: r}
+	buf := copyBuffers.Get().(*[]byte)
+	size, err := io.CopyBuffer(io.MultiWriter(f, h), src, *buf)
+	copyBuffers.Put(buf)
+	if src.err != nil {
+		return "", 0, readError(op, src.err)
+	}
+	if err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	if err := f.Sync(); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	if err := f.Close(); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	sha := hex.EncodeToString(h.Sum(nil))
+	dst := s.path(sha)
+
+	// Existing content: keep the stored file and drop ours. A stored file of
+	// the wrong size (damaged outside zoo) is replaced.
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == size {
+		return sha, size, nil // the deferred function removes tmp
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot create the blob folder")
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	done = true
+	if err := syncDir(dir); err != nil {
+		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
+	}
+	return sha, size, nil
+}
+
+// Open returns the blob as an open file (Read, Seek, Close, Size).
+func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
+	const op = "disk.Open"
+	if err := checkKey(op, sha); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(sha))
+	if err != nil {
+		return nil, fileError(op, sha, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fileError(op, sha, err)
+	}
+	return &File{File: f, size: fi.Size()}, nil
+}
+
+// File is an open blob of a Store.
+type File struct {
+	*os.File
+	size int64
+}
+
+// Size is the blob's size in bytes.
+func (f *File) Size() int64 { return f.size }
+
+// Stat returns the size of a blob.
+func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
+	const op = "disk.Stat"
+	if err := checkKey(op, sha); err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(s.path(sha))
+	if err != nil {
+		return 0, fileError(op, sha, err)
+	}
+	return fi.Size(), nil
+}
+
+// Delete removes a blob. Readers that have it open can finish reading.
+func (s *Store) Delete(ctx context.Context, sha string) error {
+	const op = "disk.Delete"
+	if err := checkKey(op, sha); err != nil {
+		return err
+	}
+	if err := os.Remove(s.path(sha)); err != nil {
+		return fileError(op, sha, err)
+	}
+	return nil
+}
+
+// Walk calls fn for every stored blob. Files in blobs/ that are not named
+// by a key are skipped. An error from fn stops the walk and is returned as
+// it is.
+func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error) error {
+	const op = "disk.Walk"
+	var fnErr error
+	err := filepath.WalkDir(s.blobs, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) { // deleted while walking
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !validKey(d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := fn(d.Name(), fi.Size()); err != nil {
+			fnErr = err
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return zoo.E(op, zoo.Unavailable, err, "walk cancelled")
+		}
+		return zoo.E(op, zoo.Internal, err, "cannot list the blobs")
+	}
+	return nil
+}
+
+// CleanTemp removes temporary files of Puts that were interrupted (by a
+// crash) and last written more than olderThan ago, and returns how many it
+// removed. Choose olderThan well above the longest stall of a running Put
+// (an hour or more): a running Put's file is removed if it is idle that long.
+func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	const op = "disk.CleanTemp"
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return 0, zoo.E(op, zoo.Internal, err, "cannot list the temporary files")
+	}
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return n, zoo.E(op, zoo.Unavailable, err, "cleaning cancelled")
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // renamed or removed meanwhile
+		} else if err != nil {
+			return n, zoo.E(op, zoo.Internal, err, "cannot inspect the temporary file %s", e.Name())
+		}
+		if fi.IsDir() || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.tmp, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, zoo.E(op, zoo.Internal, err, "cannot remove the temporary file %s", e.Name())
+		}
+		n++
+	}
+	return n, nil
+}
+
+// checkKey returns an Invalid error unless sha is a key.
+func checkKey(op, sha string) error {
+	if !validKey(sha) {
+		return zoo.E(op, zoo.Invalid, nil, "invalid blob key %q: want 64 lower-case hex digits (a sha256)", truncate(sha))
+	}
+	return nil
+}
+
+// validKey reports whether sha is 64 lower-case hex digits.
+func validKey(sha string) bool {
+	if len(sha) != 64 {
+		return false
+	}
+	for i := 0; i < len(sha); i++ {
+		if c := sha[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// truncate shortens a key for error messages.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// fileError translates an error of a file system call on blob sha.
+func fileError(op, sha string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return zoo.E(op, zoo.NotFound, err, "no blob %s", sha)
+	}
+	return zoo.E(op, zoo.Internal, err, "cannot access blob %s", sha)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// source is the reader of a Put: it stops when the context ends and
+// remembers its error, to tell read errors from write errors.
+type source struct {
+	ctx context.Context
+	r   io.Reader
+	err error // the first error other than io.EOF
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return 0, err
+	}
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// readError translates the error of a Put's reader: a zoo error (such as
+// TooLarge from a limiting reader) passes through as it is.
+func readError(op string, err error) error {
+	var ze *zoo.Error
+	switch {
+	case errors.As(err, &ze):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return zoo.E(op, zoo.Unavailable, err, "upload cancelled")
+	}
+	return zoo.E(op, zoo.Internal, err, "cannot read the upload")
+}
