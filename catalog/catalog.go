@@ -1,0 +1,289 @@
+// Input checks and defaults shared by the Catalog implementations.
+
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+)
+
+// Now is the time implementations stamp records with: UTC, truncated to
+// microseconds.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Stamp returns t in the stored form (UTC, microseconds), or Now() when t is
+// zero.
+func Stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		return Now()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// CheckUserName rejects empty names and names with surrounding spaces.
+func CheckUserName(op, name string) error {
+	if name == "" || strings.TrimSpace(name) != name {
+		return zoo.E(op, zoo.Invalid, nil, "user name %q is empty or has surrounding spaces", name)
+	}
+	return nil
+}
+
+// CheckRole rejects roles other than contributor, reviewer and admin.
+func CheckRole(op string, r zoo.Role) error {
+	if r.Rank() == 0 {
+		return zoo.E(op, zoo.Invalid, nil, "unknown role %q (want contributor, reviewer or admin)", r)
+	}
+	return nil
+}
+
+// States lists every version state.
+var States = []zoo.State{zoo.StateDraft, zoo.StateSubmitted, zoo.StateChangesRequested,
+	zoo.StatePublished, zoo.StateRejected, zoo.StateRetired}
+
+// CheckState rejects unknown version states.
+func CheckState(op string, s zoo.State) error {
+	for _, k := range States {
+		if s == k {
+			return nil
+		}
+	}
+	return zoo.E(op, zoo.Invalid, nil, "unknown version state %q", s)
+}
+
+// CheckTestStatus rejects unknown test statuses.
+func CheckTestStatus(op string, s zoo.TestStatus) error {
+	switch s {
+	case zoo.TestPending, zoo.TestPassed, zoo.TestFailed, zoo.TestNotSupported:
+		return nil
+	}
+	return zoo.E(op, zoo.Invalid, nil, "unknown test status %q", s)
+}
+
+// CheckJSON accepts an empty report (stored as NULL) or valid JSON.
+func CheckJSON(op, what string, raw json.RawMessage) error {
+	if len(raw) > 0 && !json.Valid(raw) {
+		return zoo.E(op, zoo.Invalid, nil, "%s is not valid JSON", what)
+	}
+	return nil
+}
+
+// PrepareModel checks m and fills its defaults: Type "model" when empty,
+// CreatedAt, and Maintainers without duplicates in ascending order (never
+// nil, so it encodes as []).
+func PrepareModel(op string, m *zoo.Model) error {
+	if m.ID == "" || strings.ContainsAny(m.ID, " \t\r\n/") {
+		return zoo.E(op, zoo.Invalid, nil, "model id %q is empty or has spaces or slashes", m.ID)
+	}
+	if m.Type == "" {
+		m.Type = "model"
+	}
+	m.Maintainers = SortedIDs(m.Maintainers)
+	m.CreatedAt = Stamp(m.CreatedAt)
+	return nil
+}
+
+// SortedIDs returns ids without duplicates in ascending order (never nil).
+func SortedIDs(ids []int64) []int64 {
+	out := make([]int64, 0, len(ids))
+	seen := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PrepareVersion checks v and fills its defaults before it is stored: State
+// draft and TestStatus pending when empty, CreatedAt, PublishedAt for a
+// version created published, Files never nil and sorted by path. Number and
+// Downloads are the store's to set.
+func PrepareVersion(op string, v *zoo.Version) error {
+	if v.ModelID == "" {
+		return zoo.E(op, zoo.Invalid, nil, "version has no model id")
+	}
+	if v.State == "" {
+		v.State = zoo.StateDraft
+	}
+	if err := CheckState(op, v.State); err != nil {
+		return err
+	}
+	if v.TestStatus == "" {
+		v.TestStatus = zoo.TestPending
+	}
+	if err := CheckTestStatus(op, v.TestStatus); err != nil {
+		return err
+	}
+	if err := CheckJSON(op, "validation report", v.ValidationReport); err != nil {
+		return err
+	}
+	if err := CheckJSON(op, "test report", v.TestReport); err != nil {
+		return err
+	}
+	if v.Files == nil {
+		v.Files = []zoo.File{}
+	}
+	seen := make(map[string]bool, len(v.Files))
+	for _, f := range v.Files {
+		if f.Path == "" || seen[f.Path] {
+			return zoo.E(op, zoo.Invalid, nil, "file path %q is empty or listed twice", f.Path)
+		}
+		seen[f.Path] = true
+	}
+	SortFiles(v.Files)
+	v.CreatedAt = Stamp(v.CreatedAt)
+	if v.PublishedAt != nil {
+		t := Stamp(*v.PublishedAt)
+		v.PublishedAt = &t
+	} else if v.State == zoo.StatePublished || v.State == zoo.StateRetired {
+		t := v.CreatedAt
+		v.PublishedAt = &t
+	}
+	v.Downloads = 0
+	return nil
+}
+
+// SortFiles sorts files by path, the order implementations return them in.
+func SortFiles(files []zoo.File) {
+	slices.SortFunc(files, func(a, b zoo.File) int { return strings.Compare(a.Path, b.Path) })
+}
+
+// PrepareTransition checks the arguments of Catalog.Transition and fills in
+// the audit entry: Action defaults to the target state, ModelID and Version
+// to the version's, At to now.
+func PrepareTransition(op, id string, n int, from []zoo.State, to zoo.State, e *zoo.AuditEntry) error {
+	if len(from) == 0 {
+		return zoo.E(op, zoo.Invalid, nil, "no from-states given")
+	}
+	for _, s := range from {
+		if err := CheckState(op, s); err != nil {
+			return err
+		}
+	}
+	if err := CheckState(op, to); err != nil {
+		return err
+	}
+	if e.Action == "" {
+		e.Action = string(to)
+	}
+	if e.ModelID == "" {
+		e.ModelID = id
+	}
+	if e.Version == 0 {
+		e.Version = n
+	}
+	e.At = Stamp(e.At)
+	return nil
+}
+
+// StateStrings returns states as strings, for query parameters.
+func StateStrings(states []zoo.State) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// ModelNotFound and VersionNotFound are the NotFound errors both
+// implementations return.
+func ModelNotFound(op, id string) error {
+	return zoo.E(op, zoo.NotFound, nil, "model %q not found", id)
+}
+
+// VersionNotFound: see ModelNotFound.
+func VersionNotFound(op, id string, n int) error {
+	return zoo.E(op, zoo.NotFound, nil, "model %q has no version %d", id, n)
+}
+
+// WrongState is the Conflict of a Transition whose version is not in one of
+// the from-states.
+func WrongState(op, id string, n int, current zoo.State, from []zoo.State, to zoo.State) error {
+	return zoo.E(op, zoo.Conflict, nil, "version %s/%d is %s; it can become %s only from %s",
+		id, n, current, to, joinStates(from))
+}
+
+func joinStates(states []zoo.State) string {
+	return strings.Join(StateStrings(states), " or ")
+}
+
+// Migration is one numbered schema change of a backend.
+type Migration struct {
+	Version int    // NNNN of NNNN_name.sql
+	Name    string // the file name
+	SQL     string
+}
+
+// Migrations reads the NNNN_name.sql files at the root of fsys in order of
+// their numbers, which must run 1, 2, 3, … without gaps or repeats. Other
+// files (a README) are ignored.
+func Migrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, name := range names {
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: want NNNN_name.sql", name)
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: name, SQL: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected number %d (numbers run 1, 2, 3, … without gaps or repeats)", m.Name, i+1)
+		}
+	}
+	return out, nil
+}
+
+// Pending returns the migrations not in applied, checking that the
+// database is not newer than the code (a downgrade).
+func Pending(all []Migration, applied map[int]bool) ([]Migration, error) {
+	for v := range applied {
+		if v > len(all) {
+			return nil, fmt.Errorf("the database has schema version %d, newer than this zoo knows (%d); run a newer zoo", v, len(all))
+		}
+	}
+	var out []Migration
+	for _, m := range all {
+		if !applied[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// CheckTokenHash accepts a lower-case hex SHA-256 (64 characters).
+func CheckTokenHash(op, hash string) error {
+	ok := len(hash) == 64
+	for i := 0; ok && i < len(hash); i++ {
+		c := hash[i]
+		ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+	}
+	if !ok {
+		return zoo.E(op, zoo.Invalid, nil, "a token hash is the lower-case hex SHA-256 of the secret (64 characters)")
+	}
+	return nil
+}
+
+// PublicStates are the states LatestPublished and ListModels(true)
+// consider: published and retired.
+var PublicStates = []zoo.State{zoo.StatePublished, zoo.StateRetired}

@@ -1,0 +1,340 @@
+// Package queue is zoo's background job queue. The service enqueues jobs by
+// kind ("test-version", "reindex", …) with JSON arguments; worker processes
+// run one handler per kind and retry a failed job with backoff until it
+// succeeds or runs out of attempts. Every job's state (waiting, running,
+// retrying, completed, discarded, …), attempt count and errors stay
+// visible through Job and Jobs.
+//
+// It is River (github.com/riverqueue/river) behind a small, non-generic
+// API, so the service does not depend on which database holds the jobs: the
+// postgres backend keeps them in its own database next to the catalog
+// (one transaction-safe store for replicas and workers), the sqlite backend
+// in a SQLite file of their own next to the catalog file (River's SQLite
+// driver needs a single connection, which would otherwise serialise catalog
+// reads behind job polling). Get a Queue from the backend —
+// (*sqlite.DB).Queue or (*postgres.DB).Queue — which also runs River's
+// migrations at Open; New and Migrate are for backends.
+//
+// Delivery is at least once: a handler may run again after a crash or a
+// timeout, so handlers must be idempotent (set a test result, rebuild an
+// index entry). Enqueue is not part of a catalog transaction; a service
+// that must not lose a job across a crash between a catalog write and
+// Enqueue re-enqueues from catalog state (e.g. versions whose test status
+// is still pending).
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/zoo-bioimage/zoo"
+)
+
+// Handler runs one job. Returning nil completes the job; an error fails
+// this attempt, and the job is retried after Options.Backoff until
+// MaxAttempts attempts have failed (then it is discarded). Wrap the error
+// with Cancel to give up at once. ctx is cancelled when the job times out
+// or the queue stops; handlers must return promptly then.
+type Handler func(ctx context.Context, job *Job) error
+
+// State is where a job is in its life.
+type State string
+
+// Job states (River's).
+const (
+	Available State = "available" // waiting for a worker
+	Scheduled State = "scheduled" // waiting for its time (a retry after a long backoff)
+	Pending   State = "pending"   // not yet ready to run
+	Running   State = "running"   // a handler is working on it
+	Retryable State = "retryable" // an attempt failed; it will run again
+	Completed State = "completed" // a handler returned nil
+	Cancelled State = "cancelled" // a handler returned Cancel(err), or it was cancelled
+	Discarded State = "discarded" // MaxAttempts attempts failed
+)
+
+// Job is a job as the queue reports it.
+type Job struct {
+	ID          int64           `json:"id"`
+	Kind        string          `json:"kind"`
+	Args        json.RawMessage `json:"args"`
+	State       State           `json:"state"`
+	Attempt     int             `json:"attempt"` // 1 during the first run
+	MaxAttempts int             `json:"max_attempts"`
+	Errors      []string        `json:"errors,omitempty"` // one per failed attempt, oldest first
+	CreatedAt   time.Time       `json:"created_at"`
+	ScheduledAt time.Time       `json:"scheduled_at"`
+	FinalizedAt *time.Time      `json:"finalized_at,omitempty"`
+}
+
+// Options configure a Queue. The zero value is an enqueue-only queue with
+// River's defaults.
+type Options struct {
+	// Handlers maps job kinds to their handlers. A queue without handlers
+	// only enqueues (a web replica); one with handlers works the jobs of
+	// those kinds after Start and leaves other kinds to other workers.
+	Handlers map[string]Handler
+	// Workers is how many jobs run at once (default 2).
+	Workers int
+	// MaxAttempts is how often a job runs before it is discarded (default 5).
+	MaxAttempts int
+	// Backoff is the wait before attempt+1 after attempt failed (default:
+	// River's attempt⁴ seconds with jitter: 1 s, 16 s, 81 s, …). It is
+	// applied as at least a millisecond.
+	Backoff func(attempt int) time.Duration
+	// PollInterval is how often workers look for jobs they were not told
+	// about (default 1 s).
+	PollInterval time.Duration
+	// Timeout bounds one attempt (default 30 minutes: a reproducibility
+	// test of a large model is slow).
+	Timeout time.Duration
+	// Logger receives River's logs (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+// client is what Queue uses of a river.Client[TTx], whatever TTx is.
+type client interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// Queue enqueues jobs and, when it has handlers, works them. It is safe for
+// concurrent use.
+type Queue struct {
+	client      client
+	maxAttempts int
+	working     bool
+}
+
+// Migrate brings River's tables up to date through driver (idempotent).
+func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quietLogger()})
+	if err != nil {
+		return zoo.E("queue.Migrate", zoo.Internal, err, "")
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return zoo.E("queue.Migrate", zoo.Internal, err, "")
+	}
+	return nil
+}
+
+// MigrateTx is Migrate inside the caller's transaction, so that a backend
+// can migrate its own tables and River's together.
+func MigrateTx[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], tx TTx) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quietLogger()})
+	if err != nil {
+		return zoo.E("queue.Migrate", zoo.Internal, err, "")
+	}
+	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+		return zoo.E("queue.Migrate", zoo.Internal, err, "")
+	}
+	return nil
+}
+
+// New makes a Queue on driver, whose database must already be migrated.
+func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) {
+	const op = "queue.New"
+	maxAttempts := opts.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 5
+	}
+	cfg := &river.Config{
+		Logger:              opts.Logger,
+		MaxAttempts:         maxAttempts,
+		JobTimeout:          opts.Timeout,
+		FetchPollInterval:   opts.PollInterval,
+		SkipUnknownJobCheck: true, // another worker process may handle the kind
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 30 * time.Minute
+	}
+	if opts.Backoff != nil {
+		cfg.RetryPolicy = backoffPolicy(opts.Backoff)
+	}
+	if len(opts.Handlers) > 0 {
+		workers := river.NewWorkers()
+		for kind, h := range opts.Handlers {
+			if h == nil {
+				return nil, zoo.E(op, zoo.Invalid, nil, "job kind %q has a nil handler", kind)
+			}
+			if err := addWorker(workers, kind, h); err != nil {
+				return nil, zoo.E(op, zoo.Invalid, err, "job kind %q cannot be handled", kind)
+			}
+		}
+		n := opts.Workers
+		if n <= 0 {
+			n = 2
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		cfg.FetchOnlyKnownKinds = true
+	}
+	c, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "")
+	}
+	return &Queue{client: c, maxAttempts: maxAttempts, working: len(opts.Handlers) > 0}, nil
+}
+
+// addWorker registers h for kind, turning River's panic on a bad kind into
+// an error.
+func addWorker(workers *river.Workers, kind string, h Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	river.AddWorkerArgs(workers, rawArgs{kind: kind}, &worker{handle: h})
+	return nil
+}
+
+// Enqueue adds a job of kind with args (anything json.Marshal takes; a
+// json.RawMessage goes in as it is; nil becomes {}) and returns its id.
+func (q *Queue) Enqueue(ctx context.Context, kind string, args any) (int64, error) {
+	const op = "queue.Enqueue"
+	if kind == "" {
+		return 0, zoo.E(op, zoo.Invalid, nil, "no job kind given")
+	}
+	data := []byte("{}")
+	if args != nil {
+		var err error
+		if data, err = json.Marshal(args); err != nil {
+			return 0, zoo.E(op, zoo.Invalid, err, "arguments of a %s job cannot be encoded as JSON", kind)
+		}
+	}
+	res, err := q.client.Insert(ctx, rawArgs{kind: kind, data: data}, &river.InsertOpts{MaxAttempts: q.maxAttempts})
+	if err != nil {
+		return 0, zoo.E(op, zoo.Internal, err, "")
+	}
+	return res.Job.ID, nil
+}
+
+// Job returns the job with id as it is now (NotFound once it is gone:
+// River deletes finished jobs after a retention period, a day for
+// completed ones by default).
+func (q *Queue) Job(ctx context.Context, id int64) (*Job, error) {
+	row, err := q.client.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, zoo.E("queue.Job", zoo.NotFound, err, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, zoo.E("queue.Job", zoo.Internal, err, "")
+	}
+	return fromRow(row), nil
+}
+
+// Jobs lists jobs, newest first: of kind (all kinds if empty), at most
+// limit (100 if limit <= 0).
+func (q *Queue) Jobs(ctx context.Context, kind string, limit int) ([]*Job, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
+	if kind != "" {
+		p = p.Kinds(kind)
+	}
+	res, err := q.client.JobList(ctx, p)
+	if err != nil {
+		return nil, zoo.E("queue.Jobs", zoo.Internal, err, "")
+	}
+	out := make([]*Job, len(res.Jobs))
+	for i, row := range res.Jobs {
+		out[i] = fromRow(row)
+	}
+	return out, nil
+}
+
+// Start starts working jobs in the background until Stop or until ctx is
+// cancelled. Only a queue with handlers can start.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return zoo.E("queue.Start", zoo.Invalid, nil, "this queue has no handlers; it can only enqueue")
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return zoo.E("queue.Start", zoo.Internal, err, "")
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones to finish; when ctx
+// ends first, their contexts are cancelled. A queue that never started
+// stops at once.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.client.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return zoo.E("queue.Stop", zoo.Internal, err, "")
+	}
+	return nil
+}
+
+// Cancel wraps a handler's error to fail the job for good, without retries
+// (e.g. its version no longer exists).
+func Cancel(err error) error { return river.JobCancel(err) }
+
+// rawArgs carries a job's kind and its JSON arguments through River, which
+// otherwise wants one Go type per kind.
+type rawArgs struct {
+	kind string
+	data json.RawMessage
+}
+
+func (a rawArgs) Kind() string                  { return a.kind }
+func (a rawArgs) MarshalJSON() ([]byte, error)  { return a.data, nil }
+func (a *rawArgs) UnmarshalJSON(b []byte) error { a.data = append(a.data[:0], b...); return nil }
+
+// worker runs a Handler for River.
+type worker struct {
+	river.WorkerDefaults[rawArgs]
+	handle Handler
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[rawArgs]) error {
+	return w.handle(ctx, fromRow(job.JobRow))
+}
+
+func fromRow(row *rivertype.JobRow) *Job {
+	j := &Job{
+		ID:          row.ID,
+		Kind:        row.Kind,
+		Args:        json.RawMessage(row.EncodedArgs),
+		State:       State(row.State),
+		Attempt:     row.Attempt,
+		MaxAttempts: row.MaxAttempts,
+		CreatedAt:   row.CreatedAt.UTC(),
+		ScheduledAt: row.ScheduledAt.UTC(),
+	}
+	for _, e := range row.Errors {
+		j.Errors = append(j.Errors, e.Error)
+	}
+	if row.FinalizedAt != nil {
+		t := row.FinalizedAt.UTC()
+		j.FinalizedAt = &t
+	}
+	return j
+}
+
+// backoffPolicy is a river.ClientRetryPolicy from Options.Backoff.
+type backoffPolicy func(attempt int) time.Duration
+
+func (b backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(max(b(job.Attempt), time.Millisecond))
+}
+
+// quietLogger drops River's migration logs; failures come back as errors.
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
