@@ -459,6 +459,8 @@ func TestModel05Rules(t *testing.T) {
 		{name: "bad ORCID checksum", edit: setv("authors.0.orcid", "0000-0002-1825-0098"),
 			loc: "authors.0.orcid", msg: `"0000-0002-1825-0098" has a wrong ORCID checksum digit`},
 		{name: "ORCID with X checksum", edit: setv("authors.0.orcid", "0000-0002-9079-593X"), valid: true},
+		{name: "ORCID with a dash for the check digit", edit: setv("authors.0.orcid", "0000-0002-1825-009-"),
+			loc: "authors.0.orcid", msg: `"0000-0002-1825-009-" is not an ORCID iD (digits expected)`},
 		{name: "ORCID without dashes", edit: setv("authors.0.orcid", "0000000218250097"),
 			loc: "authors.0.orcid", msg: "is not an ORCID iD"},
 		{name: "license in the wrong case", edit: setv("license", "mit"),

@@ -184,7 +184,13 @@ func orcidRule(c *checker, n *yaml.Node, p path) {
 		c.errorf(n, p, "%q is not an ORCID iD (NNNN-NNNN-NNNN-NNNX)", clip(s, 40))
 		return
 	}
-	digits := strings.ReplaceAll(s, "-", "")
+	// the 16 symbols between the dashes ("0000-0000-0000-000-" has a dash
+	// where the check digit belongs)
+	digits := s[0:4] + s[5:9] + s[10:14] + s[15:19]
+	if last := digits[15]; (last < '0' || last > '9') && last != 'X' {
+		c.errorf(n, p, "%q is not an ORCID iD (digits expected)", s)
+		return
+	}
 	total := 0
 	for i := 0; i < 15; i++ {
 		d := digits[i]
