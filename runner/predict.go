@@ -44,7 +44,7 @@ func NewPredictor(pkg *Package, format string, opts Options) (*Predictor, error)
 	}
 	pipe, err := process.NewPipeline(pkg.Model)
 	if err != nil {
-		return nil, err
+		return nil, zoo.E("runner.NewPredictor", zoo.KindOf(err), err, "the model's pre- or postprocessing")
 	}
 	net, err := Open(pkg.Model, pkg.Source, format, opts.Threads)
 	if err != nil {

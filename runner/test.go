@@ -185,7 +185,7 @@ func testFormat(ctx context.Context, pkg *Package, format string, opts *TestOpti
 	say("%s: loading weights", format)
 	p, err := NewPredictor(pkg, format, Options{Threads: opts.Threads})
 	if err != nil {
-		fr.Message = "cannot load the weights: " + errText(err)
+		fr.Message = "cannot load the model: " + errText(err)
 		return fr
 	}
 	defer p.Close()

@@ -217,7 +217,7 @@ func TestBrokenWeights(t *testing.T) {
 	}
 	rep := Test(ctx, dir, TestOptions{})
 	fr := rep.Formats["onnx"]
-	if rep.Status != StatusFailed || fr.Runs || !strings.Contains(fr.Message, "cannot load the weights") {
+	if rep.Status != StatusFailed || fr.Runs || !strings.Contains(fr.Message, "cannot load the model") {
 		t.Fatalf("%s %+v", rep.Status, fr)
 	}
 }
