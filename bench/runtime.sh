@@ -74,8 +74,8 @@ rss_mib=$((rss_kb / 1024))
 
 echo "| benchmark | result | target |"
 echo "|---|---|---|"
-echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write) | ${zoo_ms} ms | |"
-echo "| Session.Run alone, same session, same preprocessed tensor | ${ort_ms} ms | |"
+echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write), median | ${zoo_ms} ms | |"
+echo "| Session.Run alone, same session, same preprocessed tensor, median | ${ort_ms} ms | |"
 echo "| overhead of the predict path over Session.Run | ${overhead} % | ≤ 5 % |"
 echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs) | ${cli_ms} ± ${cli_sd} ms | |"
 echo "| \`zoo --help\` process (start-up alone) | ${help_ms} ms | |"

@@ -3,6 +3,7 @@ package runner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // ONNX Runtime call (onnx.Session.Run of the same session, so the same
 // thread pool) on the same preprocessed tensor. The two are interleaved in
 // every iteration so that machine noise hits both alike; it reports the
-// mean of each and the overhead in percent.
+// median of each and the overhead of one median over the other in percent
+// (medians, because the machine may be shared).
 //
 //	go test -run '^$' -bench PredictOverhead -benchtime 40x ./runner
 func BenchmarkPredictOverhead(b *testing.B) {
@@ -44,8 +46,7 @@ func BenchmarkPredictOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var tZoo, tORT time.Duration
-	n := 0
+	var tZoo, tORT []float64 // ms per iteration
 	for b.Loop() {
 		t0 := time.Now()
 		if _, _, err := PredictFile(ctx, p, input, out, nil, Tiling{}); err != nil {
@@ -55,12 +56,23 @@ func BenchmarkPredictOverhead(b *testing.B) {
 		if _, err := sess.Run(bare); err != nil {
 			b.Fatal(err)
 		}
-		tZoo, tORT, n = tZoo+t1.Sub(t0), tORT+time.Since(t1), n+1
+		tZoo = append(tZoo, t1.Sub(t0).Seconds()*1e3)
+		tORT = append(tORT, time.Since(t1).Seconds()*1e3)
 	}
-	zoo, ort := tZoo.Seconds()/float64(n)*1e3, tORT.Seconds()/float64(n)*1e3
+	zoo, ort := median(tZoo), median(tORT)
 	b.ReportMetric(zoo, "ms/predict")
 	b.ReportMetric(ort, "ms/ort-run")
 	b.ReportMetric((zoo/ort-1)*100, "%overhead")
+}
+
+// median of xs (which it sorts).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // TestWriteBenchImage writes the synthetic 4096×4096 float32 TIFF that
