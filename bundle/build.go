@@ -105,23 +105,25 @@ func (b *builder) build(src string, opts BuildOptions) (*Package, *spec.Result, 
 		if e == nil {
 			continue // a URL, kept
 		}
-		if e.Path != r.Source {
-			if r.Line == 0 {
-				return nil, res, zoo.E(op, zoo.NotSupported, nil, "cannot rename %s (%s) to %s: the value has no place in the text; rename the file in the description", r.Source, r.Loc, e.Path)
-			}
-			edits = append(edits, textEdit{line: r.Line, col: r.Column, old: r.Value, text: renamed(r.Value, r.Source, e.Path)})
-		}
+		ed := textEdit{line: r.Line, col: r.Column, old: r.Value, text: renamed(r.Value, r.Source, e.Path)}
+		need := ed.text != r.Value
 		if r.Hashed && r.SHA256 == "" {
 			switch {
-			case r.HashLine > 0:
+			case r.HashLine > 0: // "sha256: null"
 				edits = append(edits, textEdit{line: r.HashLine, col: r.HashColumn, text: e.SHA256, isNull: true})
-			case r.KeyColumn > 0 && r.Line > 0:
-				// The source token must end its line for a line to follow it.
-				edits = append(edits, textEdit{line: r.Line, col: r.Column, old: r.Value, text: renamed(r.Value, r.Source, e.Path)},
-					textEdit{line: r.Line, insert: true, text: strings.Repeat(" ", r.KeyColumn-1) + "sha256: " + e.SHA256})
-			default:
-				return nil, res, zoo.E(op, zoo.NotSupported, nil, "cannot add the sha256 of %s (%s, line %d): its mapping is written in flow style {…}; write it as block lines or add 'sha256: %s' yourself", r.Source, r.Loc, r.Line, e.SHA256)
+			case r.KeyColumn > 0: // a block mapping: a line after the source's
+				need = true // checks that the source is a one-line value
+				edits = append(edits, textEdit{line: r.Line, insert: true, text: strings.Repeat(" ", r.KeyColumn-1) + "sha256: " + e.SHA256})
+			default: // a flow mapping: {source: x, sha256: …}
+				need = true
+				ed.after = ", sha256: " + e.SHA256
 			}
+		}
+		if need {
+			if r.Line == 0 {
+				return nil, res, zoo.E(op, zoo.NotSupported, nil, "cannot rewrite %s (%s): the value has no place in the text; name the file %s in the description", r.Source, r.Loc, e.Path)
+			}
+			edits = append(edits, ed)
 		}
 	}
 	out, err := applyEdits(yml, edits)

@@ -25,7 +25,8 @@ type textEdit struct {
 	old       string // the scalar value at line:col (replace)
 	text      string // the new value (replace), or the line to add after line (insert)
 	insert    bool
-	isNull    bool // replace a null value (null, ~ or nothing) with text
+	isNull    bool   // replace a null value (null, ~ or nothing) with text
+	after     string // append after the token, which must be followed by ',' or '}' (flow mapping)
 }
 
 // applyEdits returns text with edits applied, or an error naming the line
@@ -38,7 +39,7 @@ func applyEdits(text []byte, edits []textEdit) ([]byte, error) {
 		}
 		return edits[i].col > edits[j].col
 	})
-	done := map[[2]int]string{}
+	done := map[[2]int]textEdit{}
 	// Replacements first, right to left, then insertions after their line:
 	// appending to a line never moves a position still to be edited.
 	for _, e := range edits {
@@ -47,12 +48,12 @@ func applyEdits(text []byte, edits []textEdit) ([]byte, error) {
 		}
 		key := [2]int{e.line, e.col}
 		if prev, ok := done[key]; ok {
-			if prev != e.text { // one value (an anchor) asked to become two
-				return nil, fmt.Errorf("line %d: one value names files packaged under two names (%s, %s); use separate values", e.line, prev, e.text)
+			if prev.text != e.text || prev.after != e.after { // one value (an anchor) asked to become two
+				return nil, fmt.Errorf("line %d: one value (an anchor?) names files packaged differently (%s, %s); write the value out at each use", e.line, prev.text, e.text)
 			}
 			continue
 		}
-		done[key] = e.text
+		done[key] = e
 		if e.line < 1 || e.line > len(lines) {
 			return nil, fmt.Errorf("line %d is not in the text", e.line)
 		}
@@ -67,7 +68,7 @@ func applyEdits(text []byte, edits []textEdit) ([]byte, error) {
 		}
 		n, text, ok := tokenAt(l[off:], e)
 		if !ok {
-			return nil, fmt.Errorf("line %d, column %d: expected %q written on one line", e.line, e.col, e.old)
+			return nil, fmt.Errorf("line %d, column %d: cannot edit %q there (write it as a one-line value in a block mapping)", e.line, e.col, e.old)
 		}
 		lines[e.line-1] = l[:off] + text + l[off+n:]
 	}
@@ -152,13 +153,23 @@ func tokenAt(rest string, e textEdit) (int, string, bool) {
 	if err := yaml.Unmarshal([]byte(rest[:n]), &got); err != nil || got != e.old {
 		return 0, "", false
 	}
+	var text string
 	switch {
 	case e.text == e.old:
-		return n, rest[:n], true // only checked
+		text = rest[:n] // unchanged, only checked
 	case rest[0] == '"' || rest[0] == '\'':
-		return n, quoted(e.text), true // keep the author's choice to quote
+		text = quoted(e.text) // keep the author's choice to quote
+	default:
+		text = scalar(e.text)
 	}
-	return n, scalar(e.text), true
+	if e.after != "" {
+		next := strings.TrimLeft(rest[n:], " \t")
+		if !strings.HasPrefix(next, ",") && !strings.HasPrefix(next, "}") {
+			return 0, "", false
+		}
+		text += e.after
+	}
+	return n, text, true
 }
 
 // endsToken reports whether s can follow a plain scalar in block or flow
