@@ -1,0 +1,666 @@
+// Package s3 is the scaled-out zoo.BlobStore: blobs in a bucket of any
+// S3-compatible object store (AWS S3, VersityGW, MinIO, Ceph RGW, …),
+// shared by stateless replicas. It speaks plain S3 through minio-go and uses
+// no vendor extensions.
+//
+// # Location
+//
+// New takes a URL:
+//
+//	s3://[ACCESS_KEY:SECRET_KEY@]BUCKET[/PREFIX]?endpoint=HOST:PORT&region=REGION&insecure=1
+//
+// where
+//   - BUCKET is the bucket; PREFIX (optional) is a folder inside it, so that
+//     several stores can share a bucket;
+//   - endpoint is the server as host[:port], without a scheme (default
+//     s3.amazonaws.com);
+//   - region is the bucket's region. Optional: when it is missing, the
+//     client asks the server (one request, cached). VersityGW and MinIO use
+//     us-east-1;
+//   - insecure=1 (or true) talks plain HTTP instead of HTTPS.
+//
+// For example s3://zoo-test?endpoint=127.0.0.1:7070&insecure=1.
+//
+// Credentials come from the URL's user info (percent-encode special
+// characters) or, when it has none, from the standard environment variables
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN when
+// set). A URL without either is refused.
+//
+// # Keys
+//
+// Under PREFIX the bucket holds:
+//
+//	blobs/<sha256>     complete blobs (64 lower-case hex)
+//	tmp/<random>       uploads whose hash was unknown when they started
+//
+// A Put reads up to PartSize bytes first. If the blob ends there, its hash
+// is known before anything is sent: existing content costs one HEAD, new
+// content one PUT straight to blobs/<sha256> (a single PUT is atomic in S3).
+// A larger blob streams as a multipart upload to tmp/<random> while being
+// hashed, is copied on the server to blobs/<sha256> unless that exists, and
+// the temporary key is deleted. Either way a blob is visible only when
+// complete. A crash can leave temporary keys or unfinished multipart
+// uploads under tmp/; CleanTemp removes them.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/zoo-bioimage/zoo"
+)
+
+// PartSize is the size of the parts of a multipart upload, and the memory a
+// running Put holds (buffers are pooled). With S3's limit of 10,000 parts
+// it caps a blob at about 156 GiB.
+const PartSize = 16 << 20
+
+// S3's limits: parts of a multipart upload, size of a single copy.
+const (
+	maxParts    = 10000
+	maxCopySize = 5 << 30
+)
+
+// Store is a zoo.BlobStore on an S3 bucket. It is safe for concurrent use,
+// also by several processes sharing the bucket.
+type Store struct {
+	client   *minio.Client
+	core     minio.Core
+	bucket   string
+	prefix   string // "" or ends in "/"
+	region   string
+	endpoint string
+	bucketOK atomic.Bool // the bucket was seen to exist
+}
+
+var _ zoo.BlobStore = (*Store)(nil)
+
+// New returns the store the URL names (see the package documentation). It
+// does not contact the server; EnsureBucket does.
+func New(rawURL string) (*Store, error) {
+	const op = "s3.New"
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a secret
+		}
+		return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL: %v", err)
+	}
+	if u.Scheme != "s3" || u.Host == "" {
+		return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL %q: want s3://bucket[/prefix]?endpoint=host:port", u.Redacted())
+	}
+	s := &Store{bucket: u.Host, endpoint: "s3.amazonaws.com"}
+	if err := s3utils.CheckValidBucketNameStrict(s.bucket); err != nil {
+		return nil, zoo.E(op, zoo.Invalid, nil, "invalid bucket name %q in the S3 URL", s.bucket)
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		s.prefix = p + "/"
+	}
+	secure := true
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "endpoint":
+			if strings.Contains(v, "://") || strings.Contains(v, "/") || v == "" {
+				return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 endpoint %q: want host[:port] without a scheme (add insecure=1 for plain HTTP)", v)
+			}
+			s.endpoint = v
+		case "region":
+			s.region = v
+		case "insecure":
+			switch v {
+			case "1", "true":
+				secure = false
+			case "0", "false":
+			default:
+				return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameter insecure=%q: want 1 or 0", v)
+			}
+		default:
+			return nil, zoo.E(op, zoo.Invalid, nil, "unknown S3 URL parameter %q: known are endpoint, region, insecure", k)
+		}
+	}
+
+	var creds *credentials.Credentials
+	if u.User != nil {
+		secret, _ := u.User.Password()
+		creds = credentials.NewStaticV4(u.User.Username(), secret, "")
+	} else if ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); ak != "" && sk != "" {
+		creds = credentials.NewStaticV4(ak, sk, os.Getenv("AWS_SESSION_TOKEN"))
+	} else {
+		return nil, zoo.E(op, zoo.Invalid, nil, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put them in the URL (s3://KEY:SECRET@bucket…)")
+	}
+
+	s.client, err = minio.New(s.endpoint, &minio.Options{Creds: creds, Secure: secure, Region: s.region})
+	if err != nil {
+		return nil, zoo.E(op, zoo.Invalid, err, "invalid S3 location %q", u.Redacted())
+	}
+	s.core = minio.Core{Client: s.client}
+	return s, nil
+}
+
+// Bucket returns the bucket's name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// Prefix returns the folder inside the bucket that holds the store ("" or
+// ending in "/").
+func (s *Store) Prefix() string { return s.prefix }
+
+// EnsureBucket creates the bucket unless it exists.
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	const op = "s3.EnsureBucket"
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.fail(op, err, "cannot check bucket %s", s.bucket)
+	}
+	if ok {
+		s.bucketOK.Store(true)
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region})
+	switch minio.ToErrorResponse(err).Code {
+	case "":
+		if err != nil {
+			return s.fail(op, err, "cannot create bucket %s", s.bucket)
+		}
+		s.bucketOK.Store(true)
+		return nil
+	case "BucketAlreadyOwnedByYou": // created concurrently
+		s.bucketOK.Store(true)
+		return nil
+	case "BucketAlreadyExists":
+		return zoo.E(op, zoo.Conflict, err, "bucket %s belongs to another account; choose another name", s.bucket)
+	}
+	return s.fail(op, err, "cannot create bucket %s", s.bucket)
+}
+
+func (s *Store) blobKey(sha string) string { return s.prefix + "blobs/" + sha }
+
+// partBuffers holds PartSize buffers for Put.
+var partBuffers = sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}
+
+// Put stores the bytes of r under their sha256, holding at most PartSize
+// bytes in memory. If r fails, or ctx is cancelled, nothing becomes visible
+// under blobs/ and the error is returned (wrapping r's error).
+func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
+	const op = "s3.Put"
+	h := sha256.New()
+	src := &source{ctx: ctx, r: io.TeeReader(r, h)}
+	bufp := partBuffers.Get().(*[]byte)
+	defer partBuffers.Put(bufp)
+	buf := *bufp
+
+	n, err := io.ReadFull(src, buf)
+	if src.err != nil {
+		return "", 0, readError(op, src.err)
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		// The whole blob is in buf: its key is known before uploading.
+		sha := hex.EncodeToString(h.Sum(nil))
+		if err := s.putSmall(ctx, sha, buf[:n]); err != nil {
+			return "", 0, err
+		}
+		return sha, int64(n), nil
+	}
+
+	// A large blob: stream to a temporary key, then copy to its key.
+	tmp := s.prefix + "tmp/" + rand.Text()
+	size, err := s.putMultipart(ctx, tmp, buf, src)
+	if err != nil {
+		return "", 0, err
+	}
+	defer s.removeQuietly(ctx, tmp)
+	sha := hex.EncodeToString(h.Sum(nil))
+	key := s.blobKey(sha)
+	if info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil && info.Size == size {
+		return sha, size, nil // existing content
+	} else if err != nil && !notFound(err) {
+		return "", 0, s.fail(op, err, "cannot check blob %s", sha)
+	}
+	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: key}
+	from := minio.CopySrcOptions{Bucket: s.bucket, Object: tmp}
+	if size <= maxCopySize {
+		_, err = s.client.CopyObject(ctx, dst, from)
+	} else {
+		_, err = s.client.ComposeObject(ctx, dst, from) // a multipart copy
+	}
+	if err != nil {
+		return "", 0, s.fail(op, err, "cannot store blob %s", sha)
+	}
+	return sha, size, nil
+}
+
+// putSmall stores a blob held in memory under its key, unless it exists.
+func (s *Store) putSmall(ctx context.Context, sha string, data []byte) error {
+	const op = "s3.Put"
+	key := s.blobKey(sha)
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err == nil && info.Size == int64(len(data)) {
+		return nil // existing content
+	} else if err != nil && !notFound(err) {
+		return s.fail(op, err, "cannot check blob %s", sha)
+	}
+	// The request is signed with the sha256 of its body, which is the key:
+	// the server checks the bytes against it. (This also avoids a chunked
+	// streaming signature, whose empty body some servers fail to consume.)
+	_, err = s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), "", sha,
+		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableContentSha256: true})
+	if err != nil {
+		return s.fail(op, err, "cannot store blob %s", sha)
+	}
+	return nil
+}
+
+// putMultipart uploads buf (full) and the rest of src to key as a multipart
+// upload and returns the size. On failure the upload is aborted.
+func (s *Store) putMultipart(ctx context.Context, key string, buf []byte, src *source) (size int64, err error) {
+	const op = "s3.Put"
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return 0, s.fail(op, err, "cannot start an upload")
+	}
+	defer func() {
+		if err != nil {
+			cctx, cancel := cleanupContext(ctx)
+			defer cancel()
+			s.core.AbortMultipartUpload(cctx, s.bucket, key, id)
+		}
+	}()
+
+	var parts []minio.CompletePart
+	n := len(buf)
+	for {
+		if len(parts) == maxParts {
+			return 0, zoo.E(op, zoo.TooLarge, nil, "blob larger than %d parts of %d MiB", maxParts, PartSize>>20)
+		}
+		p, err := s.core.PutObjectPart(ctx, s.bucket, key, id, len(parts)+1, bytes.NewReader(buf[:n]), int64(n), minio.PutObjectPartOptions{})
+		if err != nil {
+			return 0, s.fail(op, err, "cannot upload part %d", len(parts)+1)
+		}
+		parts = append(parts, minio.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag})
+		size += int64(n)
+
+		n, err = io.ReadFull(src, buf)
+		if src.err != nil {
+			return 0, readError(op, src.err)
+		}
+		if n == 0 { // io.EOF: the previous part was the last
+			break
+		}
+		if err != nil && err != io.ErrUnexpectedEOF {
+			return 0, readError(op, err)
+		}
+	}
+	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, id, parts, minio.PutObjectOptions{}); err != nil {
+		return 0, s.fail(op, err, "cannot complete an upload")
+	}
+	return size, nil
+}
+
+// removeQuietly deletes a temporary key, also when ctx has ended. A failure
+// leaves it to CleanTemp.
+func (s *Store) removeQuietly(ctx context.Context, key string) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	s.client.RemoveObject(cctx, s.bucket, key, minio.RemoveObjectOptions{})
+}
+
+// cleanupContext returns a context for cleaning up after ctx, which may have
+// ended.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
+// Stat returns the size of a blob.
+func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
+	const op = "s3.Stat"
+	if err := checkKey(op, sha); err != nil {
+		return 0, err
+	}
+	info, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
+	if err != nil {
+		return 0, s.blobError(ctx, op, err, sha, "stat")
+	}
+	return info.Size, nil
+}
+
+// Delete removes a blob.
+func (s *Store) Delete(ctx context.Context, sha string) error {
+	const op = "s3.Delete"
+	if err := checkKey(op, sha); err != nil {
+		return err
+	}
+	// S3 deletes succeed for missing keys; the contract wants NotFound.
+	if _, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{}); err != nil {
+		return s.blobError(ctx, op, err, sha, "delete")
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, s.blobKey(sha), minio.RemoveObjectOptions{}); err != nil {
+		return s.blobError(ctx, op, err, sha, "delete")
+	}
+	return nil
+}
+
+// Walk calls fn for every stored blob, in key order. An error from fn stops
+// the walk and is returned as it is.
+func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error) error {
+	const op = "s3.Walk"
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing when fn fails
+	prefix := s.prefix + "blobs/"
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return s.fail(op, obj.Err, "cannot list the blobs")
+		}
+		if sha := strings.TrimPrefix(obj.Key, prefix); validKey(sha) {
+			if err := fn(sha, obj.Size); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CleanTemp removes temporary keys and unfinished multipart uploads under
+// tmp/ that are older than olderThan, left by crashed Puts, and returns how
+// many it removed. An upload's age counts from its start, so choose
+// olderThan well above the longest upload (a day is safe).
+func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	const op = "s3.CleanTemp"
+	cutoff := time.Now().Add(-olderThan)
+	prefix := s.prefix + "tmp/"
+	n := 0
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return n, s.fail(op, obj.Err, "cannot list the temporary keys")
+		}
+		if obj.LastModified.Before(cutoff) {
+			if err := s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
+				return n, s.fail(op, err, "cannot remove temporary key %s", obj.Key)
+			}
+			n++
+		}
+	}
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {
+		if up.Err != nil {
+			return n, s.fail(op, up.Err, "cannot list unfinished uploads")
+		}
+		if up.Initiated.Before(cutoff) {
+			if err := s.core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID); err != nil {
+				return n, s.fail(op, err, "cannot abort the upload of %s", up.Key)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PresignGet returns a URL (SigV4, valid for expiry, at most 7 days) that
+// downloads the blob without credentials. When filename is not empty the
+// download is served as an attachment with that name. It does not check
+// that the blob exists. Clients must reach the store's endpoint.
+func (s *Store) PresignGet(ctx context.Context, sha string, expiry time.Duration, filename string) (string, error) {
+	const op = "s3.PresignGet"
+	if err := checkKey(op, sha); err != nil {
+		return "", err
+	}
+	if expiry < time.Second || expiry > 7*24*time.Hour {
+		return "", zoo.E(op, zoo.Invalid, nil, "invalid expiry %v: want 1s to 7 days", expiry)
+	}
+	params := url.Values{}
+	if filename != "" {
+		cd := mime.FormatMediaType("attachment", map[string]string{"filename": filename})
+		if cd == "" {
+			return "", zoo.E(op, zoo.Invalid, nil, "invalid file name %q", filename)
+		}
+		params.Set("response-content-disposition", cd)
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.blobKey(sha), expiry, params)
+	if err != nil {
+		return "", s.fail(op, err, "cannot sign a download of blob %s", sha)
+	}
+	return u.String(), nil
+}
+
+// Open returns the blob for reading. Reads go to the server as ranged GETs
+// starting at the current offset, one per Seek that moves it; they use ctx.
+func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
+	const op = "s3.Open"
+	if err := checkKey(op, sha); err != nil {
+		return nil, err
+	}
+	key := s.blobKey(sha)
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return nil, s.blobError(ctx, op, err, sha, "open")
+	}
+	return &object{ctx: ctx, s: s, sha: sha, key: key, size: info.Size}, nil
+}
+
+// object is an open blob: a read offset and, while reading sequentially,
+// the body of a GET from that offset to the end.
+type object struct {
+	ctx    context.Context
+	s      *Store
+	sha    string
+	key    string
+	size   int64
+	off    int64
+	body   io.ReadCloser // nil until the next Read
+	closed bool
+}
+
+func (o *object) Size() int64 { return o.size }
+
+func (o *object) Read(p []byte) (int, error) {
+	const op = "s3.Read"
+	if o.closed {
+		return 0, zoo.E(op, zoo.Internal, os.ErrClosed, "blob %s is closed", o.sha)
+	}
+	if o.off >= o.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if o.body == nil {
+		opts := minio.GetObjectOptions{}
+		if o.off > 0 {
+			opts.SetRange(o.off, 0)
+		}
+		body, _, _, err := o.s.core.GetObject(o.ctx, o.s.bucket, o.key, opts)
+		if err != nil {
+			return 0, o.s.blobError(o.ctx, op, err, o.sha, "read")
+		}
+		o.body = body
+	}
+	n, err := o.body.Read(p)
+	o.off += int64(n)
+	switch {
+	case err == io.EOF && o.off < o.size:
+		o.closeBody()
+		return n, zoo.E(op, zoo.Internal, io.ErrUnexpectedEOF, "blob %s ended at %d of %d bytes", o.sha, o.off, o.size)
+	case err == io.EOF:
+		o.closeBody()
+	case err != nil:
+		o.closeBody()
+		return n, o.s.blobError(o.ctx, op, err, o.sha, "read")
+	}
+	if err == io.EOF && n > 0 {
+		err = nil // the next Read returns io.EOF
+	}
+	return n, err
+}
+
+// Seek moves the offset; the next Read starts a GET there when it moved.
+func (o *object) Seek(offset int64, whence int) (int64, error) {
+	const op = "s3.Seek"
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = o.off + offset
+	case io.SeekEnd:
+		abs = o.size + offset
+	default:
+		return o.off, zoo.E(op, zoo.Invalid, nil, "invalid whence %d", whence)
+	}
+	if abs < 0 {
+		return o.off, zoo.E(op, zoo.Invalid, nil, "seek to a negative offset %d", abs)
+	}
+	if abs != o.off {
+		o.closeBody()
+		o.off = abs
+	}
+	return abs, nil
+}
+
+func (o *object) Close() error {
+	o.closeBody()
+	o.closed = true
+	return nil
+}
+
+func (o *object) closeBody() {
+	if o.body != nil {
+		o.body.Close()
+		o.body = nil
+	}
+}
+
+// blobError translates an error of the S3 client about blob sha.
+func (s *Store) blobError(ctx context.Context, op string, err error, sha, action string) error {
+	if notFound(err) {
+		if s.missingBucket(ctx) {
+			return zoo.E(op, zoo.Internal, err, "bucket %s does not exist (create it, e.g. with EnsureBucket)", s.bucket)
+		}
+		return zoo.E(op, zoo.NotFound, err, "no blob %s", sha)
+	}
+	return s.fail(op, err, "cannot %s blob %s", action, sha)
+}
+
+// missingBucket reports whether the bucket is missing, after a 404 that
+// may mean a missing key or a missing bucket (answers to HEAD carry no
+// error code). Once the bucket has been seen it is not asked again.
+func (s *Store) missingBucket(ctx context.Context) bool {
+	if s.bucketOK.Load() {
+		return false
+	}
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return false
+	}
+	s.bucketOK.Store(ok)
+	return !ok
+}
+
+// fail translates an error of the S3 client.
+func (s *Store) fail(op string, err error, format string, args ...any) error {
+	var ze *zoo.Error
+	if errors.As(err, &ze) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return zoo.E(op, zoo.Unavailable, err, "cancelled")
+	}
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		// Not an answer of the server: the network or the endpoint.
+		return zoo.E(op, zoo.Unavailable, err, "cannot reach the S3 endpoint %s", s.endpoint)
+	}
+	switch {
+	case resp.Code == "NoSuchBucket":
+		return zoo.E(op, zoo.Internal, err, "bucket %s does not exist (create it, e.g. with EnsureBucket)", s.bucket)
+	case notFound(err):
+		return zoo.E(op, zoo.NotFound, err, format+": not found", args...)
+	case resp.Code == "AccessDenied" || resp.Code == "InvalidAccessKeyId" || resp.Code == "SignatureDoesNotMatch" || resp.StatusCode == 403:
+		return zoo.E(op, zoo.Internal, err, "the S3 endpoint %s refused zoo's credentials (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", s.endpoint)
+	case resp.Code == "SlowDown" || resp.StatusCode == 503:
+		return zoo.E(op, zoo.Unavailable, err, format, args...)
+	}
+	return zoo.E(op, zoo.Internal, err, format, args...)
+}
+
+// notFound reports whether err is S3's answer for a missing key.
+func notFound(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.Code == "NoSuchKey" || r.StatusCode == 404 && r.Code != "NoSuchBucket"
+}
+
+// checkKey returns an Invalid error unless sha is a key.
+func checkKey(op, sha string) error {
+	if !validKey(sha) {
+		return zoo.E(op, zoo.Invalid, nil, "invalid blob key %q: want 64 lower-case hex digits (a sha256)", truncate(sha))
+	}
+	return nil
+}
+
+// validKey reports whether sha is 64 lower-case hex digits.
+func validKey(sha string) bool {
+	if len(sha) != 64 {
+		return false
+	}
+	for i := 0; i < len(sha); i++ {
+		if c := sha[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// truncate shortens a key for error messages.
+func truncate(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// source is the reader of a Put: it stops when the context ends and
+// remembers its error, to tell read errors from upload errors.
+type source struct {
+	ctx context.Context
+	r   io.Reader
+	err error // the first error other than io.EOF
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return 0, err
+	}
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// readError translates the error of a Put's reader: a zoo error (such as
+// TooLarge from a limiting reader) passes through as it is.
+func readError(op string, err error) error {
+	var ze *zoo.Error
+	switch {
+	case errors.As(err, &ze):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return zoo.E(op, zoo.Unavailable, err, "upload cancelled")
+	}
+	return zoo.E(op, zoo.Internal, err, "cannot read the upload")
+}

@@ -1,0 +1,345 @@
+package s3
+
+// The tests that need a server read its URL from ZOO_TEST_S3; start one with
+//
+//	eval "$(scripts/s3-server.sh start)"
+//
+// Without ZOO_TEST_S3 they skip, except when CI is set: then they fail, so
+// that CI cannot pass without running them.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob/blobtest"
+)
+
+// testURL returns ZOO_TEST_S3, or skips (fails under CI) without it.
+func testURL(tb testing.TB) string {
+	u := os.Getenv("ZOO_TEST_S3")
+	if u == "" {
+		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg + " (CI is set: failing instead of skipping)")
+		}
+		tb.Skip(msg)
+	}
+	return u
+}
+
+// newStore returns a store on a fresh prefix of the test bucket, emptied
+// when the test ends.
+func newStore(tb testing.TB) *Store {
+	u, err := url.Parse(testURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/test-" + strings.ToLower(rand.Text()[:10])
+	s, err := New(u.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.EnsureBucket(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { removeAll(tb, s) })
+	return s
+}
+
+// removeAll deletes everything under the store's prefix.
+func removeAll(tb testing.TB, s *Store) {
+	ctx := context.Background()
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix, true) {
+		if up.Err == nil {
+			s.core.AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID)
+		}
+	}
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+		if obj.Err != nil {
+			tb.Errorf("cleaning up: %v", obj.Err)
+			return
+		}
+		s.client.RemoveObject(ctx, s.bucket, obj.Key, minio.RemoveObjectOptions{})
+	}
+}
+
+// leftovers lists the temporary keys and unfinished uploads under tmp/.
+func leftovers(tb testing.TB, s *Store) []string {
+	var keys []string
+	for obj := range s.client.ListObjects(context.Background(), s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + "tmp/", Recursive: true}) {
+		if obj.Err != nil {
+			tb.Fatal(obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	for up := range s.client.ListIncompleteUploads(context.Background(), s.bucket, s.prefix+"tmp/", true) {
+		if up.Err != nil {
+			tb.Fatal(up.Err)
+		}
+		keys = append(keys, "upload:"+up.Key)
+	}
+	return keys
+}
+
+func TestConformance(t *testing.T) {
+	testURL(t) // skip (or fail) once, not in every subtest
+	blobtest.Run(t, func(t *testing.T) zoo.BlobStore {
+		s := newStore(t)
+		t.Cleanup(func() {
+			// No Put may leave a temporary key or upload behind (this runs
+			// before removeAll: cleanups run last-in first-out).
+			if left := leftovers(t, s); len(left) > 0 {
+				t.Errorf("temporary keys left: %v", left)
+			}
+		})
+		return s
+	})
+}
+
+func TestNew(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "envkey")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "envsecret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	for _, c := range []struct {
+		url, bucket, prefix, endpoint, key string
+		secure                             bool
+	}{
+		{"s3://zoo", "zoo", "", "s3.amazonaws.com", "envkey", true},
+		{"s3://zoo-test?endpoint=127.0.0.1:7070&insecure=1", "zoo-test", "", "127.0.0.1:7070", "envkey", false},
+		{"s3://zoo/a/b/?endpoint=s3.example.org&region=eu-west-1&insecure=0", "zoo", "a/b/", "s3.example.org", "envkey", true},
+		{"s3://K%2F1:S%40cret@zoo?endpoint=h:1", "zoo", "", "h:1", "K/1", true},
+	} {
+		s, err := New(c.url)
+		if err != nil {
+			t.Errorf("New(%q): %v", c.url, err)
+			continue
+		}
+		v, _ := s.client.GetCreds()
+		if s.bucket != c.bucket || s.prefix != c.prefix || s.endpoint != c.endpoint || v.AccessKeyID != c.key || (s.client.EndpointURL().Scheme == "https") != c.secure {
+			t.Errorf("New(%q) = bucket %q prefix %q endpoint %q key %q url %s", c.url, s.bucket, s.prefix, s.endpoint, v.AccessKeyID, s.client.EndpointURL())
+		}
+	}
+	if s, err := New("s3://K:S%40cret@zoo"); err == nil {
+		if v, _ := s.client.GetCreds(); v.SecretAccessKey != "S@cret" {
+			t.Errorf("secret from the URL = %q", v.SecretAccessKey)
+		}
+	}
+
+	for _, bad := range []string{
+		"",
+		"zoo",
+		"http://zoo",
+		"s3:///prefix",
+		"s3://Zoo_Bucket",
+		"s3://zoo?endpoint=http://127.0.0.1:7070",
+		"s3://zoo?endpoint=",
+		"s3://zoo?insecure=yes",
+		"s3://zoo?enpoint=127.0.0.1",
+		"s3://key:hunter2@zoo?bogus=1",
+		"s3://key:hunter2@zoo:badport?x=%zz",
+	} {
+		_, err := New(bad)
+		if zoo.KindOf(err) != zoo.Invalid {
+			t.Errorf("New(%q) = %v, want Invalid", bad, err)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%q): the error shows the secret: %v", bad, err)
+		}
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	if _, err := New("s3://zoo"); zoo.KindOf(err) != zoo.Invalid || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("New without credentials = %v, want Invalid naming AWS_ACCESS_KEY_ID", err)
+	}
+}
+
+// TestSmallPutIsDirect checks that a blob smaller than a part is stored by
+// one PUT to its key (no temporary key), and that a second Put of it sends
+// nothing but a HEAD.
+func TestSmallPutIsDirect(t *testing.T) {
+	s := newStore(t)
+	data := []byte("small")
+	var trace bytes.Buffer
+	s.client.TraceOn(&trace)
+	sha, _, err := s.Put(t.Context(), bytes.NewReader(data))
+	s.client.TraceOff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := requests(trace.String()); got != "HEAD PUT" {
+		t.Errorf("first Put sent %s, want HEAD PUT", got)
+	}
+	if left := leftovers(t, s); len(left) > 0 {
+		t.Fatalf("temporary keys: %v", left)
+	}
+	trace.Reset()
+	s.client.TraceOn(&trace)
+	_, _, err = s.Put(t.Context(), bytes.NewReader(data))
+	s.client.TraceOff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := requests(trace.String()); got != "HEAD" {
+		t.Errorf("second Put sent %s, want HEAD", got)
+	}
+	if _, err := s.Stat(t.Context(), sha); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requests lists the methods of the requests in a minio-go trace.
+func requests(trace string) string {
+	var methods []string
+	for line := range strings.Lines(trace) {
+		if m, _, ok := strings.Cut(line, " /"); ok && (m == "GET" || m == "HEAD" || m == "PUT" || m == "POST" || m == "DELETE") {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, " ")
+}
+
+// TestFailedMultipartLeavesNothing checks that a reader failing after
+// several parts aborts the multipart upload.
+func TestFailedMultipartLeavesNothing(t *testing.T) {
+	s := newStore(t)
+	r := io.MultiReader(blobtest.Content(1, 2*PartSize+3), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if _, _, err := s.Put(t.Context(), r); err == nil {
+		t.Fatal("Put of a failing reader succeeded")
+	}
+	if left := leftovers(t, s); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
+func TestCleanTemp(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	// What a crash leaves: a temporary key and an unfinished upload.
+	if _, err := s.client.PutObject(ctx, s.bucket, s.prefix+"tmp/crashed", bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.core.NewMultipartUpload(ctx, s.bucket, s.prefix+"tmp/unfinished", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CleanTemp(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("CleanTemp(1h) = %d, %v; want nothing removed (all is new)", n, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // S3 times have 1 s resolution
+	if n, err := s.CleanTemp(ctx, time.Second); err != nil || n != 2 {
+		t.Fatalf("CleanTemp(1s) = %d, %v; want 2 removed", n, err)
+	}
+	if left := leftovers(t, s); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
+func TestPresignGet(t *testing.T) {
+	s := newStore(t)
+	data := blobtest.Content(9, 100000)
+	sha, size, err := s.Put(t.Context(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := io.ReadAll(blobtest.Content(9, 100000))
+
+	const name = "weights ü (1).onnx"
+	u, err := s.PresignGet(t.Context(), sha, time.Minute, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u, "X-Amz-Signature=") || !strings.Contains(u, "X-Amz-Algorithm=AWS4-HMAC-SHA256") {
+		t.Fatalf("not a SigV4 presigned URL: %s", u)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Fatalf("GET presigned URL: %s, %d of %d bytes", resp.Status, len(got), size)
+	}
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err != nil || params["filename"] != name {
+		t.Errorf("Content-Disposition %q, want attachment with filename %q", resp.Header.Get("Content-Disposition"), name)
+	}
+
+	// Range requests work on the presigned URL (downloads resume).
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Range", "bytes=1000-1999")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, want[1000:2000]) {
+		t.Errorf("ranged GET: %s, %d bytes", resp.Status, len(got))
+	}
+
+	// Without a file name; a tampered URL is refused.
+	u, err = s.PresignGet(t.Context(), sha, time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get(strings.Replace(u, sha, strings.Repeat("0", 64), 1)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("tampered URL: %s, want 403", resp.Status)
+		}
+	}
+
+	for _, d := range []time.Duration{0, -time.Second, 8 * 24 * time.Hour} {
+		if _, err := s.PresignGet(t.Context(), sha, d, ""); zoo.KindOf(err) != zoo.Invalid {
+			t.Errorf("PresignGet with expiry %v = %v, want Invalid", d, err)
+		}
+	}
+	if _, err := s.PresignGet(t.Context(), "../x", time.Minute, ""); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("PresignGet of an invalid key = %v, want Invalid", err)
+	}
+}
+
+// TestUnreachable checks the kind of errors when the server is down.
+func TestUnreachable(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	s, err := New("s3://zoo?endpoint=127.0.0.1:1&insecure=1&region=us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, err = s.Stat(ctx, strings.Repeat("0", 64))
+	if zoo.KindOf(err) != zoo.Unavailable {
+		t.Fatalf("Stat with the server down = %v, want Unavailable", err)
+	}
+}
+
+// TestMissingBucket checks that a missing bucket is not reported as a
+// missing blob.
+func TestMissingBucket(t *testing.T) {
+	u, _ := url.Parse(testURL(t))
+	u.Host = "zoo-missing-" + strings.ToLower(rand.Text()[:8])
+	s, err := New(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Stat(t.Context(), strings.Repeat("0", 64))
+	if zoo.KindOf(err) == zoo.NotFound || !strings.Contains(err.Error(), "bucket") {
+		t.Fatalf("Stat in a missing bucket = %v, want an error about the bucket", err)
+	}
+}
+
+func BenchmarkPut256MiB(b *testing.B) { blobtest.BenchPut(b, newStore(b), 256<<20) }
+func BenchmarkGet256MiB(b *testing.B) { blobtest.BenchGet(b, newStore(b), 256<<20) }
