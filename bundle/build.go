@@ -105,7 +105,7 @@ func (b *builder) build(src string, opts BuildOptions) (*Package, *spec.Result, 
 		if e == nil {
 			continue // a URL, kept
 		}
-		ed := textEdit{line: r.Line, col: r.Column, old: r.Value, text: renamed(r.Value, r.Source, e.Path)}
+		ed := textEdit{line: r.Line, col: r.Column, old: r.Value, text: renamed(r.Loc, r.Value, r.Source, e.Path)}
 		need := ed.text != r.Value
 		if r.Hashed && r.SHA256 == "" {
 			switch {
@@ -284,16 +284,17 @@ func (b *builder) add(source string) (*entry, error) {
 	return e, nil
 }
 
-// renamed returns value with the file source replaced by name; value
-// embeds the source in format 0.4 ("conda:env.yaml", "unet.py:UNet").
-func renamed(value, source, name string) string {
+// renamed returns the value at loc with the file source replaced by name.
+// Format 0.4 embeds sources: dependencies "conda:env.yaml" (after the
+// manager) and architecture "unet.py:UNet" (before the callable).
+func renamed(loc, value, source, name string) string {
 	switch {
 	case value == source:
 		return name
+	case strings.HasSuffix(loc, "dependencies") && strings.HasSuffix(value, ":"+source):
+		return value[:len(value)-len(source)] + name
 	case strings.HasPrefix(value, source+":"):
 		return name + value[len(source):]
-	case strings.HasSuffix(value, ":"+source):
-		return value[:len(value)-len(source)] + name
 	}
 	return strings.Replace(value, source, name, 1)
 }

@@ -179,8 +179,9 @@ func endsToken(s string) bool {
 }
 
 // safePlain matches names that read back as the same string when written
-// without quotes, in block and flow context alike.
-var safePlain = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+// without quotes, in block and flow context alike (one inner ':' allowed,
+// for format 0.4's "conda:env.yaml" and "unet.py:UNet").
+var safePlain = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*(:[A-Za-z0-9_.+-]+)?$`)
 
 // scalar writes s as a YAML scalar: plain when it reads back as itself,
 // else double-quoted.
