@@ -385,7 +385,7 @@ func (db *DB) LatestPublished(ctx context.Context, id string) (*zoo.Version, err
 	v, err := db.oneVersion(ctx, op, versionSelect+` WHERE v.model_id = ? AND v.state IN ('published', 'retired')
 		ORDER BY v.state = 'published' DESC, v.number DESC LIMIT 1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		if err := db.missing(ctx, db.read, op, id, 0); err != nil {
+		if err := db.modelExists(ctx, db.read, op, id); err != nil {
 			return nil, err
 		}
 		return nil, zoo.E(op, zoo.NotFound, nil, "model %q has no published version", id)
@@ -396,20 +396,23 @@ func (db *DB) LatestPublished(ctx context.Context, id string) (*zoo.Version, err
 	return v, nil
 }
 
-// missing returns NotFound for model id, or for its version n when the
-// model exists (nil when n is 0 and the model exists).
+// missing returns the NotFound error for version id/n: of the model when
+// it does not exist, else of the version.
 func (db *DB) missing(ctx context.Context, q querier, op, id string, n int) error {
+	if err := db.modelExists(ctx, q, op, id); err != nil {
+		return err
+	}
+	return catalog.VersionNotFound(op, id, n)
+}
+
+// modelExists returns nil if model id exists, else NotFound.
+func (db *DB) modelExists(ctx context.Context, q querier, op, id string) error {
 	var one int
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM models WHERE id = ?`, id).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		return catalog.ModelNotFound(op, id)
-	case err != nil:
-		return dbError(op, err, "", "")
-	case n != 0:
-		return catalog.VersionNotFound(op, id, n)
 	}
-	return nil
+	return dbError(op, err, "", "")
 }
 
 // changed translates the result of a statement on version id/n: NotFound

@@ -1,0 +1,263 @@
+// Package queuetest is the conformance suite of the job queue on each
+// database (sqlite, postgres): one set of tests, run by each backend's
+// tests.
+package queuetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/queue"
+)
+
+// Run runs the suite. open returns a queue with opts on a fresh, empty job
+// store and arranges its cleanup with t.Cleanup; subtests call it in
+// parallel.
+func Run(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue)
+	}{
+		{"EachJobOnce", testEachJobOnce},
+		{"Retry", testRetry},
+		{"GiveUp", testGiveUp},
+		{"EnqueueOnly", testEnqueueOnly},
+		{"OtherKindsWait", testOtherKindsWait},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// options are fast, quiet test settings around handlers.
+func options(handlers map[string]queue.Handler) queue.Options {
+	return queue.Options{
+		Handlers:     handlers,
+		Workers:      3,
+		MaxAttempts:  3,
+		Backoff:      func(int) time.Duration { return 10 * time.Millisecond },
+		PollInterval: 100 * time.Millisecond,
+		Logger:       slog.New(slog.DiscardHandler),
+	}
+}
+
+func start(t *testing.T, q *queue.Queue) {
+	t.Helper()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := q.Stop(sctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// waitFor polls job id until it reaches state (30 s at most).
+func waitFor(t *testing.T, q *queue.Queue, id int64, state queue.State) *queue.Job {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := q.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == state {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d is %s after 30 s, want %s (errors %q)", id, j.State, state, j.Errors)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type args struct {
+	N int `json:"n"`
+}
+
+func testEachJobOnce(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	var mu sync.Mutex
+	runs := map[int64]int{}
+	seen := map[int]bool{}
+	q := open(t, options(map[string]queue.Handler{
+		"count": func(ctx context.Context, j *queue.Job) error {
+			var a args
+			if err := json.Unmarshal(j.Args, &a); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			runs[j.ID]++
+			seen[a.N] = true
+			return nil
+		},
+	}))
+	var ids []int64
+	for i := range 5 {
+		id, err := q.Enqueue(ctx, "count", args{N: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	j, err := q.Job(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != queue.Available || j.Kind != "count" || string(j.Args) != `{"n":0}` || j.Attempt != 0 || j.MaxAttempts != 3 {
+		t.Errorf("enqueued job = %+v", j)
+	}
+	start(t, q)
+	for _, id := range ids {
+		j := waitFor(t, q, id, queue.Completed)
+		if j.Attempt != 1 || len(j.Errors) != 0 || j.FinalizedAt == nil {
+			t.Errorf("completed job = %+v", j)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // room for a duplicate run to show
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if runs[id] != 1 {
+			t.Errorf("job %d ran %d times, want once", id, runs[id])
+		}
+	}
+	if len(runs) != 5 || len(seen) != 5 {
+		t.Errorf("ran %d jobs with %d distinct args, want 5 and 5", len(runs), len(seen))
+	}
+}
+
+func testRetry(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	var mu sync.Mutex
+	attempts := 0
+	q := open(t, options(map[string]queue.Handler{
+		"flaky": func(ctx context.Context, j *queue.Job) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts++
+			if j.Attempt < 3 {
+				return fmt.Errorf("flaky failure %d", j.Attempt)
+			}
+			return nil
+		},
+	}))
+	start(t, q)
+	id, err := q.Enqueue(ctx, "flaky", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitFor(t, q, id, queue.Completed)
+	if j.Attempt != 3 || len(j.Errors) != 2 || !strings.Contains(j.Errors[0], "flaky failure 1") || !strings.Contains(j.Errors[1], "flaky failure 2") {
+		t.Errorf("job after two failures and a success = %+v", j)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 3 {
+		t.Errorf("handler ran %d times, want 3", attempts)
+	}
+}
+
+func testGiveUp(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	q := open(t, options(map[string]queue.Handler{
+		"broken":  func(ctx context.Context, j *queue.Job) error { return errors.New("always fails") },
+		"useless": func(ctx context.Context, j *queue.Job) error { return queue.Cancel(errors.New("version is gone")) },
+	}))
+	start(t, q)
+	broken, err := q.Enqueue(ctx, "broken", json.RawMessage(`{"x":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	useless, err := q.Enqueue(ctx, "useless", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitFor(t, q, broken, queue.Discarded)
+	if j.Attempt != 3 || len(j.Errors) != 3 || string(j.Args) != `{"x":1}` {
+		t.Errorf("discarded job = %+v", j)
+	}
+	j = waitFor(t, q, useless, queue.Cancelled)
+	if j.Attempt != 1 || len(j.Errors) != 1 || !strings.Contains(j.Errors[0], "version is gone") {
+		t.Errorf("cancelled job = %+v", j)
+	}
+}
+
+func testEnqueueOnly(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	q := open(t, queue.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := q.Start(ctx); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("Start without handlers = %v, want Invalid", err)
+	}
+	if err := q.Stop(ctx); err != nil {
+		t.Errorf("Stop of a queue that never started = %v", err)
+	}
+	a, err := q.Enqueue(ctx, "index", map[string]string{"model": "patient-heron"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := q.Enqueue(ctx, "test-version", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(ctx, "", nil); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("Enqueue without kind = %v, want Invalid", err)
+	}
+	if _, err := q.Enqueue(ctx, "index", func() {}); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("Enqueue of unencodable args = %v, want Invalid", err)
+	}
+	jobs, err := q.Jobs(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].ID != b || jobs[1].ID != a || jobs[0].State != queue.Available {
+		t.Errorf("Jobs = %+v, want b then a, available", jobs)
+	}
+	jobs, err = q.Jobs(ctx, "index", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].ID != a || string(jobs[0].Args) != `{"model":"patient-heron"}` {
+		t.Errorf("Jobs(index) = %+v", jobs)
+	}
+	if _, err := q.Job(ctx, b+1000); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("Job(unknown) = %v, want NotFound", err)
+	}
+}
+
+func testOtherKindsWait(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	q := open(t, options(map[string]queue.Handler{
+		"mine": func(ctx context.Context, j *queue.Job) error { return nil },
+	}))
+	start(t, q)
+	theirs, err := q.Enqueue(ctx, "theirs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := q.Enqueue(ctx, "mine", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, q, mine, queue.Completed)
+	time.Sleep(300 * time.Millisecond)
+	j, err := q.Job(ctx, theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != queue.Available || j.Attempt != 0 {
+		t.Errorf("a job of a kind this worker does not handle = %+v, want available for another worker", j)
+	}
+}
