@@ -63,7 +63,8 @@ start() {
       rm -f "$PIDFILE"
       exit 1
     fi
-    if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+    # Answering, and still ours (not another server on the port).
+    if curl -s -o /dev/null "http://127.0.0.1:$PORT/" && sleep 0.2 && running; then
       umask 077
       cat >"$ENVFILE" <<EOF
 export AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_REGION=us-east-1

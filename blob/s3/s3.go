@@ -113,8 +113,12 @@ func New(rawURL string) (*Store, error) {
 	if p := strings.Trim(u.Path, "/"); p != "" {
 		s.prefix = p + "/"
 	}
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameters: %v", err)
+	}
 	secure := true
-	for k, vs := range u.Query() {
+	for k, vs := range query {
 		v := vs[len(vs)-1]
 		switch k {
 		case "endpoint":

@@ -149,7 +149,8 @@ func TestNew(t *testing.T) {
 		"s3://zoo?insecure=yes",
 		"s3://zoo?enpoint=127.0.0.1",
 		"s3://key:hunter2@zoo?bogus=1",
-		"s3://key:hunter2@zoo:badport?x=%zz",
+		"s3://key:hunter2@zoo:badport",
+		"s3://key:hunter2@zoo?endpoint=h&x=%zz",
 	} {
 		_, err := New(bad)
 		if zoo.KindOf(err) != zoo.Invalid {
