@@ -36,7 +36,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "go: $(go version | cut -d' ' -f3); ONNX Runtime: $(basename "$(readlink -f lib/libonnxruntime.so.1)")"
+echo "go: $(go version | cut -d' ' -f3); ONNX Runtime: $(sed -n 's/^ORT_VERSION=//p' scripts/install-onnxruntime.sh) (scripts/install-onnxruntime.sh)"
 echo
 
 # 1. In-process overhead.
@@ -45,17 +45,25 @@ read -r zoo_ms ort_ms overhead < <(awk '/BenchmarkPredictOverhead/ {
   for (i = 1; i <= NF; i++) { if ($(i+1) == "ms/predict") z = $i; if ($(i+1) == "ms/ort-run") o = $i; if ($(i+1) == "%overhead") p = $i }
   print z, o, p }' "$tmp/overhead.txt")
 
-# 2. The CLI process.
+# 2. The CLI process against a bare ONNX Runtime process (bench/ortrun:
+# load the model, read the preprocessed input, run once).
+go build -o "$tmp/ortrun" ./bench/ortrun
+ZOO_BENCH_PREPROCESSED=$tmp/pre.npy go test -count=1 -run '^TestWriteBenchPreprocessed$' ./runner >/dev/null
 cli_cmd="$ZOO predict --model $NUCLEI --input $NUCLEI/test_input.npy --output $tmp/out"
+ort_cmd="$tmp/ortrun $NUCLEI/weights.onnx $tmp/pre.npy"
 if command -v hyperfine >/dev/null; then
-  hyperfine --runs "$RUNS" --warmup 2 --export-json "$tmp/cli.json" "$cli_cmd" "$ZOO --help" >/dev/null 2>&1
-  read -r cli_ms cli_sd help_ms < <(python3 -c '
+  hyperfine -N --runs "$RUNS" --warmup 2 --export-json "$tmp/cli.json" "$cli_cmd" "$ort_cmd" "$ZOO --help" >/dev/null 2>&1
+  cat >"$tmp/stats.py" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-print(f"{r[0][\"mean\"]*1e3:.0f} {r[0][\"stddev\"]*1e3:.0f} {r[1][\"mean\"]*1e3:.1f}")' "$tmp/cli.json")
+ms = lambda k, i: r[i][k] * 1e3
+print(f"{ms('median', 0):.0f} {ms('stddev', 0):.0f} {ms('median', 1):.0f} {ms('stddev', 1):.0f} {ms('median', 2):.1f} {ms('min', 0):.0f} {ms('min', 1):.0f}")
+PY
+  read -r cli_ms cli_sd ortp_ms ortp_sd help_ms cli_min ortp_min < <(python3 "$tmp/stats.py" "$tmp/cli.json")
+  cli_over=$(python3 -c "print(f'{($cli_ms/$ortp_ms-1)*100:.1f}')")
 else
-  start=$(date +%s%N); for _ in $(seq "$RUNS"); do $cli_cmd >/dev/null 2>&1; done
-  cli_ms=$(( ($(date +%s%N) - start) / RUNS / 1000000 )); cli_sd="?"; help_ms="?"
+  echo "runtime.sh: hyperfine not installed (apt-get install -y hyperfine); skipping the process comparison" >&2
+  cli_ms="?"; cli_sd="?"; ortp_ms="?"; ortp_sd="?"; help_ms="?"; cli_min="?"; ortp_min="?"; cli_over="?"
 fi
 
 # 3. Tiled 4096×4096.
@@ -77,8 +85,10 @@ echo "|---|---|---|"
 echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write), median | ${zoo_ms} ms | |"
 echo "| Session.Run alone, same session, same preprocessed tensor, median | ${ort_ms} ms | |"
 echo "| overhead of the predict path over Session.Run | ${overhead} % | ≤ 5 % |"
-echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs) | ${cli_ms} ± ${cli_sd} ms | |"
-echo "| \`zoo --help\` process (start-up alone) | ${help_ms} ms | |"
+echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs, median ± σ; min) | ${cli_ms} ± ${cli_sd} ms; ${cli_min} ms | |"
+echo "| bare ONNX Runtime process (bench/ortrun: load, read preprocessed .npy, run), median ± σ; min | ${ortp_ms} ± ${ortp_sd} ms; ${ortp_min} ms | |"
+echo "| overhead of the zoo predict process over the bare one (medians) | ${cli_over} % | ≤ 5 % |"
+echo "| \`zoo --help\` process (start-up alone), median | ${help_ms} ms | |"
 echo "| \`zoo predict\` tiled 4096×4096 float32 TIFF, nuclei (512², halo 32 → context 64), ${tiles} tiles | ${wall_s} s, ${mpx} Mpixel/s | |"
 echo "| peak RSS of that process (/usr/bin/time -v) | ${rss_mib} MiB | < 1024 MiB |"
 

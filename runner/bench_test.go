@@ -9,6 +9,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/tensor/npy"
 	"github.com/zoo-bioimage/zoo/tensor/tiff"
 )
 
@@ -73,6 +74,29 @@ func median(xs []float64) float64 {
 		return xs[n/2]
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// TestWriteBenchPreprocessed writes the nuclei test input after the
+// model's preprocessing, for the bare ONNX Runtime process of
+// bench/runtime.sh (bench/ortrun), when ZOO_BENCH_PREPROCESSED names where.
+func TestWriteBenchPreprocessed(t *testing.T) {
+	path := os.Getenv("ZOO_BENCH_PREPROCESSED")
+	if path == "" {
+		t.Skip("set ZOO_BENCH_PREPROCESSED to write the preprocessed nuclei input")
+	}
+	p := loadPredictor(t, "unet2d-nuclei-broad-onnx")
+	img, err := ReadImage(filepath.Join(fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx"), "test_input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := ToInput(img, &p.Model.Inputs[0], nil)
+	pre, err := p.pipe.Preprocess(Sample{"raw": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFile(path, pre["raw"]); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestWriteBenchImage writes the synthetic 4096×4096 float32 TIFF that
