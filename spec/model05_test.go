@@ -812,3 +812,23 @@ func TestModel05Normalisation(t *testing.T) {
 		}
 	}
 }
+
+// TestModel05FloatVersions: unquoted versions arrive as YAML floats and are
+// kept as the strings they spell (1.15 stays "1.15"); the reference's
+// gotcha is that 1.10 is the float 1.1.
+func TestModel05FloatVersions(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"1.15", "1.15"}, {"1.10", "1.1"}, {`"1.10"`, "1.10"}, {"2", "2"}, {"2.1.0", "2.1.0"},
+	} {
+		text := strings.Replace(minimalModel05, "    opset_version: 17\n",
+			"    opset_version: 17\n  torchscript:\n    source: weights.pt\n    parent: onnx\n    pytorch_version: "+tc.yaml+"\n", 1)
+		res := Validate([]byte(text), "v.yaml", Options{})
+		if !res.Report.OK() {
+			t.Fatalf("%s: errors:%s", tc.yaml, probList(res.Report.Errors))
+		}
+		v := lookup(lookup(lookup(res.Doc, "weights"), "torchscript"), "pytorch_version")
+		if v == nil || v.Value != tc.want || v.Tag != "!!str" {
+			t.Errorf("pytorch_version %s normalised to %+v, want the string %q", tc.yaml, v, tc.want)
+		}
+	}
+}
