@@ -158,4 +158,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %s", f, unit)
 }
-
