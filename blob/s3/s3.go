@@ -33,7 +33,8 @@
 //	blobs/<sha256>     complete blobs (64 lower-case hex)
 //	tmp/<random>       uploads whose hash was unknown when they started
 //
-// A Put reads up to PartSize bytes first. If the blob ends there, its hash
+// A Put reads up to PartSize bytes first (into a 256 KiB buffer, then a
+// PartSize one). If the blob ends there, its hash
 // is known before anything is sent: existing content costs one HEAD, new
 // content one PUT straight to blobs/<sha256> (a single PUT is atomic in S3).
 // A larger blob streams as a multipart upload to tmp/<random> while being
@@ -50,6 +51,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io"
 	"mime"
 	"net/url"
@@ -196,31 +198,48 @@ func (s *Store) EnsureBucket(ctx context.Context) error {
 
 func (s *Store) blobKey(sha string) string { return s.prefix + "blobs/" + sha }
 
-// partBuffers holds PartSize buffers for Put.
-var partBuffers = sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}
+// Buffers for Put: most files of a model package (descriptions, docs,
+// small tensors) fit a small one; larger blobs take a part buffer.
+const smallSize = 256 << 10
+
+var (
+	smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallSize); return &b }}
+	partBuffers  = sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}
+)
 
 // Put stores the bytes of r under their sha256, holding at most PartSize
-// bytes in memory. If r fails, or ctx is cancelled, nothing becomes visible
-// under blobs/ and the error is returned (wrapping r's error).
+// bytes in memory (256 KiB for blobs up to that size). If r fails, or ctx
+// is cancelled, nothing becomes visible under blobs/ and the error is
+// returned (wrapping r's error).
 func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	const op = "s3.Put"
 	h := sha256.New()
 	src := &source{ctx: ctx, r: io.TeeReader(r, h)}
+
+	// Read up to a part; when the blob ends before, its key is known
+	// before uploading.
+	smallp := smallBuffers.Get().(*[]byte)
+	n, err := io.ReadFull(src, *smallp)
+	if src.err != nil {
+		smallBuffers.Put(smallp)
+		return "", 0, readError(op, src.err)
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		defer smallBuffers.Put(smallp)
+		return s.putSmall(ctx, h, (*smallp)[:n])
+	}
 	bufp := partBuffers.Get().(*[]byte)
 	defer partBuffers.Put(bufp)
 	buf := *bufp
-
-	n, err := io.ReadFull(src, buf)
+	copy(buf, (*smallp)[:n])
+	smallBuffers.Put(smallp)
+	m, err := io.ReadFull(src, buf[n:])
+	n += m
 	if src.err != nil {
 		return "", 0, readError(op, src.err)
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		// The whole blob is in buf: its key is known before uploading.
-		sha := hex.EncodeToString(h.Sum(nil))
-		if err := s.putSmall(ctx, sha, buf[:n]); err != nil {
-			return "", 0, err
-		}
-		return sha, int64(n), nil
+		return s.putSmall(ctx, h, buf[:n])
 	}
 
 	// A large blob: stream to a temporary key, then copy to its key.
@@ -250,25 +269,27 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	return sha, size, nil
 }
 
-// putSmall stores a blob held in memory under its key, unless it exists.
-func (s *Store) putSmall(ctx context.Context, sha string, data []byte) error {
+// putSmall stores a blob held in memory (whose hash is h) under its key,
+// unless it exists.
+func (s *Store) putSmall(ctx context.Context, h hash.Hash, data []byte) (string, int64, error) {
 	const op = "s3.Put"
+	sha, size := hex.EncodeToString(h.Sum(nil)), int64(len(data))
 	key := s.blobKey(sha)
 	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err == nil && info.Size == int64(len(data)) {
-		return nil // existing content
+	if err == nil && info.Size == size {
+		return sha, size, nil // existing content
 	} else if err != nil && !notFound(err) {
-		return s.fail(op, err, "cannot check blob %s", sha)
+		return "", 0, s.fail(op, err, "cannot check blob %s", sha)
 	}
 	// The request is signed with the sha256 of its body, which is the key:
 	// the server checks the bytes against it. (This also avoids a chunked
 	// streaming signature, whose empty body some servers fail to consume.)
-	_, err = s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), "", sha,
+	_, err = s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), size, "", sha,
 		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableContentSha256: true})
 	if err != nil {
-		return s.fail(op, err, "cannot store blob %s", sha)
+		return "", 0, s.fail(op, err, "cannot store blob %s", sha)
 	}
-	return nil
+	return sha, size, nil
 }
 
 // putMultipart uploads buf (full) and the rest of src to key as a multipart

@@ -171,32 +171,52 @@ func TestNew(t *testing.T) {
 // nothing but a HEAD.
 func TestSmallPutIsDirect(t *testing.T) {
 	s := newStore(t)
-	data := []byte("small")
-	var trace bytes.Buffer
-	s.client.TraceOn(&trace)
-	sha, _, err := s.Put(t.Context(), bytes.NewReader(data))
-	s.client.TraceOff()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := requests(trace.String()); got != "HEAD PUT" {
-		t.Errorf("first Put sent %s, want HEAD PUT", got)
+	for _, size := range []int64{5, smallSize + 1, PartSize - 1} {
+		var trace bytes.Buffer
+		s.client.TraceOn(&trace)
+		_, _, err := s.Put(t.Context(), blobtest.Content(uint64(size), size))
+		s.client.TraceOff()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := requests(trace.String()); got != "HEAD PUT" {
+			t.Errorf("first Put of %d bytes sent %s, want HEAD PUT", size, got)
+		}
+		trace.Reset()
+		s.client.TraceOn(&trace)
+		_, _, err = s.Put(t.Context(), blobtest.Content(uint64(size), size))
+		s.client.TraceOff()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := requests(trace.String()); got != "HEAD" {
+			t.Errorf("second Put of %d bytes sent %s, want HEAD", size, got)
+		}
 	}
 	if left := leftovers(t, s); len(left) > 0 {
 		t.Fatalf("temporary keys: %v", left)
 	}
-	trace.Reset()
-	s.client.TraceOn(&trace)
-	_, _, err = s.Put(t.Context(), bytes.NewReader(data))
-	s.client.TraceOff()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := requests(trace.String()); got != "HEAD" {
-		t.Errorf("second Put sent %s, want HEAD", got)
-	}
-	if _, err := s.Stat(t.Context(), sha); err != nil {
-		t.Fatal(err)
+}
+
+// TestBufferBoundaries round-trips blobs around the sizes where Put
+// changes buffers or paths.
+func TestBufferBoundaries(t *testing.T) {
+	s := newStore(t)
+	for _, size := range []int64{smallSize - 1, smallSize, smallSize + 1, PartSize - 1, PartSize, PartSize + 1, 2 * PartSize} {
+		want, _ := io.ReadAll(blobtest.Content(uint64(size), size))
+		sha, n, err := s.Put(t.Context(), bytes.NewReader(want))
+		if err != nil || n != size {
+			t.Fatalf("Put of %d bytes = %d, %v", size, n, err)
+		}
+		b, err := s.Open(t.Context(), sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(b)
+		b.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes read back as %d bytes (%v)", size, len(got), err)
+		}
 	}
 }
 
