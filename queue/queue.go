@@ -65,7 +65,7 @@ const (
 type Job struct {
 	ID          int64           `json:"id"`
 	Kind        string          `json:"kind"`
-	Args        json.RawMessage `json:"args"`
+	Args        json.RawMessage `json:"args"` // as stored: PostgreSQL reformats it (jsonb)
 	State       State           `json:"state"`
 	Attempt     int             `json:"attempt"` // 1 during the first run
 	MaxAttempts int             `json:"max_attempts"`
@@ -124,19 +124,6 @@ func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 		return zoo.E("queue.Migrate", zoo.Internal, err, "")
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return zoo.E("queue.Migrate", zoo.Internal, err, "")
-	}
-	return nil
-}
-
-// MigrateTx is Migrate inside the caller's transaction, so that a backend
-// can migrate its own tables and River's together.
-func MigrateTx[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], tx TTx) error {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quietLogger()})
-	if err != nil {
-		return zoo.E("queue.Migrate", zoo.Internal, err, "")
-	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
 		return zoo.E("queue.Migrate", zoo.Internal, err, "")
 	}
 	return nil
