@@ -1,0 +1,285 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/zoo-bioimage/zoo"
+)
+
+// Get returns version n of model id (n = 0: the latest published), if u
+// may see it.
+func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.Version, error) {
+	var v *zoo.Version
+	var err error
+	if n == 0 {
+		v, err = s.cat.LatestPublished(ctx, id)
+	} else {
+		v, err = s.cat.Version(ctx, id, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !v.State.Public() {
+		m, err := s.cat.Model(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canSeeUnpublished(u, m, v) {
+			return nil, zoo.E("repo.Get", zoo.NotFound, nil, "no version %s/%d", id, n)
+		}
+	}
+	return v, nil
+}
+
+func canSeeUnpublished(u *zoo.User, m *zoo.Model, v *zoo.Version) bool {
+	if u == nil {
+		return false
+	}
+	return u.ID == v.UploaderID || u.Role.Rank() >= zoo.RoleReviewer.Rank() || canMaintain(u, m)
+}
+
+// Versions lists the versions of a model that u may see.
+func (s *Service) Versions(ctx context.Context, u *zoo.User, id string) ([]*zoo.Version, error) {
+	m, err := s.cat.Model(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.cat.ListVersions(ctx, zoo.VersionFilter{ModelID: id})
+	if err != nil {
+		return nil, err
+	}
+	var out []*zoo.Version
+	for _, v := range all {
+		if v.State.Public() || canSeeUnpublished(u, m, v) {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil, zoo.E("repo.Versions", zoo.NotFound, nil, "no model %s", id)
+	}
+	return out, nil
+}
+
+// ReviewQueue lists submitted versions, for reviewers.
+func (s *Service) ReviewQueue(ctx context.Context, u *zoo.User) ([]*zoo.Version, error) {
+	if err := require(u, zoo.RoleReviewer, "repo.ReviewQueue", "see the review queue"); err != nil {
+		return nil, err
+	}
+	return s.cat.ListVersions(ctx, zoo.VersionFilter{States: []zoo.State{zoo.StateSubmitted}})
+}
+
+// Review actions.
+const (
+	Accept         = "accept"
+	RequestChanges = "request-changes"
+	Reject         = "reject"
+)
+
+// Review applies a reviewer's decision. Accepting publishes at once.
+func (s *Service) Review(ctx context.Context, u *zoo.User, id string, n int, action, comment string) (*zoo.Version, error) {
+	const op = "repo.Review"
+	if err := require(u, zoo.RoleReviewer, op, "review"); err != nil {
+		return nil, err
+	}
+	v, err := s.cat.Version(ctx, id, n)
+	if err != nil {
+		return nil, err
+	}
+	if v.UploaderID == u.ID {
+		return nil, zoo.E(op, zoo.Forbidden, nil, "nobody reviews their own upload; ask another reviewer")
+	}
+	var from []zoo.State
+	var to zoo.State
+	switch action {
+	case Accept:
+		switch v.TestStatus {
+		case zoo.TestPending:
+			return nil, zoo.E(op, zoo.Conflict, nil, "the test of %s/%d is still running; accept when it has finished", id, n)
+		case zoo.TestFailed:
+			return nil, zoo.E(op, zoo.Conflict, nil, "%s/%d failed its reproducibility test; request changes or reject it", id, n)
+		}
+		from, to = []zoo.State{zoo.StateSubmitted}, zoo.StatePublished
+	case RequestChanges:
+		if strings.TrimSpace(comment) == "" {
+			return nil, zoo.E(op, zoo.Invalid, nil, "say which changes you request (--comment)")
+		}
+		from, to = []zoo.State{zoo.StateSubmitted}, zoo.StateChangesRequested
+	case Reject:
+		from, to = []zoo.State{zoo.StateSubmitted, zoo.StateChangesRequested}, zoo.StateRejected
+	default:
+		return nil, zoo.E(op, zoo.Invalid, nil, "unknown review action %q; use accept, request-changes or reject", action)
+	}
+	e := zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: action, ModelID: id, Version: n, Detail: comment}
+	if err := s.cat.Transition(ctx, id, n, from, to, e); err != nil {
+		return nil, err
+	}
+	return s.cat.Version(ctx, id, n)
+}
+
+// Submit moves a draft into the review queue (its uploader or a maintainer).
+func (s *Service) Submit(ctx context.Context, u *zoo.User, id string, n int) (*zoo.Version, error) {
+	const op = "repo.Submit"
+	v, m, err := s.own(ctx, u, id, n, op, "submit")
+	if err != nil {
+		return nil, err
+	}
+	_ = m
+	e := zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: "submit", ModelID: id, Version: v.Number}
+	if err := s.cat.Transition(ctx, id, n, []zoo.State{zoo.StateDraft}, zoo.StateSubmitted, e); err != nil {
+		return nil, err
+	}
+	return s.cat.Version(ctx, id, n)
+}
+
+// Retire marks a published version retired: it still resolves, with the
+// reason shown. Admins and the model's maintainers may retire.
+func (s *Service) Retire(ctx context.Context, u *zoo.User, id string, n int, reason string) (*zoo.Version, error) {
+	const op = "repo.Retire"
+	if strings.TrimSpace(reason) == "" {
+		return nil, zoo.E(op, zoo.Invalid, nil, "give the reason for retiring (users will read it)")
+	}
+	if _, _, err := s.own(ctx, u, id, n, op, "retire"); err != nil {
+		return nil, err
+	}
+	e := zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: "retire", ModelID: id, Version: n, Detail: reason}
+	if err := s.cat.Transition(ctx, id, n, []zoo.State{zoo.StatePublished}, zoo.StateRetired, e); err != nil {
+		return nil, err
+	}
+	return s.cat.Version(ctx, id, n)
+}
+
+// own checks that u uploaded version n or maintains the model.
+func (s *Service) own(ctx context.Context, u *zoo.User, id string, n int, op, what string) (*zoo.Version, *zoo.Model, error) {
+	if err := require(u, zoo.RoleContributor, op, what); err != nil {
+		return nil, nil, err
+	}
+	m, err := s.cat.Model(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.cat.Version(ctx, id, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canMaintain(u, m) && u.ID != v.UploaderID {
+		if !v.State.Public() && !canSeeUnpublished(u, m, v) {
+			return nil, nil, zoo.E(op, zoo.NotFound, nil, "no version %s/%d", id, n)
+		}
+		return nil, nil, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s may %s it", id, what)
+	}
+	return v, m, nil
+}
+
+// FileOf returns the file at path p of a version (NotFound if absent).
+func FileOf(v *zoo.Version, p string) (zoo.File, error) {
+	p = path.Clean(strings.TrimPrefix(p, "/"))
+	for _, f := range v.Files {
+		if f.Path == p {
+			return f, nil
+		}
+	}
+	return zoo.File{}, zoo.E("repo.FileOf", zoo.NotFound, nil, "%s/%d has no file %q", v.ModelID, v.Number, p)
+}
+
+// Counts reports whether downloading file p counts as a download of the
+// model: the whole package, or a weights file. Descriptions, covers, test
+// tensors and documentation do not (tools fetch them to show a model).
+func Counts(v *zoo.Version, p string) bool {
+	if p == "" {
+		return true
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".onnx", ".pt", ".pth", ".torch", ".h5", ".hdf5", ".pb", ".ckpt", ".safetensors", ".bin":
+		return true
+	}
+	return strings.Contains(strings.ToLower(path.Base(p)), "weights")
+}
+
+// CountDownload records one download of a version (see Counts).
+func (s *Service) CountDownload(ctx context.Context, v *zoo.Version) error {
+	return s.cat.CountDownload(ctx, v.ModelID, v.Number)
+}
+
+// RunTest is the JobTest handler: it unpacks the version, runs the
+// configured Tester and records the result. It is idempotent.
+func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
+	const op = "repo.RunTest"
+	v, err := s.cat.Version(ctx, args.ID, args.Version)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Tester == nil {
+		return zoo.E(op, zoo.NotSupported, nil, "this server has no model runtime configured")
+	}
+	dir, err := os.MkdirTemp(s.cfg.TempDir, "zoo-test-*")
+	if err != nil {
+		return zoo.E(op, zoo.Internal, err, "cannot unpack the version")
+	}
+	defer os.RemoveAll(dir)
+	for _, f := range v.Files {
+		if err := s.unpack(ctx, f, filepath.Join(dir, filepath.FromSlash(f.Path))); err != nil {
+			return err
+		}
+	}
+	status, report, err := s.cfg.Tester(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if report == nil {
+		report = json.RawMessage("null")
+	}
+	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, status, report)
+}
+
+func (s *Service) unpack(ctx context.Context, f zoo.File, dst string) error {
+	if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
+		return zoo.E("repo.RunTest", zoo.Invalid, nil, "file path %q leaves the package", f.Path)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	b, err := s.blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := copyCtx(ctx, out, b); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// GC deletes blobs no version refers to and returns how many it deleted.
+// Run it while no upload is in progress: a blob stored by an upload that
+// has not yet created its version is not referenced yet.
+func (s *Service) GC(ctx context.Context) (int, error) {
+	keep := map[string]bool{}
+	if err := s.cat.ReferencedBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
+		return 0, err
+	}
+	var drop []string
+	if err := s.blobs.Walk(ctx, func(sha string, _ int64) error {
+		if !keep[sha] {
+			drop = append(drop, sha)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, sha := range drop {
+		if err := s.blobs.Delete(ctx, sha); err != nil && zoo.KindOf(err) != zoo.NotFound {
+			return 0, err
+		}
+	}
+	return len(drop), nil
+}

@@ -1,0 +1,344 @@
+// Package repo is the repository service: the life of a model version from
+// upload to publication and retirement, with the permission rules, on top
+// of the contracts in package zoo (Catalog, BlobStore) and a job queue.
+//
+// Lifecycle. An upload (a package zip) is read safely (bundle), validated
+// at once (spec, with file checks) — an invalid package is refused with its
+// report and nothing is stored — then its files and its deterministic zip
+// go into the blob store, and only then one catalog write makes the version
+// exist (state submitted, or draft on request; test status pending) and a
+// test job is queued. A reviewer's accept publishes in one transaction.
+// Blobs are content-addressed and invisible until a version refers to them,
+// so a crash at any point leaves either no version or a whole one; orphan
+// blobs are removed by GC.
+//
+// Permissions. Anyone reads published and retired versions. Contributors
+// upload; only a model's owner and maintainers (and admins) add versions
+// to it. Reviewers accept, request changes or reject — never their own
+// upload. Admins and the model's maintainers retire. Unpublished versions
+// are visible only to their uploader, the model's maintainers, reviewers
+// and admins; to others they do not exist (NotFound, not Forbidden, so
+// nothing leaks).
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/nickname"
+	"github.com/zoo-bioimage/zoo/spec"
+)
+
+// JobTest is the queue kind of the reproducibility test of a version.
+const JobTest = "test-version"
+
+// TestArgs are the arguments of a JobTest job.
+type TestArgs struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+}
+
+// Enqueuer queues background jobs (package queue implements it).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, kind string, args any) (int64, error)
+}
+
+// Tester runs the reproducibility test of the package unpacked in dir and
+// returns the status and a JSON report (cmd/zoo wires the runner).
+type Tester func(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error)
+
+// Config tunes a Service.
+type Config struct {
+	MaxUpload int64         // bytes; default 8 GiB
+	TempDir   string        // where uploads wait while being checked ("" = os.TempDir())
+	Limits    bundle.Limits // package limits
+	Tester    Tester        // nil: test jobs fail with "no runtime configured"
+}
+
+// Service implements the repository's operations.
+type Service struct {
+	cat   zoo.Catalog
+	blobs zoo.BlobStore
+	queue Enqueuer
+	cfg   Config
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(cat zoo.Catalog, blobs zoo.BlobStore, queue Enqueuer, cfg Config) *Service {
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 8 << 30
+	}
+	return &Service{cat: cat, blobs: blobs, queue: queue, cfg: cfg, now: time.Now}
+}
+
+// Catalog returns the service's catalog (for read-only listings).
+func (s *Service) Catalog() zoo.Catalog { return s.cat }
+
+// Blobs returns the service's blob store.
+func (s *Service) Blobs() zoo.BlobStore { return s.blobs }
+
+// UploadOptions qualify an upload.
+type UploadOptions struct {
+	Draft   bool   // keep the version as a draft (not in the review queue)
+	ModelID string // add a version to this model (default: the description's id if it is ours, else a new model)
+}
+
+// InvalidPackage is returned by Upload for a package that fails validation;
+// Report says why, with lines.
+type InvalidPackage struct {
+	Report *spec.Report
+}
+
+func (e *InvalidPackage) Error() string {
+	msg := "the package's description is invalid"
+	if len(e.Report.Errors) > 0 {
+		p := e.Report.Errors[0]
+		msg += fmt.Sprintf(": line %d: %s: %s", p.Line, p.Loc, p.Msg)
+	}
+	if n := len(e.Report.Errors); n > 1 {
+		msg += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return msg
+}
+
+// Upload checks and stores a package zip read from r as a new version.
+func (s *Service) Upload(ctx context.Context, u *zoo.User, r io.Reader, opts UploadOptions) (*zoo.Version, error) {
+	const op = "repo.Upload"
+	if err := require(u, zoo.RoleContributor, op, "upload"); err != nil {
+		return nil, err
+	}
+	f, size, err := s.spool(r)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	pkg, err := bundle.OpenZip(f, size, s.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	defer pkg.Close()
+	descName, descData := pkg.Description()
+	res := spec.Validate(descData, descName, spec.Options{Files: true, FS: pkg})
+	if !res.Report.OK() {
+		return nil, zoo.E(op, zoo.Invalid, &InvalidPackage{Report: res.Report}, "the package's description is invalid; fix the problems listed in the report and upload again")
+	}
+	m, err := s.modelFor(ctx, u, res.Report, opts)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := withID(descData, m.ID)
+	if err != nil {
+		return nil, zoo.E(op, zoo.Invalid, err, "cannot set the id in the description")
+	}
+	pkg2 := pkg.WithDescription(desc)
+	files, err := s.storeFiles(ctx, pkg2, descName)
+	if err != nil {
+		return nil, err
+	}
+	zipSHA, zipSize, err := s.storePackage(ctx, pkg2)
+	if err != nil {
+		return nil, err
+	}
+	report, _ := json.Marshal(res.Report)
+	v := &zoo.Version{
+		ModelID: m.ID, State: zoo.StateSubmitted, TestStatus: zoo.TestPending, UploaderID: u.ID,
+		Name: descName, FormatVersion: res.Report.FormatVersion, DescriptionFile: bundle.DescriptionName,
+		Files: files, PackageSHA256: zipSHA, PackageSize: zipSize, ValidationReport: report, CreatedAt: s.now(),
+	}
+	if name, d := summary(res); name != "" {
+		v.Name, v.Description = name, d
+	}
+	if opts.Draft {
+		v.State = zoo.StateDraft
+	}
+	if err := s.cat.CreateVersion(ctx, v); err != nil {
+		return nil, err
+	}
+	s.cat.AddAudit(ctx, zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: "upload", ModelID: v.ModelID, Version: v.Number, Detail: string(v.State)})
+	if s.queue != nil {
+		if _, err := s.queue.Enqueue(ctx, JobTest, TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
+			return v, zoo.E(op, zoo.Unavailable, err, "the version was stored but its test could not be queued; it will be retried")
+		}
+	}
+	return v, nil
+}
+
+// spool copies an upload to a temporary file (a zip needs random access),
+// enforcing MaxUpload.
+func (s *Service) spool(r io.Reader) (*os.File, int64, error) {
+	const op = "repo.Upload"
+	f, err := os.CreateTemp(s.cfg.TempDir, "zoo-upload-*.zip")
+	if err != nil {
+		return nil, 0, zoo.E(op, zoo.Internal, err, "cannot store the upload")
+	}
+	n, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxUpload+1))
+	if err == nil && n > s.cfg.MaxUpload {
+		err = zoo.E(op, zoo.TooLarge, nil, "the upload is larger than this server's limit of %d bytes", s.cfg.MaxUpload)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		if zoo.KindOf(err) == zoo.TooLarge {
+			return nil, 0, err
+		}
+		return nil, 0, zoo.E(op, zoo.Invalid, err, "the upload was interrupted")
+	}
+	return f, n, nil
+}
+
+// modelFor finds the model a new version belongs to, or creates one.
+func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, opts UploadOptions) (*zoo.Model, error) {
+	const op = "repo.Upload"
+	id := opts.ModelID
+	if id == "" && rep.ID != "" {
+		if _, err := s.cat.Model(ctx, rep.ID); err == nil {
+			id = rep.ID
+		}
+	}
+	if id != "" {
+		m, err := s.cat.Model(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canMaintain(u, m) {
+			return nil, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s publish new versions of it; remove 'id' from the description to create a new model", id)
+		}
+		return m, nil
+	}
+	for i := 0; i < 20; i++ {
+		nick, err := nickname.New(func(string) (bool, error) { return false, nil })
+		if err != nil {
+			return nil, err
+		}
+		m := &zoo.Model{ID: nick, Type: rep.Type, OwnerID: u.ID, Maintainers: []int64{u.ID}, CreatedAt: s.now()}
+		err = s.cat.CreateModel(ctx, m)
+		if zoo.KindOf(err) == zoo.Conflict {
+			continue // taken (or used before): draw again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return nil, zoo.E(op, zoo.Unavailable, nil, "could not find a free model id; try again")
+}
+
+func canMaintain(u *zoo.User, m *zoo.Model) bool {
+	if u == nil {
+		return false
+	}
+	if u.Role == zoo.RoleAdmin || u.ID == m.OwnerID {
+		return true
+	}
+	for _, id := range m.Maintainers {
+		if id == u.ID {
+			return true
+		}
+	}
+	return false
+}
+
+var topLevelID = regexp.MustCompile(`(?m)^id:[^\n]*$`)
+
+// withID sets the description's top-level id, editing the text so that
+// comments and layout survive.
+func withID(desc []byte, id string) ([]byte, error) {
+	line := []byte("id: " + id)
+	if loc := topLevelID.FindIndex(desc); loc != nil {
+		return append(append(append([]byte(nil), desc[:loc[0]]...), line...), desc[loc[1]:]...), nil
+	}
+	trimmed := bytes.TrimRight(desc, " \t\r\n")
+	if bytes.HasPrefix(bytes.TrimSpace(desc), []byte("{")) || bytes.HasSuffix(trimmed, []byte("...")) {
+		return nil, errors.New("the description is not a block mapping; write it in block style")
+	}
+	out := append(append([]byte(nil), trimmed...), '\n')
+	return append(append(out, line...), '\n'), nil
+}
+
+// summary returns the name and description of a valid description.
+func summary(res *spec.Result) (string, string) {
+	var d struct {
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+	}
+	if res.Doc == nil || res.Doc.Decode(&d) != nil {
+		return "", ""
+	}
+	return d.Name, d.Description
+}
+
+// storeFiles puts every file in the blob store; the description is listed
+// under its name in the package zip (rdf.yaml).
+func (s *Service) storeFiles(ctx context.Context, pkg *bundle.Package, descName string) ([]zoo.File, error) {
+	var out []zoo.File
+	for _, f := range pkg.Files() {
+		r, err := pkg.Open(f.Path)
+		if err != nil {
+			return nil, zoo.E("repo.Upload", zoo.Internal, err, "cannot read %s from the package", f.Path)
+		}
+		sha, size, err := s.blobs.Put(ctx, r)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		if sha != f.SHA256 || size != f.Size {
+			return nil, zoo.E("repo.Upload", zoo.Internal, nil, "%s changed while it was stored", f.Path)
+		}
+		if f.Path == descName {
+			f.Path = bundle.DescriptionName
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// storePackage writes the deterministic zip into the blob store.
+func (s *Service) storePackage(ctx context.Context, pkg *bundle.Package) (string, int64, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, _, err := bundle.Write(pw, pkg)
+		pw.CloseWithError(err)
+	}()
+	sha, size, err := s.blobs.Put(ctx, pr)
+	pr.CloseWithError(err)
+	return sha, size, err
+}
+
+func require(u *zoo.User, min zoo.Role, op, what string) error {
+	if u == nil {
+		return zoo.E(op, zoo.Unauthorized, nil, "log in or send an API token to %s", what)
+	}
+	if u.Role.Rank() < min.Rank() {
+		return zoo.E(op, zoo.Forbidden, nil, "only %ss may %s", min, what)
+	}
+	return nil
+}
+
+// ParseRef parses "ID" (n = 0: latest published) or "ID/N".
+func ParseRef(ref string) (id string, n int, err error) {
+	id, ns, ok := strings.Cut(strings.Trim(ref, "/"), "/")
+	if id == "" {
+		return "", 0, zoo.E("repo.ParseRef", zoo.Invalid, nil, "empty model reference; use ID or ID/N")
+	}
+	if !ok {
+		return id, 0, nil
+	}
+	n, err = strconv.Atoi(ns)
+	if err != nil || n < 1 {
+		return "", 0, zoo.E("repo.ParseRef", zoo.Invalid, nil, "%q: the version must be a number ≥ 1 (ID/N)", ref)
+	}
+	return id, n, nil
+}

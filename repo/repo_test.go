@@ -1,0 +1,207 @@
+package repo
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/sqlite"
+)
+
+// env is a service on the embedded backends (SQLite + disk) with a
+// synchronous fake queue that records jobs.
+type env struct {
+	svc                     *Service
+	cat                     zoo.Catalog
+	alice, bob, rita, admin *zoo.User
+	jobs                    []TestArgs
+}
+
+type recQueue struct{ e *env }
+
+func (q recQueue) Enqueue(_ context.Context, kind string, args any) (int64, error) {
+	q.e.jobs = append(q.e.jobs, args.(TestArgs))
+	return int64(len(q.e.jobs)), nil
+}
+
+func newEnv(t *testing.T, tester Tester) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := disk.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{cat: db}
+	e.svc = New(db, blobs, recQueue{e}, Config{TempDir: t.TempDir(), Tester: tester})
+	mk := func(name string, r zoo.Role) *zoo.User {
+		u, err := db.CreateUser(ctx, name, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	e.alice, e.bob, e.rita, e.admin = mk("alice", zoo.RoleContributor), mk("bob", zoo.RoleContributor), mk("rita", zoo.RoleReviewer), mk("root", zoo.RoleAdmin)
+	return e
+}
+
+// packageZip builds the deterministic zip of a fixture package.
+func packageZip(t *testing.T, name string) []byte {
+	t.Helper()
+	pkg, _, err := bundle.Build(fixtures.Path(t, "packages", name), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Close()
+	var buf bytes.Buffer
+	if _, _, err := bundle.Write(&buf, pkg); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func passTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
+	if _, err := os.Stat(filepath.Join(dir, "rdf.yaml")); err != nil {
+		return zoo.TestFailed, nil, err
+	}
+	return zoo.TestPassed, json.RawMessage(`{"status":"passed"}`), nil
+}
+
+func TestUploadReviewPublishDownload(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	data := packageZip(t, "upsample-onnx")
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Number != 1 || v.State != zoo.StateSubmitted || v.TestStatus != zoo.TestPending {
+		t.Fatalf("new version %+v", v)
+	}
+	// Not visible to anonymous or other contributors before publication.
+	for _, u := range []*zoo.User{nil, e.bob} {
+		if _, err := e.svc.Get(ctx, u, v.ModelID, 1); zoo.KindOf(err) != zoo.NotFound {
+			t.Errorf("unpublished version visible to %v: %v", u, err)
+		}
+	}
+	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, Accept, ""); zoo.KindOf(err) != zoo.Conflict {
+		t.Errorf("accept before the test: %v", err)
+	}
+	if len(e.jobs) != 1 {
+		t.Fatalf("jobs %v", e.jobs)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Review(ctx, e.alice, v.ModelID, 1, Accept, ""); zoo.KindOf(err) != zoo.Forbidden {
+		t.Errorf("contributor accepting: %v", err)
+	}
+	pub, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, Accept, "looks good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.State != zoo.StatePublished || pub.TestStatus != zoo.TestPassed {
+		t.Fatalf("after accept %+v", pub)
+	}
+	got, err := e.svc.Get(ctx, nil, v.ModelID, 0)
+	if err != nil || got.Number != 1 {
+		t.Fatalf("latest for anonymous: %v %v", got, err)
+	}
+	// The package blob is the deterministic zip with the id written in.
+	b, err := e.svc.Blobs().Open(ctx, got.PackageSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zdata, _ := io.ReadAll(b)
+	b.Close()
+	zr, err := zip.NewReader(bytes.NewReader(zdata), int64(len(zdata)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := zr.Open("rdf.yaml")
+	desc, _ := io.ReadAll(rc)
+	if !strings.Contains(string(desc), "\nid: "+v.ModelID+"\n") {
+		t.Errorf("id not written into the description:\n%s", desc)
+	}
+	f, err := FileOf(got, "weights.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _ := e.svc.Blobs().Open(ctx, f.SHA256)
+	wdata, _ := io.ReadAll(wb)
+	wb.Close()
+	orig, _ := os.ReadFile(fixtures.Path(t, "packages", "upsample-onnx", "weights.onnx"))
+	if !bytes.Equal(wdata, orig) {
+		t.Error("weights differ from the uploaded ones")
+	}
+	// A second version by a non-maintainer is refused; by alice it is 2.
+	if _, err := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), UploadOptions{ModelID: v.ModelID}); zoo.KindOf(err) != zoo.Forbidden {
+		t.Errorf("bob adding a version: %v", err)
+	}
+	v2, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{ModelID: v.ModelID, Draft: true})
+	if err != nil || v2.Number != 2 || v2.State != zoo.StateDraft {
+		t.Fatalf("second version %+v %v", v2, err)
+	}
+	if got, _ := e.svc.Get(ctx, nil, v.ModelID, 0); got.Number != 1 {
+		t.Errorf("a draft became the latest")
+	}
+	if _, err := e.svc.Retire(ctx, e.alice, v.ModelID, 1, "superseded"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.svc.Get(ctx, nil, v.ModelID, 1); err != nil || got.State != zoo.StateRetired {
+		t.Errorf("retired version: %+v %v", got, err)
+	}
+	if n, err := e.svc.GC(ctx); err != nil || n != 0 {
+		t.Errorf("GC deleted %d referenced blobs (%v)", n, err)
+	}
+}
+
+func TestBrokenPackageIsRefusedWithReport(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	data := packageZip(t, "upsample-onnx")
+	// Break the description: an unknown field.
+	zr, _ := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		w, _ := zw.Create(f.Name)
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		if f.Name == "rdf.yaml" {
+			b = append(b, []byte("\nspeed: fast\n")...)
+		}
+		w.Write(b)
+	}
+	zw.Close()
+	_, err := e.svc.Upload(ctx, e.alice, &buf, UploadOptions{})
+	var ip *InvalidPackage
+	if zoo.KindOf(err) != zoo.Invalid || !errors.As(err, &ip) {
+		t.Fatalf("err %v", err)
+	}
+	if ip.Report.Errors[0].Loc != "speed" || ip.Report.Errors[0].Line == 0 {
+		t.Errorf("report %+v", ip.Report.Errors)
+	}
+	if n, _ := e.svc.GC(ctx); n != 0 {
+		t.Errorf("a refused upload left %d blobs", n)
+	}
+	if vs, _ := e.cat.ListVersions(ctx, zoo.VersionFilter{}); len(vs) != 0 {
+		t.Errorf("a refused upload left versions: %v", vs)
+	}
+}
