@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
@@ -138,14 +139,37 @@ func (b *builder) build(src string, opts BuildOptions) (*Package, *spec.Result, 
 	pkg.descData = out
 	pkg.files = append(pkg.files, d)
 	pkg.finish()
-	// The packaged description must be valid with the packaged files; a
-	// failure here is a bug in the rewriting, never the user's.
-	if final := spec.Validate(out, src, spec.Options{Files: true, FS: pkg}); !final.Report.OK() {
-		e := final.Report.Errors[0]
-		return nil, res, zoo.E(op, zoo.Internal, nil, "the packaged description is invalid (a bug in zoo; please report it): line %d: %s: %s", e.Line, e.Loc, e.Msg)
+	if err := checkPackaged(out, src, pkg); err != nil {
+		return nil, res, zoo.E(op, zoo.Internal, err, "the packaged description is wrong (a bug in zoo; please report it)")
 	}
 	return pkg, res, nil
 }
+
+// checkPackaged checks what rewriting could break: the packaged description
+// is valid and names exactly the packaged files, each with its sha256. The
+// contents are those the first validation checked, so they are not read
+// again.
+func checkPackaged(text []byte, src string, pkg *Package) error {
+	res := spec.Validate(text, src, spec.Options{})
+	if !res.Report.OK() {
+		e := res.Report.Errors[0]
+		return fmt.Errorf("line %d: %s: %s", e.Line, e.Loc, e.Msg)
+	}
+	for _, r := range spec.References(res) {
+		e := pkg.index[r.Source]
+		switch {
+		case e == nil && isURL(r.Source):
+			continue
+		case e == nil:
+			return fmt.Errorf("%s names %s, which is not in the package", r.Loc, r.Source)
+		case r.Hashed && r.SHA256 != e.SHA256:
+			return fmt.Errorf("%s: %s has sha256 %s, the description says %q", r.Loc, r.Source, e.SHA256, r.SHA256)
+		}
+	}
+	return nil
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 // open reads the description at src and sets where its files are.
 func (b *builder) open(src string) ([]byte, error) {
@@ -227,7 +251,7 @@ func isZip(name string) bool {
 // that stays a URL. Each distinct source is read once, within the limits.
 func (b *builder) add(source string) (*entry, error) {
 	const op = "bundle.Build"
-	remote := strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
+	remote := isURL(source)
 	if remote && b.fetch == nil {
 		return nil, nil
 	}

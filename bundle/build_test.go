@@ -410,3 +410,31 @@ func TestWriteLayout(t *testing.T) {
 	_, _, err = Write(io.Discard, pkg2)
 	wantErr(t, err, zoo.Invalid, "RDF.YAML")
 }
+
+// TestCheckPackaged: the last guard of Build catches a rewrite that names
+// a file not packaged or leaves a wrong or missing sha256.
+func TestCheckPackaged(t *testing.T) {
+	dir, _ := editedUpsample(t)
+	pkg, _, err := Build(dir, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Close()
+	_, text := pkg.Description()
+	if err := checkPackaged(text, "x", pkg); err != nil {
+		t.Fatal(err)
+	}
+	weights := pkg.index["weights.onnx"].SHA256
+	for name, bad := range map[string]string{
+		"missing file": strings.Replace(string(text), `source: "test_input_2.npy"`, `source: "data/out/test_input.npy"`, 1),
+		"wrong sha256": strings.Replace(string(text), weights, strings.Repeat("0", 64), 1),
+		"no sha256":    strings.Replace(string(text), "    sha256: "+weights+"\n", "", 1),
+	} {
+		if bad == string(text) {
+			t.Fatalf("%s: the edit did not apply", name)
+		}
+		if err := checkPackaged([]byte(bad), "x", pkg); err == nil {
+			t.Errorf("%s: not caught", name)
+		}
+	}
+}
