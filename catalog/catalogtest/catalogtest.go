@@ -226,7 +226,7 @@ func testTokens(t *testing.T, c zoo.Catalog) {
 
 	must(t, c.RevokeToken(ctx, h1))
 	_, err = c.UserByToken(ctx, h1)
-	wantKind(t, err, zoo.NotFound) // a revoked token does not authenticate
+	wantKind(t, err, zoo.NotFound)  // a revoked token does not authenticate
 	must(t, c.RevokeToken(ctx, h1)) // idempotent
 	_, err = c.UserByToken(ctx, h2)
 	must(t, err) // the user's other token still works
