@@ -12,10 +12,12 @@ build: $(ORT_LIB)
 $(ORT_LIB): scripts/install-onnxruntime.sh
 	scripts/install-onnxruntime.sh
 
-# Every test: unit, conformance, fixtures, real ONNX Runtime.
+# Every test: unit, conformance suites against real PostgreSQL and S3
+# (started for the run by scripts/with-test-services.sh), fixtures, real
+# ONNX Runtime.
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	scripts/with-test-services.sh $(GO) test -count=1 ./...
 
 # The embedded server with the example models.
 run: build
