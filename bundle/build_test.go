@@ -400,6 +400,27 @@ func TestWriteLayout(t *testing.T) {
 		t.Errorf("entries %v, want %v", names, want)
 	}
 
+	// a file that would be taken for the description is refused
+	os.WriteFile(filepath.Join(dir, "0.rdf.yaml"), []byte("x"), 0o644)
+	pkg3, err := OpenDir(dir, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg3.Close()
+	if name, _ := pkg3.Description(); name != "0.rdf.yaml" {
+		t.Fatalf("description %s", name)
+	}
+	os.WriteFile(filepath.Join(dir, "1.rdf.yaml"), []byte("y"), 0o644)
+	pkg4, err := OpenDir(dir, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg4.Close()
+	_, _, err = Write(io.Discard, pkg4)
+	wantErr(t, err, zoo.Invalid, "1.rdf.yaml, which would be taken for its description")
+	os.Remove(filepath.Join(dir, "0.rdf.yaml"))
+	os.Remove(filepath.Join(dir, "1.rdf.yaml"))
+
 	// a file that would take the description's name is refused
 	os.WriteFile(filepath.Join(dir, "RDF.YAML"), []byte("x"), 0o644)
 	pkg2, err := OpenDir(dir, Limits{})

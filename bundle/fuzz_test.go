@@ -96,6 +96,9 @@ func FuzzOpenZip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the written zip does not open: %v", err)
 		}
+		if n, d := again.Description(); n != DescriptionName || !bytes.Equal(d, text) {
+			t.Fatalf("the written zip's description is %s", n)
+		}
 		want := map[string]zoo.File{}
 		for _, f := range files {
 			if f.Path == name {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/spec"
 )
 
 // DescriptionName is the name of the description in a zip Write produces
@@ -44,6 +46,7 @@ func Write(w io.Writer, pkg *Package) (sha string, size int64, err error) {
 	zw := zip.NewWriter(cw)
 	desc := pkg.index[pkg.desc]
 	order := append(make([]*entry, 0, len(pkg.files)), desc)
+	top := []string{DescriptionName}
 	for _, e := range pkg.files {
 		if e == desc {
 			continue
@@ -51,7 +54,15 @@ func Write(w io.Writer, pkg *Package) (sha string, size int64, err error) {
 		if fold(e.Path) == fold(DescriptionName) {
 			return "", 0, zoo.E(op, zoo.Invalid, nil, "the package holds %s besides its description %s, which is written as %s; remove or rename %s", e.Path, pkg.desc, DescriptionName, e.Path)
 		}
+		if !strings.Contains(e.Path, "/") {
+			top = append(top, e.Path)
+		}
 		order = append(order, e)
+	}
+	// Another description-like name that sorts first would be taken for
+	// the description when the zip is read (spec.FindDescription).
+	if got := spec.FindDescription(top); got != DescriptionName {
+		return "", 0, zoo.E(op, zoo.Invalid, nil, "the package holds %s, which would be taken for its description once %s is written as %s; remove or rename %s", got, pkg.desc, DescriptionName, got)
 	}
 	for _, e := range order {
 		name := e.Path
