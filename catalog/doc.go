@@ -21,6 +21,40 @@
 //     cause, for everything else. Driver errors are translated once, in the
 //     implementation, where they enter.
 //
+// # Semantics the zoo.Catalog comments leave open
+//
+//   - UserByToken: an unknown and a revoked token are both NotFound (the
+//     web layer turns that into Unauthorized). RevokeToken is idempotent
+//     and keeps the first revocation time; NotFound for an unknown hash.
+//     CreateToken wants a lower-case hex SHA-256 (Invalid otherwise).
+//   - CreateModel: Type defaults to "model"; Maintainers are stored
+//     without duplicates and returned in ascending order (never nil). A
+//     failed create (unknown owner or maintainer) does not use up the id.
+//   - ListModels: ordered by id; publishedOnly keeps models with at least
+//     one published or retired version. Model.Downloads sums its versions.
+//   - CreateVersion: State defaults to draft and TestStatus to pending; any
+//     valid state is accepted (an import may create published versions,
+//     whose PublishedAt defaults to CreatedAt). Files are stored and
+//     returned sorted by path; a failed create does not use up a number.
+//   - Version returns a version in any state (visibility is the service's
+//     business). LatestPublished prefers published over retired, then the
+//     highest number: published 1, retired 2 → 1; retired 1, retired 2 → 2.
+//   - ListVersions: newest first (in order of creation); an empty ModelID
+//     means all models, empty States all states, Limit 0 no limit.
+//   - Transition checks only that the current state is in from (the state
+//     machine is the service's). The audit entry's ModelID, Version and
+//     Action default to the version's id, number and the target state. On
+//     the version, e.Detail becomes ReviewComment for changes-requested and
+//     rejected and RetiredReason for retired; publishing sets PublishedAt to
+//     e.At unless it is already set.
+//   - SetTestResult works in any state: a test result describes the
+//     version, it does not change its package.
+//   - Audit: newest first; an empty modelID means all entries, limit <= 0
+//     no limit. AddAudit needs an Action.
+//   - ReferencedBlobs: each key once, in ascending order, gathered before fn
+//     is first called (so fn may use the catalog); fn's error stops it and
+//     is returned as is.
+//
 // # Schema
 //
 // The same tables in both databases; the migrations (numbered SQL files in
