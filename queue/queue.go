@@ -107,6 +107,7 @@ type client interface {
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
 }
 
 // Queue enqueues jobs and, when it has handlers, works them. It is safe for
@@ -257,18 +258,29 @@ func (q *Queue) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops fetching jobs and waits for running ones to finish; when ctx
-// ends first, their contexts are cancelled. A queue that never started
-// stops at once.
+// Stop stops fetching jobs and waits for the running ones to finish until
+// ctx ends; then it cancels their contexts and waits up to HardStopWait
+// more for their handlers to return. A queue that never started stops at
+// once.
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
-	if err := q.client.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return zoo.E("queue.Stop", zoo.Internal, err, "")
+	err := q.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HardStopWait)
+		defer cancel()
+		err = q.client.StopAndCancel(hctx)
+	}
+	if err != nil {
+		return zoo.E("queue.Stop", zoo.Internal, err, "jobs were still running when the queue stopped")
 	}
 	return nil
 }
+
+// HardStopWait is how long Stop waits for handlers to return after
+// cancelling their contexts.
+const HardStopWait = 10 * time.Second
 
 // Cancel wraps a handler's error to fail the job for good, without retries
 // (e.g. its version no longer exists).

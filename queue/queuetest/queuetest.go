@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue)
 		{"GiveUp", testGiveUp},
 		{"EnqueueOnly", testEnqueueOnly},
 		{"OtherKindsWait", testOtherKindsWait},
+		{"StopCancelsStuckJobs", testStopCancels},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,5 +268,42 @@ func testOtherKindsWait(t *testing.T, open func(t *testing.T, opts queue.Options
 	}
 	if j.State != queue.Available || j.Attempt != 0 {
 		t.Errorf("a job of a kind this worker does not handle = %+v, want available for another worker", j)
+	}
+}
+
+func testStopCancels(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	q := open(t, options(map[string]queue.Handler{
+		"stuck": func(ctx context.Context, j *queue.Job) error {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+			return ctx.Err()
+		},
+	}))
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(ctx, "stuck", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not start in 30 s")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	if err := q.Stop(sctx); err != nil {
+		t.Errorf("Stop = %v", err)
+	}
+	select {
+	case <-cancelled:
+	default:
+		t.Error("Stop returned before the stuck handler saw its context cancelled")
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("Stop took %v", d)
 	}
 }
