@@ -160,7 +160,7 @@ func zipEntryErr(op, name string, err error) error {
 	case errors.As(err, &ze):
 		return err
 	case errors.Is(err, errLong), errors.Is(err, zip.ErrFormat):
-		return zoo.E(op, zoo.Invalid, err, "entry %q decompresses to more bytes than the zip declares (a lying header); the zip is corrupt or hostile: zip the package again", name)
+		return zoo.E(op, zoo.Invalid, err, "entry %q decompresses to more bytes than the zip declares (a lying header) or has a broken data descriptor; the zip is corrupt or hostile: zip the package again", name)
 	case errors.Is(err, errShort), errors.Is(err, io.ErrUnexpectedEOF):
 		return zoo.E(op, zoo.Invalid, err, "entry %q decompresses to fewer bytes than the zip declares; the zip is truncated or corrupt: zip the package again", name)
 	case errors.Is(err, zip.ErrChecksum):
