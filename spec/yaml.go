@@ -252,9 +252,16 @@ func mergeKeys(m *yaml.Node) *ParseError {
 			merged = append(merged, s.Content...)
 		}
 	}
+	// own keys win, then the first merged occurrence (a set, not a lookup
+	// per key: merging n keys into n keys was quadratic)
 	out := own
+	have := make(map[string]bool, (len(own)+len(merged))/2)
+	for i := 0; i < len(own); i += 2 {
+		have[own[i].Value] = true
+	}
 	for i := 0; i < len(merged); i += 2 {
-		if lookup(&yaml.Node{Kind: yaml.MappingNode, Content: out}, merged[i].Value) == nil {
+		if !have[merged[i].Value] {
+			have[merged[i].Value] = true
 			out = append(out, merged[i], merged[i+1])
 		}
 	}
