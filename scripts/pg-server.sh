@@ -3,6 +3,7 @@
 #
 #   eval "$(scripts/pg-server.sh start)"   # start (or reuse) it, export ZOO_TEST_POSTGRES
 #   scripts/pg-server.sh env               # print the export line again
+#   scripts/pg-server.sh status            # exit 0 if it is running
 #   scripts/pg-server.sh stop              # stop it and delete its files
 #
 # The cluster uses Debian's PostgreSQL (apt-get install -y postgresql; .ci/run
@@ -75,6 +76,9 @@ start)
 env)
 	echo "export ZOO_TEST_POSTGRES=$url"
 	;;
+status)
+	[[ -d $data ]] && bin=$(pgbin) && running
+	;;
 stop)
 	if [[ -d $data ]]; then
 		bin=$(pgbin)
@@ -85,7 +89,7 @@ stop)
 	rm -rf "$root"
 	;;
 *)
-	echo "usage: $0 start|stop|env" >&2
+	echo "usage: $0 start|stop|env|status" >&2
 	exit 2
 	;;
 esac
