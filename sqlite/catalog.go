@@ -355,21 +355,53 @@ func scanVersion(sc interface{ Scan(...any) error }) (int64, *zoo.Version, error
 	return id, &v, nil
 }
 
-// oneVersion reads the version the query selects, with its files.
-func (db *DB) oneVersion(ctx context.Context, op, query string, args ...any) (*zoo.Version, error) {
-	vid, v, err := scanVersion(db.read.QueryRowContext(ctx, query, args...))
+// prepare prepares the statements of the hot reads on the read pool.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&db.versionStmt, versionSelect + ` WHERE v.model_id = ? AND v.number = ?`},
+		{&db.latestStmt, versionSelect + ` WHERE v.model_id = ? AND v.state IN ('published', 'retired')
+			ORDER BY v.state = 'published' DESC, v.number DESC LIMIT 1`},
+		{&db.filesStmt, `SELECT path, sha256, size FROM files WHERE version_id = ? ORDER BY path`},
+	} {
+		st, err := db.read.PrepareContext(ctx, p.query)
+		if err != nil {
+			return dbError("sqlite.Open", err, "", "")
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// oneVersion reads the version stmt selects, with its files.
+func (db *DB) oneVersion(ctx context.Context, op string, stmt *sql.Stmt, args ...any) (*zoo.Version, error) {
+	vid, v, err := scanVersion(stmt.QueryRowContext(ctx, args...))
 	if err != nil {
 		return nil, err // the caller translates: it knows what was missing
 	}
-	if err := db.loadFiles(ctx, op, map[int64]*zoo.Version{vid: v}); err != nil {
-		return nil, err
+	rows, err := db.filesStmt.QueryContext(ctx, vid)
+	if err != nil {
+		return nil, dbError(op, err, "", "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f zoo.File
+		if err := rows.Scan(&f.Path, &f.SHA256, &f.Size); err != nil {
+			return nil, dbError(op, err, "", "")
+		}
+		v.Files = append(v.Files, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(op, err, "", "")
 	}
 	return v, nil
 }
 
 func (db *DB) Version(ctx context.Context, id string, n int) (*zoo.Version, error) {
 	const op = "sqlite.Version"
-	v, err := db.oneVersion(ctx, op, versionSelect+` WHERE v.model_id = ? AND v.number = ?`, id, n)
+	v, err := db.oneVersion(ctx, op, db.versionStmt, id, n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.missing(ctx, db.read, op, id, n)
 	}
@@ -382,8 +414,7 @@ func (db *DB) Version(ctx context.Context, id string, n int) (*zoo.Version, erro
 // LatestPublished: published versions first, then by number, highest first.
 func (db *DB) LatestPublished(ctx context.Context, id string) (*zoo.Version, error) {
 	const op = "sqlite.LatestPublished"
-	v, err := db.oneVersion(ctx, op, versionSelect+` WHERE v.model_id = ? AND v.state IN ('published', 'retired')
-		ORDER BY v.state = 'published' DESC, v.number DESC LIMIT 1`, id)
+	v, err := db.oneVersion(ctx, op, db.latestStmt, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := db.modelExists(ctx, db.read, op, id); err != nil {
 			return nil, err

@@ -57,6 +57,9 @@ type DB struct {
 	read  *sql.DB // read-only connections
 	jobs  *sql.DB // the queue file, one connection (River's SQLite driver)
 
+	// Hot reads, prepared once: parsing the SQL costs more than running it.
+	versionStmt, latestStmt, filesStmt *sql.Stmt
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -92,6 +95,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return fail(zoo.E(op, zoo.Internal, err, "cannot open %s", path))
 	}
+	if err := db.prepare(ctx); err != nil {
+		return fail(err)
+	}
 
 	qpath := QueuePath(path)
 	db.jobs, err = openPool(qpath, params, 1, "_txlock=immediate")
@@ -119,6 +125,11 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		for _, st := range []*sql.Stmt{db.versionStmt, db.latestStmt, db.filesStmt} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
 		for _, h := range []*sql.DB{db.jobs, db.read, db.write} {
 			if h != nil {
 				errs = append(errs, h.Close())
