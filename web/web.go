@@ -1,0 +1,261 @@
+// Package web is the HTTP layer of the zoo repository: the JSON API under
+// /api/v1, file and package downloads, the OpenAPI description and the
+// health probes. It translates HTTP to calls of repo.Service and back and
+// holds no rules of its own about who may do what: repo decides, web maps
+// the outcome (zoo.Kind) to a status code in one table (problem.go).
+//
+// # Routes
+//
+//	POST /api/v1/models?draft=1&model=ID           upload a package zip (body) → 201 version
+//	GET  /api/v1/models                            latest published version of every model
+//	GET  /api/v1/models/{id}                       latest published version
+//	GET  /api/v1/models/{id}/versions              the versions the caller may see, newest first
+//	GET  /api/v1/models/{id}/versions/{n}          one version
+//	POST /api/v1/models/{id}/versions/{n}/review   {"action": "accept"|"request-changes"|"reject", "comment"}
+//	POST /api/v1/models/{id}/versions/{n}/submit   draft → submitted
+//	POST /api/v1/models/{id}/versions/{n}/retire   {"reason"}
+//	GET  /api/v1/review-queue                      submitted versions (reviewers)
+//	GET  /files/{id}/{n}/{path...}                 one file of a version ({n} may be "latest"); also HEAD
+//	GET  /packages/{id}[/{n}]                      the package zip; also HEAD
+//	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
+//	GET  /healthz, /readyz                         process up; catalog reachable
+//
+// # Authentication
+//
+// A request carries `Authorization: Bearer <token>` or nothing (anonymous).
+// A token is looked up by its SHA-256 (HashToken); an unknown or revoked
+// token is refused with 401 even where anonymous access would do, so that a
+// client learns its token is bad. Bearer tokens are never sent by browsers
+// on their own, so token requests need no CSRF protection. Cookie sessions
+// for the web pages plug in through Options.Session, which must then also
+// check CSRF on unsafe methods (the middleware calls it).
+//
+// # Errors
+//
+// Every error is an RFC 9457 problem document (application/problem+json)
+// with type, title, status and a detail a person can act on
+// (zoo.MessageOf); internal errors are logged with a request id and the
+// detail only says so. An invalid package is 422 with the validation report
+// (same shape as `zoo validate --json`) in "report".
+//
+// # Download counting
+//
+// A download of a published or retired version counts once (per request)
+// when all of these hold:
+//
+//   - the request is a GET (HEAD never counts) without ?silent=1;
+//   - it is the whole package (/packages/…), or a file that repo.Counts
+//     says counts: a weights file (.onnx, .pt, .h5, … or "weights" in its
+//     name) — descriptions, covers, test tensors and documentation do not;
+//   - the response is whole: a 200, or a 206 whose (first) range starts at
+//     byte 0 (a resumed download's later ranges do not count again), and
+//     every byte of it was sent (an aborted transfer does not count); a 304
+//     Not Modified does not count.
+//
+// Drafts and versions under review never count. The counts are reported
+// per version ("downloads" of a version) and summed per model ("downloads"
+// in the model list).
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/repo"
+)
+
+// Options configure the handler. The zero value works.
+type Options struct {
+	// Logger receives one line per request and every internal error
+	// (default slog.Default()).
+	Logger *slog.Logger
+	// MaxUpload bounds an upload's body in bytes (default 8 GiB). A body
+	// announced larger is refused before it is read; repo.Config.MaxUpload
+	// is checked too, and the smaller limit wins.
+	MaxUpload int64
+	// MaxJSON bounds the JSON body of the other POST requests (default 1 MiB).
+	MaxJSON int64
+	// Users returns the user of a bearer token (the secret as sent). The
+	// default looks up HashToken(token) with svc.Catalog().UserByToken. A
+	// NotFound error means an unknown or revoked token (401).
+	Users func(ctx context.Context, token string) (*zoo.User, error)
+	// Session, if set, identifies requests without a bearer token (the web
+	// pages' cookie sessions). Nil: such requests are anonymous.
+	Session Session
+	// Ready reports whether the server can serve (GET /readyz). The default
+	// asks the catalog for a user that does not exist: an answer, even
+	// NotFound, means it is reachable.
+	Ready func(ctx context.Context) error
+	// RetryAfter is the Retry-After of 503 responses (default 10 s).
+	RetryAfter time.Duration
+}
+
+// Session is the seam for cookie sessions of the web pages (not
+// implemented yet). The middleware calls User for requests without a bearer
+// token, and for a request it identifies by session calls CheckCSRF before
+// any unsafe method (POST, PUT, PATCH, DELETE) reaches a handler.
+type Session interface {
+	// User returns the session's user, or nil for no (or an expired) session.
+	User(r *http.Request) (*zoo.User, error)
+	// CheckCSRF returns a Forbidden error unless r carries the session's
+	// CSRF token (e.g. in a header or form field).
+	CheckCSRF(r *http.Request) error
+}
+
+// HashToken returns the hex SHA-256 of a token secret: the form in which
+// tokens are stored (zoo.Token.Hash) and looked up.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// TokenPrefix starts every token NewToken makes, so that leaked tokens are
+// easy to recognise (secret scanners) and to tell from other credentials.
+const TokenPrefix = "zoo_"
+
+// NewToken returns a new random token secret: "zoo_" and 256 random bits
+// in unpadded base64url. Store only HashToken(secret).
+func NewToken() (secret string) {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// server holds what the handlers share.
+type server struct {
+	svc  *repo.Service
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns the HTTP handler of the repository.
+func New(svc *repo.Service, opts Options) http.Handler {
+	return newServer(svc, opts)
+}
+
+func newServer(svc *repo.Service, opts Options) *server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = 8 << 30
+	}
+	if opts.MaxJSON <= 0 {
+		opts.MaxJSON = 1 << 20
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 10 * time.Second
+	}
+	if opts.Users == nil {
+		cat := svc.Catalog()
+		opts.Users = func(ctx context.Context, token string) (*zoo.User, error) {
+			return cat.UserByToken(ctx, HashToken(token))
+		}
+	}
+	if opts.Ready == nil {
+		cat := svc.Catalog()
+		opts.Ready = func(ctx context.Context) error {
+			_, err := cat.UserByID(ctx, -1)
+			if err == nil || zoo.KindOf(err) == zoo.NotFound {
+				return nil
+			}
+			return err
+		}
+	}
+	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	for _, rt := range s.routes() {
+		h := rt.handler
+		if rt.auth {
+			h = s.authenticate(h)
+		}
+		s.mux.Handle(rt.pattern, h)
+	}
+	s.mux.HandleFunc("/", s.notFound)
+	return s
+}
+
+// ServeHTTP runs the middleware chain: request id and logging, panic
+// recovery, security headers, then the routes.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.logRequests(s.recoverPanics(securityHeaders(s.mux))).ServeHTTP(w, r)
+}
+
+// route is one registered pattern. The route table is the single source of
+// the mux's patterns (and the OpenAPI test checks it against the document).
+type route struct {
+	pattern string // ServeMux pattern, with method
+	auth    bool   // resolve the caller (bearer token or session)
+	handler http.Handler
+}
+
+func (s *server) routes() []route {
+	api := func(pattern string, h http.HandlerFunc) route { return route{pattern, true, h} }
+	open := func(pattern string, h http.HandlerFunc) route { return route{pattern, false, h} }
+	return []route{
+		api("POST /api/v1/models", s.upload),
+		api("GET /api/v1/models", s.listModels),
+		api("GET /api/v1/models/{id}", s.getLatest),
+		api("GET /api/v1/models/{id}/versions", s.listVersions),
+		api("GET /api/v1/models/{id}/versions/{n}", s.getVersion),
+		api("POST /api/v1/models/{id}/versions/{n}/review", s.review),
+		api("POST /api/v1/models/{id}/versions/{n}/submit", s.submit),
+		api("POST /api/v1/models/{id}/versions/{n}/retire", s.retire),
+		api("GET /api/v1/review-queue", s.reviewQueue),
+		api("GET /files/{id}/{n}/{path...}", s.file),
+		api("GET /packages/{id}", s.pkg),
+		api("GET /packages/{id}/{n}", s.pkg),
+		open("GET /api/openapi.json", s.openAPI),
+		open("GET /healthz", s.healthz),
+		open("GET /readyz", s.readyz),
+	}
+}
+
+// notFound answers requests no route matches: 405 with Allow when the path
+// exists under other methods, else 404. (The catch-all "/" pattern would
+// otherwise hide the mux's own 405s.)
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" && p != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.problem(w, r, problemOf(http.StatusMethodNotAllowed, "Method not allowed",
+			r.Method+" is not allowed on "+r.URL.Path+"; use "+strings.Join(allow, " or ")))
+		return
+	}
+	s.fail(w, r, zoo.E("web", zoo.NotFound, nil, "no such page or API route: %s (the API is described at /api/openapi.json)", r.URL.Path))
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.opts.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		s.fail(w, r, zoo.E("web.readyz", zoo.Unavailable, err, "the catalog is not reachable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
