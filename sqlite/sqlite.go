@@ -14,6 +14,12 @@
 // the same file waits up to busy_timeout (5 s) for the lock, then gets
 // zoo.Unavailable. Foreign keys are enforced on every connection.
 //
+// Connections run with busy_timeout(5000), journal_mode(WAL),
+// foreign_keys(1) and synchronous(NORMAL) unless the DSN sets the same
+// pragma (e.g. "file:zoo.db?_pragma=synchronous(FULL)"). NORMAL in WAL
+// mode never corrupts the file, but a power cut (not a crash of zoo) may
+// lose the last commits before a checkpoint; FULL syncs every commit.
+//
 // # The queue file
 //
 // River's SQLite driver needs a handle with a single connection (its
