@@ -49,7 +49,7 @@ func BenchmarkReads(b *testing.B) {
 func TestOpen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "zoo.db")
-	db, err := Open(ctx, "file:"+path+"?_pragma=cache_size(-4000)")
+	db, err := Open(ctx, "file:"+path+"?_pragma=cache_size(-4000)&_pragma=synchronous(FULL)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,12 @@ func TestOpen(t *testing.T) {
 		t.Errorf("no queue file: %v", err)
 	}
 	var mode string
-	var fk, busy int
+	var fk, busy, sync, cache int
+	db.write.QueryRow(`PRAGMA synchronous`).Scan(&sync)
+	db.write.QueryRow(`PRAGMA cache_size`).Scan(&cache)
+	if sync != 2 || cache != -4000 {
+		t.Errorf("synchronous %d, cache_size %d; want the DSN's 2 (FULL) and -4000", sync, cache)
+	}
 	db.read.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
 	db.read.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
 	db.write.QueryRow(`PRAGMA busy_timeout`).Scan(&busy)
