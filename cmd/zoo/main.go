@@ -47,7 +47,8 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newValidateCmd(), newUpdateFormatCmd(), newUpdateHashesCmd(), newSchemaCmd(), newServeCmd(), newTestCmd(), newPredictCmd(), newPackageCmd())
+	root.AddCommand(newValidateCmd(), newUpdateFormatCmd(), newUpdateHashesCmd(), newSchemaCmd(), newServeCmd(), newTestCmd(), newPredictCmd(), newPackageCmd(),
+		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd())
 	return root
 }
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"html/template"
-	"log/slog"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,106 +16,217 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/zoo-bioimage/zoo/spec"
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/web"
 )
 
-// serve is, for now, a read-only preview: it lists the example model
-// packages with their validation reports. The repository service (upload,
-// review, persistent ids, search) replaces it; see docs/architecture.md.
-
-type exampleModel struct {
-	Dir     string         `json:"-"`
-	Name    string         `json:"name"`
-	Status  string         `json:"status"`
-	Format  string         `json:"format_version"`
-	Inputs  []string       `json:"inputs"`
-	Outputs []string       `json:"outputs"`
-	Weights []string       `json:"weights"`
-	Desc    string         `json:"description"`
-	Errors  []spec.Problem `json:"errors"`
-}
-
-func loadExamples(dir string) []exampleModel {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out []exampleModel
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		m, _, res, err := spec.Load(p, spec.Options{Files: true})
-		em := exampleModel{Dir: p, Name: e.Name(), Errors: []spec.Problem{}}
-		if res != nil {
-			em.Status, em.Format, em.Errors = res.Report.Status, res.Report.FormatVersion, append(em.Errors, res.Report.Errors...)
-		}
-		if err == nil {
-			em.Name, em.Desc, em.Weights = m.Name, m.Description, m.Weights.Formats()
-			for _, t := range m.Inputs {
-				em.Inputs = append(em.Inputs, t.ID)
-			}
-			for _, t := range m.Outputs {
-				em.Outputs = append(em.Outputs, t.ID)
-			}
-		}
-		out = append(out, em)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-var previewPage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>zoo — bioimage model zoo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
-.card{border:1px solid #ccc;border-radius:.5rem;padding:1rem;margin:1rem 0}.ok{color:#116329}.bad{color:#a40e26}code{background:#f3f3f3;padding:0 .2rem}</style></head>
-<body><h1>zoo</h1><p>Pre-trained AI models for bioimage analysis, in the bioimage.io format.
-This preview lists the example models from <code>{{.Dir}}</code> with their validation results.</p>
-{{range .Models}}<div class="card"><h2>{{.Name}}</h2><p>{{.Desc}}</p>
-<p class="{{if eq .Status "valid-format"}}ok{{else}}bad{{end}}">Validation: {{.Status}} (format {{.Format}})</p>
-<p>Inputs: {{range .Inputs}}<code>{{.}}</code> {{end}} → outputs: {{range .Outputs}}<code>{{.}}</code> {{end}} · weights: {{range .Weights}}<code>{{.}}</code> {{end}}</p>
-{{range .Errors}}<p class="bad">line {{.Line}}: {{.Loc}}: {{.Msg}}</p>{{end}}</div>
-{{else}}<p>No example models found in <code>{{.Dir}}</code>.</p>{{end}}
-<p>Check your own description: <code>zoo validate path/to/rdf.yaml</code>. JSON: <a href="/api/v1/models">/api/v1/models</a>.</p>
-</body></html>`))
-
 func newServeCmd() *cobra.Command {
-	var addr, examples string
+	var sf storageFlags
+	var addr, seed string
+	var workers int
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT] [--examples DIR]",
-		Short: "Serve the model zoo web pages and API (preview: lists the example models)",
-		Args:  cobra.NoArgs,
+		Use:   "serve [--data DIR] [--addr HOST:PORT] [--db URL] [--blobs URL] [--workers N] [--seed DIR]",
+		Short: "Run the model repository: the JSON API, downloads and the test jobs",
+		Long: `serve runs a zoo repository: the JSON API under /api/v1 (described at
+/api/openapi.json), file and package downloads, and — unless --workers 0 —
+workers that run the reproducibility test of every upload.
+
+With no flags it is a whole instance for one machine under ./zoo-data.
+For more, run replicas with --db postgres://… --blobs s3://… --workers 0
+behind a load balancer, and zoo worker processes on the same storage.
+
+` + storageHelp + `
+
+Bootstrap an empty instance with tokens from zoo admin token. --seed DIR
+publishes every package folder in DIR when the instance has no model yet:
+uploaded by the user "zoo-examples" and, once its test has run (and has not
+failed), accepted by the reviewer "zoo-curator".
+
+It prints "listening on http://HOST:PORT/" on standard error when it
+accepts requests, and stops on SIGINT or SIGTERM: it stops accepting,
+finishes the requests in flight (up to 30 s) and the running jobs (up to
+30 s more; interrupted jobs run again later).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			models := loadExamples(examples)
-			mux := http.NewServeMux()
-			mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				previewPage.Execute(w, map[string]any{"Dir": examples, "Models": models})
-			})
-			mux.HandleFunc("GET /api/v1/models", func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				json.NewEncoder(w).Encode(map[string]any{"models": models})
-			})
-			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			if workers < 0 {
+				return usageErr("--workers %d: give 0 (serve only) or more", workers)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				srv.Shutdown(sctx)
-			}()
-			slog.Info("zoo serving", "url", "http://"+addr+"/", "examples", examples, "models", len(models))
-			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			stderr := cmd.ErrOrStderr()
+			log := newLogger(cmd)
+
+			st, err := openStorage(ctx, sf, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if seed != "" {
+				if err := seedExamples(ctx, st, seed, stderr); err != nil {
+					return err
+				}
+			}
+
+			var q *queue.Queue
+			var svc *repo.Service
+			if workers > 0 {
+				if q, svc, err = startWorkers(ctx, st, workers, log); err != nil {
+					return err
+				}
+				defer stopWorkers(q)
+			} else {
+				if q, err = st.queues.Queue(queue.Options{Logger: quietRiver(log)}); err != nil {
+					return err
+				}
+				svc = repo.New(st.cat, st.blobs, q, repo.Config{TempDir: st.tempDir})
+			}
+
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return zoo.E("serve", zoo.Unavailable, err, "cannot listen on %s; is another server running there? (choose another with --addr)", addr)
+			}
+			srv := &http.Server{
+				Handler:           web.New(svc, web.Options{Logger: log}),
+				ReadHeaderTimeout: 10 * time.Second,
+				IdleTimeout:       2 * time.Minute,
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			jobs := "no workers (run zoo worker)"
+			if workers > 0 {
+				jobs = fmt.Sprintf("%d test worker(s)", workers)
+			}
+			fmt.Fprintf(stderr, "zoo serve: %s, %s\n", joinDesc(st.desc), jobs)
+			fmt.Fprintf(stderr, "zoo serve: listening on http://%s/\n", ln.Addr())
+
+			select {
+			case err := <-served:
+				return zoo.E("serve", zoo.Internal, err, "the server stopped")
+			case <-ctx.Done():
+			}
+			fmt.Fprintln(stderr, "zoo serve: shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				srv.Close()
+			}
+			if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&examples, "examples", filepath.Join("..", "shared", "fixtures", "packages"), "folder of example model packages to list")
+	sf.register(cmd, true)
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
+	cmd.Flags().IntVar(&workers, "workers", 2, "test jobs run at once in this process (0: serve only; run zoo worker elsewhere)")
+	cmd.Flags().StringVar(&seed, "seed", "", "publish the package folders in this folder on an empty instance")
 	return cmd
+}
+
+// Users that own the seeded example models.
+const (
+	seedContributor = "zoo-examples"
+	seedReviewer    = "zoo-curator"
+)
+
+// seedExamples publishes every package folder in dir when the catalog has
+// no model yet. A missing folder or a package that cannot be published is
+// reported and skipped: seeding never stops the server.
+func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) error {
+	say := func(format string, args ...any) { fmt.Fprintf(w, "zoo serve: "+format+"\n", args...) }
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		say("--seed %s: %v; starting without example models", dir, errors.Unwrap(err))
+		return nil
+	}
+	models, err := st.cat.ListModels(ctx, false)
+	if err != nil {
+		return err
+	}
+	if len(models) > 0 {
+		say("--seed: the instance already has %d model(s); not seeding", len(models))
+		return nil
+	}
+	contributor, err := ensureUser(ctx, st.cat, seedContributor, zoo.RoleContributor)
+	if err != nil {
+		return err
+	}
+	curator, err := ensureUser(ctx, st.cat, seedReviewer, zoo.RoleReviewer)
+	if err != nil {
+		return err
+	}
+	// Without a queue: each test runs here, before its review.
+	svc := repo.New(st.cat, st.blobs, nil, repo.Config{TempDir: st.tempDir, Tester: runnerTester})
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, e.Name())
+		v, err := seedOne(ctx, svc, contributor, curator, p)
+		if err != nil {
+			say("--seed: %s: %s", p, zoo.MessageOf(err))
+			continue
+		}
+		if v.State == zoo.StatePublished {
+			n++
+			say("--seed: published %s/%d (%s; test %s)", v.ModelID, v.Number, v.Name, v.TestStatus)
+		} else {
+			say("--seed: %s/%d (%s) stays %s: its test %s", v.ModelID, v.Number, v.Name, v.State, v.TestStatus)
+		}
+	}
+	say("--seed: %d example model(s) published from %s", n, dir)
+	return nil
+}
+
+// seedOne uploads, tests and (unless its test failed) accepts one package.
+func seedOne(ctx context.Context, svc *repo.Service, contributor, curator *zoo.User, path string) (*zoo.Version, error) {
+	pkg, _, err := bundle.Build(path, bundle.BuildOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer pkg.Close()
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, err := bundle.Write(pw, pkg)
+		pw.CloseWithError(err)
+	}()
+	v, err := svc.Upload(ctx, contributor, pr, repo.UploadOptions{})
+	pr.CloseWithError(errors.New("upload ended"))
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.RunTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
+		return nil, err
+	}
+	if v, err = svc.Get(ctx, curator, v.ModelID, v.Number); err != nil {
+		return nil, err
+	}
+	if v.TestStatus == zoo.TestFailed || v.TestStatus == zoo.TestPending {
+		return v, nil
+	}
+	return svc.Review(ctx, curator, v.ModelID, v.Number, repo.Accept, "example model, published by zoo serve --seed")
+}
+
+// ensureUser returns the user called name, creating it with role if
+// missing.
+func ensureUser(ctx context.Context, cat zoo.Catalog, name string, role zoo.Role) (*zoo.User, error) {
+	u, err := cat.UserByName(ctx, name)
+	if zoo.KindOf(err) == zoo.NotFound {
+		u, err = cat.CreateUser(ctx, name, role)
+		if zoo.KindOf(err) == zoo.Conflict { // created meanwhile by another process
+			u, err = cat.UserByName(ctx, name)
+		}
+	}
+	return u, err
 }

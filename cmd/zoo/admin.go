@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/catalog"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+func newAdminCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Manage users and API tokens directly in the storage (no server needed)",
+		Long: `admin works on an instance's catalog directly, as its operator: it needs no
+server and no token, only access to the storage (--data DIR, or --db URL).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageErr("name an admin command (token); see zoo admin --help")
+		},
+	}
+	cmd.AddCommand(newAdminTokenCmd())
+	return cmd
+}
+
+func newAdminTokenCmd() *cobra.Command {
+	var sf storageFlags
+	var user, role string
+	cmd := &cobra.Command{
+		Use:   "token --data DIR --user NAME [--role contributor|reviewer|admin]",
+		Short: "Create an API token for a user (creating the user if missing) and print it",
+		Long: `token creates a new API token for the user NAME and prints it, alone, on
+standard output — the only time it is shown: the catalog keeps only its
+SHA-256. The user is created when missing (with --role, default
+contributor); --role also changes an existing user's role. This is how an
+empty instance gets its first reviewer and admin.
+
+Use the token with the client commands (--token, or the environment
+variable ZOO_TOKEN) or as "Authorization: Bearer TOKEN" in API requests.
+
+` + storageHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			user = strings.TrimSpace(user)
+			if user == "" {
+				return usageErr("--user NAME is required")
+			}
+			r := zoo.Role(role)
+			if role != "" && r.Rank() == 0 {
+				return usageErr("--role %q: use contributor, reviewer or admin", role)
+			}
+			ctx := cmd.Context()
+			st, err := openStorage(ctx, sf, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			u, err := st.cat.UserByName(ctx, user)
+			created := false
+			switch {
+			case zoo.KindOf(err) == zoo.NotFound:
+				if r == "" {
+					r = zoo.RoleContributor
+				}
+				if u, err = st.cat.CreateUser(ctx, user, r); err != nil {
+					return err
+				}
+				created = true
+				st.cat.AddAudit(ctx, zoo.AuditEntry{At: catalog.Now(), ActorID: u.ID, Action: "user.create", Detail: "zoo admin token: role " + string(r)})
+			case err != nil:
+				return err
+			case r != "" && r != u.Role:
+				if err := st.cat.SetRole(ctx, u.ID, r); err != nil {
+					return err
+				}
+				st.cat.AddAudit(ctx, zoo.AuditEntry{At: catalog.Now(), ActorID: u.ID, Action: "user.role", Detail: fmt.Sprintf("zoo admin token: %s → %s", u.Role, r)})
+				u.Role = r
+			}
+			secret := web.NewToken()
+			if _, err := st.cat.CreateToken(ctx, u.ID, web.HashToken(secret)); err != nil {
+				return err
+			}
+			st.cat.AddAudit(ctx, zoo.AuditEntry{At: catalog.Now(), ActorID: u.ID, Action: "token.create", Detail: "zoo admin token"})
+			fmt.Fprintln(cmd.OutOrStdout(), secret)
+			what := "existing"
+			if created {
+				what = "new"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "zoo admin: token created for %s user %s (%s); it is not shown again\n", what, u.Name, u.Role)
+			return nil
+		},
+	}
+	sf.register(cmd, false)
+	cmd.Flags().StringVar(&user, "user", "", "the user's name")
+	cmd.Flags().StringVar(&role, "role", "", "the user's role: contributor, reviewer or admin (default for a new user: contributor)")
+	return cmd
+}

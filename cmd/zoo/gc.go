@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zoo-bioimage/zoo/repo"
+)
+
+func newGCCmd() *cobra.Command {
+	var sf storageFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "gc [--data DIR] [--db URL] [--blobs URL] [--json]",
+		Short: "Delete blobs no version refers to (left by interrupted uploads)",
+		Long: `gc deletes every blob of the blob store that no version in the catalog
+refers to — what an upload interrupted by a crash leaves — and the temporary
+files of interrupted writes older than an hour, and prints how many blobs it
+deleted. Run it while no upload is in progress: an upload's blobs are
+referenced only once its version exists.
+
+` + storageHelp + `
+
+Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
+"temporary_deleted": M}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := openStorage(ctx, sf, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := repo.New(st.cat, st.blobs, nil, repo.Config{}).GC(ctx)
+			if err != nil {
+				return err
+			}
+			tmp := 0
+			if c, ok := st.blobs.(interface {
+				CleanTemp(context.Context, time.Duration) (int, error)
+			}); ok {
+				if tmp, err = c.CleanTemp(ctx, time.Hour); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				b, _ := json.Marshal(map[string]int{"deleted": n, "temporary_deleted": tmp})
+				fmt.Fprintf(out, "%s\n", b)
+				return nil
+			}
+			fmt.Fprintf(out, "%d unreferenced blob(s) deleted\n", n)
+			if tmp > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "zoo gc: %d temporary file(s) of interrupted writes deleted\n", tmp)
+			}
+			return nil
+		},
+	}
+	sf.register(cmd, true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	return cmd
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/onnx"
+	"github.com/zoo-bioimage/zoo/postgres"
+	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/runner"
+	"github.com/zoo-bioimage/zoo/sqlite"
+)
+
+// storageFlags choose where an instance keeps its catalog and blobs: by
+// default everything under one data folder (SQLite + local disk); --db
+// postgres://… and --blobs s3://… for replicas that share them.
+type storageFlags struct {
+	data, db, blobs string
+}
+
+const defaultDataDir = "zoo-data"
+
+const storageHelp = `Storage: by default the catalog is the SQLite file DIR/zoo.db (its job queue
+beside it, DIR/zoo.queue.db) and the blobs are files under DIR/blobs, where
+DIR is --data (default ./zoo-data). For several replicas and workers give
+--db postgres://USER@HOST:PORT/DB (catalog and job queue in PostgreSQL) and
+--blobs s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R][&insecure=1]
+(credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or in the URL).
+--db also takes a SQLite file path, --blobs a folder.`
+
+func (f *storageFlags) register(cmd *cobra.Command, blobs bool) {
+	cmd.Flags().StringVar(&f.data, "data", "./"+defaultDataDir, "data folder of the embedded storage (SQLite catalog, blob files, temporary files)")
+	cmd.Flags().StringVar(&f.db, "db", "", "catalog and job queue: postgres://… or a SQLite file (default DIR/zoo.db)")
+	if blobs {
+		cmd.Flags().StringVar(&f.blobs, "blobs", "", "blob store: s3://BUCKET[/PREFIX]?endpoint=HOST:PORT or a folder (default DIR/blobs)")
+	}
+}
+
+// storage is an opened catalog, blob store and job queue source.
+type storage struct {
+	cat    zoo.Catalog
+	blobs  zoo.BlobStore // nil unless opened with blobs
+	queues interface {
+		Queue(queue.Options) (*queue.Queue, error)
+	}
+	tempDir string   // where uploads and test jobs unpack ("" = system default)
+	desc    []string // what was opened, for the log
+}
+
+func (s *storage) Close() error {
+	if s.cat != nil {
+		return s.cat.Close()
+	}
+	return nil
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// openStorage opens the catalog (and, when blobs is set, the blob store)
+// the flags name, creating the data folder where it is used.
+func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, error) {
+	st := &storage{}
+	usesData := false
+	dataDir := func() (string, error) {
+		usesData = true
+		if err := os.MkdirAll(f.data, 0o755); err != nil {
+			return "", zoo.E("storage", zoo.Invalid, err, "cannot create the data folder %s", f.data)
+		}
+		return f.data, nil
+	}
+	switch {
+	case isPostgresURL(f.db):
+		db, err := postgres.Open(ctx, f.db)
+		if err != nil {
+			return nil, err
+		}
+		st.cat, st.queues = db, db
+		st.desc = append(st.desc, "catalog PostgreSQL")
+	default:
+		path := strings.TrimPrefix(f.db, "sqlite:")
+		if path == "" {
+			dir, err := dataDir()
+			if err != nil {
+				return nil, err
+			}
+			path = filepath.Join(dir, "zoo.db")
+		} else if strings.Contains(f.db, "://") {
+			return nil, usageErr("--db %q: use postgres://USER@HOST:PORT/DB or a SQLite file path", redact(f.db))
+		}
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		st.cat, st.queues = db, db
+		st.desc = append(st.desc, "catalog SQLite "+path)
+	}
+	fail := func(err error) (*storage, error) {
+		st.Close()
+		return nil, err
+	}
+	if blobs {
+		switch {
+		case strings.HasPrefix(f.blobs, "s3://"):
+			s, err := s3.New(f.blobs)
+			if err != nil {
+				return fail(err)
+			}
+			if err := s.EnsureBucket(ctx); err != nil {
+				return fail(err)
+			}
+			st.blobs = s
+			st.desc = append(st.desc, "blobs S3 bucket "+s.Bucket()+"/"+s.Prefix())
+		default:
+			root := strings.TrimPrefix(f.blobs, "file://")
+			if root == "" {
+				dir, err := dataDir()
+				if err != nil {
+					return fail(err)
+				}
+				root = filepath.Join(dir, "blobs")
+			} else if strings.Contains(f.blobs, "://") {
+				return fail(usageErr("--blobs %q: use s3://BUCKET?endpoint=HOST:PORT or a folder", redact(f.blobs)))
+			}
+			s, err := disk.New(root)
+			if err != nil {
+				return fail(err)
+			}
+			st.blobs = s
+			st.desc = append(st.desc, "blobs in "+root)
+		}
+	}
+	if usesData {
+		st.tempDir = filepath.Join(f.data, "tmp")
+		if err := os.MkdirAll(st.tempDir, 0o755); err != nil {
+			return fail(zoo.E("storage", zoo.Internal, err, "cannot create %s", st.tempDir))
+		}
+	}
+	return st, nil
+}
+
+// redact hides a password in a URL given on the command line.
+func redact(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.Index(s[i+3:], "@"); at >= 0 {
+			return s[:i+3] + "…@" + s[i+3+at+1:]
+		}
+	}
+	return s
+}
+
+// runnerTester is the repo.Tester of zoo's servers and workers: the
+// reproducibility test of `zoo test` (runner.Test) on the unpacked package.
+// A test interrupted by shutdown is an error (the job runs again), not a
+// failure.
+func runnerTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
+	out, err := os.MkdirTemp("", "zoo-test-outputs-")
+	if err != nil {
+		return "", nil, zoo.E("test", zoo.Internal, err, "cannot create a temporary folder")
+	}
+	defer os.RemoveAll(out)
+	rep := runner.Test(ctx, dir, runner.TestOptions{SaveDir: out})
+	if err := ctx.Err(); err != nil {
+		return "", nil, zoo.E("test", zoo.Unavailable, err, "the test was interrupted")
+	}
+	if rep.Status == runner.StatusFailed {
+		if err := onnx.Init(); err != nil {
+			// The worker cannot run ONNX at all: not the model's fault.
+			return "", nil, zoo.E("test", zoo.Unavailable, err, "this worker cannot run the test; the job will run again")
+		}
+	}
+	rep.Source = "rdf.yaml"
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return "", nil, zoo.E("test", zoo.Internal, err, "cannot encode the test report")
+	}
+	// Paths of the server's temporary folders mean nothing to readers.
+	data = []byte(strings.ReplaceAll(string(data), jsonString(dir+string(filepath.Separator)), ""))
+	var status zoo.TestStatus
+	switch rep.Status {
+	case runner.StatusPassed:
+		status = zoo.TestPassed
+	case runner.StatusNotSupported:
+		status = zoo.TestNotSupported
+	default:
+		status = zoo.TestFailed
+	}
+	return status, data, nil
+}
+
+// jsonString is s as it appears inside a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+// testHandler is the queue handler of repo.JobTest. svc returns the
+// service (made after the queue it enqueues into).
+func testHandler(svc func() *repo.Service, log *slog.Logger) queue.Handler {
+	return func(ctx context.Context, job *queue.Job) error {
+		var args repo.TestArgs
+		if err := json.Unmarshal(job.Args, &args); err != nil || args.ID == "" || args.Version < 1 {
+			return queue.Cancel(fmt.Errorf("bad arguments %s", job.Args))
+		}
+		start := time.Now()
+		err := svc().RunTest(ctx, args)
+		if err != nil {
+			log.Warn("test job failed", "model", args.ID, "version", args.Version, "attempt", job.Attempt, "err", err)
+			if zoo.KindOf(err) == zoo.NotFound {
+				return queue.Cancel(err) // the version is gone
+			}
+			return err
+		}
+		log.Info("tested", "model", args.ID, "version", args.Version, "took", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+}
