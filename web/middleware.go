@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -205,8 +206,9 @@ func (s *server) caller(r *http.Request) (*zoo.User, error) {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if err := s.opts.Session.CheckCSRF(r); err != nil {
-				if zoo.KindOf(err) == zoo.Internal {
-					return nil, err
+				var ze *zoo.Error
+				if errors.As(err, &ze) && ze.Kind != zoo.Forbidden {
+					return nil, err // e.g. the session store is unavailable
 				}
 				return nil, zoo.E(op, zoo.Forbidden, err, "the form has expired or did not come from this site; reload the page and try again")
 			}

@@ -105,8 +105,10 @@ type Options struct {
 type Session interface {
 	// User returns the session's user, or nil for no (or an expired) session.
 	User(r *http.Request) (*zoo.User, error)
-	// CheckCSRF returns a Forbidden error unless r carries the session's
-	// CSRF token (e.g. in a header or form field).
+	// CheckCSRF returns an error unless r carries the session's CSRF token
+	// (e.g. in a header or form field). Any error refuses the request with
+	// 403 and a generic "reload the page" message, except a *zoo.Error of
+	// another kind than Forbidden (e.g. Unavailable), which is passed on.
 	CheckCSRF(r *http.Request) error
 }
 
