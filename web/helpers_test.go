@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
@@ -38,6 +39,11 @@ type env struct {
 
 	users  map[string]*zoo.User // alice, bob (contributors), rita (reviewer), root (admin)
 	tokens map[string]string
+
+	// handled counts requests whose handler has returned: a client has its
+	// answer before the handler ends (download counting comes after the
+	// last byte), so do waits for the handler before the test looks.
+	handled chan struct{}
 }
 
 type recQueue struct{ e *env }
@@ -107,7 +113,12 @@ func newEnv(t *testing.T, opts Options, cfg repo.Config) *env {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e.srv = httptest.NewServer(New(e.svc, opts))
+	h := New(e.svc, opts)
+	e.handled = make(chan struct{}, 1000)
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { e.handled <- struct{}{} }()
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -157,10 +168,15 @@ func (e *env) do(r req) resp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	select {
+	case <-e.handled:
+	case <-time.After(10 * time.Second):
+		e.t.Fatalf("%s %s: the handler did not return", r.method, r.path)
 	}
 	return resp{res, b}
 }
