@@ -1,0 +1,299 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/sqlite"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+// A package whose test fails is never published: accepting it is refused,
+// it stays invisible to others, and it can be rejected.
+func TestServeFailedTestNeverPublished(t *testing.T) {
+	needORT(t)
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	rita := token(t, storage, "rita", "reviewer")
+	server, _ := startServe(t, storage...)
+
+	// upsample-onnx with a test output that its model does not reproduce
+	// (hashes updated, so the description stays valid).
+	dir := copyDir(t, fixtures.Path(t, "packages", "upsample-onnx"))
+	out := filepath.Join(dir, "test_output.npy")
+	npy, _ := os.ReadFile(out)
+	for i := len(npy) - 64; i < len(npy); i++ {
+		npy[i] ^= 0x55
+	}
+	os.WriteFile(out, npy, 0o644)
+	zooOK(t, "update-hashes", filepath.Join(dir, "bioimageio.yaml"))
+
+	var up struct{ ID string }
+	json.Unmarshal([]byte(zooOK(t, "upload", "--server", server, "--token", alice, dir, "--json")), &up)
+	ref := up.ID + "/1"
+	if r := waitTested(t, server, ref, alice); r.TestStatus != "failed" || r.TestReport.Formats["onnx"].Reproduces {
+		t.Fatalf("test of a non-reproducing package: %+v", r)
+	}
+	if code, msg := zooFail(t, "review", "--server", server, "--token", rita, "accept", ref); code != 1 || !strings.Contains(msg, "failed its reproducibility test") {
+		t.Errorf("accepting a failed version: exit %d, %s", code, msg)
+	}
+	if code, msg := zooFail(t, "review", "--server", server, "--token", rita, "request-changes", ref); code != 1 || !strings.Contains(msg, "--comment") {
+		t.Errorf("request-changes without a comment: exit %d, %s", code, msg)
+	}
+	if code, _ := zooFail(t, "show", "--server", server, up.ID); code != 1 {
+		t.Errorf("the model of a failed version resolves for anonymous users (exit %d)", code)
+	}
+	if code, _ := zooFail(t, "download", "--server", server, up.ID, "-o", t.TempDir()); code != 1 {
+		t.Errorf("a failed version downloads (exit %d)", code)
+	}
+	if out := zooOK(t, "review", "--server", server, "--token", rita, "reject", ref, "--comment", "does not reproduce"); !strings.Contains(out, "is now rejected") {
+		t.Errorf("reject printed %q", out)
+	}
+	if r := show(t, server, ref, alice); r.State != "rejected" {
+		t.Errorf("after reject: %+v", r)
+	}
+	if n := publishedCount(t, server); n != 0 {
+		t.Errorf("%d models published", n)
+	}
+}
+
+// zoo upload takes a folder, a zip or a description yaml; --draft keeps a
+// draft; --model adds a version; human output names the version.
+func TestUploadForms(t *testing.T) {
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	bob := token(t, storage, "bob", "contributor")
+	// --workers 0: no test runs; the states are what is checked here.
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	fixture := fixtures.Path(t, "packages", "upsample-onnx")
+
+	out := zooOK(t, "upload", "--server", server, "--token", alice, filepath.Join(fixture, "bioimageio.yaml"), "--draft")
+	if !strings.Contains(out, "✔ uploaded ") || !strings.Contains(out, "/1 (Test_scaling): draft; its test is pending") {
+		t.Errorf("human output %q", out)
+	}
+	id := strings.Fields(out)[2]
+	id = id[:strings.Index(id, "/")]
+	if r := show(t, server, id+"/1", alice); r.State != "draft" {
+		t.Errorf("--draft: %+v", r)
+	}
+
+	zipPath := filepath.Join(t.TempDir(), "pkg.zip")
+	zooOK(t, "package", fixture, "-o", zipPath)
+	var up struct {
+		ID      string
+		Version int
+		State   string
+	}
+	json.Unmarshal([]byte(zooOK(t, "upload", "--server", server, "--token", alice, zipPath, "--model", id, "--json")), &up)
+	if up.ID != id || up.Version != 2 || up.State != "submitted" {
+		t.Errorf("zip with --model: %+v", up)
+	}
+	if code, msg := zooFail(t, "upload", "--server", server, "--token", bob, zipPath, "--model", id); code != 1 || !strings.Contains(msg, "only the maintainers") {
+		t.Errorf("another contributor adding a version: exit %d, %s", code, msg)
+	}
+	if code, msg := zooFail(t, "upload", "--server", server, zipPath); code != 1 || !strings.Contains(msg, "token") {
+		t.Errorf("anonymous upload: exit %d, %s", code, msg)
+	}
+	if code, msg := zooFail(t, "upload", "--server", server, "--token", "zoo_wrong", zipPath); code != 1 {
+		t.Errorf("bad token: exit %d, %s", code, msg)
+	}
+
+	// The human summary of show.
+	if out := zooOK(t, "show", "--server", server, "--token", alice, id+"/2"); !strings.Contains(out, "state: submitted   test: pending") || !strings.Contains(out, "weights.onnx") {
+		t.Errorf("show printed %q", out)
+	}
+
+	// Usage errors.
+	for _, args := range [][]string{
+		{"review", "--server", server, "approve", id + "/1"},
+		{"review", "--server", server, "accept", id},
+		{"show", "--server", server, id + "/x"},
+		{"show", "--server", server, id + "/1/2"},
+		{"download", "--server", server, id},
+		{"upload", "--server", "localhost:8080", zipPath},
+	} {
+		if code, _ := zooFail(t, args...); code != 2 {
+			t.Errorf("zoo %s: exit %d, want 2", strings.Join(args, " "), code)
+		}
+	}
+	// Nobody listening: exit 3.
+	if code, msg := zooFail(t, "show", "--server", "http://127.0.0.1:1", id); code != 3 || !strings.Contains(msg, "cannot reach") {
+		t.Errorf("unreachable server: exit %d, %s", code, msg)
+	}
+}
+
+// zoo admin token creates users, sets roles, prints only the token and
+// stores only its hash.
+func TestAdminToken(t *testing.T) {
+	data := t.TempDir()
+	tok := token(t, []string{"--data", data}, "rita", "reviewer")
+	code, out, errs := runZoo(t, "admin", "token", "--data", data, "--user", "carl")
+	if code != 0 || !strings.HasPrefix(out, "zoo_") || !strings.Contains(errs, "new user carl (contributor)") {
+		t.Errorf("default role: exit %d, %q, %q", code, out, errs)
+	}
+	tok2 := token(t, []string{"--data", data}, "rita", "admin")
+	if tok2 == tok {
+		t.Error("the same token twice")
+	}
+	for _, args := range [][]string{
+		{"admin", "token", "--data", data},
+		{"admin", "token", "--data", data, "--user", "x", "--role", "owner"},
+		{"admin", "token", "--data", data, "--user", "x", "--db", "mysql://x"},
+		{"admin"},
+	} {
+		if code, _ := zooFail(t, args...); code != 2 {
+			t.Errorf("zoo %s: exit %d, want 2", strings.Join(args, " "), code)
+		}
+	}
+
+	db, err := sqlite.Open(context.Background(), filepath.Join(data, "zoo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tk := range []string{tok, tok2} {
+		u, err := db.UserByToken(context.Background(), web.HashToken(tk))
+		if err != nil || u.Name != "rita" || u.Role != zoo.RoleAdmin {
+			t.Errorf("token of rita: %+v, %v", u, err)
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(data, "zoo.db"))
+	wal, _ := os.ReadFile(filepath.Join(data, "zoo.db-wal"))
+	if bytes.Contains(append(raw, wal...), []byte(tok)) {
+		t.Error("the token secret is stored")
+	}
+}
+
+// zoo serve --seed publishes the example packages on an empty instance
+// only, skipping what cannot be published, and starts without a missing
+// folder.
+func TestServeSeed(t *testing.T) {
+	needORT(t)
+	seed := t.TempDir()
+	up := fixtures.Path(t, "packages", "upsample-onnx")
+	copyInto := func(name string) string {
+		d := copyDir(t, up)
+		if err := os.Rename(d, filepath.Join(seed, name)); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(seed, name)
+	}
+	copyInto("upsample")
+	broken := copyInto("broken")
+	os.WriteFile(filepath.Join(broken, "bioimageio.yaml"), []byte("type: model\nname: x\n"), 0o644)
+	os.WriteFile(filepath.Join(seed, "README.md"), []byte("examples"), 0o644)
+
+	data := t.TempDir()
+	server, log := startServe(t, "--data", data, "--seed", seed)
+	for _, want := range []string{"--seed: published ", "(Test_scaling; test passed)", "broken: ", "--seed: 1 example model(s) published"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if n := publishedCount(t, server); n != 1 {
+		t.Errorf("%d models published, want 1", n)
+	}
+
+	// Not again on an instance with models; a missing folder is no error.
+	_, log2 := startServe(t, "--data", data, "--seed", seed)
+	if !strings.Contains(log2.String(), "already has 1 model(s); not seeding") {
+		t.Errorf("second seed:\n%s", log2)
+	}
+	_, log3 := startServe(t, "--data", t.TempDir(), "--seed", filepath.Join(seed, "missing"))
+	if !strings.Contains(log3.String(), "starting without example models") {
+		t.Errorf("missing seed folder:\n%s", log3)
+	}
+}
+
+// zoo download verifies what it got against the record and writes nothing
+// when they disagree.
+func TestDownloadVerifies(t *testing.T) {
+	pkg, err := bundle.OpenDir(fixtures.Path(t, "packages", "upsample-onnx"), bundle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Close()
+	var zipBuf bytes.Buffer
+	zipSHA, zipSize, err := bundle.Write(&zipBuf, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := pkg.Files()
+	for i := range files {
+		if files[i].Path == "bioimageio.yaml" {
+			files[i].Path = "rdf.yaml"
+		}
+	}
+	record := func(files []zoo.File, sha string) []byte {
+		b, _ := json.Marshal(map[string]any{"id": "tiny-fox", "version": 1, "state": "published", "test_status": "passed",
+			"files": files, "package_sha256": sha, "package_size": zipSize})
+		return b
+	}
+	var rec []byte
+	body := zipBuf.Bytes()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/models/tiny-fox", "/api/v1/models/tiny-fox/versions/1":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(rec)
+		case "/packages/tiny-fox/1":
+			w.Header().Set("Content-Type", "application/zip")
+			w.Write(body)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	rec = record(files, zipSHA)
+	dir := filepath.Join(t.TempDir(), "ok")
+	zooOK(t, "download", "--server", srv.URL, "tiny-fox", "-o", dir)
+	if got, _ := os.ReadDir(dir); len(got) != len(files) {
+		t.Errorf("%d files written, want %d", len(got), len(files))
+	}
+
+	bad := append([]zoo.File(nil), files...)
+	bad[0].SHA256 = strings.Repeat("0", 64)
+	for name, r := range map[string][]byte{
+		"file sha256":    record(bad, zipSHA),
+		"package sha256": record(files, strings.Repeat("0", 64)),
+		"missing file":   record(append(files, zoo.File{Path: "extra.txt", SHA256: strings.Repeat("1", 64), Size: 1}), zipSHA),
+	} {
+		rec = r
+		dir := filepath.Join(t.TempDir(), "bad")
+		code, msg := zooFail(t, "download", "--server", srv.URL, "tiny-fox/1", "-o", dir)
+		if _, err := os.Stat(dir); code != 1 || !strings.Contains(msg, "nothing was written") || err == nil {
+			t.Errorf("%s: exit %d, %s; folder made: %v", name, code, msg, err == nil)
+		}
+	}
+
+	// An unsafe zip is refused by bundle.OpenZip.
+	var evil bytes.Buffer
+	zw := zip.NewWriter(&evil)
+	for _, n := range []string{"rdf.yaml", "../evil.txt"} {
+		w, _ := zw.Create(n)
+		w.Write([]byte("x"))
+	}
+	zw.Close()
+	body, rec = evil.Bytes(), record(files, "")
+	parent := t.TempDir()
+	if code, _ := zooFail(t, "download", "--server", srv.URL, "tiny-fox/1", "-o", filepath.Join(parent, "out")); code != 1 {
+		t.Errorf("unsafe zip: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "evil.txt")); err == nil {
+		t.Error("a file escaped the output folder")
+	}
+}
