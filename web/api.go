@@ -53,7 +53,7 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			"id", v.ModelID, "version", v.Number, "err", err)
 	}
 	w.Header().Set("Location", versionPath(v))
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, versionOut(v))
 }
 
 func versionPath(v *zoo.Version) string {
@@ -92,16 +92,16 @@ func (s *server) listModels(w http.ResponseWriter, r *http.Request) {
 			latest[v.ModelID] = v
 		}
 	}
-	out := []modelSummary{}
+	list := []modelSummary{}
 	for _, m := range models {
 		v := latest[m.ID]
 		if v == nil {
 			continue // published after the first query: next time
 		}
-		out = append(out, modelSummary{ID: m.ID, Version: v.Number, Name: v.Name, Description: v.Description,
+		list = append(list, modelSummary{ID: m.ID, Version: v.Number, Name: v.Name, Description: v.Description,
 			State: v.State, TestStatus: v.TestStatus, Downloads: m.Downloads})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"models": out})
+	writeJSON(w, http.StatusOK, map[string]any{"models": list})
 }
 
 // better reports whether v is a better "latest" than cur, as
@@ -125,7 +125,7 @@ func (s *server) getLatest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Location", versionPath(v))
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, versionOut(v))
 }
 
 func (s *server) getVersion(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +139,7 @@ func (s *server) getVersion(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, versionOut(v))
 }
 
 func (s *server) listVersions(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +164,7 @@ func nonNil(vs []*zoo.Version) []*zoo.Version {
 	if vs == nil {
 		return []*zoo.Version{}
 	}
-	return vs
+	return outAll(vs)
 }
 
 // ReviewRequest is the body of POST …/review.
@@ -193,7 +193,7 @@ func (s *server) review(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, versionOut(v))
 }
 
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +211,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, versionOut(v))
 }
 
 func (s *server) retire(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +229,7 @@ func (s *server) retire(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, versionOut(v))
 }
 
 // target reads {id} and {n} of an action route; anonymous callers are

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +48,19 @@ func TestFlow(t *testing.T) {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("upload answer lacks %q: %s", k, r.body)
 		}
+	}
+	// The kept validation report has the shape of `zoo validate --json`.
+	var rep struct {
+		Report map[string]json.RawMessage `json:"validation_report"`
+	}
+	json.Unmarshal(r.body, &rep)
+	for _, k := range []string{"source", "status", "type", "format_version", "errors", "warnings"} {
+		if _, ok := rep.Report[k]; !ok {
+			t.Errorf("validation_report lacks %q: %s", k, r.body)
+		}
+	}
+	if string(rep.Report["status"]) != `"valid-format"` || string(rep.Report["errors"]) != "[]" {
+		t.Errorf("validation_report %s", r.body)
 	}
 	// Before publication: invisible to anonymous callers, in the queue.
 	e.problem(e.get("", "/api/v1/models/"+v.ModelID+"/versions/1"), http.StatusNotFound)
@@ -243,4 +257,36 @@ func packageDesc(t *testing.T, data []byte) []byte {
 	defer rc.Close()
 	b, _ := io.ReadAll(rc)
 	return b
+}
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestUploadStreams: a 256 MiB upload body is not held in memory (the
+// server's and the client's allocations together stay far below its size).
+func TestUploadStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 256 MiB")
+	}
+	e := newEnv(t, Options{}, repo.Config{})
+	const size = 256 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := e.do(req{as: "alice", method: "POST", path: "/api/v1/models", body: io.LimitReader(zeros{}, size)})
+	runtime.ReadMemStats(&after)
+	p := e.problem(r, http.StatusBadRequest) // zeros are not a zip
+	if !contains(p.Detail, "zip") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/8 {
+		t.Errorf("uploading %d MiB allocated %d MiB", size>>20, alloc>>20)
+	} else {
+		t.Logf("uploading %d MiB allocated %.1f MiB", size>>20, float64(alloc)/(1<<20))
+	}
 }

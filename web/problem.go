@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -156,4 +157,43 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
+}
+
+// versionOut prepares a version for a response: its validation report in the
+// shape of `zoo validate --json`, like the report of a refused upload.
+// (repo stores spec.Report as encoding/json writes it, with Go field names:
+// "Status", "Errors", …; a report already in the CLI shape is kept.)
+func versionOut(v *zoo.Version) *zoo.Version {
+	if v == nil || !bytes.Contains(v.ValidationReport, []byte(`"Status"`)) {
+		return v
+	}
+	var stored struct {
+		Source, Status, Type, FormatVersion string
+		Errors, Warnings                    []jsonProblem
+	}
+	if err := json.Unmarshal(v.ValidationReport, &stored); err != nil || stored.Status == "" {
+		return v
+	}
+	rep := jsonReport{Source: stored.Source, Status: stored.Status, Type: stored.Type, FormatVersion: stored.FormatVersion,
+		Errors: []jsonProblem{}, Warnings: []jsonProblem{}}
+	for _, p := range stored.Errors {
+		p.Severity = ""
+		rep.Errors = append(rep.Errors, p)
+	}
+	rep.Warnings = append(rep.Warnings, stored.Warnings...)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return v
+	}
+	c := *v
+	c.ValidationReport = b
+	return &c
+}
+
+func outAll(vs []*zoo.Version) []*zoo.Version {
+	res := make([]*zoo.Version, len(vs))
+	for i, v := range vs {
+		res[i] = versionOut(v)
+	}
+	return res
 }
