@@ -86,7 +86,11 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, d download) {
 	if inline[d.ctype] {
 		disp = "inline"
 	}
-	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": d.name}))
+	if cd := mime.FormatMediaType(disp, map[string]string{"filename": d.name}); cd != "" {
+		h.Set("Content-Disposition", cd)
+	} else {
+		h.Set("Content-Disposition", disp)
+	}
 	switch {
 	case !d.v.State.Public():
 		h.Set("Cache-Control", "private, no-cache")

@@ -52,7 +52,9 @@
 //     every byte of it was sent (an aborted transfer does not count); a 304
 //     Not Modified does not count.
 //
-// Drafts and versions under review never count. The counts are reported
+// Drafts and versions under review never count. Published files are sent
+// with Cache-Control: immutable, so a client (or a cache in front of the
+// server) that already holds them does not ask, and is not counted, again. The counts are reported
 // per version ("downloads" of a version) and summed per model ("downloads"
 // in the model list).
 package web
