@@ -19,9 +19,12 @@ test: build
 	$(GO) vet ./...
 	scripts/with-test-services.sh $(GO) test -count=1 ./...
 
-# The embedded server with the example models.
+# The embedded server on http://127.0.0.1:8080 (SQLite + blobs under
+# ./zoo-data). On first start it publishes the example packages in SEED; a
+# missing folder is reported and the server starts empty.
+SEED ?= ../shared/fixtures/packages
 run: build
-	$(BIN) serve
+	$(BIN) serve --seed $(SEED)
 
 # Benchmarks; results are recorded in bench/RESULTS.md.
 bench: build
