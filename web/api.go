@@ -60,8 +60,8 @@ func versionPath(v *zoo.Version) string {
 	return "/api/v1/models/" + url.PathEscape(v.ModelID) + "/versions/" + strconv.Itoa(v.Number)
 }
 
-// modelSummary is one entry of the model list.
-type modelSummary struct {
+// ModelSummary is one entry of the model list.
+type ModelSummary struct {
 	ID          string         `json:"id"`
 	Version     int            `json:"version"`
 	Name        string         `json:"name"`
@@ -92,13 +92,13 @@ func (s *server) listModels(w http.ResponseWriter, r *http.Request) {
 			latest[v.ModelID] = v
 		}
 	}
-	list := []modelSummary{}
+	list := []ModelSummary{}
 	for _, m := range models {
 		v := latest[m.ID]
 		if v == nil {
 			continue // published after the first query: next time
 		}
-		list = append(list, modelSummary{ID: m.ID, Version: v.Number, Name: v.Name, Description: v.Description,
+		list = append(list, ModelSummary{ID: m.ID, Version: v.Number, Name: v.Name, Description: v.Description,
 			State: v.State, TestStatus: v.TestStatus, Downloads: m.Downloads})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"models": list})

@@ -71,7 +71,7 @@ func TestDownloadCounting(t *testing.T) {
 		t.Errorf("version downloads %d", got.Downloads)
 	}
 	var list struct {
-		Models []modelSummary `json:"models"`
+		Models []ModelSummary `json:"models"`
 	}
 	json.Unmarshal(e.get("", "/api/v1/models").body, &list)
 	if len(list.Models) != 1 || list.Models[0].Downloads != 6 {

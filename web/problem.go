@@ -52,12 +52,12 @@ var invalidPackage = problemType{http.StatusUnprocessableEntity, "invalid-packag
 // Problem is an RFC 9457 problem document. Report is set for invalid
 // packages; RequestID for internal errors (quote it when reporting).
 type Problem struct {
-	Type      string      `json:"type"`
-	Title     string      `json:"title"`
-	Status    int         `json:"status"`
-	Detail    string      `json:"detail"`
-	Report    *jsonReport `json:"report,omitempty"`
-	RequestID string      `json:"request_id,omitempty"`
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail"`
+	Report    *ValidationReport `json:"report,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
 }
 
 // problemOf makes a problem that has no zoo.Kind (405).
@@ -121,17 +121,21 @@ func (s *server) problem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	}
 }
 
-// jsonReport is a validation report as `zoo validate --json` prints it.
-type jsonReport struct {
-	Source        string        `json:"source"`
-	Status        string        `json:"status"`
-	Type          string        `json:"type"`
-	FormatVersion string        `json:"format_version"`
-	Errors        []jsonProblem `json:"errors"`
-	Warnings      []jsonProblem `json:"warnings"`
+// ValidationReport is a validation report as `zoo validate --json` prints
+// it: in a refused upload's problem ("report") and in every version
+// ("validation_report").
+type ValidationReport struct {
+	Source        string              `json:"source"`
+	Status        string              `json:"status"`
+	Type          string              `json:"type"`
+	FormatVersion string              `json:"format_version"`
+	Errors        []ValidationProblem `json:"errors"`
+	Warnings      []ValidationProblem `json:"warnings"`
 }
 
-type jsonProblem struct {
+// ValidationProblem is one error or warning of a ValidationReport (Line and
+// Column are 1-based, 0 when unknown; Severity only for warnings).
+type ValidationProblem struct {
 	Loc      string `json:"loc"`
 	Msg      string `json:"msg"`
 	Severity string `json:"severity,omitempty"`
@@ -139,14 +143,14 @@ type jsonProblem struct {
 	Column   int    `json:"column"`
 }
 
-func toJSONReport(r *spec.Report) jsonReport {
-	jr := jsonReport{Source: r.Source, Status: r.Status, Type: r.Type, FormatVersion: r.FormatVersion,
-		Errors: []jsonProblem{}, Warnings: []jsonProblem{}}
+func toJSONReport(r *spec.Report) ValidationReport {
+	jr := ValidationReport{Source: r.Source, Status: r.Status, Type: r.Type, FormatVersion: r.FormatVersion,
+		Errors: []ValidationProblem{}, Warnings: []ValidationProblem{}}
 	for _, e := range r.Errors {
-		jr.Errors = append(jr.Errors, jsonProblem{Loc: e.Loc, Msg: e.Msg, Line: e.Line, Column: e.Column})
+		jr.Errors = append(jr.Errors, ValidationProblem{Loc: e.Loc, Msg: e.Msg, Line: e.Line, Column: e.Column})
 	}
 	for _, w := range r.Warnings {
-		jr.Warnings = append(jr.Warnings, jsonProblem{Loc: w.Loc, Msg: w.Msg, Severity: w.Severity.String(), Line: w.Line, Column: w.Column})
+		jr.Warnings = append(jr.Warnings, ValidationProblem{Loc: w.Loc, Msg: w.Msg, Severity: w.Severity.String(), Line: w.Line, Column: w.Column})
 	}
 	return jr
 }
@@ -169,13 +173,13 @@ func versionOut(v *zoo.Version) *zoo.Version {
 	}
 	var stored struct {
 		Source, Status, Type, FormatVersion string
-		Errors, Warnings                    []jsonProblem
+		Errors, Warnings                    []ValidationProblem
 	}
 	if err := json.Unmarshal(v.ValidationReport, &stored); err != nil || stored.Status == "" {
 		return v
 	}
-	rep := jsonReport{Source: stored.Source, Status: stored.Status, Type: stored.Type, FormatVersion: stored.FormatVersion,
-		Errors: []jsonProblem{}, Warnings: []jsonProblem{}}
+	rep := ValidationReport{Source: stored.Source, Status: stored.Status, Type: stored.Type, FormatVersion: stored.FormatVersion,
+		Errors: []ValidationProblem{}, Warnings: []ValidationProblem{}}
 	for _, p := range stored.Errors {
 		p.Severity = ""
 		rep.Errors = append(rep.Errors, p)
