@@ -39,7 +39,9 @@ func newRoot() *cobra.Command {
 		Short: "zoo: a repository and runtime for pre-trained bioimage AI models (bioimage.io format)",
 		Long: `zoo validates, tests, runs and publishes bioimage.io models.
 
-Contributors: zoo validate, zoo update-format, zoo update-hashes, zoo test, zoo predict.
+Contributors: zoo validate, zoo update-format, zoo update-hashes, zoo test, zoo predict,
+zoo package; with a server: zoo upload, zoo show, zoo download (reviewers: zoo review).
+Operators: zoo serve, zoo worker, zoo admin token, zoo gc.
 Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
