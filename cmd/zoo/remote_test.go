@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/sqlite"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -306,5 +308,47 @@ func TestDownloadVerifies(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(parent, "evil.txt")); err == nil {
 		t.Error("a file escaped the output folder")
+	}
+}
+
+// A version stored without a queued test (an upload interrupted between
+// the catalog write and the enqueue) is tested once a worker starts.
+func TestWorkerRequeuesPending(t *testing.T) {
+	needORT(t)
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+
+	// Upload through a service without a queue: no job.
+	ctx := context.Background()
+	st, err := openStorage(ctx, storageFlags{data: data}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.cat.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, _, err := bundle.Build(fixtures.Path(t, "packages", "upsample-onnx"), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipBuf bytes.Buffer
+	bundle.Write(&zipBuf, pkg)
+	pkg.Close()
+	v, err := repo.New(st.cat, st.blobs, nil, repo.Config{}).Upload(ctx, u, &zipBuf, repo.UploadOptions{})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := v.ModelID + "/1"
+
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	if r := show(t, server, ref, alice); r.TestStatus != "pending" {
+		t.Fatalf("before a worker: %+v", r)
+	}
+	background(t, regexp.MustCompile(`zoo worker: running`), "worker", "--data", data, "--concurrency", "1")
+	if r := waitTested(t, server, ref, alice); r.TestStatus != "passed" {
+		t.Errorf("after a worker started: %+v", r)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -81,7 +82,55 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger) (*q
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, nil, err
 	}
+	if err := requeuePending(ctx, st, q, log); err != nil {
+		log.Warn("cannot re-queue the tests of pending versions", "err", err)
+	}
 	return q, svc, nil
+}
+
+// requeuePending queues a test for every unpublished version whose test is
+// pending but has no job waiting or running: its upload was interrupted
+// between storing the version and queueing the job, or its jobs ran out of
+// attempts (e.g. while ONNX Runtime was missing).
+func requeuePending(ctx context.Context, st *storage, q *queue.Queue, log *slog.Logger) error {
+	versions, err := st.cat.ListVersions(ctx, zoo.VersionFilter{States: []zoo.State{zoo.StateDraft, zoo.StateSubmitted, zoo.StateChangesRequested}})
+	if err != nil {
+		return err
+	}
+	var pending []repo.TestArgs
+	for _, v := range versions {
+		if v.TestStatus == zoo.TestPending {
+			pending = append(pending, repo.TestArgs{ID: v.ModelID, Version: v.Number})
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	jobs, err := q.Jobs(ctx, repo.JobTest, 10000)
+	if err != nil {
+		return err
+	}
+	queued := map[repo.TestArgs]bool{}
+	for _, j := range jobs {
+		switch j.State {
+		case queue.Completed, queue.Cancelled, queue.Discarded:
+			continue
+		}
+		var a repo.TestArgs
+		if json.Unmarshal(j.Args, &a) == nil {
+			queued[a] = true
+		}
+	}
+	for _, a := range pending {
+		if queued[a] {
+			continue
+		}
+		if _, err := q.Enqueue(ctx, repo.JobTest, a); err != nil {
+			return err
+		}
+		log.Info("re-queued the test of a pending version", "model", a.ID, "version", a.Version)
+	}
+	return nil
 }
 
 // stopWorkers stops a working queue, interrupting jobs still running
