@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -132,3 +133,40 @@ func itoa(i int) string {
 	}
 	return string(b[n:])
 }
+
+// JSONReport is the machine-readable form of a Report, as `zoo validate
+// --json` prints it and the repository API returns it.
+type JSONReport struct {
+	Source        string        `json:"source"`
+	Status        string        `json:"status"`
+	Type          string        `json:"type"`
+	FormatVersion string        `json:"format_version"`
+	Errors        []JSONProblem `json:"errors"`
+	Warnings      []JSONProblem `json:"warnings"`
+}
+
+// JSONProblem is one error or warning of a JSONReport. Line and Column are
+// 1-based (0 when unknown); Severity is set for warnings only.
+type JSONProblem struct {
+	Loc      string `json:"loc"`
+	Msg      string `json:"msg"`
+	Severity string `json:"severity,omitempty"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+}
+
+// JSON returns the report in its machine-readable form.
+func (r *Report) JSON() JSONReport {
+	jr := JSONReport{Source: r.Source, Status: r.Status, Type: r.Type, FormatVersion: r.FormatVersion,
+		Errors: []JSONProblem{}, Warnings: []JSONProblem{}}
+	for _, e := range r.Errors {
+		jr.Errors = append(jr.Errors, JSONProblem{Loc: e.Loc, Msg: e.Msg, Line: e.Line, Column: e.Column})
+	}
+	for _, w := range r.Warnings {
+		jr.Warnings = append(jr.Warnings, JSONProblem{Loc: w.Loc, Msg: w.Msg, Severity: w.Severity.String(), Line: w.Line, Column: w.Column})
+	}
+	return jr
+}
+
+// MarshalJSON writes the report in its machine-readable form (JSONReport).
+func (r Report) MarshalJSON() ([]byte, error) { return json.Marshal(r.JSON()) }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,36 +123,12 @@ func (s *server) problem(w http.ResponseWriter, r *http.Request, p *Problem) {
 // ValidationReport is a validation report as `zoo validate --json` prints
 // it: in a refused upload's problem ("report") and in every version
 // ("validation_report").
-type ValidationReport struct {
-	Source        string              `json:"source"`
-	Status        string              `json:"status"`
-	Type          string              `json:"type"`
-	FormatVersion string              `json:"format_version"`
-	Errors        []ValidationProblem `json:"errors"`
-	Warnings      []ValidationProblem `json:"warnings"`
-}
+type ValidationReport = spec.JSONReport
 
-// ValidationProblem is one error or warning of a ValidationReport (Line and
-// Column are 1-based, 0 when unknown; Severity only for warnings).
-type ValidationProblem struct {
-	Loc      string `json:"loc"`
-	Msg      string `json:"msg"`
-	Severity string `json:"severity,omitempty"`
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-}
+// ValidationProblem is one error or warning of a ValidationReport.
+type ValidationProblem = spec.JSONProblem
 
-func toJSONReport(r *spec.Report) ValidationReport {
-	jr := ValidationReport{Source: r.Source, Status: r.Status, Type: r.Type, FormatVersion: r.FormatVersion,
-		Errors: []ValidationProblem{}, Warnings: []ValidationProblem{}}
-	for _, e := range r.Errors {
-		jr.Errors = append(jr.Errors, ValidationProblem{Loc: e.Loc, Msg: e.Msg, Line: e.Line, Column: e.Column})
-	}
-	for _, w := range r.Warnings {
-		jr.Warnings = append(jr.Warnings, ValidationProblem{Loc: w.Loc, Msg: w.Msg, Severity: w.Severity.String(), Line: w.Line, Column: w.Column})
-	}
-	return jr
-}
+func toJSONReport(r *spec.Report) ValidationReport { return r.JSON() }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -163,36 +138,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// versionOut prepares a version for a response: its validation report in the
-// shape of `zoo validate --json`, like the report of a refused upload.
-// (repo stores spec.Report as encoding/json writes it, with Go field names:
-// "Status", "Errors", …; a report already in the CLI shape is kept.)
-func versionOut(v *zoo.Version) *zoo.Version {
-	if v == nil || !bytes.Contains(v.ValidationReport, []byte(`"Status"`)) {
-		return v
-	}
-	var stored struct {
-		Source, Status, Type, FormatVersion string
-		Errors, Warnings                    []ValidationProblem
-	}
-	if err := json.Unmarshal(v.ValidationReport, &stored); err != nil || stored.Status == "" {
-		return v
-	}
-	rep := ValidationReport{Source: stored.Source, Status: stored.Status, Type: stored.Type, FormatVersion: stored.FormatVersion,
-		Errors: []ValidationProblem{}, Warnings: []ValidationProblem{}}
-	for _, p := range stored.Errors {
-		p.Severity = ""
-		rep.Errors = append(rep.Errors, p)
-	}
-	rep.Warnings = append(rep.Warnings, stored.Warnings...)
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return v
-	}
-	c := *v
-	c.ValidationReport = b
-	return &c
-}
+// versionOut prepares a version for a response. (Reports are stored in
+// the shape of `zoo validate --json` already: spec.Report's MarshalJSON.)
+func versionOut(v *zoo.Version) *zoo.Version { return v }
 
 func outAll(vs []*zoo.Version) []*zoo.Version {
 	res := make([]*zoo.Version, len(vs))

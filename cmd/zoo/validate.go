@@ -59,34 +59,13 @@ Exit code: 0 when every input is valid, 1 when any failed, 2 on usage errors.`,
 	return cmd
 }
 
-type jsonProblem struct {
-	Loc      string `json:"loc"`
-	Msg      string `json:"msg"`
-	Severity string `json:"severity,omitempty"`
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-}
+// The JSON shapes of `zoo validate --json` are spec's.
+type (
+	jsonReport  = spec.JSONReport
+	jsonProblem = spec.JSONProblem
+)
 
-type jsonReport struct {
-	Source        string        `json:"source"`
-	Status        string        `json:"status"`
-	Type          string        `json:"type"`
-	FormatVersion string        `json:"format_version"`
-	Errors        []jsonProblem `json:"errors"`
-	Warnings      []jsonProblem `json:"warnings"`
-}
-
-func toJSONReport(r *spec.Report) jsonReport {
-	jr := jsonReport{Source: r.Source, Status: r.Status, Type: r.Type, FormatVersion: r.FormatVersion,
-		Errors: []jsonProblem{}, Warnings: []jsonProblem{}}
-	for _, e := range r.Errors {
-		jr.Errors = append(jr.Errors, jsonProblem{Loc: e.Loc, Msg: e.Msg, Line: e.Line, Column: e.Column})
-	}
-	for _, w := range r.Warnings {
-		jr.Warnings = append(jr.Warnings, jsonProblem{Loc: w.Loc, Msg: w.Msg, Severity: w.Severity.String(), Line: w.Line, Column: w.Column})
-	}
-	return jr
-}
+func toJSONReport(r *spec.Report) jsonReport { return r.JSON() }
 
 func writeReportJSON(w io.Writer, r *spec.Report) {
 	b, _ := json.Marshal(toJSONReport(r))
