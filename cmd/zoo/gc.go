@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,8 +22,8 @@ func newGCCmd() *cobra.Command {
 		Short: "Delete blobs no version refers to (left by interrupted uploads)",
 		Long: `gc deletes every blob of the blob store that no version in the catalog
 refers to — what an upload interrupted by a crash leaves — and the temporary
-files of interrupted writes older than an hour, and prints how many blobs it
-deleted. Run it while no upload is in progress: an upload's blobs are
+files of interrupted writes and uploads older than an hour, and prints how
+many blobs it deleted. Run it while no upload is in progress: an upload's blobs are
 referenced only once its version exists.
 
 ` + storageHelp + `
@@ -47,6 +50,7 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 					return err
 				}
 			}
+			tmp += cleanSpool(st.tempDir, time.Hour)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				b, _ := json.Marshal(map[string]int{"deleted": n, "temporary_deleted": tmp})
@@ -63,4 +67,31 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 	sf.register(cmd, true)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	return cmd
+}
+
+// cleanSpool removes what uploads and test jobs left in the data folder's
+// tmp/ when their process was killed (older than olderThan), and returns
+// how many entries it removed.
+func cleanSpool(dir string, olderThan time.Duration) int {
+	if dir == "" {
+		return 0
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	cutoff := time.Now().Add(-olderThan)
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "zoo-upload-") && !strings.HasPrefix(name, "zoo-test-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			if os.RemoveAll(filepath.Join(dir, name)) == nil {
+				n++
+			}
+		}
+	}
+	return n
 }

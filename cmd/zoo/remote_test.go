@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
@@ -350,5 +351,27 @@ func TestWorkerRequeuesPending(t *testing.T) {
 	background(t, regexp.MustCompile(`zoo worker: running`), "worker", "--data", data, "--concurrency", "1")
 	if r := waitTested(t, server, ref, alice); r.TestStatus != "passed" {
 		t.Errorf("after a worker started: %+v", r)
+	}
+}
+
+// zoo gc also removes what killed uploads left in the data folder's tmp/,
+// once it is an hour old.
+func TestGCTemporaryFiles(t *testing.T) {
+	data := t.TempDir()
+	zooOK(t, "gc", "--data", data) // creates the layout
+	old, fresh := filepath.Join(data, "tmp", "zoo-upload-1.zip"), filepath.Join(data, "tmp", "zoo-upload-2.zip")
+	for _, p := range []string{old, fresh} {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	if out := zooOK(t, "gc", "--data", data, "--json"); out != `{"deleted":0,"temporary_deleted":1}`+"\n" {
+		t.Errorf("zoo gc --json printed %q", out)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("the old spool file is still there")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a fresh spool file (an upload in progress) was removed")
 	}
 }

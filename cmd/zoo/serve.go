@@ -32,8 +32,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve [--data DIR] [--addr HOST:PORT] [--db URL] [--blobs URL] [--workers N] [--seed DIR]",
 		Short: "Run the model repository: the JSON API, downloads and the test jobs",
 		Long: `serve runs a zoo repository: the JSON API under /api/v1 (described at
-/api/openapi.json), file and package downloads, and — unless --workers 0 —
-workers that run the reproducibility test of every upload.
+/api/openapi.json), file and package downloads, a home page at / listing
+the published models, and — unless --workers 0 — workers that run the
+reproducibility test of every upload.
 
 With no flags it is a whole instance for one machine under ./zoo-data.
 For more, run replicas with --db postgres://… --blobs s3://… --workers 0
