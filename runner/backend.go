@@ -2,6 +2,10 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -83,7 +87,9 @@ func ErrNotSupported(format string) error {
 
 // Open loads the weights of format of the model m, whose files are in src.
 // A format zoo has no backend for is ErrNotSupported; a format the
-// description does not have is zoo.NotFound.
+// description does not have is zoo.NotFound. When the description gives
+// the weights' sha256, the file is checked against it (while the backend
+// loads it): a mismatch is zoo.Invalid.
 func Open(m *spec.Model, src *spec.Source, format string, threads int) (Model, error) {
 	entry := m.Weights.Get(format)
 	if entry == nil {
@@ -95,7 +101,44 @@ func Open(m *spec.Model, src *spec.Source, format string, threads int) (Model, e
 	if !ok {
 		return nil, ErrNotSupported(format)
 	}
-	return b(Weights{Model: m, Source: src, Format: format, Entry: entry, Threads: threads})
+	checked := make(chan error, 1)
+	go func() { checked <- checkHashes(src, entry) }()
+	model, err := b(Weights{Model: m, Source: src, Format: format, Entry: entry, Threads: threads})
+	if herr := <-checked; herr != nil {
+		if model != nil {
+			model.Close()
+		}
+		return nil, herr
+	}
+	return model, err
+}
+
+// checkHashes compares the weights files of an entry (source and ONNX
+// external data) with their sha256, where given and local.
+func checkHashes(src *spec.Source, entry *spec.WeightsEntry) error {
+	files := []spec.FileDescr{{Source: entry.Source, SHA256: entry.SHA256}}
+	if entry.ExternalData != nil {
+		files = append(files, *entry.ExternalData)
+	}
+	for _, f := range files {
+		if f.SHA256 == "" || strings.Contains(f.Source, "://") {
+			continue
+		}
+		r, err := src.FS.Open(path.Clean(strings.TrimPrefix(f.Source, "./")))
+		if err != nil {
+			return zoo.E("runner.Open", zoo.NotFound, err, "cannot read the weights file %s", f.Source)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return zoo.E("runner.Open", zoo.Internal, err, "cannot read the weights file %s", f.Source)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, f.SHA256) {
+			return zoo.E("runner.Open", zoo.Invalid, nil, "the weights file %s does not match its sha256 in the description (file %s…, description %s…); the package is corrupt or was changed", f.Source, got[:12], f.SHA256[:min(12, len(f.SHA256))])
+		}
+	}
+	return nil
 }
 
 // PickFormat returns the first weight format of m that zoo can run, in the

@@ -23,7 +23,7 @@ func needORT(t testing.TB) {
 func loadPredictor(t testing.TB, name string) *Predictor {
 	t.Helper()
 	needORT(t)
-	pkg, err := Load(fixtures.Path(t, "packages", name))
+	pkg, err := Load(fixtures.Path(t, "packages", name), LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

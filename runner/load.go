@@ -34,18 +34,26 @@ type LoadError struct {
 func (e *LoadError) Error() string { return e.Err.Error() }
 func (e *LoadError) Unwrap() error { return e.Err }
 
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// Files turns on the package's file checks (existence, sha256 of every
+	// file, test tensors against their axes), as zoo test needs. Without
+	// it only the description is checked; the weights' sha256 is still
+	// verified when they are opened (Open).
+	Files bool
+}
+
 // Load reads the model description at path (a yaml, package folder or
 // zip; any format version, converted to 0.5) for running:
 //
 //  1. the description must be a valid model (format checks);
-//  2. if any of its weight formats can run here, the package's files are
-//     checked too (existence, sha256, test tensors). Problems located
-//     under the weights entry of a format zoo cannot run are kept in
-//     Package.Skipped instead of failing the load; any other problem fails
-//     it.
+//  2. with opts.Files, and if any of its weight formats can run here, the
+//     package's files are checked too. Problems located under the weights
+//     entry of a format zoo cannot run are kept in Package.Skipped instead
+//     of failing the load; any other problem fails it.
 //
 // Errors are *LoadError wrapping a zoo.Invalid (or zoo.NotFound) error.
-func Load(path string) (*Package, error) {
+func Load(path string, opts LoadOptions) (*Package, error) {
 	src, err := spec.OpenSource(path)
 	if err != nil {
 		return nil, &LoadError{Err: zoo.E("runner.Load", zoo.NotFound, err, "cannot open %s", path)}
@@ -70,7 +78,7 @@ func Load(path string) (*Package, error) {
 	for _, f := range m.Weights.Formats() {
 		runnable = runnable || Supported(f)
 	}
-	if !runnable {
+	if !runnable || !opts.Files {
 		return pkg, nil
 	}
 	_, _, res, err = spec.Load(path, spec.Options{Files: true})

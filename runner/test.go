@@ -99,7 +99,7 @@ func Test(ctx context.Context, path string, opts TestOptions) *TestReport {
 		}
 	}
 	say("loading %s", path)
-	pkg, err := Load(path)
+	pkg, err := Load(path, LoadOptions{Files: true})
 	if err != nil {
 		var le *LoadError
 		errors.As(err, &le)

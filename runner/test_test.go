@@ -254,3 +254,25 @@ func TestRequestedFormatAbsent(t *testing.T) {
 		t.Fatalf("%s %+v", rep.Status, rep.Formats["torchscript"])
 	}
 }
+
+// Opening weights checks their sha256 even when the load skipped the file
+// checks (zoo predict).
+func TestOpenChecksWeightsHash(t *testing.T) {
+	needORT(t)
+	dir := copyPackage(t, "upsample-onnx")
+	w := filepath.Join(dir, "weights.onnx")
+	b, _ := os.ReadFile(w)
+	b[len(b)-1] ^= 1
+	os.WriteFile(w, b, 0o644)
+	pkg, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPredictor(pkg, "", Options{})
+	if zoo.KindOf(err) != zoo.Invalid || !strings.Contains(err.Error(), "weights.onnx does not match its sha256") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Load(dir, LoadOptions{Files: true}); err == nil || !strings.Contains(err.Error(), "weights.onnx") {
+		t.Fatalf("Load with file checks: %v", err)
+	}
+}

@@ -98,7 +98,7 @@ loaded or run here, or an image failed (the others are still written);
 				return usageErr("%s", err)
 			}
 
-			pkg, err := runner.Load(model)
+			pkg, err := runner.Load(model, runner.LoadOptions{})
 			if err != nil {
 				return &exitError{code: 1, err: errors.New(zoo.MessageOf(err))}
 			}
