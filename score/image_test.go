@@ -32,7 +32,7 @@ func TestMSEMAEByHand(t *testing.T) {
 }
 
 func TestDataRange(t *testing.T) {
-	near(t, "range", DataRange(handTruth), 3, 0)              // 4 − 1
+	near(t, "range", DataRange(handTruth), 3, 0)             // 4 − 1
 	near(t, "range", DataRange([]float64{-2, 5, 0.5}), 7, 0) // 5 − (−2)
 	near(t, "range empty", DataRange(nil), 0, 0)
 	near(t, "range constant", DataRange([]float64{3, 3}), 0, 0)
