@@ -5,7 +5,10 @@ ORT_LIB := lib/libonnxruntime.so.1
 
 .PHONY: build test run bench fuzz vet clean
 
+# The TorchScript shim lib/libzootorch.so is built where libtorch-dev is
+# installed (skipped with a message elsewhere: zoo then runs ONNX only).
 build: $(ORT_LIB)
+	scripts/build-torch-shim.sh
 	$(GO) build -o $(BIN) ./cmd/zoo
 
 # The ONNX Runtime library comes from the npm package, checksum verified.

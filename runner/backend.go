@@ -46,7 +46,19 @@ type Backend func(w Weights) (Model, error)
 var (
 	backendsMu sync.RWMutex
 	backends   = map[string]Backend{}
+	// unavailable holds, for formats whose backend zoo has but cannot use
+	// here (its engine is not installed), what to do about it.
+	unavailable = map[string]string{}
 )
+
+// setUnavailable records that format has a backend that cannot run here,
+// and why; ErrNotSupported(format) then gives the reason. Register clears
+// it.
+func setUnavailable(format, reason string) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	unavailable[format] = reason
+}
 
 // Register makes a backend available for a weight format (one of
 // spec.WeightFormats). Registering a format twice replaces the backend.
@@ -56,6 +68,7 @@ func Register(format string, b Backend) {
 	backendsMu.Lock()
 	defer backendsMu.Unlock()
 	backends[format] = b
+	delete(unavailable, format)
 }
 
 // Supported reports whether zoo can run weights of format.
@@ -80,8 +93,17 @@ func Runnable() []string {
 
 // ErrNotSupported returns the error for a weight format zoo cannot run: a
 // *zoo.Error of kind zoo.NotSupported whose text is exactly
-// "not supported: <format>; zoo runs: <runnable formats>".
+// "not supported: <format>; zoo runs: <runnable formats>", or, for a
+// format whose backend is built in but whose engine is not installed here,
+// "not supported: <reason>" (e.g. "torchscript needs libtorch (apt-get
+// install libtorch-dev, then make build)").
 func ErrNotSupported(format string) error {
+	backendsMu.RLock()
+	why, ok := unavailable[format]
+	backendsMu.RUnlock()
+	if ok {
+		return &zoo.Error{Kind: zoo.NotSupported, Message: why}
+	}
 	return &zoo.Error{Kind: zoo.NotSupported, Message: format + "; zoo runs: " + strings.Join(Runnable(), ", ")}
 }
 

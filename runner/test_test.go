@@ -14,6 +14,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
+	"github.com/zoo-bioimage/zoo/torch"
 )
 
 var fixturePackages = []string{"unet2d-nuclei-broad-onnx", "unet2d-diff-output-shape-onnx", "unet2d-multi-tensor-onnx", "upsample-onnx"}
@@ -69,6 +70,11 @@ func TestExampleModels(t *testing.T) {
 		"unet2d_nuclei_broad/v0_4_9.bioimageio.yaml":                                StatusPassed,
 		"unet2d_nuclei_broad/invalid_v0_4_0_duplicate_tensor_names.bioimageio.yaml": StatusFailed,
 	}
+	torchscript := Supported("torchscript") // lib/libzootorch.so and libtorch are installed
+	if torchscript {
+		// Its torchscript weights run (torch/torch_test.go tests them).
+		want["unet2d_multi_tensor/bioimageio.yaml"] = StatusPassed
+	}
 	notSupported := regexp.MustCompile(`^not supported: [a-z_0-9]+; zoo runs: onnx`)
 	for name, status := range want {
 		t.Run(name, func(t *testing.T) {
@@ -80,6 +86,15 @@ func TestExampleModels(t *testing.T) {
 				if f == "onnx" {
 					continue
 				}
+				if f == "torchscript" {
+					if torchscript && fr.Status != StatusPassed {
+						t.Errorf("%s: %+v", f, fr)
+					}
+					if !torchscript && (fr.Status != StatusNotSupported || !strings.HasPrefix(fr.Message, "not supported: "+torch.NotInstalled)) {
+						t.Errorf("%s: %+v", f, fr)
+					}
+					continue
+				}
 				if fr.Status != StatusNotSupported || !notSupported.MatchString(fr.Message) || fr.Runs || fr.Cases == nil {
 					t.Errorf("%s: %+v", f, fr)
 				}
@@ -89,8 +104,8 @@ func TestExampleModels(t *testing.T) {
 }
 
 func TestErrNotSupportedText(t *testing.T) {
-	err := ErrNotSupported("torchscript")
-	if err.Error() != "not supported: torchscript; zoo runs: onnx" || zoo.KindOf(err) != zoo.NotSupported {
+	err := ErrNotSupported("keras_hdf5")
+	if err.Error() != "not supported: keras_hdf5; zoo runs: "+strings.Join(Runnable(), ", ") || zoo.KindOf(err) != zoo.NotSupported {
 		t.Fatalf("%q (%v)", err.Error(), zoo.KindOf(err))
 	}
 	if zoo.MessageOf(err) != err.Error() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/runner"
 )
 
 // needORT skips a test when the ONNX Runtime library is missing, except
@@ -66,6 +67,12 @@ func TestTestJSONFixturePackages(t *testing.T) {
 func TestTestNotSupported(t *testing.T) {
 	needORT(t)
 	path := fixtures.Path(t, "bioimageio-examples", "models", "unet2d_multi_tensor", "bioimageio.yaml")
+	formats := []string{"pytorch_state_dict", "torchscript"}
+	if runner.Supported("torchscript") {
+		// The multi-tensor model runs on libtorch; this one has a state dict only.
+		path = fixtures.Path(t, "bioimageio-examples", "models", "unet2d_diff_output_shape", "bioimageio.yaml")
+		formats = formats[:1]
+	}
 	code, out, _ := runZoo(t, "test", "--json", path)
 	var rep testJSON
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -74,9 +81,9 @@ func TestTestNotSupported(t *testing.T) {
 	if code != 1 || rep.Status != "not-supported" {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	for _, f := range []string{"pytorch_state_dict", "torchscript"} {
+	for _, f := range formats {
 		fr := rep.Formats[f]
-		if fr.Status != "not-supported" || fr.Message != "not supported: "+f+"; zoo runs: onnx" || fr.Runs || fr.MaxAbsError != nil {
+		if fr.Status != "not-supported" || fr.Message != runner.ErrNotSupported(f).Error() || fr.Runs || fr.MaxAbsError != nil {
 			t.Errorf("%s: %+v", f, fr)
 		}
 	}
@@ -91,19 +98,26 @@ func TestTestHumanOutput(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	for _, want := range []string{
+	wants := []string{
 		"✔ onnx: passed — runs, reproduces the test outputs (max abs error ",
 		"    ✔ onnx batch 1, n 0: raw (1, 1, 512, 512) → probability (1, 1, 512, 512)",
-		"– pytorch_state_dict: not supported: pytorch_state_dict; zoo runs: onnx",
-		"– torchscript: not supported: torchscript; zoo runs: onnx",
+		"– pytorch_state_dict: not supported: pytorch_state_dict; zoo runs: " + strings.Join(runner.Runnable(), ", "),
+		"– torchscript: not supported: torchscript needs libtorch (apt-get install libtorch-dev, then make build)",
 		"✔ " + path + ": passed",
-	} {
+	}
+	lines := 5 // 3 formats, 1 case, verdict
+	if runner.Supported("torchscript") {
+		wants[3] = "✔ torchscript: passed — runs, reproduces the test outputs (max abs error "
+		wants = append(wants, "    ✔ torchscript batch 1, n 0: raw (1, 1, 512, 512) → probability (1, 1, 512, 512)")
+		lines++
+	}
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := strings.Count(out, "\n"); n != 5 {
-		t.Errorf("%d lines, want 5 (3 formats, 1 case, verdict):\n%s", n, out)
+	if n := strings.Count(out, "\n"); n != lines {
+		t.Errorf("%d lines, want %d (3 formats, their cases, verdict):\n%s", n, lines, out)
 	}
 }
 
