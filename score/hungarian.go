@@ -97,3 +97,150 @@ func assign(n, m int, c func(i, j int) float64) []int {
 	}
 	return out
 }
+
+// arc is an allowed (row, column) pair of a sparse assignment problem.
+type arc struct {
+	col  int
+	cost float64
+}
+
+// assignSparse is the same Hungarian algorithm in its shortest augmenting
+// path form (Jonker–Volgenant; Crouse 2016, as in SciPy) over a sparse
+// cost matrix: rows[i] lists the columns row i may take. It assigns every
+// row a distinct column at the least total cost and returns the column of
+// each row; the caller guarantees that such an assignment exists (matching
+// gives each row a private "unmatched" column). Each added row runs a
+// Dijkstra search over alternating paths that touches only the arcs it
+// reaches, so the cost follows the arcs explored, not rows × columns.
+func assignSparse(rows [][]arc, nCols int) []int {
+	n := len(rows)
+	inf := math.Inf(1)
+	u := make([]float64, n)
+	v := make([]float64, nCols)
+	col4row := make([]int, n)
+	row4col := make([]int, nCols)
+	for i := range col4row {
+		col4row[i] = -1
+	}
+	for j := range row4col {
+		row4col[j] = -1
+	}
+	dist := make([]float64, nCols) // shortest path cost to each column in this search
+	for j := range dist {
+		dist[j] = inf
+	}
+	path := make([]int, nCols) // row preceding each column on its path
+	done := make([]bool, nCols)
+	var seenRows, doneCols, touched []int
+	var h distHeap
+	for cur := range n {
+		seenRows, doneCols, touched, h = seenRows[:0], doneCols[:0], touched[:0], h[:0]
+		minVal, i, sink := 0.0, cur, -1
+		for sink < 0 {
+			seenRows = append(seenRows, i)
+			for _, a := range rows[i] {
+				j := a.col
+				if done[j] {
+					continue
+				}
+				if r := minVal + a.cost - u[i] - v[j]; r < dist[j] {
+					if dist[j] == inf {
+						touched = append(touched, j)
+					}
+					dist[j], path[j] = r, i
+					h.push(distItem{r, j})
+				}
+			}
+			j := -1
+			for len(h) > 0 {
+				it := h.pop()
+				if !done[it.col] && it.d == dist[it.col] {
+					j = it.col
+					break
+				}
+			}
+			if j < 0 {
+				panic("score: assignment has no solution")
+			}
+			minVal = dist[j]
+			done[j] = true
+			doneCols = append(doneCols, j)
+			if row4col[j] < 0 {
+				sink = j
+			} else {
+				i = row4col[j]
+			}
+		}
+		// Update the potentials so that reduced costs stay ≥ 0 and are 0
+		// on the assigned pairs, then flip the path.
+		u[cur] += minVal
+		for _, i := range seenRows[1:] {
+			u[i] += minVal - dist[col4row[i]]
+		}
+		for _, j := range doneCols {
+			v[j] -= minVal - dist[j]
+		}
+		for j := sink; ; {
+			i := path[j]
+			row4col[j] = i
+			col4row[i], j = j, col4row[i]
+			if i == cur {
+				break
+			}
+		}
+		for _, j := range touched {
+			dist[j] = inf
+		}
+		for _, j := range doneCols {
+			done[j] = false
+		}
+	}
+	return col4row
+}
+
+type distItem struct {
+	d   float64
+	col int
+}
+
+// distHeap is a binary min-heap by d (then col, for determinism).
+type distHeap []distItem
+
+func (h distItem) less(o distItem) bool { return h.d < o.d || (h.d == o.d && h.col < o.col) }
+
+func (h *distHeap) push(x distItem) {
+	*h = append(*h, x)
+	s := *h
+	for k := len(s) - 1; k > 0; {
+		p := (k - 1) / 2
+		if !s[k].less(s[p]) {
+			break
+		}
+		s[k], s[p] = s[p], s[k]
+		k = p
+	}
+}
+
+func (h *distHeap) pop() distItem {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for k := 0; ; {
+		l, r, m := 2*k+1, 2*k+2, k
+		if l < len(s) && s[l].less(s[m]) {
+			m = l
+		}
+		if r < len(s) && s[r].less(s[m]) {
+			m = r
+		}
+		if m == k {
+			break
+		}
+		s[k], s[m] = s[m], s[k]
+		k = m
+	}
+	*h = s
+	return top
+}

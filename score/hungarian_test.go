@@ -160,3 +160,25 @@ func TestAssignLarge(t *testing.T) {
 		t.Error("did not find the zero permutation")
 	}
 }
+
+func TestAssignSparseAgainstDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 500 {
+		n := 1 + rng.IntN(8)
+		m := n + rng.IntN(4)
+		cost := make([][]float64, n)
+		arcs := make([][]arc, n)
+		for i := range cost {
+			cost[i] = make([]float64, m)
+			for j := range cost[i] {
+				cost[i][j] = math.Round(rng.NormFloat64()*4) / 2 // ties
+				arcs[i] = append(arcs[i], arc{j, cost[i][j]})
+			}
+		}
+		a := assignSparse(arcs, m)
+		checkAssignment(t, cost, a)
+		if got, want := totalCost(cost, a), totalCost(cost, Assign(cost)); math.Abs(got-want) > 1e-9 {
+			t.Fatalf("%v: sparse %v, dense %v", cost, got, want)
+		}
+	}
+}

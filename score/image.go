@@ -43,7 +43,12 @@ func DataRange(x []float64) float64 {
 	}
 	lo, hi := x[0], x[0]
 	for _, v := range x[1:] {
-		lo, hi = min(lo, v), max(hi, v)
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
 	}
 	return hi - lo
 }

@@ -158,7 +158,9 @@ func components(cand []Pair, nTrue, nPred int) [][]Pair {
 // assignComponent returns the optimal matching of one component: the most
 // pairs, then the largest IoU sum. Weights 1 + IoU/(2k) with k = min(rows,
 // cols) make one more pair always worth more than any IoU sum (< 1/2), as
-// StarDist's costs −[IoU ≥ τ] − IoU/(2·n_min) do.
+// StarDist's costs −[IoU ≥ τ] − IoU/(2·n_min) do. The assignment is
+// sparse: row r may take the columns of its candidate pairs (cost −weight)
+// or its own "unmatched" column cols + r (cost 0).
 func assignComponent(comp []Pair) []Pair {
 	if len(comp) == 1 {
 		return comp
@@ -173,25 +175,20 @@ func assignComponent(comp []Pair) []Pair {
 		}
 	}
 	k := float64(min(len(rows), len(cols)))
-	cost := make([][]float64, len(rows))
-	flat := make([]float64, len(rows)*len(cols))
-	at := make([][]int, len(rows)) // index into comp of each (row, col) pair, -1 if none
-	for r := range cost {
-		cost[r] = flat[r*len(cols) : (r+1)*len(cols)]
-		at[r] = make([]int, len(cols))
-		for c := range at[r] {
-			at[r][c] = -1
-		}
+	arcs := make([][]arc, len(rows))
+	for r := range arcs {
+		arcs[r] = []arc{{col: len(cols) + r}}
 	}
+	pairAt := map[[2]int]int{}
 	for x, p := range comp {
 		r, c := rows[p.True], cols[p.Pred]
-		cost[r][c] = -(1 + p.IoU/(2*k))
-		at[r][c] = x
+		arcs[r] = append(arcs[r], arc{c, -(1 + p.IoU/(2*k))})
+		pairAt[[2]int{r, c}] = x
 	}
 	var out []Pair
-	for r, c := range Assign(cost) {
-		if c >= 0 && at[r][c] >= 0 {
-			out = append(out, comp[at[r][c]])
+	for r, c := range assignSparse(arcs, len(cols)+len(rows)) {
+		if x, ok := pairAt[[2]int{r, c}]; ok {
+			out = append(out, comp[x])
 		}
 	}
 	return out

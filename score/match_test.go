@@ -355,3 +355,66 @@ func TestMatchingAdd(t *testing.T) {
 	checkMatching(t, "sum", s, 3, 1, 1, 0.6+1.0/3+0.6)
 	near(t, "sum AP", s.AP(), 0.6, 1e-15)
 }
+
+// denseMatch solves the whole table at once with the dense Assign: weights
+// 1 + IoU/(2·min(n_true, n_pred)) on the candidates, 0 elsewhere. The
+// optimum (most pairs, then largest IoU sum) is the same as Match's.
+func denseMatch(o *Overlap, tau float64) (int, float64) {
+	nt, np := len(o.TrueArea), len(o.PredArea)
+	if nt == 0 || np == 0 {
+		return 0, 0
+	}
+	k := float64(min(nt, np))
+	cost := make([][]float64, nt)
+	cand := make([][]float64, nt)
+	for i := range cost {
+		cost[i] = make([]float64, np)
+		cand[i] = make([]float64, np)
+	}
+	for _, p := range o.Pairs {
+		if p.IoU >= tau {
+			cost[p.True][p.Pred] = -(1 + p.IoU/(2*k))
+			cand[p.True][p.Pred] = p.IoU
+		}
+	}
+	n, s := 0, 0.0
+	for i, j := range Assign(cost) {
+		if j >= 0 && cand[i][j] > 0 {
+			n++
+			s += cand[i][j]
+		}
+	}
+	return n, s
+}
+
+func TestMatchLargeComponentsAgainstDense(t *testing.T) {
+	// Touching 8×8 squares against the same tiling shifted by (dy, dx):
+	// at low τ the candidate graph is one component over the image.
+	tiling := func(h, w, dy, dx, stride int) []int64 {
+		y := make([]int64, h*w)
+		for r := range h {
+			for c := range w {
+				y[r*w+c] = int64((r+dy)/8*stride + (c+dx)/8 + 1)
+			}
+		}
+		return y
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for trial := range 40 {
+		h, w := 40+rng.IntN(40), 40+rng.IntN(40)
+		truth := tiling(h, w, 0, 0, 16)
+		pred := tiling(h, w, rng.IntN(8), rng.IntN(8), 17)
+		if trial%2 == 1 {
+			truth = randomLabels(rng, h, w, 200)
+			pred = randomLabels(rng, h, w, 200)
+		}
+		o := Overlaps(truth, pred)
+		for _, tau := range []float64{0.05, 0.1, 0.2, 0.3, 0.5} {
+			m := o.Match(tau)
+			n, s := denseMatch(o, tau)
+			if m.TP != n || math.Abs(m.SumIoU-s) > 1e-9 {
+				t.Fatalf("trial %d τ %v: TP %d ΣIoU %.12f, dense %d %.12f", trial, tau, m.TP, m.SumIoU, n, s)
+			}
+		}
+	}
+}
