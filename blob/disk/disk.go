@@ -29,11 +29,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 )
 
 // Store is a zoo.BlobStore on a local folder. It is safe for concurrent use,
@@ -85,12 +85,12 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	}()
 
 	h := sha256.New()
-	src := &source{ctx: ctx, r: r}
+	src := &blob.Source{Ctx: ctx, R: r}
 	buf := copyBuffers.Get().(*[]byte)
 	size, err := io.CopyBuffer(io.MultiWriter(f, h), src, *buf)
 	copyBuffers.Put(buf)
-	if src.err != nil {
-		return "", 0, readError(op, src.err)
+	if src.Err != nil {
+		return "", 0, blob.ReadError(op, src.Err)
 	}
 	if err != nil {
 		return "", 0, zoo.E(op, zoo.Internal, err, "cannot store the blob")
@@ -129,7 +129,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 // Open returns the blob as an open file (Read, Seek, Close, Size).
 func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
 	const op = "disk.Open"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(s.path(sha))
@@ -156,7 +156,7 @@ func (f *File) Size() int64 { return f.size }
 // Stat returns the size of a blob.
 func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 	const op = "disk.Stat"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return 0, err
 	}
 	fi, err := os.Stat(s.path(sha))
@@ -169,7 +169,7 @@ func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 // Delete removes a blob. Readers that have it open can finish reading.
 func (s *Store) Delete(ctx context.Context, sha string) error {
 	const op = "disk.Delete"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return err
 	}
 	if err := os.Remove(s.path(sha)); err != nil {
@@ -194,7 +194,7 @@ func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !validKey(d.Name()) {
+		if d.IsDir() || !blob.ValidKey(d.Name()) {
 			return nil
 		}
 		fi, err := d.Info()
@@ -254,35 +254,6 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, er
 	return n, nil
 }
 
-// checkKey returns an Invalid error unless sha is a key.
-func checkKey(op, sha string) error {
-	if !validKey(sha) {
-		return zoo.E(op, zoo.Invalid, nil, "invalid blob key %q: want 64 lower-case hex digits (a sha256)", truncate(sha))
-	}
-	return nil
-}
-
-// validKey reports whether sha is 64 lower-case hex digits.
-func validKey(sha string) bool {
-	if len(sha) != 64 {
-		return false
-	}
-	for i := 0; i < len(sha); i++ {
-		if c := sha[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// truncate shortens a key for error messages.
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
-}
-
 // fileError translates an error of a file system call on blob sha.
 func fileError(op, sha string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
@@ -302,37 +273,4 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-// source is the reader of a Put: it stops when the context ends and
-// remembers its error, to tell read errors from write errors.
-type source struct {
-	ctx context.Context
-	r   io.Reader
-	err error // the first error other than io.EOF
-}
-
-func (s *source) Read(p []byte) (int, error) {
-	if err := s.ctx.Err(); err != nil {
-		s.err = err
-		return 0, err
-	}
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		s.err = err
-	}
-	return n, err
-}
-
-// readError translates the error of a Put's reader: a zoo error (such as
-// TooLarge from a limiting reader) passes through as it is.
-func readError(op string, err error) error {
-	var ze *zoo.Error
-	switch {
-	case errors.As(err, &ze):
-		return err
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return zoo.E(op, zoo.Unavailable, err, "upload cancelled")
-	}
-	return zoo.E(op, zoo.Internal, err, "cannot read the upload")
 }

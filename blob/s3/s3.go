@@ -66,6 +66,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 )
 
 // PartSize is the size of the parts of a multipart upload, and the memory a
@@ -214,15 +215,15 @@ var (
 func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	const op = "s3.Put"
 	h := sha256.New()
-	src := &source{ctx: ctx, r: io.TeeReader(r, h)}
+	src := &blob.Source{Ctx: ctx, R: io.TeeReader(r, h)}
 
 	// Read up to a part; when the blob ends before, its key is known
 	// before uploading.
 	smallp := smallBuffers.Get().(*[]byte)
 	n, err := io.ReadFull(src, *smallp)
-	if src.err != nil {
+	if src.Err != nil {
 		smallBuffers.Put(smallp)
-		return "", 0, readError(op, src.err)
+		return "", 0, blob.ReadError(op, src.Err)
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		defer smallBuffers.Put(smallp)
@@ -235,8 +236,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	smallBuffers.Put(smallp)
 	m, err := io.ReadFull(src, buf[n:])
 	n += m
-	if src.err != nil {
-		return "", 0, readError(op, src.err)
+	if src.Err != nil {
+		return "", 0, blob.ReadError(op, src.Err)
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return s.putSmall(ctx, h, buf[:n])
@@ -294,7 +295,7 @@ func (s *Store) putSmall(ctx context.Context, h hash.Hash, data []byte) (string,
 
 // putMultipart uploads buf (full) and the rest of src to key as a multipart
 // upload and returns the size. On failure the upload is aborted.
-func (s *Store) putMultipart(ctx context.Context, key string, buf []byte, src *source) (size int64, err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, buf []byte, src *blob.Source) (size int64, err error) {
 	const op = "s3.Put"
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
@@ -322,14 +323,14 @@ func (s *Store) putMultipart(ctx context.Context, key string, buf []byte, src *s
 		size += int64(n)
 
 		n, err = io.ReadFull(src, buf)
-		if src.err != nil {
-			return 0, readError(op, src.err)
+		if src.Err != nil {
+			return 0, blob.ReadError(op, src.Err)
 		}
 		if n == 0 { // io.EOF: the previous part was the last
 			break
 		}
 		if err != nil && err != io.ErrUnexpectedEOF {
-			return 0, readError(op, err)
+			return 0, blob.ReadError(op, err)
 		}
 	}
 	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, id, parts, minio.PutObjectOptions{}); err != nil {
@@ -355,7 +356,7 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // Stat returns the size of a blob.
 func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 	const op = "s3.Stat"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return 0, err
 	}
 	info, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
@@ -368,7 +369,7 @@ func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 // Delete removes a blob.
 func (s *Store) Delete(ctx context.Context, sha string) error {
 	const op = "s3.Delete"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return err
 	}
 	// S3 deletes succeed for missing keys; the contract wants NotFound.
@@ -392,7 +393,7 @@ func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error)
 		if obj.Err != nil {
 			return s.fail(op, obj.Err, "cannot list the blobs")
 		}
-		if sha := strings.TrimPrefix(obj.Key, prefix); validKey(sha) {
+		if sha := strings.TrimPrefix(obj.Key, prefix); blob.ValidKey(sha) {
 			if err := fn(sha, obj.Size); err != nil {
 				return err
 			}
@@ -441,7 +442,7 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, er
 // that the blob exists. Clients must reach the store's endpoint.
 func (s *Store) PresignGet(ctx context.Context, sha string, expiry time.Duration, filename string) (string, error) {
 	const op = "s3.PresignGet"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return "", err
 	}
 	if expiry < time.Second || expiry > 7*24*time.Hour {
@@ -466,7 +467,7 @@ func (s *Store) PresignGet(ctx context.Context, sha string, expiry time.Duration
 // starting at the current offset, one per Seek that moves it; they use ctx.
 func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
 	const op = "s3.Open"
-	if err := checkKey(op, sha); err != nil {
+	if err := blob.CheckKey(op, sha); err != nil {
 		return nil, err
 	}
 	key := s.blobKey(sha)
@@ -626,66 +627,4 @@ func (s *Store) fail(op string, err error, format string, args ...any) error {
 func notFound(err error) bool {
 	r := minio.ToErrorResponse(err)
 	return r.Code == "NoSuchKey" || r.StatusCode == 404 && r.Code != "NoSuchBucket"
-}
-
-// checkKey returns an Invalid error unless sha is a key.
-func checkKey(op, sha string) error {
-	if !validKey(sha) {
-		return zoo.E(op, zoo.Invalid, nil, "invalid blob key %q: want 64 lower-case hex digits (a sha256)", truncate(sha))
-	}
-	return nil
-}
-
-// validKey reports whether sha is 64 lower-case hex digits.
-func validKey(sha string) bool {
-	if len(sha) != 64 {
-		return false
-	}
-	for i := 0; i < len(sha); i++ {
-		if c := sha[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// truncate shortens a key for error messages.
-func truncate(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
-}
-
-// source is the reader of a Put: it stops when the context ends and
-// remembers its error, to tell read errors from upload errors.
-type source struct {
-	ctx context.Context
-	r   io.Reader
-	err error // the first error other than io.EOF
-}
-
-func (s *source) Read(p []byte) (int, error) {
-	if err := s.ctx.Err(); err != nil {
-		s.err = err
-		return 0, err
-	}
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		s.err = err
-	}
-	return n, err
-}
-
-// readError translates the error of a Put's reader: a zoo error (such as
-// TooLarge from a limiting reader) passes through as it is.
-func readError(op string, err error) error {
-	var ze *zoo.Error
-	switch {
-	case errors.As(err, &ze):
-		return err
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return zoo.E(op, zoo.Unavailable, err, "upload cancelled")
-	}
-	return zoo.E(op, zoo.Internal, err, "cannot read the upload")
 }
