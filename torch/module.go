@@ -129,14 +129,30 @@ func loadError(op, name string, e *shimError) error {
 	return zoo.E(op, zoo.Internal, cause, "libtorch cannot load %s", name)
 }
 
-// firstLine returns the first non-empty line of s, trimmed.
+var enforcePrefix = regexp.MustCompile(`^\[enforce fail at [^\]]*\]\s*\.?\s*`)
+
+// firstLine returns the line of a libtorch message that says what went
+// wrong: the first non-empty one, or for an error raised inside the
+// TorchScript interpreter (whose first line only says so, followed by a
+// traceback) the last one, without the exception's type.
 func firstLine(s string) string {
+	var lines []string
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return l
+			lines = append(lines, l)
 		}
 	}
-	return strings.TrimSpace(s)
+	if len(lines) == 0 {
+		return strings.TrimSpace(s)
+	}
+	l := lines[0]
+	if strings.HasPrefix(l, "The following operation failed in the TorchScript interpreter") {
+		l = lines[len(lines)-1]
+		if typ, rest, ok := strings.Cut(l, "Error: "); ok && !strings.Contains(typ, " ") {
+			l = rest // e.g. "RuntimeError: "
+		}
+	}
+	return enforcePrefix.ReplaceAllString(l, "")
 }
 
 // Name returns the module file's base name.

@@ -52,12 +52,20 @@ var (
 // It is cheap (file lookups and the shim's ELF header), so a process may
 // call it at start.
 func Available() error {
-	initMu.Lock()
-	done := initDone
-	initMu.Unlock()
-	if done {
+	if initialised() {
 		return nil
 	}
+	return check()
+}
+
+func initialised() bool {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return initDone
+}
+
+// check is Available without the shortcut for a loaded shim.
+func check() error {
 	path, tried, err := findLibrary()
 	if err != nil {
 		return notInstalled(err)

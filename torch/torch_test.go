@@ -1,0 +1,380 @@
+package torch
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/tensor/npy"
+)
+
+// needTorch skips a test when the shim or libtorch is missing, except in
+// CI, where both must be there (.ci/run installs libtorch-dev and make
+// build builds the shim).
+func needTorch(t testing.TB) {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("TorchScript cannot run here (%v); apt-get install libtorch-dev, then make build", err)
+		}
+		t.Fatalf("CI is set but TorchScript cannot run: %v", err)
+	}
+}
+
+func example(t testing.TB, elem ...string) string {
+	t.Helper()
+	return fixtures.Path(t, append([]string{"bioimageio-examples", "models"}, elem...)...)
+}
+
+func readNpy(t testing.TB, path string) *tensor.Tensor {
+	t.Helper()
+	x, err := npy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func mustKind(t *testing.T, err error, kind zoo.Kind, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %v", kind)
+	}
+	if zoo.KindOf(err) != kind {
+		t.Fatalf("kind %v, want %v: %v", zoo.KindOf(err), kind, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+	t.Logf("%v", err)
+}
+
+func TestLoadRun(t *testing.T) {
+	needTorch(t)
+	m, err := Load(example(t, "unet2d_multi_tensor", "weights_torchscript_traced.pt"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if total, req := m.NumInputs(); total != 2 || req != 2 {
+		t.Fatalf("inputs %d (%d required), want 2", total, req)
+	}
+	if Version() == "" || !strings.HasPrefix(Version(), "1.") && !strings.HasPrefix(Version(), "2.") {
+		t.Errorf("version %q", Version())
+	}
+	if LibraryPath() == "" {
+		t.Error("no library path")
+	}
+	x, _ := tensor.New(tensor.Float32, []int{2, 1, 48, 80})
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(i%97) / 97
+	}
+	out, err := m.Run(context.Background(), []*tensor.Tensor{x, x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 {
+		t.Fatalf("%d outputs", len(out))
+	}
+	for _, o := range out {
+		if o.DType != tensor.Float32 || !equalInts(o.Shape, []int{2, 1, 48, 80}) || o.Axes != nil {
+			t.Fatalf("output %s %v %v", o.DType, o.Shape, o.Axes)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Concurrent runs on one module give the results of sequential runs.
+func TestConcurrentRuns(t *testing.T) {
+	needTorch(t)
+	m, err := Load(example(t, "unet2d_multi_tensor", "weights_torchscript_traced.pt"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	inputs := make([][]*tensor.Tensor, 6)
+	want := make([][]*tensor.Tensor, len(inputs))
+	for k := range inputs {
+		a, _ := tensor.New(tensor.Float32, []int{1, 1, 32 + 16*(k%3), 64})
+		b, _ := tensor.New(tensor.Float32, a.Shape)
+		for i := range a.Float32s() {
+			a.Float32s()[i] = float32((i*(k+1))%31) / 31
+			b.Float32s()[i] = float32((i+k)%17) / 17
+		}
+		inputs[k] = []*tensor.Tensor{a, b}
+		if want[k], err = m.Run(context.Background(), inputs[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for r := 0; r < 3; r++ {
+		for k := range inputs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := m.Run(context.Background(), inputs[k])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for i := range got {
+					if !bytes.Equal(got[i].Data, want[k][i].Data) {
+						t.Errorf("input %d output %d differs from the sequential run", k, i)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func TestRunErrors(t *testing.T) {
+	needTorch(t)
+	m, err := Load(example(t, "unet2d_nuclei_broad", "weights.pt"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := tensor.New(tensor.Float32, []int{1, 1, 64, 64})
+	two, _ := tensor.New(tensor.Float32, []int{1, 2, 64, 64})
+	f64, _ := tensor.New(tensor.Float64, []int{1, 1, 64, 64})
+	ctx := context.Background()
+
+	_, err = m.Run(ctx, []*tensor.Tensor{x, x})
+	mustKind(t, err, zoo.Invalid, "forward takes 1 input(s), got 2")
+	_, err = m.Run(ctx, []*tensor.Tensor{f64})
+	mustKind(t, err, zoo.Invalid, "input 0 is float64; zoo passes float32 tensors")
+	_, err = m.Run(ctx, []*tensor.Tensor{{DType: tensor.Float32, Shape: []int{1, 1, 4, 4}, Data: make([]byte, 8)}})
+	mustKind(t, err, zoo.Invalid, "needs 64 bytes")
+	// libtorch's own failure: a conv with 1 input channel given 2.
+	_, err = m.Run(ctx, []*tensor.Tensor{two})
+	mustKind(t, err, zoo.Invalid, "libtorch failed on inputs float32[1 2 64 64]", "channels")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = m.Run(cancelled, []*tensor.Tensor{x})
+	mustKind(t, err, zoo.Unavailable, "run cancelled")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("%v does not wrap context.Canceled", err)
+	}
+	// Still fine after the failures.
+	if _, err := m.Run(ctx, []*tensor.Tensor{x}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Run(ctx, []*tensor.Tensor{x})
+	mustKind(t, err, zoo.Internal, "closed")
+}
+
+// A state dict: the example's own (pytorch_state_dict weights of
+// unet2d_diff_output_shape), and one made here (a zip with only
+// archive/data.pkl).
+func TestStateDict(t *testing.T) {
+	needTorch(t)
+	_, err := Load(example(t, "unet2d_diff_output_shape", "weights.pt"), 1)
+	mustKind(t, err, zoo.Invalid, "weights.pt is a PyTorch state dict (the weights without the model's code), not a TorchScript module")
+
+	made := filepath.Join(t.TempDir(), "state.pt")
+	writeZip(t, made, map[string][]byte{"archive/data.pkl": []byte("\x80\x02}q\x00.")})
+	_, err = Load(made, 1)
+	mustKind(t, err, zoo.Invalid, "state.pt is a PyTorch state dict")
+
+	// libtorch itself, past zoo's check, refuses it cleanly.
+	_, _, _, e := loadModule(example(t, "unet2d_diff_output_shape", "weights.pt"))
+	if e == nil || e.class != "file" {
+		t.Fatalf("libtorch on a state dict: %+v", e)
+	}
+	t.Logf("libtorch: %s", firstLine(e.msg))
+	mustKind(t, loadError("torch.Load", "weights.pt", e), zoo.Invalid, "weights.pt is not a valid TorchScript module")
+}
+
+func TestTruncated(t *testing.T) {
+	needTorch(t)
+	b, err := os.ReadFile(example(t, "unet2d_nuclei_broad", "weights.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range []int{len(b) / 2, len(b) - 100, 10} {
+		p := filepath.Join(dir, "weights.pt")
+		if err := os.WriteFile(p, b[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, 1)
+		mustKind(t, err, zoo.Invalid, "weights.pt is not a TorchScript module", "truncated")
+		// libtorch itself, past zoo's check: an error, not a crash.
+		_, _, _, e := loadModule(p)
+		if e == nil || e.class != "file" {
+			t.Fatalf("libtorch on %d bytes: %+v", n, e)
+		}
+		t.Logf("libtorch on %d bytes: %s", n, firstLine(e.msg))
+	}
+	empty := filepath.Join(dir, "empty.pt")
+	os.WriteFile(empty, nil, 0o644)
+	_, err = Load(empty, 1)
+	mustKind(t, err, zoo.Invalid, "empty")
+	_, err = Load(filepath.Join(dir, "missing.pt"), 1)
+	mustKind(t, err, zoo.NotFound, "does not exist")
+	_, err = Load(dir, 1)
+	mustKind(t, err, zoo.Invalid, "not a regular file")
+	other := filepath.Join(dir, "other.zip")
+	writeZip(t, other, map[string][]byte{"a/readme.txt": []byte("hello")})
+	_, err = Load(other, 1)
+	mustKind(t, err, zoo.Invalid, "no code/ folder")
+}
+
+// UnknownOperator writes a copy of the nuclei module whose code calls
+// torch.zat (aten::zat, which no libtorch has) instead of torch.cat.
+func UnknownOperator(t testing.TB, dst string) {
+	t.Helper()
+	replaceInZip(t, example(t, "unet2d_nuclei_broad", "weights.pt"), dst, "code/__torch__/unet2d.py", "torch.cat(", "torch.zat(")
+}
+
+func TestUnknownOperator(t *testing.T) {
+	needTorch(t)
+	p := filepath.Join(t.TempDir(), "weights.pt")
+	UnknownOperator(t, p)
+	_, err := Load(p, 1)
+	mustKind(t, err, zoo.NotSupported, "not supported: operator aten::zat needs a newer libtorch (zoo runs libtorch 1.", "model weights.pt")
+	if !strings.HasPrefix(zoo.MessageOf(err), "not supported: operator aten::zat needs a newer libtorch") {
+		t.Errorf("message %q", zoo.MessageOf(err))
+	}
+}
+
+// A newer serialization version than libtorch reads.
+func TestNewerFileVersion(t *testing.T) {
+	needTorch(t)
+	p := filepath.Join(t.TempDir(), "weights.pt")
+	replaceInZip(t, example(t, "unet2d_nuclei_broad", "weights.pt"), p, "version", "3\n", "99\n")
+	_, err := Load(p, 1)
+	mustKind(t, err, zoo.NotSupported, "model weights.pt needs a newer libtorch (zoo runs libtorch 1.")
+}
+
+// replaceInZip copies the zip src to dst, replacing old by new in the
+// entry whose name ends with suffix (which must change).
+func replaceInZip(t testing.TB, src, dst, suffix, old, new string) {
+	t.Helper()
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	changed := false
+	for _, e := range zr.File {
+		if !strings.HasSuffix(e.Name, "/"+suffix) {
+			if err := zw.Copy(e); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		r, err := e.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ReplaceAll(string(b), old, new)
+		changed = changed || s != string(b)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.Name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(s))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !changed {
+		t.Fatalf("%s of %s has no %q", suffix, src, old)
+	}
+}
+
+func writeZip(t testing.TB, path string, files map[string][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, b := range files {
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		w.Write(b)
+	}
+	zw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without the shim, or with a shim whose libtorch is gone, Available and
+// Load say what to install.
+func TestNotInstalled(t *testing.T) {
+	t.Setenv(LibEnv, filepath.Join(t.TempDir(), "libzootorch.so"))
+	err := check()
+	mustKind(t, err, zoo.NotSupported, "not supported: "+NotInstalled, "no such file")
+	if zoo.MessageOf(err) != "not supported: torchscript needs libtorch (apt-get install libtorch-dev, then make build)" {
+		t.Errorf("message %q", zoo.MessageOf(err))
+	}
+	if !initialised() {
+		_, err = Load(example(t, "unet2d_nuclei_broad", "weights.pt"), 1)
+		mustKind(t, err, zoo.NotSupported, NotInstalled)
+	}
+
+	// A shim that needs a libtorch the loader cannot find: build a tiny
+	// library against a stand-in libtorch_zoo_test.so, then remove it.
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "dep.c"), []byte("int zoo_dep(void) { return 1; }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "shim.c"), []byte("int zoo_dep(void);\nint zt_abi(void) { return zoo_dep(); }\n"), 0o644)
+	run("-shared", "-fPIC", "-o", filepath.Join(dir, "libtorch_zoo_test.so"), filepath.Join(dir, "dep.c"))
+	shim := filepath.Join(dir, "libzootorch.so")
+	run("-shared", "-fPIC", "-o", shim, filepath.Join(dir, "shim.c"), "-L"+dir, "-Wl,--no-as-needed", "-ltorch_zoo_test")
+	t.Setenv(LibEnv, shim)
+	t.Setenv("LD_LIBRARY_PATH", dir)
+	if err := check(); err != nil {
+		t.Fatalf("with its libtorch present: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "libtorch_zoo_test.so"))
+	mustKind(t, check(), zoo.NotSupported, NotInstalled, "needs libtorch_zoo_test.so, which the dynamic loader cannot find")
+}
