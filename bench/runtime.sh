@@ -15,13 +15,13 @@
 #  4. process.BenchmarkOps (each processing op vs copy() on 64 MiB), when
 #     the process package has it.
 #
-#   bench/runtime.sh                 # BENCHTIME=40x RUNS=10 by default
+#   bench/runtime.sh                 # BENCHTIME=40x RUNS=20 by default
 #   BENCHTIME=10x RUNS=3 bench/runtime.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCHTIME=${BENCHTIME:-40x}
-RUNS=${RUNS:-10}
+RUNS=${RUNS:-20}
 FIXTURES=${ZOO_FIXTURES:-../shared/fixtures}
 NUCLEI=$FIXTURES/packages/unet2d-nuclei-broad-onnx
 if [ ! -d "$NUCLEI" ]; then
@@ -41,9 +41,9 @@ echo
 
 # 1. In-process overhead.
 go test -run '^$' -bench 'PredictOverhead' -benchtime "$BENCHTIME" ./runner >"$tmp/overhead.txt"
-read -r zoo_ms ort_ms overhead < <(awk '/BenchmarkPredictOverhead/ {
-  for (i = 1; i <= NF; i++) { if ($(i+1) == "ms/predict") z = $i; if ($(i+1) == "ms/ort-run") o = $i; if ($(i+1) == "%overhead") p = $i }
-  print z, o, p }' "$tmp/overhead.txt")
+read -r zoo_ms ort_ms overhead zoo_min ort_min overhead_min < <(awk '/BenchmarkPredictOverhead/ {
+  for (i = 1; i <= NF; i++) { m[$(i+1)] = $i }
+  printf "%.1f %.1f %.1f %.1f %.1f %.1f\n", m["ms/predict"], m["ms/ort-run"], m["%overhead"], m["ms/predict-min"], m["ms/ort-run-min"], m["%overhead-min"] }' "$tmp/overhead.txt")
 
 # 2. The CLI process against a bare ONNX Runtime process (bench/ortrun:
 # load the model, read the preprocessed input, run once).
@@ -61,9 +61,10 @@ print(f"{ms('median', 0):.0f} {ms('stddev', 0):.0f} {ms('median', 1):.0f} {ms('s
 PY
   read -r cli_ms cli_sd ortp_ms ortp_sd help_ms cli_min ortp_min < <(python3 "$tmp/stats.py" "$tmp/cli.json")
   cli_over=$(python3 -c "print(f'{($cli_ms/$ortp_ms-1)*100:.1f}')")
+  cli_over_min=$(python3 -c "print(f'{($cli_min/$ortp_min-1)*100:.1f}')")
 else
   echo "runtime.sh: hyperfine not installed (apt-get install -y hyperfine); skipping the process comparison" >&2
-  cli_ms="?"; cli_sd="?"; ortp_ms="?"; ortp_sd="?"; help_ms="?"; cli_min="?"; ortp_min="?"; cli_over="?"
+  cli_ms="?"; cli_sd="?"; ortp_ms="?"; ortp_sd="?"; help_ms="?"; cli_min="?"; ortp_min="?"; cli_over="?"; cli_over_min="?"
 fi
 
 # 3. Tiled 4096×4096.
@@ -77,6 +78,7 @@ p = sys.argv[1].split(":"); s = 0
 for x in p: s = s*60 + float(x)
 print(f"{s:.1f}")' "$wall")
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.txt")
+cpu_s=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$tmp/time.txt")
 mpx=$(python3 -c "print(f'{4096*4096/1e6/$wall_s:.2f}')")
 rss_mib=$((rss_kb / 1024))
 # The same with the declared halo only (--halo 32): fewer tiles.
@@ -88,19 +90,20 @@ for x in p: s = s*60 + float(x)
 print(f"{s:.1f}")' "$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time32.txt")")
 mpx32=$(python3 -c "print(f'{4096*4096/1e6/$wall32_s:.2f}')")
 rss32_mib=$(( $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time32.txt") / 1024 ))
+cpu32_s=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$tmp/time32.txt")
 
 echo "| benchmark | result | target |"
 echo "|---|---|---|"
-echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write), median | ${zoo_ms} ms | |"
-echo "| Session.Run alone, same session, same preprocessed tensor, median | ${ort_ms} ms | |"
-echo "| overhead of the predict path over Session.Run | ${overhead} % | ≤ 5 % |"
-echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs, median ± σ; min) | ${cli_ms} ± ${cli_sd} ms; ${cli_min} ms | |"
-echo "| bare ONNX Runtime process (bench/ortrun: load, read preprocessed .npy, run), median ± σ; min | ${ortp_ms} ± ${ortp_sd} ms; ${ortp_min} ms | |"
-echo "| overhead of the zoo predict process over the bare one (medians) | ${cli_over} % | ≤ 5 % |"
+echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write): median; fastest | ${zoo_ms} ms; ${zoo_min} ms | |"
+echo "| Session.Run alone, same session, same preprocessed tensor: median; fastest | ${ort_ms} ms; ${ort_min} ms | |"
+echo "| overhead of the predict path over Session.Run: medians; fastest runs | ${overhead} %; ${overhead_min} % | ≤ 5 % |"
+echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs): median ± σ; fastest | ${cli_ms} ± ${cli_sd} ms; ${cli_min} ms | |"
+echo "| bare ONNX Runtime process (bench/ortrun: load model, read preprocessed .npy, run): median ± σ; fastest | ${ortp_ms} ± ${ortp_sd} ms; ${ortp_min} ms | |"
+echo "| overhead of the zoo predict process over the bare one: medians; fastest runs | ${cli_over} %; ${cli_over_min} % | ≤ 5 % |"
 echo "| \`zoo --help\` process (start-up alone), median | ${help_ms} ms | |"
-echo "| \`zoo predict\` tiled 4096×4096 float32 TIFF, nuclei (512², halo 32 → context 64), ${tiles} tiles | ${wall_s} s, ${mpx} Mpixel/s | |"
+echo "| \`zoo predict\` tiled 4096×4096 float32 TIFF, nuclei (512², halo 32 → context 64), ${tiles} tiles: wall; CPU (user+sys) | ${wall_s} s = ${mpx} Mpixel/s; ${cpu_s} s | |"
 echo "| peak RSS of that process (/usr/bin/time -v) | ${rss_mib} MiB | < 1024 MiB |"
-echo "| the same with \`--halo 32\` (declared halo only), ${tiles32} tiles | ${wall32_s} s, ${mpx32} Mpixel/s, ${rss32_mib} MiB | |"
+echo "| the same with \`--halo 32\` (declared halo only), ${tiles32} tiles: wall; CPU; peak RSS | ${wall32_s} s = ${mpx32} Mpixel/s; ${cpu32_s} s; ${rss32_mib} MiB | |"
 
 # 4. Processing ops vs memcpy (process engineer's benchmark), if present.
 if grep -q 'func BenchmarkOps' process/*_test.go 2>/dev/null; then
