@@ -52,7 +52,9 @@ static char *zt_open(const char *path) {
 static int c_abi(void) { return zt.abi(); }
 static const char *c_version(void) { return zt.version(); }
 static char *c_set_threads(int n) { return zt.set_threads(n); }
-static char *c_load(const char *path, zt_module **out, int *nargs, int *nreq) { return zt.load(path, out, nargs, nreq); }
+static char *c_load(const char *path, int optimize, zt_module **out, int *nargs, int *nreq, int *optimized) {
+	return zt.load(path, optimize, out, nargs, nreq, optimized);
+}
 static char *c_forward(zt_module *m, int n, const void *const *data, const int64_t *const *shapes, const int *ndims, zt_result **out) {
 	return zt.forward(m, n, data, shapes, ndims, out);
 }
@@ -117,15 +119,20 @@ func takeError(s *C.char) *shimError {
 
 func setThreads(n int) *shimError { return takeError(C.c_set_threads(C.int(n))) }
 
-// loadModule loads a module; its handle is nil on error.
-func loadModule(path string) (h *C.zt_module, nargs, nrequired int, err *shimError) {
+// loadModule loads a module, optimised for inference if asked and
+// possible; its handle is nil on error.
+func loadModule(path string, optimize bool) (h *C.zt_module, nargs, nrequired int, optimized bool, err *shimError) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	var n, req C.int
-	if e := takeError(C.c_load(cpath, &h, &n, &req)); e != nil {
-		return nil, 0, 0, e
+	var n, req, opt C.int
+	o := C.int(0)
+	if optimize {
+		o = 1
 	}
-	return h, int(n), int(req), nil
+	if e := takeError(C.c_load(cpath, o, &h, &n, &req, &opt)); e != nil {
+		return nil, 0, 0, false, e
+	}
+	return h, int(n), int(req), opt != 0, nil
 }
 
 func freeModule(h *C.zt_module) { C.c_module_free(h) }

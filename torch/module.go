@@ -23,17 +23,40 @@ type Module struct {
 	nargs     int    // arguments of forward, without self
 	nrequired int    // of those, the ones without a default
 
+	optimized bool // frozen and optimised for inference
+
 	mu sync.RWMutex // Run holds it shared, Close exclusively
 	h  *moduleHandle
+}
+
+// Options tune LoadWith. The zero value is the default.
+type Options struct {
+	// Threads is libtorch's intra-op thread count; 0 means
+	// runtime.NumCPU(). libtorch has one thread pool per process: the
+	// count of the last load applies to every module.
+	Threads int
+	// Plain keeps the module as loaded. By default it is frozen and
+	// optimised for inference (torch.jit.optimize_for_inference: constants
+	// folded, oneDNN convolutions), which makes the nuclei model's forward
+	// about a fifth faster (bench/RESULTS.md); a module that cannot be
+	// frozen runs as loaded.
+	Plain bool
 }
 
 // threadsMu serialises setting libtorch's (process-wide) thread count.
 var threadsMu sync.Mutex
 
-// Load reads the TorchScript module at path onto the CPU, in eval mode,
-// and sets libtorch's intra-op thread count to threads (0 means
-// runtime.NumCPU()). libtorch has one thread pool per process: the count
-// of the last Load applies to every module.
+// Load is LoadWith with Options{Threads: threads}: it reads the
+// TorchScript module at path onto the CPU, in eval mode, optimised for
+// inference, and sets libtorch's intra-op thread count to threads (0
+// means runtime.NumCPU(); libtorch has one thread pool per process, so the
+// count of the last load applies to every module).
+func Load(path string, threads int) (*Module, error) {
+	return LoadWith(path, Options{Threads: threads})
+}
+
+// LoadWith reads the TorchScript module at path onto the CPU, in eval
+// mode, as opts say.
 //
 // Errors: zoo.NotFound if path does not exist; zoo.Invalid if it is not a
 // TorchScript module (truncated, corrupt, another format, or a PyTorch
@@ -41,9 +64,10 @@ var threadsMu sync.Mutex
 // an operator, type or file version this libtorch lacks ("operator X
 // needs a newer libtorch"), or if the shim or libtorch is not installed
 // (the message is NotInstalled); zoo.Internal for other libtorch failures.
-func Load(path string, threads int) (*Module, error) {
+func LoadWith(path string, opts Options) (*Module, error) {
 	const op = "torch.Load"
 	name := filepath.Base(path)
+	threads := opts.Threads
 	if threads < 0 {
 		return nil, zoo.E(op, zoo.Invalid, nil, "threads is %d; use 0 for all CPUs or a positive count", threads)
 	}
@@ -62,11 +86,11 @@ func Load(path string, threads int) (*Module, error) {
 	if e != nil {
 		return nil, zoo.E(op, zoo.Internal, e, "cannot set libtorch to %d threads", threads)
 	}
-	h, nargs, nreq, e := loadModule(path)
+	h, nargs, nreq, optimized, e := loadModule(path, !opts.Plain)
 	if e != nil {
 		return nil, loadError(op, name, e)
 	}
-	return &Module{name: name, nargs: nargs, nrequired: nreq, h: &moduleHandle{h}}, nil
+	return &Module{name: name, nargs: nargs, nrequired: nreq, optimized: optimized, h: &moduleHandle{h}}, nil
 }
 
 // checkFile refuses, before libtorch sees it, what cannot be a TorchScript
@@ -154,6 +178,10 @@ func firstLine(s string) string {
 	}
 	return enforcePrefix.ReplaceAllString(l, "")
 }
+
+// Optimized reports whether the module was frozen and optimised for
+// inference (see Options.Plain).
+func (m *Module) Optimized() bool { return m.optimized }
 
 // Name returns the module file's base name.
 func (m *Module) Name() string { return m.name }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,9 @@ func TestLoadRun(t *testing.T) {
 	}
 	if LibraryPath() == "" {
 		t.Error("no library path")
+	}
+	if !m.Optimized() {
+		t.Error("the traced module was not optimised for inference")
 	}
 	x, _ := tensor.New(tensor.Float32, []int{2, 1, 48, 80})
 	for i := range x.Float32s() {
@@ -207,7 +211,7 @@ func TestStateDict(t *testing.T) {
 	mustKind(t, err, zoo.Invalid, "state.pt is a PyTorch state dict")
 
 	// libtorch itself, past zoo's check, refuses it cleanly.
-	_, _, _, e := loadModule(example(t, "unet2d_diff_output_shape", "weights.pt"))
+	_, _, _, _, e := loadModule(example(t, "unet2d_diff_output_shape", "weights.pt"), true)
 	if e == nil || e.class != "file" {
 		t.Fatalf("libtorch on a state dict: %+v", e)
 	}
@@ -230,7 +234,7 @@ func TestTruncated(t *testing.T) {
 		_, err := Load(p, 1)
 		mustKind(t, err, zoo.Invalid, "weights.pt is not a TorchScript module", "truncated")
 		// libtorch itself, past zoo's check: an error, not a crash.
-		_, _, _, e := loadModule(p)
+		_, _, _, _, e := loadModule(p, true)
 		if e == nil || e.class != "file" {
 			t.Fatalf("libtorch on %d bytes: %+v", n, e)
 		}
@@ -377,4 +381,37 @@ func TestNotInstalled(t *testing.T) {
 	}
 	os.Remove(filepath.Join(dir, "libtorch_zoo_test.so"))
 	mustKind(t, check(), zoo.NotSupported, NotInstalled, "needs libtorch_zoo_test.so, which the dynamic loader cannot find")
+}
+
+// The module optimised for inference (the default) computes what the
+// plain one does.
+func TestOptimizedMatchesPlain(t *testing.T) {
+	needTorch(t)
+	path := example(t, "unet2d_nuclei_broad", "weights.pt")
+	x := readNpy(t, example(t, "unet2d_nuclei_broad", "test_input.npy"))
+	x, _ = x.Convert(tensor.Float32)
+	var outs [2]*tensor.Tensor
+	for i, plain := range []bool{false, true} {
+		m, err := LoadWith(path, Options{Threads: 2, Plain: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Optimized() == plain {
+			t.Fatalf("Plain %v, Optimized %v", plain, m.Optimized())
+		}
+		y, err := m.Run(context.Background(), []*tensor.Tensor{x})
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = y[0]
+	}
+	d := 0.0
+	for i, v := range outs[0].Float32s() {
+		d = max(d, math.Abs(float64(v-outs[1].Float32s()[i])))
+	}
+	t.Logf("max abs difference %.3g", d)
+	if d > 1e-3 {
+		t.Fatalf("optimised and plain outputs differ by %g", d)
+	}
 }

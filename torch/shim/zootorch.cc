@@ -75,14 +75,31 @@ char *zt_set_threads(int n) {
   }
 }
 
-char *zt_load(const char *path, zt_module **out, int *nargs, int *nrequired) {
+char *zt_load(const char *path, int optimize, zt_module **out, int *nargs,
+              int *nrequired, int *optimized) {
   *out = nullptr;
+  *optimized = 0;
   try {
     auto m = std::make_unique<zt_module>();
     m->mod = torch::jit::load(std::string(path), torch::kCPU);
     m->mod.eval();
     auto method = m->mod.find_method("forward");
     if (!method) return err("file", "the module has no forward method");
+    if (optimize) {
+      try {
+        m->mod = torch::jit::optimize_for_inference(m->mod);
+        *optimized = 1;
+        method = m->mod.find_method("forward");
+        if (!method) return err("file", "the module has no forward method");
+      } catch (...) {
+        // Not every module freezes (e.g. one that sets attributes in
+        // forward); run it as loaded.
+        m->mod = torch::jit::load(std::string(path), torch::kCPU);
+        m->mod.eval();
+        method = m->mod.find_method("forward");
+        if (!method) return err("file", "the module has no forward method");
+      }
+    }
     const auto &args = method->function().getSchema().arguments();
     int n = 0, req = 0;
     for (size_t i = 0; i < args.size(); i++) {

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define ZT_ABI 1
+#define ZT_ABI 2
 
 typedef struct zt_module zt_module;
 typedef struct zt_result zt_result;
@@ -38,10 +38,15 @@ const char *zt_version(void);
 /* Sets libtorch's intra-op thread count (process-wide). */
 char *zt_set_threads(int n);
 
-/* Loads a TorchScript module from path onto the CPU in eval mode. On
- * success *out is the module and *nargs and *nrequired are the number of
- * arguments of forward (without self) and of those without a default. */
-char *zt_load(const char *path, zt_module **out, int *nargs, int *nrequired);
+/* Loads a TorchScript module from path onto the CPU in eval mode. With
+ * optimize set, the module is then frozen and optimised for inference
+ * (torch::jit::optimize_for_inference: constants folded, oneDNN
+ * convolutions); when that fails the module is kept as loaded and
+ * *optimized is 0. On success *out is the module and *nargs and
+ * *nrequired are the number of arguments of forward (without self) and of
+ * those without a default. */
+char *zt_load(const char *path, int optimize, zt_module **out, int *nargs,
+              int *nrequired, int *optimized);
 
 /* Runs forward on n float32 tensors: data[i] holds the C-order elements
  * of shape shapes[i] (ndims[i] dimensions); the bytes are copied, never
