@@ -57,14 +57,15 @@ if command -v hyperfine >/dev/null; then
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 ms = lambda k, i: r[i][k] * 1e3
-print(f"{ms('median', 0):.0f} {ms('stddev', 0):.0f} {ms('median', 1):.0f} {ms('stddev', 1):.0f} {ms('median', 2):.1f} {ms('min', 0):.0f} {ms('min', 1):.0f}")
+cpu = lambda i: (r[i]["user"] + r[i]["system"]) * 1e3
+print(f"{ms('median', 0):.0f} {ms('stddev', 0):.0f} {ms('median', 1):.0f} {ms('stddev', 1):.0f} {ms('median', 2):.1f} {ms('min', 0):.0f} {ms('min', 1):.0f} {cpu(0):.0f} {cpu(1):.0f}")
 PY
-  read -r cli_ms cli_sd ortp_ms ortp_sd help_ms cli_min ortp_min < <(python3 "$tmp/stats.py" "$tmp/cli.json")
+  read -r cli_ms cli_sd ortp_ms ortp_sd help_ms cli_min ortp_min cli_cpu ortp_cpu < <(python3 "$tmp/stats.py" "$tmp/cli.json")
   cli_over=$(python3 -c "print(f'{($cli_ms/$ortp_ms-1)*100:.1f}')")
   cli_over_min=$(python3 -c "print(f'{($cli_min/$ortp_min-1)*100:.1f}')")
 else
   echo "runtime.sh: hyperfine not installed (apt-get install -y hyperfine); skipping the process comparison" >&2
-  cli_ms="?"; cli_sd="?"; ortp_ms="?"; ortp_sd="?"; help_ms="?"; cli_min="?"; ortp_min="?"; cli_over="?"; cli_over_min="?"
+  cli_ms="?"; cli_sd="?"; ortp_ms="?"; ortp_sd="?"; help_ms="?"; cli_min="?"; ortp_min="?"; cli_over="?"; cli_over_min="?"; cli_cpu="?"; ortp_cpu="?"
 fi
 
 # 3. Tiled 4096×4096.
@@ -100,6 +101,7 @@ echo "| overhead of the predict path over Session.Run: medians; fastest runs | $
 echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs): median ± σ; fastest | ${cli_ms} ± ${cli_sd} ms; ${cli_min} ms | |"
 echo "| bare ONNX Runtime process (bench/ortrun: load model, read preprocessed .npy, run): median ± σ; fastest | ${ortp_ms} ± ${ortp_sd} ms; ${ortp_min} ms | |"
 echo "| overhead of the zoo predict process over the bare one: medians; fastest runs | ${cli_over} %; ${cli_over_min} % | ≤ 5 % |"
+echo "| CPU time (user+sys, mean) of the zoo predict process; of the bare one | ${cli_cpu} ms; ${ortp_cpu} ms | |"
 echo "| \`zoo --help\` process (start-up alone), median | ${help_ms} ms | |"
 echo "| \`zoo predict\` tiled 4096×4096 float32 TIFF, nuclei (512², halo 32 → context 64), ${tiles} tiles: wall; CPU (user+sys) | ${wall_s} s = ${mpx} Mpixel/s; ${cpu_s} s | |"
 echo "| peak RSS of that process (/usr/bin/time -v) | ${rss_mib} MiB | < 1024 MiB |"
