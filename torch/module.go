@@ -117,7 +117,9 @@ func checkFile(op, path string) error {
 	}
 	defer z.Close()
 	hasCode, hasData := false, false
+	records := map[string]*zip.File{}
 	for _, f := range z.File {
+		records[f.Name] = f
 		_, rest, _ := strings.Cut(f.Name, "/") // entries sit under one top folder
 		switch {
 		case strings.HasPrefix(rest, "code/"), rest == "constants.pkl":
@@ -131,6 +133,44 @@ func checkFile(op, path string) error {
 	}
 	if !hasCode {
 		return zoo.E(op, zoo.Invalid, nil, "%s is a zip archive but not a TorchScript module (it has no code/ folder)", name)
+	}
+	return checkStorages(op, name, z.File, records)
+}
+
+// checkStorages compares the tensor storages that data.pkl and
+// constants.pkl declare with the zip records holding them: libtorch 1.13
+// trusts the declared sizes and reads past a short record, or crashes on
+// an empty one, instead of failing.
+func checkStorages(op, name string, files []*zip.File, records map[string]*zip.File) error {
+	for _, f := range files {
+		top, rest, _ := strings.Cut(f.Name, "/")
+		folder, ok := map[string]string{"data.pkl": "data/", "constants.pkl": "constants/"}[rest]
+		if !ok {
+			continue
+		}
+		r, err := f.Open()
+		if err != nil {
+			return zoo.E(op, zoo.Invalid, err, "%s is not a valid TorchScript module: cannot read %s", name, rest)
+		}
+		refs, err := storageRefs(r)
+		r.Close()
+		if errors.Is(err, errUnknownPickle) {
+			continue // a pickle this check does not follow: leave it to libtorch
+		}
+		if err != nil {
+			return zoo.E(op, zoo.Invalid, err, "%s is not a valid TorchScript module: %s is damaged", name, rest)
+		}
+		for _, ref := range refs {
+			rec := records[top+"/"+folder+ref.Key]
+			if rec == nil {
+				return zoo.E(op, zoo.Invalid, nil, "%s is not a valid TorchScript module: %s refers to %s%s, which the file lacks", name, rest, folder, ref.Key)
+			}
+			need := uint64(ref.Elements) * uint64(itemSize(ref.Type))
+			if rec.UncompressedSize64 < need {
+				return zoo.E(op, zoo.Invalid, nil, "%s is not a valid TorchScript module: %s%s holds %d bytes, its %s of %d elements needs %d (a truncated or damaged entry)",
+					name, folder, ref.Key, rec.UncompressedSize64, ref.Type, ref.Elements, need)
+			}
+		}
 	}
 	return nil
 }

@@ -415,3 +415,138 @@ func TestOptimizedMatchesPlain(t *testing.T) {
 		t.Fatalf("optimised and plain outputs differ by %g", d)
 	}
 }
+
+// Damaged TorchScript zips fail to load with an error, never a crash.
+func TestDamagedModules(t *testing.T) {
+	needTorch(t)
+	nuclei := example(t, "unet2d_nuclei_broad", "weights.pt")
+	traced := example(t, "unet2d_multi_tensor", "weights_torchscript_traced.pt")
+	for _, c := range []struct {
+		name, src, entry string
+		edit             func([]byte) []byte
+		want             string
+	}{
+		{"garbage data.pkl", nuclei, "data.pkl", func([]byte) []byte { return []byte("\x80\x02garbage\xff\xfe") }, "data.pkl is damaged"},
+		{"empty data.pkl", nuclei, "data.pkl", func([]byte) []byte { return nil }, "data.pkl is damaged"},
+		{"syntax error in code", nuclei, "code/__torch__/unet2d.py", func(b []byte) []byte { return append([]byte("def (:\n"), b...) },
+			"weights.pt is not a valid TorchScript module (corrupt, truncated or another format): expected ident but found '(' here"},
+		// libtorch 1.13 reads past a short storage and crashes on an empty
+		// one (in torch::jit::load itself for a constant): zoo checks first.
+		{"short tensor storage", nuclei, "data/0", func(b []byte) []byte { return b[:len(b)/3] },
+			"data/0 holds 192 bytes, its FloatStorage of 144 elements needs 576 (a truncated or damaged entry)"},
+		{"empty tensor storage", nuclei, "data/5", func([]byte) []byte { return nil }, "data/5 holds 0 bytes"},
+		{"empty constant storage", traced, "constants/0", func([]byte) []byte { return nil },
+			"constants/0 holds 0 bytes, its LongStorage of 1 elements needs 8"},
+		{"empty constants.pkl", traced, "constants.pkl", func([]byte) []byte { return nil }, "constants.pkl is damaged"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "weights.pt")
+			editZip(t, c.src, p, c.entry, c.edit)
+			_, err := Load(p, 1)
+			mustKind(t, err, zoo.Invalid, c.want)
+		})
+	}
+	// The shim's own check, past zoo's: a tensor without data is refused
+	// at load, not read at run time.
+	p := filepath.Join(t.TempDir(), "weights.pt")
+	editZip(t, nuclei, p, "data/5", func([]byte) []byte { return nil })
+	_, _, _, _, e := loadModule(p, false)
+	if e == nil || e.class != "file" || !strings.Contains(e.msg, "tensor encoders.1.0.bias has no data in the file") {
+		t.Fatalf("libtorch on an empty storage: %+v", e)
+	}
+}
+
+// The storages of the examples' pickles match their records.
+func TestStorageRefs(t *testing.T) {
+	for _, c := range []struct {
+		file, pkl string
+		n         int
+	}{
+		{example(t, "unet2d_nuclei_broad", "weights.pt"), "data.pkl", 36},
+		{example(t, "unet2d_multi_tensor", "weights_torchscript_traced.pt"), "data.pkl", 36},
+		{example(t, "unet2d_multi_tensor", "weights_torchscript_traced.pt"), "constants.pkl", 1},
+		{example(t, "unet2d_diff_output_shape", "weights.pt"), "data.pkl", 36}, // a state dict
+	} {
+		z, err := zip.OpenReader(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range z.File {
+			if !strings.HasSuffix(f.Name, "/"+c.pkl) {
+				continue
+			}
+			r, _ := f.Open()
+			refs, err := storageRefs(r)
+			r.Close()
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.file, c.pkl, err)
+			}
+			if len(refs) != c.n {
+				t.Errorf("%s %s: %d storages, want %d", c.file, c.pkl, len(refs), c.n)
+			}
+			for _, ref := range refs {
+				if itemSize(ref.Type) == 0 || ref.Elements <= 0 || ref.Key == "" {
+					t.Errorf("%s %s: %+v", c.file, c.pkl, ref)
+				}
+			}
+		}
+		z.Close()
+	}
+}
+
+func FuzzStorageRefs(f *testing.F) {
+	f.Add([]byte("\x80\x02ctorch._utils\n_rebuild_tensor_v2\nq\x00((X\x07\x00\x00\x00storageq\x01ctorch\nLongStorage\nq\x02X\x01\x00\x00\x000q\x03X\x03\x00\x00\x00cpuq\x04K\x01tQq\x05K\x00(t(t\x89ccollections\nOrderedDict\nq\x06)RtRq\x07\x85."))
+	f.Add([]byte("\x80\x02}q\x00."))
+	f.Add([]byte("(((((((((((((((((((((((((((((((((((((((((((((((t."))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		refs, err := storageRefs(bytes.NewReader(b))
+		if err == nil {
+			for _, r := range refs {
+				if r.Elements < 0 {
+					t.Fatalf("%+v", r)
+				}
+			}
+		}
+	})
+}
+
+// editZip copies the zip src to dst with the entry whose name ends with
+// "/"+suffix replaced by edit of its contents.
+func editZip(t testing.TB, src, dst, suffix string, edit func([]byte) []byte) {
+	t.Helper()
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	found := false
+	for _, e := range zr.File {
+		if !strings.HasSuffix(e.Name, "/"+suffix) {
+			if err := zw.Copy(e); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		found = true
+		r, _ := e.Open()
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: e.Name, Method: zip.Store})
+		w.Write(edit(b))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !found {
+		t.Fatalf("%s has no entry */%s", src, suffix)
+	}
+}

@@ -53,6 +53,60 @@ const char *loadTag(const std::string &msg) {
   return "file";
 }
 
+// tensorFits returns "" when the tensor's elements lie inside its storage,
+// else what is wrong. libtorch 1.13 does not check this when it reads a
+// file, so a truncated or damaged storage entry would make forward read
+// outside its memory.
+std::string tensorFits(const std::string &name, const at::Tensor &t) {
+  if (!t.defined() || t.numel() == 0 || t.is_mkldnn() || !t.has_storage()) return "";
+  int64_t last = t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); d++) {
+    if (t.stride(d) < 0) return "tensor " + name + " has a negative stride";
+    last += (t.size(d) - 1) * t.stride(d);
+  }
+  const uint64_t need = static_cast<uint64_t>(last + 1) * t.element_size();
+  const uint64_t have = t.storage().nbytes();
+  if (t.storage().data() == nullptr) {
+    return "tensor " + name + " has no data in the file (a truncated or damaged entry)";
+  }
+  if (need > have) {
+    return "tensor " + name + " needs " + std::to_string(need) + " bytes of data, its storage has " +
+           std::to_string(have) + " (a damaged file)";
+  }
+  return "";
+}
+
+// checkTensors checks every tensor attribute of the module and its
+// submodules, and every tensor constant of its code (traced modules keep
+// some in constants.pkl).
+std::string checkTensors(const torch::jit::Module &m) {
+  for (const auto &a : m.named_attributes(/*recurse=*/true)) {
+    if (a.value.isTensor()) {
+      std::string e = tensorFits(a.name, a.value.toTensor());
+      if (!e.empty()) return e;
+    }
+  }
+  for (torch::jit::Function *f : m._ivalue()->compilation_unit()->get_functions()) {
+    torch::jit::GraphFunction *g = torch::jit::tryToGraphFunction(*f);
+    if (g == nullptr) continue;
+    std::vector<torch::jit::Block *> blocks{g->graph()->block()};
+    while (!blocks.empty()) {
+      torch::jit::Block *b = blocks.back();
+      blocks.pop_back();
+      for (torch::jit::Node *n : b->nodes()) {
+        for (torch::jit::Block *sub : n->blocks()) blocks.push_back(sub);
+        if (n->kind() != c10::prim::Constant || n->outputs().size() != 1) continue;
+        auto v = torch::jit::toIValue(n->output());
+        if (v && v->isTensor()) {
+          std::string e = tensorFits("constant of " + f->qualname().qualifiedName(), v->toTensor());
+          if (!e.empty()) return e;
+        }
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 extern "C" {
@@ -85,6 +139,8 @@ char *zt_load(const char *path, int optimize, zt_module **out, int *nargs,
     m->mod.eval();
     auto method = m->mod.find_method("forward");
     if (!method) return err("file", "the module has no forward method");
+    std::string bad = checkTensors(m->mod);
+    if (!bad.empty()) return err("file", bad);
     if (optimize) {
       try {
         m->mod = torch::jit::optimize_for_inference(m->mod);
