@@ -6,7 +6,9 @@
 #  1. in-process overhead: runner.BenchmarkPredictOverhead — the whole
 #     predict path of one file with the nuclei model (read .npy, map axes,
 #     statistics, preprocess, run, postprocess, write .npy) against
-#     Session.Run alone on the same preprocessed tensor, interleaved;
+#     Session.Run alone on the same preprocessed tensor, interleaved — and
+#     BenchmarkPredictOverheadTiled, the same for a 2048×2048 TIFF in 25
+#     tiles against 25 Session.Run calls;
 #  2. the zoo predict process on the same file (hyperfine, when installed:
 #     apt-get install -y hyperfine), next to `zoo --help` (process start);
 #  3. a tiled 4096×4096 float32 TIFF with the nuclei model (fixed 512×512,
@@ -40,7 +42,11 @@ echo "go: $(go version | cut -d' ' -f3); ONNX Runtime: $(sed -n 's/^ORT_VERSION=
 echo
 
 # 1. In-process overhead.
-go test -run '^$' -bench 'PredictOverhead' -benchtime "$BENCHTIME" ./runner >"$tmp/overhead.txt"
+go test -run '^$' -bench '^BenchmarkPredictOverhead$' -benchtime "$BENCHTIME" ./runner >"$tmp/overhead.txt"
+go test -run '^$' -bench '^BenchmarkPredictOverheadTiled$' -benchtime 5x ./runner >"$tmp/overhead_tiled.txt"
+read -r t_tiles t_zoo t_ort t_over t_over_min < <(awk '/BenchmarkPredictOverheadTiled/ {
+  for (i = 1; i <= NF; i++) { m[$(i+1)] = $i }
+  printf "%d %.0f %.0f %.1f %.1f\n", m["tiles"], m["ms/predict"], m["ms/ort-runs"], m["%overhead"], m["%overhead-min"] }' "$tmp/overhead_tiled.txt")
 read -r zoo_ms ort_ms overhead zoo_min ort_min overhead_min < <(awk '/BenchmarkPredictOverhead/ {
   for (i = 1; i <= NF; i++) { m[$(i+1)] = $i }
   printf "%.1f %.1f %.1f %.1f %.1f %.1f\n", m["ms/predict"], m["ms/ort-run"], m["%overhead"], m["ms/predict-min"], m["ms/ort-run-min"], m["%overhead-min"] }' "$tmp/overhead.txt")
@@ -98,6 +104,8 @@ echo "|---|---|---|"
 echo "| zoo predict path in-process, nuclei 512×512 .npy (read, preprocess, run, postprocess, write): median; fastest | ${zoo_ms} ms; ${zoo_min} ms | |"
 echo "| Session.Run alone, same session, same preprocessed tensor: median; fastest | ${ort_ms} ms; ${ort_min} ms | |"
 echo "| overhead of the predict path over Session.Run: medians; fastest runs | ${overhead} %; ${overhead_min} % | ≤ 5 % |"
+echo "| the same for a 2048×2048 float32 TIFF (${t_tiles} tiles) against ${t_tiles} Session.Run calls on the same blocks: medians | ${t_zoo} ms vs ${t_ort} ms | |"
+echo "| overhead of the tiled predict path: medians; fastest runs | ${t_over} %; ${t_over_min} % | ≤ 5 % |"
 echo "| \`zoo predict\` process, same file (hyperfine, $RUNS runs): median ± σ; fastest | ${cli_ms} ± ${cli_sd} ms; ${cli_min} ms | |"
 echo "| bare ONNX Runtime process (bench/ortrun: load model, read preprocessed .npy, run): median ± σ; fastest | ${ortp_ms} ± ${ortp_sd} ms; ${ortp_min} ms | |"
 echo "| overhead of the zoo predict process over the bare one: medians; fastest runs | ${cli_over} %; ${cli_over_min} % | ≤ 5 % |"

@@ -71,6 +71,62 @@ func BenchmarkPredictOverhead(b *testing.B) {
 	b.ReportMetric((zooMin/ortMin-1)*100, "%overhead-min")
 }
 
+// BenchmarkPredictOverheadTiled is BenchmarkPredictOverhead for a
+// 2048×2048 float32 TIFF, which the nuclei model (512×512) takes in 25
+// tiles: the whole zoo predict path (read, preprocess the whole image, cut
+// 25 blocks, run, stitch, postprocess, write) against 25 bare
+// Session.Run calls on the same preprocessed blocks (cut beforehand).
+//
+//	go test -run '^$' -bench PredictOverheadTiled -benchtime 5x ./runner
+func BenchmarkPredictOverheadTiled(b *testing.B) {
+	p := loadPredictor(b, "unet2d-nuclei-broad-onnx")
+	dir := b.TempDir()
+	input := filepath.Join(dir, "big.tif")
+	x := nucleiImage(42, 1, 2048, 2048)
+	sq, _ := x.Squeeze()
+	sq.Axes = []string{"y", "x"}
+	if err := tiff.WriteFile(input, sq); err != nil {
+		b.Fatal(err)
+	}
+	sess := p.net.(*onnxModel).sess
+	pre, err := p.pipe.Preprocess(Sample{"raw": x})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := NewPlan(p.Model, sampleSizes(p.Model.Inputs, Sample{"raw": x}), Tiling{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var blocks [][]*tensor.Tensor
+	for _, blk := range plan.blocks() {
+		tin := &p.Model.Inputs[0]
+		blocks = append(blocks, []*tensor.Tensor{extract(pre["raw"], plan.inputBox(tin, blk), plan.blockIn.Shape(tin), reflect)})
+	}
+	out := filepath.Join(dir, "out")
+	os.MkdirAll(out, 0o755)
+	var tZoo, tORT []float64
+	for b.Loop() {
+		t0 := time.Now()
+		if _, _, err := PredictFile(ctx, p, input, out, nil, Tiling{}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		for _, blk := range blocks {
+			if _, err := sess.Run(blk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tZoo = append(tZoo, t1.Sub(t0).Seconds()*1e3)
+		tORT = append(tORT, time.Since(t1).Seconds()*1e3)
+	}
+	zoo, ort := median(tZoo), median(tORT)
+	b.ReportMetric(float64(len(blocks)), "tiles")
+	b.ReportMetric(zoo, "ms/predict")
+	b.ReportMetric(ort, "ms/ort-runs")
+	b.ReportMetric((zoo/ort-1)*100, "%overhead")
+	b.ReportMetric((slices.Min(tZoo)/slices.Min(tORT)-1)*100, "%overhead-min")
+}
+
 // median of xs (which it sorts).
 func median(xs []float64) float64 {
 	slices.Sort(xs)
