@@ -9,9 +9,9 @@
 // A backend turns one weight format of a model into a Model (Run, Close).
 // ONNX is built in (ONNX Runtime through package onnx); a format without a
 // backend fails with ErrNotSupported, whose text is exactly
-// "not supported: <format>; zoo runs: <formats>". A libtorch backend for
-// torchscript plugs in with Register("torchscript", …) and needs no change
-// here. Models are fed positionally, in the description's input order and
+// "not supported: <format>; zoo runs: <formats>". The torchscript backend
+// (package torch, registered in torchscript.go where libtorch and zoo's
+// shim are installed) plugs in the same way. Models are fed positionally, in the description's input order and
 // axis order, as the reference implementation does.
 //
 // # Prediction

@@ -38,7 +38,8 @@ When an output mismatches, the produced tensor is saved as .npy (to
 relative errors, mismatch count and their positions are printed.
 
 Status: "passed" when every weight format zoo can run passed (formats it
-cannot run — anything but ONNX today — are listed as "not-supported" and do
+cannot run here — zoo runs onnx, and torchscript where libtorch is
+installed — are listed as "not-supported" and do
 not fail the test); "not-supported" when none of the model's formats can run
 here; "failed" otherwise, including descriptions that cannot be loaded.
 
