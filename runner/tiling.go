@@ -125,11 +125,7 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 	const op = "runner.NewPlan"
 	p := &Plan{model: m, inStarts: map[string][]int{}, outAxes: map[string][]outAxis{}}
 	byID := map[string]int{}
-	type member struct {
-		tensor string
-		axis   *spec.Axis
-	}
-	var members [][]member
+	var members [][]*spec.Axis // the input axes of each grouped axis id
 	for ti := range m.Inputs {
 		tin := &m.Inputs[ti]
 		if _, ok := in[tin.ID]; !ok {
@@ -153,7 +149,7 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 				return nil, zoo.E(op, zoo.NotSupported, nil, "inputs differ in size along %s (%d and %d); zoo tiles inputs of equal sizes only", a.ID, p.Axes[g].Size, n)
 			}
 			idx[ai] = g
-			members[g] = append(members[g], member{tin.ID, a})
+			members[g] = append(members[g], a)
 		}
 		p.inStarts[tin.ID] = idx
 	}
@@ -213,10 +209,10 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 	shrinkable := make([]bool, len(p.Axes))
 	primaries := make([]*spec.Axis, len(p.Axes)) // the first member not sized by reference
 	for g, ga := range p.Axes {
-		primary := members[g][0].axis
+		primary := members[g][0]
 		for _, mb := range members[g] {
-			if mb.axis.Size.Kind != spec.SizeReference {
-				primary = mb.axis
+			if mb.Size.Kind != spec.SizeReference {
+				primary = mb
 				break
 			}
 		}
@@ -247,12 +243,12 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 		return nil, err
 	}
 	for g, ga := range p.Axes {
-		if members[g][0].axis.Type == spec.AxisBatch {
+		if members[g][0].Type == spec.AxisBatch {
 			continue
 		}
 		fixedLike := true
 		for _, mb := range members[g] {
-			fixedLike = fixedLike && mb.axis.Size.Kind != spec.SizeParameterized
+			fixedLike = fixedLike && mb.Size.Kind != spec.SizeParameterized
 		}
 		if fixedLike {
 			al := t.Align
@@ -295,7 +291,7 @@ func NewPlan(m *spec.Model, in Sizes, t Tiling) (*Plan, error) {
 	for g, ga := range p.Axes {
 		if h, ok := t.Halo[ga.ID]; ok {
 			ga.Halo = max(ga.Declared, h)
-		} else if members[g][0].axis.Type != spec.AxisBatch {
+		} else if members[g][0].Type != spec.AxisBatch {
 			ga.Halo = max(ga.Declared, min(DefaultContext, (ga.Block-ga.Align)/4))
 		}
 		if err := ga.place(); err != nil {
