@@ -66,24 +66,30 @@ type Tiling struct {
 // Plan is how a sample is split. Along every tiled axis (grouped by axis
 // id across the inputs, which must then have equal sizes along it):
 //
-//   - the sample is padded at the end (numpy "reflect") to Padded, the
-//     smallest size ≥ the sample's that the model accepts or, for a
-//     fixed-size axis larger than the sample, that keeps every block start
-//     a multiple of Align;
+//   - the sample is padded at its end (numpy "reflect", without storing the
+//     padding) to Padded: to the block size when the sample is smaller,
+//     else to the smallest size ≥ the sample's that puts the last block's
+//     start on a multiple of Align (for a parameterized axis: the next size
+//     the model accepts);
 //   - blocks of size Block start at multiples of Align (the parameterized
 //     axis's step, so the network's pooling grid lines up), the last one
-//     ending at Padded, overlapping by at least 2·Halo;
+//     ending at Padded, neighbours overlapping by at least 2·Halo;
 //   - every output axis that refers to a tiled input axis takes, from each
 //     block, the part between the midpoints of the overlaps with its
 //     neighbours, so each output pixel is at least Halo input pixels away
 //     from a block edge that is not an edge of the padded sample;
 //   - the stitched output is cropped to the size the unpadded sample gives.
 //
-// Consequently, when a sample's size is valid for the model and no
-// output depends on more than Halo pixels of context, the stitched
-// result equals the untiled prediction (up to floating-point rounding),
-// and for other sizes it equals the untiled prediction of the padded
-// sample, cropped.
+// Consequently, when a sample's size is valid for the model and no output
+// depends on more than Halo pixels of context, the stitched result equals
+// the untiled prediction (up to floating-point rounding); for other sizes
+// it equals the untiled prediction of the padded sample, cropped. A
+// fixed-size model has no untiled prediction of a larger sample; there the
+// stitched result equals the model's own prediction of every window of its
+// size whose position is a multiple of Align, on the window's interior at
+// least Halo pixels from window edges that are not sample edges
+// (runner.TestTiledNucleiMatchesEveryWindow checks this for the nuclei
+// model).
 type Plan struct {
 	Axes   []*TiledAxis // one per grouped axis id, in input axis order
 	Blocks int          // total number of blocks
