@@ -37,11 +37,11 @@ When an output mismatches, the produced tensor is saved as .npy (to
 --save-dir, else a new temporary folder) and its largest absolute and
 relative errors, mismatch count and their positions are printed.
 
-Status: "passed" when every weight format zoo can run passed (formats it
-cannot run here — zoo runs onnx, and torchscript where libtorch is
-installed — are listed as "not-supported" and do
-not fail the test); "not-supported" when none of the model's formats can run
-here; "failed" otherwise, including descriptions that cannot be loaded.
+Status: "passed" when every weight format zoo can run passed; formats it
+cannot run here (zoo runs onnx, and torchscript where libtorch is installed)
+are listed as "not-supported" and do not fail the test. "not-supported" when
+none of the model's formats can run here; "failed" otherwise, including
+descriptions that cannot be loaded.
 
 Output: one line per format and case on standard output, progress on
 standard error. --json prints one JSON object:
