@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,10 +20,10 @@ func newAdminCmd() *cobra.Command {
 server and no token, only access to the storage (--data DIR, or --db URL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErr("name an admin command (token); see zoo admin --help")
+			return usageErr("name an admin command (token, revoke); see zoo admin --help")
 		},
 	}
-	cmd.AddCommand(newAdminTokenCmd())
+	cmd.AddCommand(newAdminTokenCmd(), newAdminRevokeCmd())
 	return cmd
 }
 
@@ -96,5 +97,56 @@ variable ZOO_TOKEN) or as "Authorization: Bearer TOKEN" in API requests.
 	sf.register(cmd, false)
 	cmd.Flags().StringVar(&user, "user", "", "the user's name")
 	cmd.Flags().StringVar(&role, "role", "", "the user's role: contributor, reviewer or admin (default for a new user: contributor)")
+	return cmd
+}
+
+func newAdminRevokeCmd() *cobra.Command {
+	var sf storageFlags
+	cmd := &cobra.Command{
+		Use:   "revoke --data DIR TOKEN",
+		Short: "Revoke an API token: it no longer authenticates",
+		Long: `revoke marks the token revoked in the catalog (by its SHA-256; the token
+itself is never stored). Requests with it get 401 from then on. Pass "-"
+to read the token from standard input, which keeps it out of the shell
+history.
+
+` + storageHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			secret := args[0]
+			if secret == "-" {
+				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
+				if err != nil {
+					return err
+				}
+				secret = string(b)
+			}
+			secret = strings.TrimSpace(secret)
+			if secret == "" {
+				return usageErr("give the token to revoke")
+			}
+			ctx := cmd.Context()
+			st, err := openStorage(ctx, sf, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			hash := web.HashToken(secret)
+			u, err := st.cat.UserByToken(ctx, hash)
+			if err != nil {
+				if zoo.KindOf(err) == zoo.NotFound {
+					return &exitError{code: 1, err: fmt.Errorf("no active token matches; it was never issued here or is already revoked")}
+				}
+				return err
+			}
+			if err := st.cat.RevokeToken(ctx, hash); err != nil {
+				return err
+			}
+			st.cat.AddAudit(ctx, zoo.AuditEntry{At: catalog.Now(), ActorID: u.ID, Action: "token.revoke", Detail: "zoo admin revoke"})
+			fmt.Fprintf(cmd.ErrOrStderr(), "zoo admin: a token of %s revoked\n", u.Name)
+			return nil
+		},
+	}
+	sf.register(cmd, false)
 	return cmd
 }
