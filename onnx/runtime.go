@@ -10,13 +10,13 @@ package onnx
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/internal/libfind"
 )
 
 // LibEnv names the environment variable that overrides where the ORT
@@ -101,62 +101,14 @@ func Version() string {
 // names a file that does not exist.
 func findLibrary() (path string, tried []string, err error) {
 	if p := os.Getenv(LibEnv); p != "" {
-		if isFile(p) {
+		if libfind.IsFile(p) {
 			return p, nil, nil
 		}
 		return "", nil, zoo.E("onnx.Init", zoo.Internal, nil,
 			"%s=%s: no such file; unset it to use the library installed by scripts/install-onnxruntime.sh", LibEnv, p)
 	}
-	var candidates []string
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		dir := filepath.Dir(exe)
-		candidates = append(candidates,
-			filepath.Join(dir, "lib", libName),
-			filepath.Join(dir, "..", "lib", libName))
-	}
-	if root := moduleRoot(); root != "" {
-		candidates = append(candidates, filepath.Join(root, "lib", libName))
-	}
-	for _, dir := range []string{"/usr/local/lib", "/usr/lib"} {
-		candidates = append(candidates,
-			filepath.Join(dir, libName),
-			filepath.Join(dir, "libonnxruntime.so"))
-	}
-	for _, c := range candidates {
-		c = filepath.Clean(c)
-		if isFile(c) {
-			return c, nil, nil
-		}
-		tried = append(tried, c)
-	}
-	return "", tried, nil
-}
-
-// moduleRoot walks up from the working directory to the first directory
-// holding a go.mod, or returns "".
-func moduleRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if isFile(filepath.Join(dir, "go.mod")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
+	path, tried = libfind.Find(libName, "libonnxruntime.so")
+	return path, tried, nil
 }
 
 // fmtShape formats a model shape with "?" for dynamic dimensions.

@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/internal/libfind"
 )
 
 // NotInstalled is the message (after "not supported: ") of the error for a
@@ -137,35 +138,13 @@ func Version() string {
 // a file that does not exist.
 func findLibrary() (path string, tried []string, err error) {
 	if p := os.Getenv(LibEnv); p != "" {
-		if isFile(p) {
+		if libfind.IsFile(p) {
 			return p, nil, nil
 		}
 		return "", nil, zoo.E("", zoo.NotFound, nil, "%s=%s: no such file", LibEnv, p)
 	}
-	var candidates []string
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		dir := filepath.Dir(exe)
-		candidates = append(candidates,
-			filepath.Join(dir, "lib", libName),
-			filepath.Join(dir, "..", "lib", libName))
-	}
-	if root := moduleRoot(); root != "" {
-		candidates = append(candidates, filepath.Join(root, "lib", libName))
-	}
-	candidates = append(candidates,
-		filepath.Join("/usr/local/lib", libName),
-		filepath.Join("/usr/lib", libName))
-	for _, c := range candidates {
-		c = filepath.Clean(c)
-		if isFile(c) {
-			return c, nil, nil
-		}
-		tried = append(tried, c)
-	}
-	return "", tried, nil
+	path, tried = libfind.Find(libName)
+	return path, tried, nil
 }
 
 // missingDeps returns the libtorch libraries (libtorch*, libc10*) the shim
@@ -203,7 +182,7 @@ func missingDeps(path string) []string {
 		}
 		found := false
 		for _, d := range dirs {
-			if d != "" && isFile(filepath.Join(d, lib)) {
+			if d != "" && libfind.IsFile(filepath.Join(d, lib)) {
 				found = true
 				break
 			}
@@ -243,28 +222,4 @@ func ldConfDirs(name string, depth int) []string {
 		}
 	}
 	return dirs
-}
-
-// moduleRoot walks up from the working directory to the first directory
-// holding a go.mod, or returns "".
-func moduleRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if isFile(filepath.Join(dir, "go.mod")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }
