@@ -573,25 +573,8 @@ func procRule04(pre bool) check {
 		names = preprocNames04
 	}
 	return func(c *checker, n *yaml.Node, p path) {
-		if n.Kind != yaml.MappingNode {
-			c.errorf(n, p, "expected a processing step {name: …, kwargs: …}, found %s", kindName(n))
-			return
-		}
-		nn := lookup(n, "name")
-		if nn == nil {
-			c.errorf(n, p.k("name"), "a processing step needs a 'name' (one of %s)", strings.Join(names, ", "))
-			return
-		}
-		name, ok := c.str(nn, p.k("name"))
+		name, ok := c.stepName(n, p, "name", names)
 		if !ok {
-			return
-		}
-		if !contains(names, name) {
-			if name == "scale_mean_variance" {
-				c.errorf(nn, p.k("name"), "scale_mean_variance is only allowed in postprocessing")
-			} else {
-				c.errorf(nn, p.k("name"), "unknown processing step %q; use one of %s", clip(name, 40), strings.Join(names, ", "))
-			}
 			return
 		}
 		if name == "sigmoid" {

@@ -38,29 +38,8 @@ func procRule(pre bool) check {
 		ids = preprocIDs
 	}
 	return func(c *checker, n *yaml.Node, p path) {
-		if n.Kind != yaml.MappingNode {
-			c.errorf(n, p, "expected a processing step {id: …, kwargs: …}, found %s", kindName(n))
-			return
-		}
-		idn := lookup(n, "id")
-		if idn == nil {
-			c.errorf(n, p.k("id"), "a processing step needs an 'id' (one of %s)", strings.Join(ids, ", "))
-			return
-		}
-		id, ok := c.str(idn, p.k("id"))
+		id, ok := c.stepName(n, p, "id", ids)
 		if !ok {
-			return
-		}
-		known := false
-		for _, k := range ids {
-			known = known || k == id
-		}
-		if !known {
-			if id == "scale_mean_variance" {
-				c.errorf(idn, p.k("id"), "scale_mean_variance is only allowed in postprocessing")
-			} else {
-				c.errorf(idn, p.k("id"), "unknown processing step %q; use one of %s", clip(id, 40), strings.Join(ids, ", "))
-			}
 			return
 		}
 		if id == "sigmoid" {
@@ -77,6 +56,38 @@ func procRule(pre bool) check {
 		}
 		procKwargs(c, id, kw, p.k("kwargs"))
 	}
+}
+
+// stepName checks the discriminator of a processing step — key "id" in
+// format 0.5, "name" in 0.4 — against the steps allowed where it stands,
+// and returns it when the step can be checked further.
+func (c *checker) stepName(n *yaml.Node, p path, key string, allowed []string) (string, bool) {
+	if n.Kind != yaml.MappingNode {
+		c.errorf(n, p, "expected a processing step {%s: …, kwargs: …}, found %s", key, kindName(n))
+		return "", false
+	}
+	kn := lookup(n, key)
+	if kn == nil {
+		article := "a"
+		if key == "id" {
+			article = "an"
+		}
+		c.errorf(n, p.k(key), "a processing step needs %s '%s' (one of %s)", article, key, strings.Join(allowed, ", "))
+		return "", false
+	}
+	name, ok := c.str(kn, p.k(key))
+	if !ok {
+		return "", false
+	}
+	if !contains(allowed, name) {
+		if name == "scale_mean_variance" {
+			c.errorf(kn, p.k(key), "scale_mean_variance is only allowed in postprocessing")
+		} else {
+			c.errorf(kn, p.k(key), "unknown processing step %q; use one of %s", clip(name, 40), strings.Join(allowed, ", "))
+		}
+		return "", false
+	}
+	return name, true
 }
 
 func kwargsRequired(id string) bool {
