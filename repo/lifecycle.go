@@ -118,7 +118,11 @@ func (s *Service) Review(ctx context.Context, u *zoo.User, id string, n int, act
 	if err := s.cat.Transition(ctx, id, n, from, to, e); err != nil {
 		return nil, err
 	}
-	return s.cat.Version(ctx, id, n)
+	v, err = s.cat.Version(ctx, id, n)
+	if err == nil && to == zoo.StatePublished && s.cfg.Published != nil {
+		s.cfg.Published(ctx, v)
+	}
+	return v, err
 }
 
 // Submit moves a draft into the review queue (its uploader or a maintainer).
@@ -221,10 +225,8 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		return zoo.E(op, zoo.Internal, err, "cannot unpack the version")
 	}
 	defer os.RemoveAll(dir)
-	for _, f := range v.Files {
-		if err := s.unpack(ctx, f, filepath.Join(dir, filepath.FromSlash(f.Path))); err != nil {
-			return err
-		}
+	if err := s.Unpack(ctx, v, dir); err != nil {
+		return err
 	}
 	status, report, err := s.cfg.Tester(ctx, dir)
 	if err != nil {
@@ -234,6 +236,17 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		report = json.RawMessage("null")
 	}
 	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, status, report)
+}
+
+// Unpack writes every file of v into dir (which must exist), as the
+// package's folder. The caller checks that the caller may see v.
+func (s *Service) Unpack(ctx context.Context, v *zoo.Version, dir string) error {
+	for _, f := range v.Files {
+		if err := s.unpack(ctx, f, filepath.Join(dir, filepath.FromSlash(f.Path))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) unpack(ctx context.Context, f zoo.File, dst string) error {

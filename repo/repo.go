@@ -64,6 +64,24 @@ type Config struct {
 	TempDir   string        // where uploads wait while being checked ("" = os.TempDir())
 	Limits    bundle.Limits // package limits
 	Tester    Tester        // nil: test jobs fail with "no runtime configured"
+
+	// Index, if set, is told of every stored version (any state) with its
+	// description, right after the version is created. Whoever reads the
+	// index must itself restrict results to what is published, so an
+	// indexed draft never shows; a failure is returned to the uploader as
+	// Unavailable ("stored but not indexed") — the index's own Sync repairs
+	// it.
+	Index Indexer
+	// Published, if set, is called after a version was published (accept),
+	// e.g. to mint a DOI. It must not fail the review: it logs its own
+	// errors and retries on its own.
+	Published func(ctx context.Context, v *zoo.Version)
+}
+
+// Indexer receives every stored version with its decoded description
+// (package search implements it).
+type Indexer interface {
+	IndexVersion(ctx context.Context, v *zoo.Version, desc *spec.Model) error
 }
 
 // Service implements the repository's operations.
@@ -73,6 +91,7 @@ type Service struct {
 	queue Enqueuer
 	cfg   Config
 	now   func() time.Time
+	descs descCache
 }
 
 // New returns a Service.
@@ -168,6 +187,15 @@ func (s *Service) Upload(ctx context.Context, u *zoo.User, r io.Reader, opts Upl
 		return nil, err
 	}
 	s.cat.AddAudit(ctx, zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: "upload", ModelID: v.ModelID, Version: v.Number, Detail: string(v.State)})
+	if s.cfg.Index != nil {
+		d, err := spec.Decode(desc, descName)
+		if err == nil {
+			err = s.cfg.Index.IndexVersion(ctx, v, d)
+		}
+		if err != nil {
+			return v, zoo.E(op, zoo.Unavailable, err, "the version was stored but could not be indexed for search; it will be indexed when the server restarts")
+		}
+	}
 	if s.queue != nil {
 		if _, err := s.queue.Enqueue(ctx, JobTest, TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
 			return v, zoo.E(op, zoo.Unavailable, err, "the version was stored but its test could not be queued; it will be retried")

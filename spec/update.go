@@ -204,3 +204,30 @@ func UpdateHashes(path string) ([]byte, []HashUpdate, *Result, error) {
 	res := Validate(out, path, opts)
 	return out, updates, res, nil
 }
+
+// Decode parses a stored description (already validated, e.g. from a
+// repository version) without checking its files, converts it to the latest
+// format of its type and returns it typed. For types other than model only
+// the common fields (name, description, authors, cite, license, tags,
+// covers, documentation, …) are set. A valid description whose conversion
+// fails (see docs/compatibility.md) is decoded as it is for its common
+// fields, with Inputs, Outputs, Weights and Config left empty: enough to
+// describe it, not to run it. name is used in error messages.
+func Decode(data []byte, name string) (*Model, error) {
+	res := Validate(data, name, Options{})
+	if !res.Report.OK() {
+		return nil, fmt.Errorf("%s is not a valid description: %s", name, firstError(res.Report))
+	}
+	if latest, err := toLatest(res, name, Options{}); err == nil && latest.Report.OK() {
+		if m, err := decodeModel(latest.Doc); err == nil {
+			return m, nil
+		}
+	}
+	m := &Model{}
+	res.Doc.Decode(m) // type errors leave the offending fields empty
+	m.Inputs, m.Outputs, m.Weights, m.Config = nil, nil, Weights{}, nil
+	if m.Name == "" {
+		return nil, fmt.Errorf("%s cannot be decoded", name)
+	}
+	return m, nil
+}

@@ -22,6 +22,7 @@ const (
 	keyRequestID ctxKey = iota
 	keyUser
 	keyLog
+	keyServer
 )
 
 // requestID returns the id of the request (also sent as X-Request-Id).
@@ -34,6 +35,32 @@ func requestID(ctx context.Context) string {
 func userOf(r *http.Request) *zoo.User {
 	u, _ := r.Context().Value(keyUser).(*zoo.User)
 	return u
+}
+
+// UserOf returns the caller of a request that went through a route with
+// Auth set (Options.Routes): nil for anonymous.
+func UserOf(r *http.Request) *zoo.User { return userOf(r) }
+
+// Fail writes err as a problem document (see the package comment), with
+// the status its zoo.Kind maps to; internal errors are logged with the
+// request id. Use it in handlers mounted through Options.Routes.
+func Fail(w http.ResponseWriter, r *http.Request, err error) {
+	s, _ := r.Context().Value(keyServer).(*server)
+	if s == nil {
+		s = &server{log: slog.Default(), opts: Options{RetryAfter: 10 * time.Second}}
+	}
+	s.fail(w, r, err)
+}
+
+// WriteJSON writes v as a JSON response with status (HTML not escaped).
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// LogUser records the caller for the request's log line (routes that
+// identify callers themselves, e.g. a login form).
+func LogUser(r *http.Request, u *zoo.User) {
+	if rl, ok := r.Context().Value(keyLog).(*reqLog); ok && u != nil {
+		rl.user = u.ID
+	}
 }
 
 // reqLog collects what handlers learn for the request's log line.
@@ -90,6 +117,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		rl := &reqLog{}
 		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLog, rl)
+		ctx = context.WithValue(ctx, keyServer, s)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		status := sw.status

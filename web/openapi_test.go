@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -19,13 +20,6 @@ type openAPIDocument struct {
 	Components map[string]map[string]json.RawMessage `json:"components"`
 }
 
-var pathParam = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
-
-// docPath turns a ServeMux pattern's path into the OpenAPI form
-// ({path...} → {path}).
-func docPath(pattern string) string {
-	return pathParam.ReplaceAllString(pattern, "{$1}")
-}
 
 // concrete fills a path template with sample values.
 func concrete(p string) string {
@@ -43,11 +37,35 @@ func concrete(p string) string {
 // TestOpenAPIMatchesRoutes walks the routes registered in the live mux and
 // the operations of the served document: each must have the other.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	e := newEnv(t, Options{}, repo.Config{})
-	s := newServer(e.svc, Options{})
+	t.Run("core", func(t *testing.T) { checkOpenAPI(t, Options{}) })
+	t.Run("with extra routes", func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		checkOpenAPI(t, Options{Routes: []Route{
+			{Pattern: "GET /api/v1/things/{id}", Handler: h, Doc: json.RawMessage(`{"summary": "a thing", "responses": {"200": {"description": "the thing"}}}`)},
+			{Pattern: "GET /elsewhere", Handler: h},
+		}})
+	})
+}
+
+func TestOpenAPIRefusesUndocumentedAPIRoutes(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, rt := range []Route{
+		{Pattern: "GET /api/v1/undocumented", Handler: h},
+		{Pattern: "GET /api/v1/models", Handler: h, Doc: json.RawMessage(`{"summary": "again"}`)},
+		{Pattern: "GET /page", Handler: h, Doc: json.RawMessage(`{"summary": "not an API"}`)},
+	} {
+		if _, err := mergeOpenAPI(openAPIDoc, []Route{rt}); err == nil {
+			t.Errorf("%s: merged without error", rt.Pattern)
+		}
+	}
+}
+
+func checkOpenAPI(t *testing.T, opts Options) {
+	e := newEnv(t, opts, repo.Config{})
+	s := newServer(e.svc, opts)
 
 	r := e.get("", "/api/openapi.json")
-	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/json" || !bytes.Equal(r.body, openAPIDoc) {
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "application/json" || !bytes.Equal(r.body, s.openAPIDoc) {
 		t.Fatalf("GET /api/openapi.json: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
 	}
 	var doc openAPIDocument
@@ -61,8 +79,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// Routes → document. A route's method must be an operation of its path;
 	// the mux must really answer the route's concrete form with it.
 	documented := map[string]bool{}
-	for _, rt := range s.routes() {
+	for _, rt := range s.allRoutes() {
 		method, p, _ := strings.Cut(rt.pattern, " ")
+		if !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/files/") && !strings.HasPrefix(p, "/packages/") && !slices.Contains([]string{"/healthz", "/readyz"}, p) {
+			continue // pages and other protocols are not part of the JSON API
+		}
 		dp := docPath(p)
 		ops, ok := doc.Paths[dp]
 		if !ok {
@@ -110,18 +131,18 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	if len(ops) < len(s.routes()) {
-		t.Errorf("%d operations for %d routes", len(ops), len(s.routes()))
+		t.Errorf("%d operations for %d core routes", len(ops), len(s.routes()))
 	}
 
 	// Every internal $ref resolves.
-	refs := regexp.MustCompile(`"\$ref":\s*"#/components/([A-Za-z]+)/([A-Za-z]+)"`).FindAllStringSubmatch(string(openAPIDoc), -1)
+	refs := regexp.MustCompile(`"\$ref":\s*"#/components/([A-Za-z]+)/([A-Za-z]+)"`).FindAllStringSubmatch(string(s.openAPIDoc), -1)
 	for _, m := range refs {
 		if _, ok := doc.Components[m[1]][m[2]]; !ok {
 			t.Errorf("unresolved $ref #/components/%s/%s", m[1], m[2])
 		}
 	}
 	// The download counting rule is documented.
-	if !bytes.Contains(openAPIDoc, []byte("silent=1")) || !bytes.Contains(openAPIDoc, []byte("Download counting")) {
+	if !bytes.Contains(s.openAPIDoc, []byte("silent=1")) || !bytes.Contains(s.openAPIDoc, []byte("Download counting")) {
 		t.Error("the OpenAPI description does not state the download counting rule")
 	}
 }

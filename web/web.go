@@ -61,6 +61,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -98,6 +99,28 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// RetryAfter is the Retry-After of 503 responses (default 10 s).
 	RetryAfter time.Duration
+	// Routes are mounted beside the core routes, under the same middleware
+	// (request ids, logging, panic recovery, security headers, and the
+	// caller resolved when Auth is set). Feature packages (pages, search,
+	// OAI-PMH, inference, challenges) provide them; cmd/zoo composes. A
+	// route under /api/ must carry its OpenAPI operation (Doc), which the
+	// served /api/openapi.json then includes; New panics otherwise.
+	Routes []Route
+}
+
+// Route is one route mounted through Options.Routes.
+type Route struct {
+	// Pattern is a ServeMux pattern with its method, e.g.
+	// "GET /api/v1/search". It must not clash with another route.
+	Pattern string
+	// Auth resolves the caller (bearer token or session; UserOf). An
+	// unknown token is refused with 401 before the handler runs.
+	Auth    bool
+	Handler http.Handler
+	// Doc is the OpenAPI 3.0 operation object of a route under /api/
+	// (JSON, may use "$ref": "#/components/responses/…" of the core
+	// document); nil elsewhere.
+	Doc json.RawMessage
 }
 
 // Session is the seam for cookie sessions of the web pages (not
@@ -139,6 +162,9 @@ type server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// openAPIDoc is the served document: the core one with the operations
+	// of Options.Routes merged in.
+	openAPIDoc []byte
 }
 
 // New returns the HTTP handler of the repository.
@@ -176,13 +202,18 @@ func newServer(svc *repo.Service, opts Options) *server {
 		}
 	}
 	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
-	for _, rt := range s.routes() {
+	for _, rt := range s.allRoutes() {
 		h := rt.handler
 		if rt.auth {
 			h = s.authenticate(h)
 		}
 		s.mux.Handle(rt.pattern, h)
 	}
+	doc, err := mergeOpenAPI(openAPIDoc, opts.Routes)
+	if err != nil {
+		panic("web.New: " + err.Error())
+	}
+	s.openAPIDoc = doc
 	s.mux.HandleFunc("/", s.notFound)
 	return s
 }
@@ -199,6 +230,15 @@ type route struct {
 	pattern string // ServeMux pattern, with method
 	auth    bool   // resolve the caller (bearer token or session)
 	handler http.Handler
+}
+
+// allRoutes is the core routes and Options.Routes.
+func (s *server) allRoutes() []route {
+	all := s.routes()
+	for _, rt := range s.opts.Routes {
+		all = append(all, route{rt.Pattern, rt.Auth, rt.Handler})
+	}
+	return all
 }
 
 func (s *server) routes() []route {
