@@ -73,17 +73,21 @@ finishes the requests in flight (up to 30 s) and the running jobs (up to
 			}
 
 			var q *queue.Queue
-			var svc *repo.Service
+			var env *serverEnv
 			if workers > 0 {
-				if q, svc, err = startWorkers(ctx, st, workers, log); err != nil {
+				if q, env, err = startWorkers(ctx, st, workers, log, true); err != nil {
 					return err
 				}
 				defer stopWorkers(q)
 			} else {
-				if q, err = st.queues.Queue(queue.Options{Logger: quietRiver(log)}); err != nil {
+				if q, env, err = serveOnly(ctx, st, log); err != nil {
 					return err
 				}
-				svc = repo.New(st.cat, st.blobs, q, repo.Config{TempDir: st.tempDir})
+			}
+			svc := env.svc
+			wopts, err := webOptions(env)
+			if err != nil {
+				return err
 			}
 
 			ln, err := net.Listen("tcp", addr)
@@ -91,7 +95,7 @@ finishes the requests in flight (up to 30 s) and the running jobs (up to
 				return zoo.E("serve", zoo.Unavailable, err, "cannot listen on %s; is another server running there? (choose another with --addr)", addr)
 			}
 			srv := &http.Server{
-				Handler:           withHome(web.New(svc, web.Options{Logger: log}), svc),
+				Handler:           withHome(web.New(svc, wopts), svc),
 				ReadHeaderTimeout: 10 * time.Second,
 				IdleTimeout:       2 * time.Minute,
 			}

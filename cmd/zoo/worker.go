@@ -48,7 +48,7 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 				return err
 			}
 			defer st.Close()
-			q, _, err := startWorkers(ctx, st, concurrency, log)
+			q, _, err := startWorkers(ctx, st, concurrency, log, false)
 			if err != nil {
 				return err
 			}
@@ -65,27 +65,53 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 
 // startWorkers makes the service on st with a queue that enqueues and
 // works n test jobs at a time, and starts it.
-func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger) (*queue.Queue, *repo.Service, error) {
-	var svc *repo.Service
+func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, serve bool) (*queue.Queue, *serverEnv, error) {
+	env := &serverEnv{ctx: ctx, st: st, log: log, serve: serve}
+	handlers := featureHandlers(env)
+	handlers[repo.JobTest] = testHandler(func() *repo.Service { return env.svc }, log)
 	q, err := st.queues.Queue(queue.Options{
-		Handlers: map[string]queue.Handler{repo.JobTest: testHandler(func() *repo.Service { return svc }, log)},
+		Handlers: handlers,
 		Workers:  n,
 		Logger:   quietRiver(log),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	svc = repo.New(st.cat, st.blobs, q, repo.Config{TempDir: st.tempDir, Tester: runnerTester})
+	env.queue = q
+	cfg := repo.Config{TempDir: st.tempDir, Tester: runnerTester}
+	if err := configureService(env, &cfg); err != nil {
+		return nil, nil, err
+	}
+	env.svc = repo.New(st.cat, st.blobs, q, cfg)
 	if err := onnx.Init(); err != nil {
 		log.Warn("test jobs will fail and be retried until the ONNX Runtime library is installed", "err", zoo.MessageOf(err))
 	}
+	startFeatures(env)
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, nil, err
 	}
 	if err := requeuePending(ctx, st, q, log); err != nil {
 		log.Warn("cannot re-queue the tests of pending versions", "err", err)
 	}
-	return q, svc, nil
+	return q, env, nil
+}
+
+// serveOnly makes the service of a replica that runs no jobs: its queue
+// only enqueues.
+func serveOnly(ctx context.Context, st *storage, log *slog.Logger) (*queue.Queue, *serverEnv, error) {
+	env := &serverEnv{ctx: ctx, st: st, log: log, serve: true}
+	q, err := st.queues.Queue(queue.Options{Logger: quietRiver(log)})
+	if err != nil {
+		return nil, nil, err
+	}
+	env.queue = q
+	cfg := repo.Config{TempDir: st.tempDir}
+	if err := configureService(env, &cfg); err != nil {
+		return nil, nil, err
+	}
+	env.svc = repo.New(st.cat, st.blobs, q, cfg)
+	startFeatures(env)
+	return q, env, nil
 }
 
 // requeuePending queues a test for every unpublished version whose test is
