@@ -235,7 +235,20 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if report == nil {
 		report = json.RawMessage("null")
 	}
-	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, status, report)
+	if err := s.cat.SetTestResult(ctx, v.ModelID, v.Number, status, report); err != nil {
+		return err
+	}
+	if s.cfg.Index != nil { // the index carries the test outcome as a facet
+		if v, err = s.cat.Version(ctx, v.ModelID, v.Number); err != nil {
+			return err
+		}
+		d, err := s.Description(ctx, v)
+		if err != nil {
+			return err
+		}
+		return s.cfg.Index.IndexVersion(ctx, v, d)
+	}
+	return nil
 }
 
 // Unpack writes every file of v into dir (which must exist), as the

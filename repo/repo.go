@@ -66,7 +66,8 @@ type Config struct {
 	Tester    Tester        // nil: test jobs fail with "no runtime configured"
 
 	// Index, if set, is told of every stored version (any state) with its
-	// description, right after the version is created. Whoever reads the
+	// description, right after the version is created and again when its
+	// test result is recorded. Whoever reads the
 	// index must itself restrict results to what is published, so an
 	// indexed draft never shows; a failure is returned to the uploader as
 	// Unavailable ("stored but not indexed") — the index's own Sync repairs
