@@ -48,6 +48,7 @@ type serverEnv struct {
 	svc   *repo.Service // set before routes, session and start are called
 	queue *queue.Queue  // enqueues (and works, when workers run here)
 	serve bool          // true in zoo serve, false in zoo worker
+	seed  string        // zoo serve --seed DIR ("" otherwise): features may seed their own examples from it
 }
 
 // configureService applies every feature's configure hook to cfg.

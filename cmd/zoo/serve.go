@@ -75,12 +75,12 @@ finishes the requests in flight (up to 30 s) and the running jobs (up to
 			var q *queue.Queue
 			var env *serverEnv
 			if workers > 0 {
-				if q, env, err = startWorkers(ctx, st, workers, log, true); err != nil {
+				if q, env, err = startWorkers(ctx, st, workers, log, true, seed); err != nil {
 					return err
 				}
 				defer stopWorkers(q)
 			} else {
-				if q, env, err = serveOnly(ctx, st, log); err != nil {
+				if q, env, err = serveOnly(ctx, st, log, seed); err != nil {
 					return err
 				}
 			}

@@ -48,7 +48,7 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 				return err
 			}
 			defer st.Close()
-			q, _, err := startWorkers(ctx, st, concurrency, log, false)
+			q, _, err := startWorkers(ctx, st, concurrency, log, false, "")
 			if err != nil {
 				return err
 			}
@@ -65,8 +65,8 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 
 // startWorkers makes the service on st with a queue that enqueues and
 // works n test jobs at a time, and starts it.
-func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, serve bool) (*queue.Queue, *serverEnv, error) {
-	env := &serverEnv{ctx: ctx, st: st, log: log, serve: serve}
+func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, serve bool, seed string) (*queue.Queue, *serverEnv, error) {
+	env := &serverEnv{ctx: ctx, st: st, log: log, serve: serve, seed: seed}
 	handlers := featureHandlers(env)
 	handlers[repo.JobTest] = testHandler(func() *repo.Service { return env.svc }, log)
 	q, err := st.queues.Queue(queue.Options{
@@ -98,8 +98,8 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 
 // serveOnly makes the service of a replica that runs no jobs: its queue
 // only enqueues.
-func serveOnly(ctx context.Context, st *storage, log *slog.Logger) (*queue.Queue, *serverEnv, error) {
-	env := &serverEnv{ctx: ctx, st: st, log: log, serve: true}
+func serveOnly(ctx context.Context, st *storage, log *slog.Logger, seed string) (*queue.Queue, *serverEnv, error) {
+	env := &serverEnv{ctx: ctx, st: st, log: log, serve: true, seed: seed}
 	q, err := st.queues.Queue(queue.Options{Logger: quietRiver(log)})
 	if err != nil {
 		return nil, nil, err
