@@ -137,9 +137,10 @@ type AuditEntry struct {
 
 // VersionFilter selects versions for listings.
 type VersionFilter struct {
-	ModelID string
-	States  []State
-	Limit   int
+	ModelID    string  // "" = any model
+	States     []State // empty = any state
+	UploaderID int64   // 0 = any uploader
+	Limit      int     // 0 = all
 }
 
 // Catalog is the metadata store. Implementations (sqlite, postgres) pass

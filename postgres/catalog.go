@@ -357,7 +357,8 @@ func (db *DB) changed(ctx context.Context, op string, tag pgconn.CommandTag, err
 }
 
 // ListVersions returns versions newest first (by creation), of one model
-// or of all, in any of f.States or all states, at most f.Limit (all if 0).
+// or of all, in any of f.States or all states, of f.UploaderID or any, at
+// most f.Limit (all if 0).
 func (db *DB) ListVersions(ctx context.Context, f zoo.VersionFilter) ([]*zoo.Version, error) {
 	const op = "postgres.ListVersions"
 	var where []string
@@ -365,6 +366,10 @@ func (db *DB) ListVersions(ctx context.Context, f zoo.VersionFilter) ([]*zoo.Ver
 	if f.ModelID != "" {
 		args = append(args, f.ModelID)
 		where = append(where, fmt.Sprintf(`v.model_id = $%d`, len(args)))
+	}
+	if f.UploaderID != 0 {
+		args = append(args, f.UploaderID)
+		where = append(where, fmt.Sprintf(`v.uploader_id = $%d`, len(args)))
 	}
 	if len(f.States) > 0 {
 		args = append(args, catalog.StateStrings(f.States))

@@ -459,13 +459,17 @@ func (db *DB) changed(ctx context.Context, tx *sql.Tx, op string, res sql.Result
 }
 
 // ListVersions returns versions newest first (by creation), of one model
-// or of all, in any of f.States or all states, at most f.Limit (all if 0).
+// or of all, in any of f.States or all states, of f.UploaderID or any, at
+// most f.Limit (all if 0).
 func (db *DB) ListVersions(ctx context.Context, f zoo.VersionFilter) ([]*zoo.Version, error) {
 	const op = "sqlite.ListVersions"
 	var where []string
 	var args []any
 	if f.ModelID != "" {
 		where, args = append(where, `v.model_id = ?`), append(args, f.ModelID)
+	}
+	if f.UploaderID != 0 {
+		where, args = append(where, `v.uploader_id = ?`), append(args, f.UploaderID)
 	}
 	if len(f.States) > 0 {
 		where = append(where, `v.state IN (`+placeholders(len(f.States))+`)`)

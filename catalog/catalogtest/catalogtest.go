@@ -565,11 +565,12 @@ func testLatestPublished(t *testing.T, c zoo.Catalog) {
 
 func testListVersions(t *testing.T, c zoo.Catalog) {
 	ann := user(t, c, "ann", zoo.RoleContributor)
-	model(t, c, "a", ann.ID)
+	bob := user(t, c, "bob", zoo.RoleContributor)
+	model(t, c, "a", ann.ID, bob.ID)
 	model(t, c, "b", ann.ID)
 	version(t, c, "a", ann.ID, zoo.StateDraft)     // a/1
 	version(t, c, "b", ann.ID, zoo.StateSubmitted) // b/1
-	version(t, c, "a", ann.ID, zoo.StatePublished) // a/2
+	version(t, c, "a", bob.ID, zoo.StatePublished) // a/2
 	version(t, c, "a", ann.ID, zoo.StateSubmitted) // a/3
 	version(t, c, "b", ann.ID, zoo.StatePublished) // b/2
 	names := func(f zoo.VersionFilter) []string {
@@ -601,6 +602,10 @@ func testListVersions(t *testing.T, c zoo.Catalog) {
 		{zoo.VersionFilter{ModelID: "a", Limit: 1}, []string{"a/3"}},
 		{zoo.VersionFilter{ModelID: "none"}, []string{}},
 		{zoo.VersionFilter{States: []zoo.State{zoo.StateRetired}}, []string{}},
+		{zoo.VersionFilter{UploaderID: bob.ID}, []string{"a/2"}},
+		{zoo.VersionFilter{UploaderID: ann.ID, ModelID: "a"}, []string{"a/3", "a/1"}},
+		{zoo.VersionFilter{UploaderID: ann.ID, States: []zoo.State{zoo.StatePublished}, Limit: 5}, []string{"b/2"}},
+		{zoo.VersionFilter{UploaderID: ann.ID + bob.ID + 100}, []string{}},
 	} {
 		if got := names(tc.f); !slices.Equal(got, tc.want) {
 			t.Errorf("ListVersions(%+v) = %v, want %v (newest first)", tc.f, got, tc.want)
