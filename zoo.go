@@ -157,13 +157,21 @@ type Catalog interface {
 	UserByToken(ctx context.Context, hash string) (*User, error)
 	RevokeToken(ctx context.Context, hash string) error
 
-	// CreateModel reserves m.ID (Conflict if it was ever used) and stores m.
+	// CreateModel reserves m.ID (Conflict if it was ever used) and stores m
+	// without versions (for administration and tests; uploads create a
+	// model with its first version through CreateVersion).
 	CreateModel(ctx context.Context, m *Model) error
 	Model(ctx context.Context, id string) (*Model, error)
 	ListModels(ctx context.Context, publishedOnly bool) ([]*Model, error)
 
-	// CreateVersion stores v with the next number of its model (set in v).
-	CreateVersion(ctx context.Context, v *Version) error
+	// CreateVersion stores v with the next number of its model (set in v)
+	// and appends the audit entry e (Action required; ModelID and Version
+	// are set from v, At defaults to now) in one transaction. With m not
+	// nil, v is the first version of the new model m: m is created as by
+	// CreateModel (its id reserved for ever; Conflict if it was ever used)
+	// in the same transaction, so that a model never exists without the
+	// version it was made for. On any error nothing is stored.
+	CreateVersion(ctx context.Context, m *Model, v *Version, e AuditEntry) error
 	Version(ctx context.Context, id string, n int) (*Version, error)
 	// LatestPublished returns the highest-numbered published (or retired,
 	// when no published one exists) version.

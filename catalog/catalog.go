@@ -153,6 +153,34 @@ func PrepareVersion(op string, v *zoo.Version) error {
 	return nil
 }
 
+// PrepareCreateVersion checks the arguments of Catalog.CreateVersion and
+// fills their defaults: m (if not nil) as PrepareModel, with v.ModelID
+// defaulting to m.ID and required to equal it; v as PrepareVersion; the
+// audit entry's ModelID from v and At from now. The entry needs an
+// Action; its Version is the store's to set once the number is known.
+func PrepareCreateVersion(op string, m *zoo.Model, v *zoo.Version, e *zoo.AuditEntry) error {
+	if m != nil {
+		if err := PrepareModel(op, m); err != nil {
+			return err
+		}
+		if v.ModelID == "" {
+			v.ModelID = m.ID
+		}
+		if v.ModelID != m.ID {
+			return zoo.E(op, zoo.Invalid, nil, "the first version of model %q names model %q", m.ID, v.ModelID)
+		}
+	}
+	if err := PrepareVersion(op, v); err != nil {
+		return err
+	}
+	if e.Action == "" {
+		return zoo.E(op, zoo.Invalid, nil, "an audit entry needs an action")
+	}
+	e.ModelID = v.ModelID
+	e.At = Stamp(e.At)
+	return nil
+}
+
 // SortFiles sorts files by path, the order implementations return them in.
 func SortFiles(files []zoo.File) {
 	slices.SortFunc(files, func(a, b zoo.File) int { return strings.Compare(a.Path, b.Path) })

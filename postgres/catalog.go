@@ -147,22 +147,27 @@ func (db *DB) CreateModel(ctx context.Context, m *zoo.Model) error {
 	if err := catalog.PrepareModel(op, m); err != nil {
 		return err
 	}
-	return db.tx(ctx, op, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO used_ids (id, used_at) VALUES ($1, $2)`, m.ID, m.CreatedAt); err != nil {
-			return dbError(op, err, "", fmt.Sprintf("model id %q was already used; ids are never reused", m.ID))
+	return db.tx(ctx, op, func(tx pgx.Tx) error { return insertModel(ctx, tx, op, m) })
+}
+
+// insertModel reserves m.ID and stores m (prepared) in tx. A concurrent
+// transaction reserving the same id waits on the used_ids row and then
+// fails with Conflict.
+func insertModel(ctx context.Context, tx pgx.Tx, op string, m *zoo.Model) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO used_ids (id, used_at) VALUES ($1, $2)`, m.ID, m.CreatedAt); err != nil {
+		return dbError(op, err, "", fmt.Sprintf("model id %q was already used; ids are never reused", m.ID))
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO models (id, type, owner_id, created_at) VALUES ($1, $2, $3, $4)`,
+		m.ID, m.Type, m.OwnerID, m.CreatedAt); err != nil {
+		return dbError(op, err, fmt.Sprintf("owner %d not found", m.OwnerID), "")
+	}
+	for _, uid := range m.Maintainers {
+		if _, err := tx.Exec(ctx, `INSERT INTO maintainers (model_id, user_id) VALUES ($1, $2)`, m.ID, uid); err != nil {
+			return dbError(op, err, fmt.Sprintf("maintainer %d not found", uid), "")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO models (id, type, owner_id, created_at) VALUES ($1, $2, $3, $4)`,
-			m.ID, m.Type, m.OwnerID, m.CreatedAt); err != nil {
-			return dbError(op, err, fmt.Sprintf("owner %d not found", m.OwnerID), "")
-		}
-		for _, uid := range m.Maintainers {
-			if _, err := tx.Exec(ctx, `INSERT INTO maintainers (model_id, user_id) VALUES ($1, $2)`, m.ID, uid); err != nil {
-				return dbError(op, err, fmt.Sprintf("maintainer %d not found", uid), "")
-			}
-		}
-		m.Downloads = 0
-		return nil
-	})
+	}
+	m.Downloads = 0
+	return nil
 }
 
 // modelSelect reads models with their maintainers and download totals in
@@ -220,12 +225,17 @@ func (db *DB) ListModels(ctx context.Context, publishedOnly bool) ([]*zoo.Model,
 // CreateVersion takes the next number with UPDATE … RETURNING, which locks
 // the model row until the transaction ends: concurrent uploads to one
 // model are numbered in the order they get the lock.
-func (db *DB) CreateVersion(ctx context.Context, v *zoo.Version) error {
+func (db *DB) CreateVersion(ctx context.Context, m *zoo.Model, v *zoo.Version, e zoo.AuditEntry) error {
 	const op = "postgres.CreateVersion"
-	if err := catalog.PrepareVersion(op, v); err != nil {
+	if err := catalog.PrepareCreateVersion(op, m, v, &e); err != nil {
 		return err
 	}
 	return db.tx(ctx, op, func(tx pgx.Tx) error {
+		if m != nil {
+			if err := insertModel(ctx, tx, op, m); err != nil {
+				return err
+			}
+		}
 		var n int
 		err := tx.QueryRow(ctx, `UPDATE models SET last_version = last_version + 1 WHERE id = $1 RETURNING last_version`, v.ModelID).Scan(&n)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -255,6 +265,10 @@ func (db *DB) CreateVersion(ctx context.Context, v *zoo.Version) error {
 				SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])`, vid, paths, shas, sizes); err != nil {
 				return dbError(op, err, "", "")
 			}
+		}
+		e.Version = n
+		if err := insertAudit(ctx, tx, op, e); err != nil {
+			return err
 		}
 		v.Number = n
 		return nil

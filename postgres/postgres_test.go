@@ -134,10 +134,8 @@ func TestOpenBadDSN(t *testing.T) {
 func TestUsedIDsOutliveModels(t *testing.T) {
 	db := open(t)
 	u, _ := db.CreateUser(ctx, "ann", zoo.RoleContributor)
-	if err := db.CreateModel(ctx, &zoo.Model{ID: "gone-gnu", OwnerID: u.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateVersion(ctx, &zoo.Version{ModelID: "gone-gnu", UploaderID: u.ID}); err != nil {
+	if err := db.CreateVersion(ctx, &zoo.Model{ID: "gone-gnu", OwnerID: u.ID}, &zoo.Version{UploaderID: u.ID},
+		zoo.AuditEntry{ActorID: u.ID, Action: "upload"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM models WHERE id = 'gone-gnu'`); err != nil {

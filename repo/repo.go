@@ -5,9 +5,11 @@
 // Lifecycle. An upload (a package zip) is read safely (bundle), validated
 // at once (spec, with file checks) — an invalid package is refused with its
 // report and nothing is stored — then its files and its deterministic zip
-// go into the blob store, and only then one catalog write makes the version
-// exist (state submitted, or draft on request; test status pending) and a
-// test job is queued. A reviewer's accept publishes in one transaction.
+// go into the blob store, and only then one catalog transaction makes the
+// version exist (state submitted, or draft on request; test status
+// pending) together with its audit entry and, for a new model, the model
+// itself (its nickname is drawn before, but reserved only then: a failed
+// upload leaves no empty model), and a test job is queued. A reviewer's accept publishes in one transaction.
 // Blobs are content-addressed and invisible until a version refers to them,
 // so a crash at any point leaves either no version or a whole one; orphan
 // blobs are removed by GC.
@@ -155,39 +157,26 @@ func (s *Service) Upload(ctx context.Context, u *zoo.User, r io.Reader, opts Upl
 	if !res.Report.OK() {
 		return nil, zoo.E(op, zoo.Invalid, &InvalidPackage{Report: res.Report}, "the package's description is invalid; fix the problems listed in the report and upload again")
 	}
-	m, err := s.modelFor(ctx, u, res.Report, opts)
+	m, isNew, err := s.modelFor(ctx, u, res.Report, opts)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := withID(descData, m.ID)
-	if err != nil {
-		return nil, zoo.E(op, zoo.Invalid, err, "cannot set the id in the description")
+	var v *zoo.Version
+	var desc []byte
+	for attempt := 0; ; attempt++ {
+		v, desc, err = s.store(ctx, u, pkg, descName, res, m, isNew, opts)
+		if err == nil {
+			break
+		}
+		if !isNew || zoo.KindOf(err) != zoo.Conflict || attempt >= 4 {
+			return nil, err
+		}
+		// The nickname was taken meanwhile by a concurrent upload: draw
+		// another one (the description, which names it, changes too).
+		if m, err = s.newModel(ctx, u, res.Report); err != nil {
+			return nil, err
+		}
 	}
-	pkg2 := pkg.WithDescription(desc)
-	files, err := s.storeFiles(ctx, pkg2, descName)
-	if err != nil {
-		return nil, err
-	}
-	zipSHA, zipSize, err := s.storePackage(ctx, pkg2)
-	if err != nil {
-		return nil, err
-	}
-	report, _ := json.Marshal(res.Report)
-	v := &zoo.Version{
-		ModelID: m.ID, State: zoo.StateSubmitted, TestStatus: zoo.TestPending, UploaderID: u.ID,
-		Name: descName, FormatVersion: res.Report.FormatVersion, DescriptionFile: bundle.DescriptionName,
-		Files: files, PackageSHA256: zipSHA, PackageSize: zipSize, ValidationReport: report, CreatedAt: s.now(),
-	}
-	if name, d := summary(res); name != "" {
-		v.Name, v.Description = name, d
-	}
-	if opts.Draft {
-		v.State = zoo.StateDraft
-	}
-	if err := s.cat.CreateVersion(ctx, v); err != nil {
-		return nil, err
-	}
-	s.cat.AddAudit(ctx, zoo.AuditEntry{At: s.now(), ActorID: u.ID, Action: "upload", ModelID: v.ModelID, Version: v.Number, Detail: string(v.State)})
 	if s.cfg.Index != nil {
 		d, err := spec.Decode(desc, descName)
 		if err == nil {
@@ -203,6 +192,49 @@ func (s *Service) Upload(ctx context.Context, u *zoo.User, r io.Reader, opts Upl
 		}
 	}
 	return v, nil
+}
+
+// store writes the package's blobs with the description naming model m and
+// creates the version (and, when isNew, the model with it) with its audit
+// entry in one catalog transaction. It returns the version and the stored
+// description.
+func (s *Service) store(ctx context.Context, u *zoo.User, pkg *bundle.Package, descName string, res *spec.Result, m *zoo.Model, isNew bool, opts UploadOptions) (*zoo.Version, []byte, error) {
+	const op = "repo.Upload"
+	_, descData := pkg.Description()
+	desc, err := withID(descData, m.ID)
+	if err != nil {
+		return nil, nil, zoo.E(op, zoo.Invalid, err, "cannot set the id in the description")
+	}
+	pkg2 := pkg.WithDescription(desc)
+	files, err := s.storeFiles(ctx, pkg2, descName)
+	if err != nil {
+		return nil, nil, err
+	}
+	zipSHA, zipSize, err := s.storePackage(ctx, pkg2)
+	if err != nil {
+		return nil, nil, err
+	}
+	report, _ := json.Marshal(res.Report)
+	v := &zoo.Version{
+		ModelID: m.ID, State: zoo.StateSubmitted, TestStatus: zoo.TestPending, UploaderID: u.ID,
+		Name: descName, FormatVersion: res.Report.FormatVersion, DescriptionFile: bundle.DescriptionName,
+		Files: files, PackageSHA256: zipSHA, PackageSize: zipSize, ValidationReport: report, CreatedAt: s.now(),
+	}
+	if name, d := summary(res); name != "" {
+		v.Name, v.Description = name, d
+	}
+	if opts.Draft {
+		v.State = zoo.StateDraft
+	}
+	var newModel *zoo.Model
+	if isNew {
+		newModel = m
+	}
+	e := zoo.AuditEntry{At: v.CreatedAt, ActorID: u.ID, Action: "upload", Detail: string(v.State)}
+	if err := s.cat.CreateVersion(ctx, newModel, v, e); err != nil {
+		return nil, nil, err
+	}
+	return v, desc, nil
 }
 
 // spool copies an upload to a temporary file (a zip needs random access),
@@ -228,8 +260,10 @@ func (s *Service) spool(r io.Reader) (*os.File, int64, error) {
 	return f, n, nil
 }
 
-// modelFor finds the model a new version belongs to, or creates one.
-func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, opts UploadOptions) (*zoo.Model, error) {
+// modelFor finds the model a new version belongs to, or draws the id of a
+// new one (isNew; the model is created only with its first version, so a
+// failed upload leaves no empty model behind).
+func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, opts UploadOptions) (m *zoo.Model, isNew bool, err error) {
 	const op = "repo.Upload"
 	id := opts.ModelID
 	if id == "" && rep.ID != "" {
@@ -240,29 +274,32 @@ func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, o
 	if id != "" {
 		m, err := s.cat.Model(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !canMaintain(u, m) {
-			return nil, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s publish new versions of it; remove 'id' from the description to create a new model", id)
+			return nil, false, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s publish new versions of it; remove 'id' from the description to create a new model", id)
 		}
-		return m, nil
+		return m, false, nil
 	}
-	for i := 0; i < 20; i++ {
-		nick, err := nickname.New(func(string) (bool, error) { return false, nil })
-		if err != nil {
-			return nil, err
+	m, err = s.newModel(ctx, u, rep)
+	return m, err == nil, err
+}
+
+// newModel draws a nickname no current model has (one used by a deleted
+// model is refused by the catalog with Conflict when the version is
+// created, and the upload draws again) and returns the model to create.
+func (s *Service) newModel(ctx context.Context, u *zoo.User, rep *spec.Report) (*zoo.Model, error) {
+	nick, err := nickname.New(func(id string) (bool, error) {
+		_, err := s.cat.Model(ctx, id)
+		if zoo.KindOf(err) == zoo.NotFound {
+			return false, nil
 		}
-		m := &zoo.Model{ID: nick, Type: rep.Type, OwnerID: u.ID, Maintainers: []int64{u.ID}, CreatedAt: s.now()}
-		err = s.cat.CreateModel(ctx, m)
-		if zoo.KindOf(err) == zoo.Conflict {
-			continue // taken (or used before): draw again
-		}
-		if err != nil {
-			return nil, err
-		}
-		return m, nil
+		return err == nil, err
+	})
+	if err != nil {
+		return nil, zoo.E("repo.Upload", zoo.Unavailable, err, "could not find a free model id; try again")
 	}
-	return nil, zoo.E(op, zoo.Unavailable, nil, "could not find a free model id; try again")
+	return &zoo.Model{ID: nick, Type: rep.Type, OwnerID: u.ID, Maintainers: []int64{u.ID}, CreatedAt: s.now()}, nil
 }
 
 func canMaintain(u *zoo.User, m *zoo.Model) bool {

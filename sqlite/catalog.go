@@ -179,22 +179,25 @@ func (db *DB) CreateModel(ctx context.Context, m *zoo.Model) error {
 	if err := catalog.PrepareModel(op, m); err != nil {
 		return err
 	}
-	return db.tx(ctx, op, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO used_ids (id, used_at) VALUES (?, ?)`, m.ID, micros(m.CreatedAt)); err != nil {
-			return dbError(op, err, "", fmt.Sprintf("model id %q was already used; ids are never reused", m.ID))
+	return db.tx(ctx, op, func(tx *sql.Tx) error { return insertModel(ctx, tx, op, m) })
+}
+
+// insertModel reserves m.ID and stores m (prepared) in tx.
+func insertModel(ctx context.Context, tx *sql.Tx, op string, m *zoo.Model) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO used_ids (id, used_at) VALUES (?, ?)`, m.ID, micros(m.CreatedAt)); err != nil {
+		return dbError(op, err, "", fmt.Sprintf("model id %q was already used; ids are never reused", m.ID))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO models (id, type, owner_id, created_at) VALUES (?, ?, ?, ?)`,
+		m.ID, m.Type, m.OwnerID, micros(m.CreatedAt)); err != nil {
+		return dbError(op, err, fmt.Sprintf("owner %d not found", m.OwnerID), "")
+	}
+	for _, uid := range m.Maintainers {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO maintainers (model_id, user_id) VALUES (?, ?)`, m.ID, uid); err != nil {
+			return dbError(op, err, fmt.Sprintf("maintainer %d not found", uid), "")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO models (id, type, owner_id, created_at) VALUES (?, ?, ?, ?)`,
-			m.ID, m.Type, m.OwnerID, micros(m.CreatedAt)); err != nil {
-			return dbError(op, err, fmt.Sprintf("owner %d not found", m.OwnerID), "")
-		}
-		for _, uid := range m.Maintainers {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO maintainers (model_id, user_id) VALUES (?, ?)`, m.ID, uid); err != nil {
-				return dbError(op, err, fmt.Sprintf("maintainer %d not found", uid), "")
-			}
-		}
-		m.Downloads = 0
-		return nil
-	})
+	}
+	m.Downloads = 0
+	return nil
 }
 
 // modelSelect reads models with their download totals.
@@ -287,13 +290,19 @@ func (db *DB) loadMaintainers(ctx context.Context, op string, models map[string]
 
 // CreateVersion takes the next number from the model's last_version inside
 // the write transaction; the single writer connection (and, across
-// processes, BEGIN IMMEDIATE) makes that atomic.
-func (db *DB) CreateVersion(ctx context.Context, v *zoo.Version) error {
+// processes, BEGIN IMMEDIATE) makes that atomic, with the new model (if
+// any) and the audit entry in the same transaction.
+func (db *DB) CreateVersion(ctx context.Context, m *zoo.Model, v *zoo.Version, e zoo.AuditEntry) error {
 	const op = "sqlite.CreateVersion"
-	if err := catalog.PrepareVersion(op, v); err != nil {
+	if err := catalog.PrepareCreateVersion(op, m, v, &e); err != nil {
 		return err
 	}
 	return db.tx(ctx, op, func(tx *sql.Tx) error {
+		if m != nil {
+			if err := insertModel(ctx, tx, op, m); err != nil {
+				return err
+			}
+		}
 		var n int
 		err := tx.QueryRowContext(ctx, `UPDATE models SET last_version = last_version + 1 WHERE id = ? RETURNING last_version`, v.ModelID).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -319,6 +328,10 @@ func (db *DB) CreateVersion(ctx context.Context, v *zoo.Version) error {
 				vid, f.Path, f.SHA256, f.Size); err != nil {
 				return dbError(op, err, "", "")
 			}
+		}
+		e.Version = n
+		if err := insertAudit(ctx, tx, op, e); err != nil {
+			return err
 		}
 		v.Number = n
 		return nil

@@ -136,10 +136,8 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 func TestUsedIDsOutliveModels(t *testing.T) {
 	db := open(t)
 	u, _ := db.CreateUser(ctx, "ann", zoo.RoleContributor)
-	if err := db.CreateModel(ctx, &zoo.Model{ID: "gone-gnu", OwnerID: u.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateVersion(ctx, &zoo.Version{ModelID: "gone-gnu", UploaderID: u.ID}); err != nil {
+	if err := db.CreateVersion(ctx, &zoo.Model{ID: "gone-gnu", OwnerID: u.ID}, &zoo.Version{UploaderID: u.ID},
+		zoo.AuditEntry{ActorID: u.ID, Action: "upload"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.write.Exec(`DELETE FROM models WHERE id = 'gone-gnu'`); err != nil {
@@ -183,7 +181,7 @@ func TestTwoProcesses(t *testing.T) {
 		}
 		wg.Go(func() {
 			v := &zoo.Version{ModelID: "m", UploaderID: u.ID, Name: fmt.Sprint(i)}
-			if err := db.CreateVersion(ctx, v); err != nil {
+			if err := db.CreateVersion(ctx, nil, v, zoo.AuditEntry{ActorID: u.ID, Action: "upload"}); err != nil {
 				t.Error(err)
 				return
 			}

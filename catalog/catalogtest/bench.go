@@ -43,7 +43,7 @@ func Bench(b *testing.B, c zoo.Catalog) {
 			case 5:
 				v.State = zoo.StateDraft
 			}
-			if err := c.CreateVersion(ctx, v); err != nil {
+			if err := c.CreateVersion(ctx, nil, v, uploadEntry(v)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) zoo.Catalog) {
 		{"VersionNumbersConcurrent", testVersionNumbersConcurrent},
 		{"VersionRoundTrip", testVersionRoundTrip},
 		{"CreateVersionChecks", testCreateVersionChecks},
+		{"CreateVersionAudit", testCreateVersionAudit},
+		{"CreateVersionNewModel", testCreateVersionNewModel},
 		{"VersionNotFound", testVersionNotFound},
 		{"LatestPublished", testLatestPublished},
 		{"ListVersions", testListVersions},
@@ -118,8 +120,13 @@ func version(t *testing.T, c zoo.Catalog, id string, uploader int64, state zoo.S
 	t.Helper()
 	v := newVersion(id, uploader, fmt.Sprint(time.Now().UnixNano()))
 	v.State = state
-	must(t, c.CreateVersion(ctx, v))
+	must(t, c.CreateVersion(ctx, nil, v, uploadEntry(v)))
 	return v
+}
+
+// uploadEntry is the audit entry of v's upload.
+func uploadEntry(v *zoo.Version) zoo.AuditEntry {
+	return zoo.AuditEntry{ActorID: v.UploaderID, Action: "upload", Detail: string(v.State)}
 }
 
 func sameUser(a, b *zoo.User) bool {
@@ -397,7 +404,7 @@ func testVersionNumbersConcurrent(t *testing.T, c zoo.Catalog) {
 		}
 		wg.Go(func() {
 			v := newVersion(id, ann.ID, fmt.Sprint(i))
-			if err := c.CreateVersion(ctx, v); err != nil {
+			if err := c.CreateVersion(ctx, nil, v, uploadEntry(v)); err != nil {
 				errs <- err
 				return
 			}
@@ -437,7 +444,7 @@ func testVersionRoundTrip(t *testing.T, c zoo.Catalog) {
 	v.ValidationReport = json.RawMessage(`{"status": "valid-format",  "errors": [], "z": 1, "a": 2}`)
 	v.TestReport = json.RawMessage(`[1, 2,3]`)
 	v.ReviewComment = "n/a"
-	must(t, c.CreateVersion(ctx, v))
+	must(t, c.CreateVersion(ctx, nil, v, uploadEntry(v)))
 	if v.Number != 1 || v.State != zoo.StateDraft || v.TestStatus != zoo.TestPending || v.CreatedAt.IsZero() || v.PublishedAt != nil {
 		t.Fatalf("CreateVersion left %+v", v)
 	}
@@ -450,7 +457,7 @@ func testVersionRoundTrip(t *testing.T, c zoo.Catalog) {
 
 	// Empty reports and files come back empty (nil reports, no files).
 	w := &zoo.Version{ModelID: "m", UploaderID: ann.ID}
-	must(t, c.CreateVersion(ctx, w))
+	must(t, c.CreateVersion(ctx, nil, w, uploadEntry(w)))
 	got, err = c.Version(ctx, "m", 2)
 	must(t, err)
 	if got.ValidationReport != nil || got.TestReport != nil || got.Files == nil || len(got.Files) != 0 {
@@ -463,7 +470,7 @@ func testVersionRoundTrip(t *testing.T, c zoo.Catalog) {
 	published := created.Add(48 * time.Hour)
 	p := newVersion("m", ann.ID, "import")
 	p.State, p.CreatedAt, p.PublishedAt = zoo.StatePublished, created, &published
-	must(t, c.CreateVersion(ctx, p))
+	must(t, c.CreateVersion(ctx, nil, p, uploadEntry(p)))
 	got, err = c.Version(ctx, "m", 3)
 	must(t, err)
 	if !got.CreatedAt.Equal(created) || got.PublishedAt == nil || !got.PublishedAt.Equal(published) {
@@ -475,22 +482,130 @@ func testVersionRoundTrip(t *testing.T, c zoo.Catalog) {
 func testCreateVersionChecks(t *testing.T, c zoo.Catalog) {
 	ann := user(t, c, "ann", zoo.RoleContributor)
 	model(t, c, "m", ann.ID)
-	wantKind(t, c.CreateVersion(ctx, newVersion("missing", ann.ID, "x")), zoo.NotFound)
-	wantKind(t, c.CreateVersion(ctx, newVersion("m", ann.ID+1000, "x")), zoo.NotFound)
+	wantKind(t, c.CreateVersion(ctx, nil, newVersion("missing", ann.ID, "x"), zoo.AuditEntry{Action: "upload"}), zoo.NotFound)
+	wantKind(t, c.CreateVersion(ctx, nil, newVersion("m", ann.ID+1000, "x"), zoo.AuditEntry{Action: "upload"}), zoo.NotFound)
 	bad := newVersion("m", ann.ID, "x")
 	bad.State = "approved"
-	wantKind(t, c.CreateVersion(ctx, bad), zoo.Invalid)
+	wantKind(t, c.CreateVersion(ctx, nil, bad, uploadEntry(bad)), zoo.Invalid)
 	bad = newVersion("m", ann.ID, "x")
 	bad.ValidationReport = json.RawMessage(`{"unclosed": `)
-	wantKind(t, c.CreateVersion(ctx, bad), zoo.Invalid)
+	wantKind(t, c.CreateVersion(ctx, nil, bad, uploadEntry(bad)), zoo.Invalid)
 	bad = newVersion("m", ann.ID, "x")
 	bad.Files = append(bad.Files, bad.Files[0])
-	wantKind(t, c.CreateVersion(ctx, bad), zoo.Invalid)
+	wantKind(t, c.CreateVersion(ctx, nil, bad, uploadEntry(bad)), zoo.Invalid)
 	// None of the failures used up a number.
 	if v := version(t, c, "m", ann.ID, zoo.StateDraft); v.Number != 1 {
 		t.Errorf("first successful version is %d, want 1", v.Number)
 	}
 }
+
+// The upload's audit entry is written with the version, numbered.
+func testCreateVersionAudit(t *testing.T, c zoo.Catalog) {
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	model(t, c, "m", ann.ID)
+	version(t, c, "m", ann.ID, zoo.StateSubmitted)
+	v := newVersion("m", ann.ID, "2")
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	must(t, c.CreateVersion(ctx, nil, v, zoo.AuditEntry{At: at, ActorID: ann.ID, Action: "upload", ModelID: "ignored", Version: 99, Detail: "draft"}))
+	es, err := c.Audit(ctx, "m", 0)
+	must(t, err)
+	if len(es) != 2 || es[0].Action != "upload" || es[0].Version != 2 || es[0].ModelID != "m" || es[0].ActorID != ann.ID ||
+		es[0].Detail != "draft" || !es[0].At.Equal(at) || es[1].Version != 1 {
+		t.Fatalf("audit after two uploads = %+v, want the upload of m/2 then m/1", es)
+	}
+	// No action: refused, and nothing is stored.
+	wantKind(t, c.CreateVersion(ctx, nil, newVersion("m", ann.ID, "3"), zoo.AuditEntry{ActorID: ann.ID}), zoo.Invalid)
+	// A failing version (unknown uploader) writes no audit entry either.
+	wantKind(t, c.CreateVersion(ctx, nil, newVersion("m", ann.ID+1000, "3"), zoo.AuditEntry{Action: "upload"}), zoo.NotFound)
+	vs, err := c.ListVersions(ctx, zoo.VersionFilter{ModelID: "m"})
+	must(t, err)
+	es, err = c.Audit(ctx, "m", 0)
+	must(t, err)
+	if len(vs) != 2 || len(es) != 2 {
+		t.Errorf("after refused uploads: %d versions, %d audit entries; want 2 and 2", len(vs), len(es))
+	}
+	// The next version takes number 3: refused ones burned none.
+	w := version(t, c, "m", ann.ID, zoo.StateDraft)
+	if w.Number != 3 {
+		t.Errorf("next version = %d, want 3", w.Number)
+	}
+}
+
+// A new model is created with its first version, in one transaction: if
+// the version cannot be stored, neither the model nor its id exist; an id
+// ever used is refused (Conflict) with nothing stored.
+func testCreateVersionNewModel(t *testing.T, c zoo.Catalog) {
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	bob := user(t, c, "bob", zoo.RoleContributor)
+	m := &zoo.Model{ID: "brave-otter", OwnerID: ann.ID, Maintainers: []int64{ann.ID, bob.ID}}
+	v := newVersion("", ann.ID, "1")
+	must(t, c.CreateVersion(ctx, m, v, zoo.AuditEntry{ActorID: ann.ID, Action: "upload"}))
+	if v.ModelID != "brave-otter" || v.Number != 1 || m.Type != "model" || m.CreatedAt.IsZero() {
+		t.Fatalf("created %+v / %+v", m, v)
+	}
+	got, err := c.Model(ctx, "brave-otter")
+	must(t, err)
+	if got.OwnerID != ann.ID || !slices.Equal(got.Maintainers, []int64{ann.ID, bob.ID}) {
+		t.Errorf("Model = %+v", got)
+	}
+	es, err := c.Audit(ctx, "brave-otter", 0)
+	must(t, err)
+	if len(es) != 1 || es[0].Action != "upload" || es[0].Version != 1 {
+		t.Errorf("audit = %+v", es)
+	}
+
+	// Taken id: Conflict, no version added to the existing model.
+	err = c.CreateVersion(ctx, &zoo.Model{ID: "brave-otter", OwnerID: bob.ID}, newVersion("brave-otter", bob.ID, "x"), zoo.AuditEntry{Action: "upload"})
+	wantKind(t, err, zoo.Conflict)
+	if vs, _ := c.ListVersions(ctx, zoo.VersionFilter{ModelID: "brave-otter"}); len(vs) != 1 {
+		t.Errorf("a refused new model added a version: %d versions", len(vs))
+	}
+
+	// The version fails (unknown uploader): no model, and the id is free.
+	err = c.CreateVersion(ctx, &zoo.Model{ID: "calm-heron", OwnerID: ann.ID}, newVersion("", ann.ID+1000, "y"), zoo.AuditEntry{Action: "upload"})
+	wantKind(t, err, zoo.NotFound)
+	wantKind(t, firstErr(c.Model(ctx, "calm-heron")), zoo.NotFound)
+	// The model fails (unknown maintainer): no version.
+	err = c.CreateVersion(ctx, &zoo.Model{ID: "calm-heron", OwnerID: ann.ID, Maintainers: []int64{ann.ID + 1000}}, newVersion("", ann.ID, "y"), zoo.AuditEntry{Action: "upload"})
+	wantKind(t, err, zoo.NotFound)
+	wantKind(t, firstErr(c.Model(ctx, "calm-heron")), zoo.NotFound)
+	// Version and model disagree: Invalid.
+	wantKind(t, c.CreateVersion(ctx, &zoo.Model{ID: "calm-heron", OwnerID: ann.ID}, newVersion("brave-otter", ann.ID, "z"), zoo.AuditEntry{Action: "upload"}), zoo.Invalid)
+	if all, _ := c.ListVersions(ctx, zoo.VersionFilter{}); len(all) != 1 {
+		t.Errorf("refused creations stored versions: %d in all", len(all))
+	}
+	if ms, _ := c.ListModels(ctx, false); len(ms) != 1 {
+		t.Errorf("refused creations stored models: %d", len(ms))
+	}
+	w := &zoo.Version{UploaderID: ann.ID}
+	must(t, c.CreateVersion(ctx, &zoo.Model{ID: "calm-heron", OwnerID: ann.ID}, w, zoo.AuditEntry{Action: "upload"}))
+	if w.Number != 1 {
+		t.Errorf("first version of calm-heron = %d, want 1", w.Number)
+	}
+
+	// Concurrent creations of one id: exactly one wins.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = c.CreateVersion(ctx, &zoo.Model{ID: "swift-ibis", OwnerID: ann.ID}, newVersion("", ann.ID, fmt.Sprint(i)), zoo.AuditEntry{Action: "upload"})
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else {
+			wantKind(t, err, zoo.Conflict)
+		}
+	}
+	if vs, _ := c.ListVersions(ctx, zoo.VersionFilter{ModelID: "swift-ibis"}); wins != 1 || len(vs) != 1 {
+		t.Errorf("%d concurrent creations of one model won, %d versions; want 1 and 1", wins, len(vs))
+	}
+}
+
+func firstErr[T any](_ T, err error) error { return err }
 
 func testVersionNotFound(t *testing.T, c zoo.Catalog) {
 	ann := user(t, c, "ann", zoo.RoleContributor)
@@ -663,9 +778,13 @@ func testTransitions(t *testing.T, c zoo.Catalog) {
 			}
 		}
 	}
-	// One audit entry per transition, newest first, in the same order.
+	// One audit entry per transition, newest first, in the same order,
+	// after the upload's.
 	entries, err := c.Audit(ctx, "m", 0)
 	must(t, err)
+	if len(entries) > 0 && entries[len(entries)-1].Action == "upload" {
+		entries = entries[:len(entries)-1]
+	}
 	if len(entries) != len(steps) {
 		t.Fatalf("%d audit entries for %d transitions: %+v", len(entries), len(steps), entries)
 	}
@@ -702,8 +821,8 @@ func testTransitionWrongState(t *testing.T, c zoo.Catalog) {
 	}
 	entries, err := c.Audit(ctx, "m", 0)
 	must(t, err)
-	if len(entries) != 0 {
-		t.Errorf("a refused transition left audit entries: %+v", entries)
+	if len(entries) != 1 || entries[0].Action != "upload" {
+		t.Errorf("a refused transition left audit entries: %+v (want only the upload's)", entries)
 	}
 }
 
@@ -734,8 +853,8 @@ func testTransitionConcurrent(t *testing.T, c zoo.Catalog) {
 	}
 	entries, err := c.Audit(ctx, "m", 0)
 	must(t, err)
-	if wins != 1 || len(entries) != 1 {
-		t.Errorf("%d transitions from submitted succeeded, %d audit entries; want 1 and 1", wins, len(entries))
+	if wins != 1 || len(entries) != 2 {
+		t.Errorf("%d transitions from submitted succeeded, %d audit entries; want 1 and 2 (upload, transition)", wins, len(entries))
 	}
 }
 
@@ -839,7 +958,7 @@ func testReferencedBlobs(t *testing.T, c zoo.Catalog) {
 	model(t, c, "b", ann.ID)
 	want := map[string]bool{}
 	add := func(v *zoo.Version) {
-		must(t, c.CreateVersion(ctx, v))
+		must(t, c.CreateVersion(ctx, nil, v, uploadEntry(v)))
 		want[v.PackageSHA256] = true
 		for _, f := range v.Files {
 			want[f.SHA256] = true
