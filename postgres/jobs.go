@@ -1,0 +1,207 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/jobs"
+)
+
+// Jobs returns the store of inference jobs (table infer_jobs, migration
+// 0004; see package jobs).
+func (db *DB) Jobs() jobs.Store { return jobStore{db} }
+
+type jobStore struct{ db *DB }
+
+const jobCols = `id, model_id, version, state, done, total, message, error, input_sha256, input_size, input_format, axes,
+	result_sha256, result_size, runs, lease, lease_until, created_at, updated_at, expires_at, finished_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanJob(r rowScanner) (*jobs.Job, error) {
+	var j jobs.Job
+	var state string
+	var lease, created, updated, expires, finished int64
+	if err := r.Scan(&j.ID, &j.ModelID, &j.Version, &state, &j.Done, &j.Total, &j.Message, &j.Error,
+		&j.InputSHA256, &j.InputSize, &j.InputFormat, &j.Axes, &j.ResultSHA256, &j.ResultSize, &j.Runs,
+		&j.Lease, &lease, &created, &updated, &expires, &finished); err != nil {
+		return nil, err
+	}
+	j.State = jobs.State(state)
+	j.LeaseUntil, j.CreatedAt, j.UpdatedAt = jobs.FromMillis(lease), jobs.FromMillis(created), jobs.FromMillis(updated)
+	j.ExpiresAt, j.FinishedAt = jobs.FromMillis(expires), jobs.FromMillis(finished)
+	return &j, nil
+}
+
+func (s jobStore) CreateJob(ctx context.Context, j *jobs.Job) error {
+	_, err := s.db.pool.Exec(ctx, rb(`INSERT INTO infer_jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+		j.ID, j.ModelID, j.Version, string(jobs.Queued), j.Done, j.Total, j.Message, j.Error,
+		j.InputSHA256, j.InputSize, j.InputFormat, j.Axes, j.ResultSHA256, j.ResultSize, 0,
+		"", 0, jobs.Millis(j.CreatedAt), jobs.Millis(j.CreatedAt), jobs.Millis(j.ExpiresAt), 0)
+	return dbError("postgres.CreateJob", err, "", "a job with this id exists")
+}
+
+func (s jobStore) Job(ctx context.Context, id string) (*jobs.Job, error) {
+	j, err := scanJob(s.db.pool.QueryRow(ctx, rb(`SELECT `+jobCols+` FROM infer_jobs WHERE id = ?`), id))
+	return j, dbError("postgres.Job", err, "no job "+id+" (it may have expired)", "")
+}
+
+// jobUpdate runs a conditional update and returns the job after it, or
+// Conflict when the condition did not hold (NotFound without the job).
+func (s jobStore) jobUpdate(ctx context.Context, op, id, conflict, query string, args ...any) (*jobs.Job, error) {
+	var j *jobs.Job
+	err := s.db.tx(ctx, op, func(tx pgx.Tx) error {
+		res, err := tx.Exec(ctx, query, args...)
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
+		n := res.RowsAffected()
+		j, err = scanJob(tx.QueryRow(ctx, rb(`SELECT `+jobCols+` FROM infer_jobs WHERE id = ?`), id))
+		if err != nil {
+			return dbError(op, err, "no job "+id, "")
+		}
+		if n == 0 {
+			return zoo.E(op, zoo.Conflict, nil, "job %s is %s: %s", id, j.State, conflict)
+		}
+		return nil
+	})
+	return j, err
+}
+
+func (s jobStore) ClaimJob(ctx context.Context, id, lease string, now, until time.Time) (*jobs.Job, error) {
+	return s.jobUpdate(ctx, "postgres.ClaimJob", id, "not claimable", rb(`UPDATE infer_jobs SET state = 'running', lease = ?, lease_until = ?, runs = runs + 1, updated_at = ?
+		WHERE id = ? AND (state = 'queued' OR (state = 'running' AND lease_until < ?))`),
+		lease, jobs.Millis(until), jobs.Millis(now), id, jobs.Millis(now))
+}
+
+func (s jobStore) Heartbeat(ctx context.Context, id, lease string, p jobs.Progress, now, until time.Time) error {
+	_, err := s.jobUpdate(ctx, "postgres.Heartbeat", id, "the lease was lost", rb(`UPDATE infer_jobs SET done = ?, total = ?, message = ?, lease_until = ?, updated_at = ?
+		WHERE id = ? AND state = 'running' AND lease = ?`),
+		p.Done, p.Total, p.Message, jobs.Millis(until), jobs.Millis(now), id, lease)
+	return err
+}
+
+func (s jobStore) FinishJob(ctx context.Context, id, lease string, f jobs.Finish, now time.Time) error {
+	_, err := s.jobUpdate(ctx, "postgres.FinishJob", id, "the lease was lost", rb(`UPDATE infer_jobs SET state = ?, result_sha256 = ?, result_size = ?, error = ?, message = ?,
+		lease = '', lease_until = 0, updated_at = ?, finished_at = ?
+		WHERE id = ? AND state = 'running' AND lease = ?`),
+		string(f.State), f.ResultSHA256, f.ResultSize, f.Error, f.Message, jobs.Millis(now), jobs.Millis(now), id, lease)
+	return err
+}
+
+func (s jobStore) ReleaseJob(ctx context.Context, id, lease, message string, now time.Time) error {
+	_, err := s.jobUpdate(ctx, "postgres.ReleaseJob", id, "the lease was lost", rb(`UPDATE infer_jobs SET state = 'queued', message = ?, lease = '', lease_until = 0, updated_at = ?
+		WHERE id = ? AND state = 'running' AND lease = ?`),
+		message, jobs.Millis(now), id, lease)
+	return err
+}
+
+func (s jobStore) CancelJob(ctx context.Context, id string, now time.Time) (*jobs.Job, error) {
+	j, err := s.jobUpdate(ctx, "postgres.CancelJob", id, "", rb(`UPDATE infer_jobs SET state = 'cancelled', message = 'cancelled', lease = '', lease_until = 0, updated_at = ?, finished_at = ?
+		WHERE id = ? AND state IN ('queued', 'running')`),
+		jobs.Millis(now), jobs.Millis(now), id)
+	if zoo.KindOf(err) == zoo.Conflict {
+		return j, nil
+	}
+	return j, err
+}
+
+func (s jobStore) ActiveJobs(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.pool.QueryRow(ctx, rb(`SELECT count(*) FROM infer_jobs WHERE state IN ('queued', 'running')`)).Scan(&n)
+	return n, dbError("postgres.ActiveJobs", err, "", "")
+}
+
+func (s jobStore) RequeueStale(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	const op = "postgres.RequeueStale"
+	var ids []string
+	err := s.db.tx(ctx, op, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, rb(`UPDATE infer_jobs SET state = 'queued', lease = '', lease_until = 0, updated_at = ?,
+			message = 'its worker stopped answering; queued again'
+			WHERE id IN (SELECT id FROM infer_jobs WHERE state = 'running' AND lease_until < ? LIMIT ?)
+			AND state = 'running' AND lease_until < ? RETURNING id`),
+			jobs.Millis(now), jobs.Millis(now), limit, jobs.Millis(now))
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return dbError(op, err, "", "")
+			}
+			ids = append(ids, id)
+		}
+		return dbError(op, rows.Err(), "", "")
+	})
+	return ids, err
+}
+
+func (s jobStore) ExpireJobs(ctx context.Context, now time.Time, limit int) ([]*jobs.Job, error) {
+	const op = "postgres.ExpireJobs"
+	var out []*jobs.Job
+	err := s.db.tx(ctx, op, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, rb(`SELECT `+jobCols+` FROM infer_jobs WHERE state != 'expired' AND expires_at < ? LIMIT ? FOR UPDATE SKIP LOCKED`), jobs.Millis(now), limit)
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				rows.Close()
+				return dbError(op, err, "", "")
+			}
+			out = append(out, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError(op, err, "", "")
+		}
+		for _, j := range out {
+			if _, err := tx.Exec(ctx, rb(`UPDATE infer_jobs SET state = 'expired', message = 'expired: input and result deleted', lease = '', lease_until = 0, updated_at = ?,
+				finished_at = CASE WHEN finished_at = 0 THEN ? ELSE finished_at END WHERE id = ?`), jobs.Millis(now), jobs.Millis(now), j.ID); err != nil {
+				return dbError(op, err, "", "")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s jobStore) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.pool.Exec(ctx, rb(`DELETE FROM infer_jobs WHERE state = 'expired' AND expires_at < ?`), jobs.Millis(before))
+	if err != nil {
+		return 0, dbError("postgres.DeleteExpired", err, "", "")
+	}
+	return int(res.RowsAffected()), nil
+}
+
+func (s jobStore) BlobInUse(ctx context.Context, sha string) (bool, error) {
+	var n int
+	err := s.db.pool.QueryRow(ctx, rb(`SELECT count(*) FROM infer_jobs WHERE state != 'expired' AND (input_sha256 = ? OR result_sha256 = ?)`), sha, sha).Scan(&n)
+	return n > 0, dbError("postgres.BlobInUse", err, "", "")
+}
+
+// rb rewrites the ? placeholders of a query as $1, $2, … (the queries are
+// those of the SQLite store, kept alike).
+func rb(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
