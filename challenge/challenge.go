@@ -1,0 +1,331 @@
+// Package challenge is zoo's challenge platform: organisers publish an
+// image-analysis problem with public training data and a hidden test set
+// (inputs and ground truth); participants submit predictions (a zip of
+// files named like the hidden inputs) or a published zoo model ID/N that a
+// worker runs on the hidden inputs; submissions are scored with package
+// score and ranked on a leaderboard.
+//
+// # What is hidden, and from whom
+//
+// A challenge stores three kinds of files (File.Kind): "public" (training
+// and validation data, downloadable by anyone), "input" (hidden test
+// inputs) and "truth" (hidden ground truth). Only public files have a
+// route; the contents of input and truth files are read by the scoring job
+// alone and never leave the server (their names are public: predictions
+// are named after them; their sizes and hashes are not shown). The files
+// live in the challenge tables of the catalog database, not in the blob
+// store, so no /files/ or /packages/ route can reach them and zoo gc does
+// not collect them.
+//
+// A "hidden" leaderboard (Challenge.Leaderboard) shows no scores — neither
+// the leaderboard nor a participant's own scores — to anyone but the
+// organisers until the phase has closed; a "public" one shows them as soon
+// as a submission is scored.
+//
+// # Who may do what
+//
+// Reviewers and admins create challenges and are organisers of every
+// challenge; a challenge's Organisers (user names) are organisers of it.
+// Any logged-in user may submit while a phase is open, within the phase's
+// limits per participant: PerDay submissions per UTC calendar day (the
+// count resets at 00:00 UTC) and Total over the phase. The limits are
+// enforced by the store in the transaction that records the submission,
+// so concurrent submissions cannot exceed them. A submission refused as
+// invalid (a missing file, a wrong shape, NaN, an unreadable file, an
+// unsafe zip) is not recorded and does not count; one recorded and then
+// failed (a model that does not run) counts.
+//
+// # Scoring and ranking
+//
+// Each prediction is scored against its ground truth with every metric of
+// the challenge (score.Compute); a submission's score for a metric is the
+// mean over the images (per-image scores are kept and shown). The
+// leaderboard of a phase lists each participant's best scored submission:
+//
+//   - Ranking "metric": by the first metric, in its direction (higher is
+//     better except mse and mae).
+//   - Ranking "mean-rank": every submission is ranked by each metric, and
+//     then by the mean of those ranks (lower is better).
+//
+// Ties share a rank, "1224" (standard competition) ranking: equal values
+// get the same rank and the next value skips as many ranks as were shared.
+// A participant's best submission is the one with the best rank (the
+// earliest among equals); the leaderboard then ranks these best
+// submissions again the same way.
+package challenge
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/score"
+)
+
+// JobEval is the queue kind of a submission's evaluation.
+const JobEval = "challenge-eval"
+
+// EvalArgs are the arguments of a JobEval job.
+type EvalArgs struct {
+	Submission int64 `json:"submission"`
+}
+
+// File kinds.
+const (
+	Public = "public" // downloadable by anyone
+	Input  = "input"  // hidden test input
+	Truth  = "truth"  // hidden ground truth
+)
+
+// Leaderboard visibilities.
+const (
+	LeaderboardPublic = "public"
+	LeaderboardHidden = "hidden"
+)
+
+// Ranking rules.
+const (
+	RankMetric   = "metric"    // by the first metric
+	RankMeanRank = "mean-rank" // by the mean of the ranks by every metric
+)
+
+// Submission kinds and states.
+const (
+	KindPredictions = "predictions"
+	KindModel       = "model"
+
+	StatusQueued = "queued"
+	StatusScored = "scored"
+	StatusFailed = "failed"
+)
+
+// Challenge is one challenge as organisers define it.
+type Challenge struct {
+	ID          int64     `json:"-"`
+	Slug        string    `json:"slug"`
+	Title       string    `json:"title"`
+	Description string    `json:"description"` // markdown
+	Organisers  []string  `json:"organisers,omitempty"`
+	Leaderboard string    `json:"leaderboard"`
+	Metrics     []Metric  `json:"metrics"`
+	Ranking     string    `json:"ranking"`
+	Phases      []Phase   `json:"phases"`
+	Files       []File    `json:"files"`
+	CreatedBy   int64     `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Metric is one metric of a challenge and its options.
+type Metric struct {
+	Name      score.Metric `json:"name"`
+	Threshold float64      `json:"threshold,omitempty"`  // f1, ap
+	DataRange float64      `json:"data_range,omitempty"` // psnr, si-psnr, ssim
+}
+
+// Options are the metric's score options.
+func (m Metric) Options() score.Options {
+	return score.Options{Threshold: m.Threshold, DataRange: m.DataRange}
+}
+
+// Key names the metric in scores: its name, with the threshold when given
+// ("ap@0.75"), so two thresholds of one metric can rank side by side.
+func (m Metric) Key() string {
+	if m.Threshold != 0 {
+		return string(m.Name) + "@" + strconv.FormatFloat(m.Threshold, 'g', -1, 64)
+	}
+	return string(m.Name)
+}
+
+// Phase is a period in which submissions are accepted.
+type Phase struct {
+	Name     string    `json:"name"`
+	OpensAt  time.Time `json:"opens_at"`
+	ClosesAt time.Time `json:"closes_at"`
+	PerDay   int       `json:"per_day"` // per participant and UTC day
+	Total    int       `json:"total"`   // per participant over the phase
+}
+
+// Open reports whether submissions are accepted at t.
+func (p Phase) Open(t time.Time) bool { return !t.Before(p.OpensAt) && t.Before(p.ClosesAt) }
+
+// Closed reports whether the phase is over at t.
+func (p Phase) Closed(t time.Time) bool { return !t.Before(p.ClosesAt) }
+
+// File is a stored file of a challenge.
+type File struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Phase returns the phase named name.
+func (c *Challenge) Phase(name string) (Phase, bool) {
+	for _, p := range c.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Phase{}, false
+}
+
+// Organiser reports whether u organises c: a reviewer or admin, or one of
+// its Organisers.
+func (c *Challenge) Organiser(u *zoo.User) bool {
+	if u == nil {
+		return false
+	}
+	if u.Role.Rank() >= zoo.RoleReviewer.Rank() {
+		return true
+	}
+	for _, n := range c.Organisers {
+		if n == u.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// Names returns the names of c's files of kind, in stored order.
+func (c *Challenge) Names(kind string) []string {
+	var out []string
+	for _, f := range c.Files {
+		if f.Kind == kind {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// Submission is one submission and, once scored, its scores.
+type Submission struct {
+	ID          int64            `json:"id"`
+	ChallengeID int64            `json:"-"`
+	Phase       string           `json:"phase"`
+	UserID      int64            `json:"-"`
+	User        string           `json:"user"`
+	Kind        string           `json:"kind"`
+	Model       string           `json:"model,omitempty"` // ID/N of a model submission
+	Status      string           `json:"status"`
+	Message     string           `json:"message,omitempty"` // why it failed
+	CreatedAt   time.Time        `json:"created_at"`
+	ScoredAt    *time.Time       `json:"scored_at,omitempty"`
+	Scores      map[string]Value `json:"scores,omitempty"` // metric key → mean over images
+	Images      []ImageScore     `json:"images,omitempty"`
+}
+
+// ImageScore is the scores of one hidden image.
+type ImageScore struct {
+	Name   string           `json:"name"`
+	Scores map[string]Value `json:"scores"`
+}
+
+// Value is a score that survives JSON: ±Inf and NaN as the strings
+// "Infinity", "-Infinity" and "NaN" (PSNR of a perfect prediction is +Inf).
+type Value float64
+
+// MarshalJSON implements json.Marshaler.
+func (v Value) MarshalJSON() ([]byte, error) { return score.MarshalValue(float64(v)), nil }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		switch s {
+		case "Infinity":
+			*v = Value(math.Inf(1))
+		case "-Infinity":
+			*v = Value(math.Inf(-1))
+		default:
+			*v = Value(math.NaN())
+		}
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*v = Value(f)
+	return nil
+}
+
+// Limit is what AddSubmission enforces: at most PerDay submissions of the
+// user in the phase since DayStart, and at most Total in the phase.
+type Limit struct {
+	PerDay   int
+	Total    int
+	DayStart time.Time
+}
+
+// Store keeps challenges, their files and submissions. *sqlite.DB and
+// *postgres.DB implement it; challengetest is the conformance suite.
+type Store interface {
+	// CreateChallenge stores c (setting c.ID) with the contents of its
+	// files, data[i] for c.Files[i]. A taken slug is a Conflict.
+	CreateChallenge(ctx context.Context, c *Challenge, data [][]byte) error
+	// Challenge returns the challenge with slug (NotFound).
+	Challenge(ctx context.Context, slug string) (*Challenge, error)
+	// ChallengeByID returns the challenge with id (NotFound).
+	ChallengeByID(ctx context.Context, id int64) (*Challenge, error)
+	// Challenges lists every challenge, newest first.
+	Challenges(ctx context.Context) ([]*Challenge, error)
+	// FileData returns the contents of one file of a challenge (NotFound).
+	// Callers decide who may see which kind.
+	FileData(ctx context.Context, challengeID int64, kind, name string) ([]byte, error)
+	// AddSubmission records s (setting ID) with its data (the predictions
+	// zip, or nil) if the user's submissions in s's phase are below lim
+	// (Conflict otherwise, with a message saying which limit). The count
+	// and the insert are one transaction serialised per challenge.
+	AddSubmission(ctx context.Context, s *Submission, data []byte, lim Limit) error
+	// Submission returns one submission with its scores (NotFound).
+	Submission(ctx context.Context, id int64) (*Submission, error)
+	// SubmissionData returns the stored zip of a predictions submission.
+	SubmissionData(ctx context.Context, id int64) ([]byte, error)
+	// Submissions lists the challenge's submissions, oldest first; userID
+	// > 0 restricts them to one user's.
+	Submissions(ctx context.Context, challengeID, userID int64) ([]*Submission, error)
+	// FinishSubmission records the outcome of scoring (status scored or
+	// failed, the message, scores, per-image scores and the time) and
+	// drops the stored data.
+	FinishSubmission(ctx context.Context, s *Submission) error
+}
+
+// CheckLimit is the rule stores apply in AddSubmission: total and today
+// are the user's submissions in phase so far (today: since lim.DayStart).
+func CheckLimit(phase string, lim Limit, total, today int) error {
+	const op = "challenge.Submit"
+	if total >= lim.Total {
+		return zoo.E(op, zoo.Conflict, nil, "you have made %d of the %d submissions allowed in phase %s; no more are accepted", total, lim.Total, phase)
+	}
+	if today >= lim.PerDay {
+		return zoo.E(op, zoo.Conflict, nil, "you have made %d of the %d submissions allowed per day in phase %s; submit again after %s", today, lim.PerDay, phase, lim.DayStart.Add(24*time.Hour).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// EncodeScores is how stores keep a submission's scores: JSON text of
+// Scores and Images ("null" when absent).
+func EncodeScores(s *Submission) (scores, images string, err error) {
+	a, err := json.Marshal(s.Scores)
+	if err != nil {
+		return "", "", err
+	}
+	b, err := json.Marshal(s.Images)
+	return string(a), string(b), err
+}
+
+// DecodeScores reads what EncodeScores wrote into s ("" means none).
+func DecodeScores(scores, images string, s *Submission) error {
+	if scores != "" {
+		if err := json.Unmarshal([]byte(scores), &s.Scores); err != nil {
+			return err
+		}
+	}
+	if images != "" {
+		return json.Unmarshal([]byte(images), &s.Images)
+	}
+	return nil
+}
