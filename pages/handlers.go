@@ -1,0 +1,678 @@
+package pages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/preview"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/search"
+	"github.com/zoo-bioimage/zoo/spec"
+	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/tensor/npy"
+	"github.com/zoo-bioimage/zoo/tensor/png"
+	"github.com/zoo-bioimage/zoo/tensor/tiff"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func asZoo(err error, ze **zoo.Error) bool { return errors.As(err, ze) }
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// Limits of the search page's query parameters.
+const (
+	maxQueryText   = 512
+	maxFilterCount = 32
+	maxOffset      = 10000
+	pageSize       = 24
+)
+
+// searchPage is the data of home and search.
+type searchPage struct {
+	Results *search.Results
+	Facets  []facetView
+	Sort    string
+	Prev    string
+	Next    string
+	From    int
+	To      int
+	Home    bool
+}
+
+type facetView struct {
+	Name   string
+	Values []facetValueView
+}
+
+type facetValueView struct {
+	Value   string
+	Count   int
+	Checked bool
+}
+
+// parseQuery reads a search query from the URL, with limits.
+func parseQuery(q url.Values) (search.Query, error) {
+	sq := search.Query{Text: q.Get("q"), Sort: q.Get("sort"), Limit: pageSize, Filters: map[string][]string{}}
+	if len(sq.Text) > maxQueryText {
+		sq.Text = sq.Text[:maxQueryText]
+	}
+	switch sq.Sort {
+	case "", search.SortRelevance, search.SortDownloads, search.SortDate:
+	default:
+		return sq, zoo.E("pages.search", zoo.Invalid, nil, "unknown sort %q; use relevance, downloads or date", sq.Sort)
+	}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > maxOffset {
+			return sq, zoo.E("pages.search", zoo.Invalid, err, "offset must be a whole number from 0 to %d", maxOffset)
+		}
+		sq.Offset = n
+	}
+	count := 0
+	for _, f := range search.Facets {
+		for _, v := range q[f] {
+			if v == "" || len(v) > 128 {
+				continue
+			}
+			if count++; count > maxFilterCount {
+				return sq, zoo.E("pages.search", zoo.Invalid, nil, "too many filters (at most %d)", maxFilterCount)
+			}
+			sq.Filters[f] = append(sq.Filters[f], v)
+		}
+	}
+	return sq, nil
+}
+
+func (p *Pages) runSearch(ctx context.Context, sq search.Query) (*search.Results, error) {
+	if p.opts.Search != nil {
+		return p.opts.Search.Search(ctx, sq)
+	}
+	return p.scan(ctx, sq)
+}
+
+func (p *Pages) searchData(r *http.Request, home bool) (*searchPage, error) {
+	q := r.URL.Query()
+	sq, err := parseQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.runSearch(r.Context(), sq)
+	if err != nil {
+		return nil, err
+	}
+	d := &searchPage{Results: res, Sort: sq.Sort, Home: home, From: sq.Offset + 1, To: sq.Offset + len(res.Hits)}
+	for _, f := range search.Facets {
+		fv := facetView{Name: f}
+		for _, v := range res.Facets[f] {
+			fv.Values = append(fv.Values, facetValueView{v.Value, v.Count, slices.Contains(sq.Filters[f], v.Value)})
+		}
+		if len(fv.Values) > 0 {
+			d.Facets = append(d.Facets, fv)
+		}
+	}
+	page := func(off int) string {
+		q2 := url.Values{}
+		for k, v := range q {
+			q2[k] = v
+		}
+		q2.Set("offset", strconv.Itoa(off))
+		return "/search?" + q2.Encode()
+	}
+	if sq.Offset > 0 {
+		d.Prev = page(max(0, sq.Offset-pageSize))
+	}
+	if sq.Offset+len(res.Hits) < res.Total {
+		d.Next = page(sq.Offset + pageSize)
+	}
+	return d, nil
+}
+
+func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
+	d, err := p.searchData(r, true)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, "search", "zoo — AI models for bioimage analysis", d)
+}
+
+func (p *Pages) search(w http.ResponseWriter, r *http.Request) {
+	d, err := p.searchData(r, false)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	title := "Search"
+	if t := r.URL.Query().Get("q"); t != "" {
+		title = "Search: " + t
+	}
+	p.render(w, r, http.StatusOK, "search", title, d)
+}
+
+// modelPage is the data of /models/{id}[/{n}].
+type modelPage struct {
+	V         *zoo.Version
+	Desc      *spec.Model
+	Versions  []*zoo.Version
+	Latest    bool
+	Doc       template.HTML
+	Test      *testReport
+	Formats   []string
+	Tools     []string
+	Citation  string
+	Inputs    []example
+	Outputs   []example
+	Base      string
+	JSONLD    template.JS
+	FilesBase string
+	Snippets  []snippet
+	MaxUpload string
+}
+
+type example struct {
+	ID, Src, Alt string
+}
+
+type snippet struct{ Tool, Code string }
+
+// testReport is the part of runner.TestReport the page shows.
+type testReport struct {
+	Status  string                 `json:"status"`
+	Message string                 `json:"message"`
+	Formats map[string]*testFormat `json:"formats"`
+	Order   []string
+}
+
+type testFormat struct {
+	Status      string   `json:"status"`
+	Runs        bool     `json:"runs"`
+	Reproduces  bool     `json:"reproduces"`
+	MaxAbsError *float64 `json:"max_abs_error"`
+	Message     string   `json:"message"`
+}
+
+func versionNumber(r *http.Request) (int, error) {
+	s := r.PathValue("n")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1<<30 {
+		return 0, zoo.E("pages", zoo.NotFound, nil, "no version %q: versions are numbered 1, 2, …", s)
+	}
+	return n, nil
+}
+
+func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u := web.UserOf(r)
+	id := r.PathValue("id")
+	n, err := versionNumber(r)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	v, err := p.svc.Get(ctx, u, id, n)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	desc, err := p.svc.Description(ctx, v)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	vs, err := p.svc.Versions(ctx, u, id)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	slices.SortFunc(vs, func(a, b *zoo.Version) int { return b.Number - a.Number })
+	d := &modelPage{V: v, Desc: desc, Versions: vs, Base: p.base(r), Formats: desc.Weights.Formats(), MaxUpload: humanSize(p.opts.MaxJobUpload)}
+	d.Latest = n == 0
+	if len(v.TestReport) > 0 {
+		var tr testReport
+		if json.Unmarshal(v.TestReport, &tr) == nil {
+			for _, f := range d.Formats {
+				if tr.Formats[f] != nil {
+					tr.Order = append(tr.Order, f)
+				}
+			}
+			d.Test = &tr
+		}
+	}
+	d.Tools = tools(desc)
+	d.Citation = citation(v, desc, d.Base)
+	if doc := p.documentation(ctx, v, desc); doc != "" {
+		d.Doc = Markdown(doc)
+	}
+	for i, t := range desc.Inputs {
+		if t.TestTensor != nil || t.SampleTensor != nil {
+			d.Inputs = append(d.Inputs, example{t.ID, examplePath(v, "input", i), "example input " + t.ID})
+		}
+	}
+	for i, t := range desc.Outputs {
+		if t.TestTensor != nil || t.SampleTensor != nil {
+			d.Outputs = append(d.Outputs, example{t.ID, examplePath(v, "output", i), "example output " + t.ID + " (the model's result on the example input)"})
+		}
+	}
+	d.Snippets = snippets(v, desc, d.Base)
+	if p.opts.JSONLD != nil && v.State.Public() {
+		if b, err := p.opts.JSONLD(ctx, v, desc, d.Base); err == nil {
+			d.JSONLD = template.JS(safeJSONInScript(b))
+		} else {
+			p.log.Warn("pages: JSON-LD", "id", v.ModelID, "err", err)
+		}
+	}
+	if p.opts.Signposting != nil && v.State.Public() {
+		if l := p.opts.Signposting(v, d.Base); l != "" {
+			w.Header().Set("Link", l)
+		}
+	}
+	title := desc.Name
+	if title == "" {
+		title = v.ModelID
+	}
+	p.render(w, r, http.StatusOK, "model", title+" ("+v.ModelID+")", d)
+}
+
+// safeJSONInScript escapes what could end a script element.
+func safeJSONInScript(b []byte) string {
+	s := strings.ReplaceAll(string(b), "<", `\u003c`)
+	s = strings.ReplaceAll(s, ">", `\u003e`)
+	return strings.ReplaceAll(s, "&", `\u0026`)
+}
+
+func examplePath(v *zoo.Version, kind string, i int) string {
+	return "/models/" + url.PathEscape(v.ModelID) + "/" + strconv.Itoa(v.Number) + "/examples/" + kind + "-" + strconv.Itoa(i) + ".png"
+}
+
+// tools lists the tools that can run the model, by weight format.
+func tools(d *spec.Model) []string {
+	has := func(f string) bool { return d.Weights.Get(f) != nil }
+	var out []string
+	out = append(out, "zoo CLI")
+	if has("torchscript") || has("tensorflow_saved_model_bundle") || has("onnx") {
+		out = append(out, "deepImageJ (Fiji)")
+	}
+	if has("pytorch_state_dict") || has("torchscript") || has("onnx") {
+		out = append(out, "ilastik")
+	}
+	if has("pytorch_state_dict") || has("torchscript") || has("onnx") || has("keras_hdf5") {
+		out = append(out, "napari (bioimageio plugin)", "bioimageio.core (Python)")
+	}
+	if has("tensorflow_saved_model_bundle") || has("keras_hdf5") {
+		out = append(out, "ZeroCostDL4Mic")
+	}
+	return out
+}
+
+// citation is the text to cite: the description's first cite entry and
+// this version's address.
+func citation(v *zoo.Version, d *spec.Model, base string) string {
+	var b strings.Builder
+	var names []string
+	for _, a := range d.Authors {
+		names = append(names, a.Name)
+	}
+	if len(names) > 0 {
+		b.WriteString(strings.Join(names, ", ") + ". ")
+	}
+	year := v.CreatedAt.Year()
+	if v.PublishedAt != nil {
+		year = v.PublishedAt.Year()
+	}
+	fmt.Fprintf(&b, "%s (version %d). zoo, %d. %s/models/%s/%d", d.Name, v.Number, year, base, v.ModelID, v.Number)
+	for _, c := range d.Cite {
+		b.WriteString("\n" + c.Text)
+		if c.DOI != "" {
+			b.WriteString(" https://doi.org/" + c.DOI)
+		} else if c.URL != "" {
+			b.WriteString(" " + c.URL)
+		}
+	}
+	return b.String()
+}
+
+func snippets(v *zoo.Version, d *spec.Model, base string) []snippet {
+	ref := fmt.Sprintf("%s/%d", v.ModelID, v.Number)
+	pkg := fmt.Sprintf("%s/packages/%s/%d", base, v.ModelID, v.Number)
+	return []snippet{
+		{"zoo CLI", fmt.Sprintf("zoo predict --model %s --server %s input.tif -o output.tif", ref, base)},
+		{"Fiji / deepImageJ", fmt.Sprintf("1. Download the package: %s\n2. Fiji: Plugins › DeepImageJ › DeepImageJ Install Model › \"From ZIP file\" and choose the downloaded zip\n3. Open your image, then Plugins › DeepImageJ › DeepImageJ Run and pick \"%s\"", pkg, d.Name)},
+		{"ilastik", fmt.Sprintf("1. Download the package: %s\n2. ilastik: New Project › Neural Network Classification (Local)\n3. In \"NN Prediction\" click \"Load model\" and choose the downloaded zip", pkg)},
+		{"napari", fmt.Sprintf("pip install napari bioimageio.core\n# In napari: Plugins › bioimageio › load the model from\n#   %s", pkg)},
+		{"Python (bioimageio.core)", fmt.Sprintf("from bioimageio.core import load_description, predict\nmodel = load_description(%q)\nresult = predict(model=model, inputs=\"input.tif\")", pkg)},
+	}
+}
+
+// maxDocBytes bounds the documentation rendered.
+const maxDocBytes = 1 << 20
+
+// documentation reads the documentation file from the package ("" when
+// absent or remote).
+func (p *Pages) documentation(ctx context.Context, v *zoo.Version, d *spec.Model) string {
+	if d.Documentation == "" {
+		return ""
+	}
+	b, err := p.packageFile(ctx, v, d.Documentation, maxDocBytes)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// findFile returns the version's file at path (a description reference,
+// relative to the description's folder).
+func findFile(v *zoo.Version, ref string) (zoo.File, bool) {
+	dir := path.Dir(v.DescriptionFile)
+	want := path.Clean(strings.TrimPrefix(ref, "./"))
+	if dir != "." && dir != "" {
+		want = path.Join(dir, want)
+	}
+	for _, f := range v.Files {
+		if f.Path == want {
+			return f, true
+		}
+	}
+	return zoo.File{}, false
+}
+
+// packageFile reads a file of the version, at most limit bytes.
+func (p *Pages) packageFile(ctx context.Context, v *zoo.Version, ref string, limit int64) ([]byte, error) {
+	f, ok := findFile(v, ref)
+	if !ok {
+		return nil, zoo.E("pages", zoo.NotFound, nil, "the package has no file %s", ref)
+	}
+	if f.Size > limit {
+		return nil, zoo.E("pages", zoo.TooLarge, nil, "%s is larger than %s", ref, humanSize(limit))
+	}
+	b, err := p.svc.Blobs().Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.LimitReader(b, limit))
+}
+
+// maxExampleBytes bounds the example tensor read for a preview.
+const maxExampleBytes = 256 << 20
+
+// example renders an example tensor (test tensor, else sample) as PNG.
+// name is input-I.png or output-I.png; query low/high set the contrast.
+func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	n, err := versionNumber(r)
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	kind, idx, ok := strings.Cut(strings.TrimSuffix(name, ".png"), "-")
+	i, err := strconv.Atoi(idx)
+	if !ok || !strings.HasSuffix(name, ".png") || (kind != "input" && kind != "output") || err != nil || i < 0 || i > 64 {
+		web.Fail(w, r, zoo.E("pages.example", zoo.NotFound, nil, "no example %q; use input-0.png or output-0.png", name))
+		return
+	}
+	opts, err := preview.ParseOptions(r.URL.Query())
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	v, err := p.svc.Get(ctx, web.UserOf(r), r.PathValue("id"), n)
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	desc, err := p.svc.Description(ctx, v)
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	tensors := desc.Inputs
+	if kind == "output" {
+		tensors = desc.Outputs
+	}
+	if i >= len(tensors) {
+		web.Fail(w, r, zoo.E("pages.example", zoo.NotFound, nil, "the model has %d %ss", len(tensors), kind))
+		return
+	}
+	td := tensors[i]
+	var t *tensor.Tensor
+	for _, fd := range []*spec.FileDescr{td.TestTensor, td.SampleTensor} {
+		if fd == nil {
+			continue
+		}
+		b, err := p.packageFile(ctx, v, fd.Source, maxExampleBytes)
+		if err != nil {
+			continue
+		}
+		t, err = decodeTensor(fd.Source, b)
+		if err == nil {
+			if len(t.Axes) == 0 && len(t.Shape) == len(td.Axes) {
+				t.Axes = td.AxisIDs()
+			}
+			if slices.Contains(t.Axes, "channel") || len(t.Axes) == 0 {
+				break
+			}
+			break
+		}
+		t = nil
+	}
+	if t == nil {
+		web.Fail(w, r, zoo.E("pages.example", zoo.NotFound, nil, "%s %s has no readable example tensor", kind, td.ID))
+		return
+	}
+	if opts.MaxSize == 0 || opts.MaxSize > 512 {
+		opts.MaxSize = 512
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	if v.State.Public() {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+	} else {
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	if err := preview.PNG(w, t, opts); err != nil {
+		web.Fail(w, r, err)
+	}
+}
+
+func decodeTensor(name string, b []byte) (*tensor.Tensor, error) {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".npy":
+		return npy.Read(strings.NewReader(string(b)))
+	case ".png":
+		return png.Read(strings.NewReader(string(b)))
+	case ".tif", ".tiff":
+		return tiff.Read(strings.NewReader(string(b)), int64(len(b)))
+	}
+	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "not supported: example file %s", name)
+}
+
+func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
+	if !localPath(next) {
+		next = "/"
+	}
+	p.render(w, r, http.StatusOK, "login", "Log in", next)
+}
+
+// localPath reports whether s is a path on this server (no open redirects).
+func localPath(s string) bool {
+	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.HasPrefix(s, `/\`) && len(s) < 2048
+}
+
+// uploadPage is the data of /upload.
+type uploadPage struct {
+	Model  *zoo.Version // new-version flow: the model's latest version
+	MaxMiB int64
+}
+
+func (p *Pages) upload(w http.ResponseWriter, r *http.Request) {
+	if p.needLogin(w, r) {
+		return
+	}
+	d := &uploadPage{}
+	if id := r.URL.Query().Get("model"); id != "" {
+		v, err := p.svc.Get(r.Context(), web.UserOf(r), id, 0)
+		if err != nil {
+			vs, err2 := p.svc.Versions(r.Context(), web.UserOf(r), id)
+			if err2 != nil || len(vs) == 0 {
+				p.fail(w, r, err)
+				return
+			}
+			v = vs[len(vs)-1]
+		}
+		d.Model = v
+	}
+	p.render(w, r, http.StatusOK, "upload", "Upload a model", d)
+}
+
+// myPage lists the caller's uploads.
+type myPage struct {
+	Versions []*zoo.Version
+}
+
+func (p *Pages) my(w http.ResponseWriter, r *http.Request) {
+	if p.needLogin(w, r) {
+		return
+	}
+	u := web.UserOf(r)
+	vs, err := p.svc.Catalog().ListVersions(r.Context(), zoo.VersionFilter{UploaderID: u.ID, Limit: 500})
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	// The filter is the catalog's; check it again so that a backend that
+	// ignores it cannot show another user's uploads.
+	vs = slices.DeleteFunc(vs, func(v *zoo.Version) bool { return v.UploaderID != u.ID })
+	slices.SortFunc(vs, func(a, b *zoo.Version) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	p.render(w, r, http.StatusOK, "my", "My submissions", &myPage{Versions: vs})
+}
+
+// reviewItem is one queued version with what a reviewer needs.
+type reviewItem struct {
+	V        *zoo.Version
+	Previous int
+	Diff     []DiffLine
+	Test     *testReport
+	Warnings []spec.JSONProblem
+}
+
+func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
+	if p.needLogin(w, r) {
+		return
+	}
+	ctx := r.Context()
+	u := web.UserOf(r)
+	vs, err := p.svc.ReviewQueue(ctx, u)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	var items []reviewItem
+	for _, v := range vs {
+		it := reviewItem{V: v}
+		cur, err := p.svc.RawDescription(ctx, v)
+		if err != nil {
+			p.fail(w, r, err)
+			return
+		}
+		var prev []byte
+		for n := v.Number - 1; n >= 1; n-- {
+			pv, err := p.svc.Get(ctx, u, v.ModelID, n)
+			if err != nil {
+				continue
+			}
+			if prev, err = p.svc.RawDescription(ctx, pv); err == nil {
+				it.Previous = n
+				break
+			}
+		}
+		it.Diff = Diff(string(prev), string(cur))
+		if len(v.TestReport) > 0 {
+			var tr testReport
+			if json.Unmarshal(v.TestReport, &tr) == nil {
+				for f := range tr.Formats {
+					tr.Order = append(tr.Order, f)
+				}
+				slices.Sort(tr.Order)
+				it.Test = &tr
+			}
+		}
+		if len(v.ValidationReport) > 0 {
+			var rep spec.JSONReport
+			if json.Unmarshal(v.ValidationReport, &rep) == nil {
+				it.Warnings = rep.Warnings
+			}
+		}
+		items = append(items, it)
+	}
+	p.render(w, r, http.StatusOK, "review", "Review queue", items)
+}
+
+// maxComment bounds a review comment.
+const maxComment = 8 << 10
+
+func (p *Pages) reviewPost(w http.ResponseWriter, r *http.Request) {
+	if web.UserOf(r) == nil {
+		p.fail(w, r, zoo.E("pages.review", zoo.Unauthorized, nil, "log in as a reviewer to review"))
+		return
+	}
+	n, err := versionNumber(r)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		p.fail(w, r, zoo.E("pages.review", zoo.Invalid, err, "the review form could not be read"))
+		return
+	}
+	comment := r.PostForm.Get("comment")
+	if len(comment) > maxComment {
+		p.fail(w, r, zoo.E("pages.review", zoo.TooLarge, nil, "the comment is longer than %d bytes", maxComment))
+		return
+	}
+	action := r.PostForm.Get("action")
+	id := r.PathValue("id")
+	v, err := p.svc.Review(r.Context(), web.UserOf(r), id, n, action, comment)
+	if err != nil {
+		http.Redirect(w, r, "/review?error="+url.QueryEscape(reviewMessage(err)), http.StatusSeeOther)
+		return
+	}
+	msg := map[string]string{repo.Accept: "published", repo.RequestChanges: "sent back for changes", repo.Reject: "rejected"}[action]
+	http.Redirect(w, r, "/review?done="+url.QueryEscape(fmt.Sprintf("%s/%d %s", v.ModelID, v.Number, msg)), http.StatusSeeOther)
+}
+
+func reviewMessage(err error) string {
+	var ze *zoo.Error
+	if errors.As(err, &ze) && zoo.KindOf(err) != zoo.Internal {
+		return ze.Message
+	}
+	return "the review could not be saved; try again"
+}
