@@ -165,8 +165,8 @@ func (d *DataCite) DOIFor(modelID string, n int) string {
 // PublicURL (r.Base is replaced), and returns the DOI.
 //
 // Errors: DataCite unreachable or answering 5xx or 429 → Unavailable
-// (retry later); 401/403 → Forbidden (check the repository id and
-// password); any other refusal → Invalid with DataCite's own messages.
+// (retry later); 401/403 → Forbidden (check the repository id,
+// password and prefix); any other refusal → Invalid with DataCite's own messages.
 func (d *DataCite) Mint(ctx context.Context, r fair.Record) (string, error) {
 	const op = "doi.Mint"
 	if r.Version == nil {
@@ -276,7 +276,7 @@ func refusal(op string, status int, resp []byte) error {
 	case status == http.StatusTooManyRequests || status >= 500:
 		return zoo.E(op, zoo.Unavailable, cause, "DataCite is unavailable (status %d); the DOI will be minted on retry", status)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return zoo.E(op, zoo.Forbidden, cause, "DataCite refused the credentials (status %d); check %s and %s", status, EnvRepository, EnvPassword)
+		return zoo.E(op, zoo.Forbidden, cause, "DataCite refused the request (status %d: %s); check %s and %s, and that the prefix %s belongs to that repository", status, detail, EnvRepository, EnvPassword, EnvPrefix)
 	}
 	return zoo.E(op, zoo.Invalid, cause, "DataCite refused the DOI's metadata (status %d): %s", status, detail)
 }
