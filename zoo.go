@@ -55,6 +55,19 @@ type Token struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// Session is a web page login (package session): made with an API token,
+// it ends at ExpiresAt, when deleted, or when that token is revoked. Only
+// the SHA-256 of the cookie's secret id is stored.
+type Session struct {
+	IDHash    string    // hex sha256 of the cookie's session id
+	TokenHash string    // hex sha256 of the API token the session was made with
+	UserID    int64     // the token's user (set by the store)
+	CSRF      string    // the session's CSRF token
+	CreatedAt time.Time //
+	SeenAt    time.Time // last use (updated at most every few minutes)
+	ExpiresAt time.Time
+}
+
 // State is where a version is in its life.
 type State string
 

@@ -77,7 +77,10 @@
 // under SQLite's single writer), so numbers are 1, 2, 3, … per model, never
 // repeat, and concurrent uploads to one model wait for each other while
 // uploads to different models do not. maintainers lists the other users
-// allowed to add versions to a model.
+// allowed to add versions to a model. A model is created in the same
+// transaction as its first version (CreateVersion with a model), so an
+// upload that fails or is killed leaves neither the model nor its id
+// reserved.
 //
 // versions are keyed by (model_id, number) and also carry a surrogate id
 // that files and downloads refer to and that orders listings (newest
@@ -97,5 +100,13 @@
 // audit_log is append-only: when, who (actor 0 is the system), what action,
 // the model and version it concerns (empty and 0 for user and token
 // actions) and a free-text detail. Transition writes its entry in the same
-// transaction as the state change.
+// transaction as the state change, CreateVersion the upload's in the same
+// transaction as the version.
+//
+// sessions (migration 0002, package session's Store) are web page logins:
+// the hex SHA-256 of the cookie's secret id, the token the session was
+// made with (a lookup joins tokens, so revoking the token ends its
+// sessions at once), the CSRF token, and when it was created, last used
+// and expires. Expired, idle and revoked sessions are deleted by
+// PurgeSessions.
 package catalog

@@ -13,6 +13,7 @@ import (
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/queue/queuetest"
+	"github.com/zoo-bioimage/zoo/session/sessiontest"
 )
 
 var ctx = context.Background()
@@ -30,6 +31,10 @@ func open(t testing.TB) *DB {
 
 func TestCatalog(t *testing.T) {
 	catalogtest.Run(t, func(t *testing.T) zoo.Catalog { return open(t) })
+}
+
+func TestSessions(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) sessiontest.DB { return open(t) })
 }
 
 func TestQueue(t *testing.T) {
