@@ -63,11 +63,12 @@ const (
 )
 
 // EnvHelp documents the variables (cmd/zoo's serve help).
-const EnvHelp = `DOIs: set ` + EnvURL + ` (e.g. https://api.test.datacite.org), ` + EnvRepository + `,
-` + EnvPassword + `, ` + EnvPrefix + ` (e.g. 10.5072) and ` + EnvPublicURL + ` (the public
-base URL, e.g. https://zoo.example.org, that each DOI resolves to) to mint a
-findable DataCite DOI PREFIX/zoo.ID.N for every version when it is
-published (job "mint-doi", retried); unset, no DOIs are minted.`
+const EnvHelp = `DOIs: set ` + EnvURL + ` (e.g. https://api.test.datacite.org),
+` + EnvRepository + `, ` + EnvPassword + `, ` + EnvPrefix + ` (e.g.
+10.5072) and ` + EnvPublicURL + ` (the public base URL that each DOI
+resolves to, e.g. https://zoo.example.org) to mint a findable DataCite DOI
+PREFIX/zoo.ID.N for every version when it is published (job "mint-doi",
+retried); unset, no DOIs are minted.`
 
 // Config configures the DataCite client.
 type Config struct {

@@ -25,7 +25,7 @@ func nuclei(t testing.TB) Record {
 	pub := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	v := &zoo.Version{
 		ModelID: "affable-shark", Number: 2, State: zoo.StatePublished, Name: m.Name,
-		Files: []zoo.File{{Path: "bioimageio.yaml", Size: 100}, {Path: "weights.onnx", Size: 12345}},
+		Files:         []zoo.File{{Path: "bioimageio.yaml", Size: 100}, {Path: "weights.onnx", Size: 12345}},
 		PackageSHA256: "ab", PackageSize: 54321,
 		CreatedAt: pub.Add(-time.Hour), PublishedAt: &pub,
 	}

@@ -264,7 +264,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 			d.Test = &tr
 		}
 	}
-	d.Tools = tools(desc)
+	d.Tools = Tools(desc)
 	d.Citation = citation(v, desc, d.Base)
 	if doc := p.documentation(ctx, v, desc); doc != "" {
 		d.Doc = Markdown(doc)
@@ -288,7 +288,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.opts.Signposting != nil && v.State.Public() {
-		if l := p.opts.Signposting(v, d.Base); l != "" {
+		if l := p.opts.Signposting(v, desc, d.Base); l != "" {
 			w.Header().Set("Link", l)
 		}
 	}
@@ -310,8 +310,9 @@ func examplePath(v *zoo.Version, kind string, i int) string {
 	return "/models/" + url.PathEscape(v.ModelID) + "/" + strconv.Itoa(v.Number) + "/examples/" + kind + "-" + strconv.Itoa(i) + ".png"
 }
 
-// tools lists the tools that can run the model, by weight format.
-func tools(d *spec.Model) []string {
+// Tools lists the tools that can run a model, judged by its weight
+// formats (search.Tools, the values of the "tool" facet).
+func Tools(d *spec.Model) []string {
 	has := func(f string) bool { return d.Weights.Get(f) != nil }
 	var out []string
 	out = append(out, "zoo CLI")

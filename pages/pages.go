@@ -63,7 +63,7 @@ type Options struct {
 	// JSONLD, if set, returns the JSON-LD of a version, embedded in its page.
 	JSONLD func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error)
 	// Signposting, if set, returns the Link header value of a model page.
-	Signposting func(v *zoo.Version, base string) string
+	Signposting func(v *zoo.Version, desc *spec.Model, base string) string
 	// Base is the public URL of the server (e.g. https://zoo.example.org),
 	// used in snippets and JSON-LD; empty derives it from the request.
 	Base string

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/doi"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/web"
@@ -50,7 +51,11 @@ failed), accepted by the reviewer "zoo-curator".
 It prints "listening on http://HOST:PORT/" on standard error when it
 accepts requests, and stops on SIGINT or SIGTERM: it stops accepting,
 finishes the requests in flight (up to 30 s) and the running jobs (up to
-30 s more; interrupted jobs run again later).`,
+30 s more; interrupted jobs run again later).
+
+` + doi.EnvHelp + ` The metadata and citation routes build
+their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
+(TLS or X-Forwarded-Proto) and Host.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 0 {

@@ -1,0 +1,133 @@
+package main
+
+// FAIR metadata and DOIs (packages fair, fair/fairweb, doi): the metadata
+// and citation routes in serve, and — when DataCite is configured by the
+// ZOO_DATACITE_* variables and ZOO_PUBLIC_URL (doi.EnvHelp) — a DOI for
+// every version when it is published: the review's Published hook queues a
+// "mint-doi" job, whose handler (serve with workers, zoo worker) mints
+// through the DataCite REST API and records the DOI in the catalog's
+// database; the routes cite it from then on. A job whose mint fails for a
+// passing reason (DataCite unreachable, 5xx, 429) is retried with backoff;
+// a refusal (bad credentials, invalid metadata) is cancelled and logged.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/doi"
+	"github.com/zoo-bioimage/zoo/fair"
+	"github.com/zoo-bioimage/zoo/fair/fairweb"
+	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+// jobMintDOI is the queue kind of a DOI mint.
+const jobMintDOI = "mint-doi"
+
+// mintArgs are the arguments of a jobMintDOI job.
+type mintArgs struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+}
+
+func init() {
+	register(feature{
+		name: "fair",
+		configure: func(env *serverEnv, cfg *repo.Config) error {
+			c, err := doi.FromEnv(os.Getenv)
+			if err != nil || c == nil {
+				return err // a half configuration stops serve and worker with the message
+			}
+			prev := cfg.Published
+			cfg.Published = func(ctx context.Context, v *zoo.Version) {
+				if prev != nil {
+					prev(ctx, v)
+				}
+				if env.queue == nil {
+					return
+				}
+				if _, err := env.queue.Enqueue(ctx, jobMintDOI, mintArgs{v.ModelID, v.Number}); err != nil {
+					env.log.Error("cannot queue the DOI mint of a published version", "id", v.ModelID, "version", v.Number, "err", err)
+				}
+			}
+			return nil
+		},
+		handlers: func(env *serverEnv) map[string]queue.Handler {
+			return map[string]queue.Handler{jobMintDOI: func(ctx context.Context, j *queue.Job) error {
+				return mintDOI(ctx, env, j)
+			}}
+		},
+		routes: func(env *serverEnv) ([]web.Route, error) {
+			opts := fairweb.Options{}
+			if s, ok := env.st.cat.(doi.Store); ok {
+				opts.DOIs = s
+			}
+			if c, _ := doi.FromEnv(os.Getenv); c != nil {
+				opts.Base = c.PublicURL
+			} else if u := os.Getenv(doi.EnvPublicURL); u != "" {
+				opts.Base = u
+			}
+			return fairweb.Routes(env.svc, opts), nil
+		},
+	})
+}
+
+// mintDOI runs a jobMintDOI job: nothing if the version already has a
+// DOI; else mint (idempotent at DataCite) and record it.
+func mintDOI(ctx context.Context, env *serverEnv, j *queue.Job) error {
+	var a mintArgs
+	if err := json.Unmarshal(j.Args, &a); err != nil {
+		return queue.Cancel(err)
+	}
+	store, ok := env.st.cat.(doi.Store)
+	if !ok {
+		return queue.Cancel(zoo.E("mint-doi", zoo.NotSupported, nil, "not supported: this storage backend does not record DOIs"))
+	}
+	c, err := doi.FromEnv(os.Getenv)
+	if err != nil || c == nil {
+		if err == nil {
+			err = zoo.E("mint-doi", zoo.NotSupported, nil, "not supported: DOI minting is not configured in this worker (set %s, …)", doi.EnvURL)
+		}
+		env.log.Error("cannot mint a DOI", "id", a.ID, "version", a.Version, "err", zoo.MessageOf(err))
+		return queue.Cancel(err)
+	}
+	if _, err := store.VersionDOI(ctx, a.ID, a.Version); err == nil {
+		return nil
+	} else if zoo.KindOf(err) != zoo.NotFound {
+		return err
+	}
+	if env.svc == nil {
+		return zoo.E("mint-doi", zoo.Unavailable, nil, "the service is starting")
+	}
+	v, err := env.svc.Get(ctx, nil, a.ID, a.Version) // anonymous: only published (and retired) versions
+	if err != nil {
+		if zoo.KindOf(err) == zoo.NotFound {
+			return queue.Cancel(err)
+		}
+		return err
+	}
+	d, err := env.svc.Description(ctx, v)
+	if err != nil {
+		return err
+	}
+	m, err := doi.NewDataCite(*c)
+	if err != nil {
+		return queue.Cancel(err)
+	}
+	got, err := m.Mint(ctx, fair.Record{Version: v, Desc: d})
+	if err != nil {
+		if k := zoo.KindOf(err); k == zoo.Invalid || k == zoo.Forbidden {
+			env.log.Error("DataCite refused a DOI", "id", a.ID, "version", a.Version, "err", zoo.MessageOf(err))
+			return queue.Cancel(err)
+		}
+		return err
+	}
+	if err := store.SetVersionDOI(ctx, a.ID, a.Version, got); err != nil {
+		return err
+	}
+	env.log.Info("minted a DOI", "id", a.ID, "version", a.Version, "doi", got)
+	return nil
+}

@@ -1,0 +1,299 @@
+package pages_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/pages"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/runner"
+	"github.com/zoo-bioimage/zoo/sqlite"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+// testEnv is an in-process server as cmd/zoo composes it: SQLite and disk
+// storage in a temporary folder, repo.Service with the real runner as its
+// tester (test jobs run in goroutines), the pages, and a cookie session
+// standing in for the session feature (POST /login with a token).
+type testEnv struct {
+	t      *testing.T
+	srv    *httptest.Server
+	svc    *repo.Service
+	users  map[string]*zoo.User
+	tokens map[string]string
+	wg     sync.WaitGroup
+}
+
+// runnerTester is the reproducibility test as zoo's workers run it.
+func runnerTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
+	out, err := os.MkdirTemp("", "pages-test-")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.RemoveAll(out)
+	rep := runner.Test(ctx, dir, runner.TestOptions{SaveDir: out})
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return "", nil, err
+	}
+	switch rep.Status {
+	case runner.StatusPassed:
+		return zoo.TestPassed, data, nil
+	case runner.StatusNotSupported:
+		return zoo.TestNotSupported, data, nil
+	}
+	return zoo.TestFailed, data, nil
+}
+
+// goQueue runs test jobs at once, in goroutines.
+type goQueue struct{ e *testEnv }
+
+func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error) {
+	a := args.(repo.TestArgs)
+	q.e.wg.Add(1)
+	go func() {
+		defer q.e.wg.Done()
+		if err := q.e.svc.RunTest(context.Background(), a); err != nil {
+			q.e.t.Logf("test job %v: %v", a, err)
+		}
+	}()
+	return 1, nil
+}
+
+const sessionCookie = "zoo_test_session"
+
+// testSession identifies requests by a cookie holding an API token (a
+// test stand-in for the session feature) and checks CSRF tokens derived
+// from it.
+type testSession struct{ cat zoo.Catalog }
+
+func (s testSession) secret(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func (s testSession) User(r *http.Request) (*zoo.User, error) {
+	sec := s.secret(r)
+	if sec == "" {
+		return nil, nil
+	}
+	u, err := s.cat.UserByToken(r.Context(), web.HashToken(sec))
+	if zoo.KindOf(err) == zoo.NotFound {
+		return nil, nil
+	}
+	return u, err
+}
+
+func (s testSession) CSRFToken(r *http.Request) string {
+	if sec := s.secret(r); sec != "" {
+		return "csrf-" + web.HashToken("csrf"+sec)[:24]
+	}
+	return ""
+}
+
+func (s testSession) CheckCSRF(r *http.Request) error {
+	want := s.CSRFToken(r)
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		got = r.FormValue("csrf")
+	}
+	if want == "" || got != want {
+		return zoo.E("test.session", zoo.Forbidden, nil, "bad CSRF token")
+	}
+	return nil
+}
+
+// loginRoutes stand in for the session feature's POST /login and /logout.
+func loginRoutes(cat zoo.Catalog) []web.Route {
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, next := r.PostFormValue("token"), r.PostFormValue("next")
+		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+			next = "/"
+		}
+		if _, err := cat.UserByToken(r.Context(), web.HashToken(tok)); err != nil {
+			http.Redirect(w, r, "/login?error="+url.QueryEscape("unknown token")+"&next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	})
+	logout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	return []web.Route{{Pattern: "POST /login", Handler: login}, {Pattern: "POST /logout", Auth: true, Handler: logout}}
+}
+
+// newTestEnv starts the server with users alice and bob (contributors),
+// rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
+func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := disk.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}}
+	e.svc = repo.New(db, blobs, goQueue{e}, repo.Config{TempDir: t.TempDir(), Tester: runnerTester})
+	for _, u := range []struct {
+		name string
+		role zoo.Role
+	}{{"alice", zoo.RoleContributor}, {"bob", zoo.RoleContributor}, {"rita", zoo.RoleReviewer}} {
+		user, err := db.CreateUser(ctx, u.name, u.role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := web.NewToken()
+		if _, err := db.CreateToken(ctx, user.ID, web.HashToken(sec)); err != nil {
+			t.Fatal(err)
+		}
+		e.users[u.name], e.tokens[u.name] = user, sec
+	}
+	sess := testSession{db}
+	p, err := pages.New(pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := append(p.Routes(), loginRoutes(db)...)
+	if extra != nil {
+		routes = append(routes, extra(e.svc)...)
+	}
+	h := web.New(e.svc, web.Options{Session: sess, Routes: routes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(func() {
+		e.srv.Close()
+		e.wg.Wait()
+		db.Close()
+	})
+	return e
+}
+
+// zipFixture zips a fixture package folder, with its name changed when
+// name is not empty (so that two uploads differ).
+func zipFixture(t *testing.T, pkg, name string) []byte {
+	t.Helper()
+	root := fixtures.Path(t, "packages", pkg)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if (rel == "rdf.yaml" || rel == "bioimageio.yaml") && name != "" {
+			b = renameYAML(b, name)
+		}
+		w, err := zw.Create(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// renameYAML replaces the top-level name: line of a description.
+func renameYAML(b []byte, name string) []byte {
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "name:") {
+			lines[i] = "name: " + name
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// upload stores a package as user (draft or submitted).
+func (e *testEnv) upload(user string, zipData []byte, opts repo.UploadOptions) *zoo.Version {
+	e.t.Helper()
+	v, err := e.svc.Upload(context.Background(), e.users[user], bytes.NewReader(zipData), opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// waitTest waits until the version's test has a result.
+func (e *testEnv) waitTest(id string, n int) *zoo.Version {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		v, err := e.svc.Catalog().Version(context.Background(), id, n)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if v.TestStatus != zoo.TestPending {
+			return v
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("the test of %s/%d did not finish", id, n)
+	return nil
+}
+
+// publish uploads a fixture as alice and has rita accept it once tested.
+func (e *testEnv) publish(pkg, name string) *zoo.Version {
+	e.t.Helper()
+	v := e.upload("alice", zipFixture(e.t, pkg, name), repo.UploadOptions{})
+	if tv := e.waitTest(v.ModelID, v.Number); tv.TestStatus != zoo.TestPassed {
+		e.t.Fatalf("%s: test %s: %s", pkg, tv.TestStatus, tv.TestReport)
+	}
+	v, err := e.svc.Review(context.Background(), e.users["rita"], v.ModelID, v.Number, repo.Accept, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// get fetches a path as user ("" = anonymous), returning status and body.
+func (e *testEnv) get(user, path string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+	if user != "" {
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: e.tokens[user]})
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}

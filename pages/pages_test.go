@@ -1,0 +1,120 @@
+package pages_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/zoo-bioimage/zoo/repo"
+)
+
+// TestPagesVisibility: anonymous visitors see the published model on every
+// public page; a draft and a submission appear to nobody but their
+// uploader (and reviewers for submissions), and /my shows only the
+// caller's own uploads.
+func TestPagesVisibility(t *testing.T) {
+	e := newTestEnv(t, nil)
+	pub := e.publish("unet2d-nuclei-broad-onnx", "Public Nuclei Model")
+	draft := e.upload("alice", zipFixture(t, "upsample-onnx", "Secret Draft Upsampler"), repo.UploadOptions{Draft: true})
+	sub := e.upload("alice", zipFixture(t, "upsample-onnx", "Secret Submitted Upsampler"), repo.UploadOptions{})
+	e.waitTest(sub.ModelID, sub.Number)
+
+	for _, path := range []string{"/", "/search", "/search?q=nuclei", "/models/" + pub.ModelID, "/models/" + pub.ModelID + "/1"} {
+		code, body := e.get("", path)
+		if code != http.StatusOK || !strings.Contains(body, "Public Nuclei Model") {
+			t.Errorf("anonymous %s: %d, published model shown: %v", path, code, strings.Contains(body, "Public Nuclei Model"))
+		}
+		for _, secret := range []string{"Secret Draft", "Secret Submitted", draft.ModelID, sub.ModelID} {
+			if strings.Contains(body, secret) {
+				t.Errorf("anonymous %s shows %q", path, secret)
+			}
+		}
+	}
+	for _, path := range []string{"/models/" + pub.ModelID + "/1/examples/input-0.png", "/models/" + pub.ModelID + "/1/examples/output-0.png"} {
+		if code, body := e.get("", path); code != http.StatusOK || !strings.HasPrefix(body, "\x89PNG") {
+			t.Errorf("anonymous %s: %d", path, code)
+		}
+	}
+	// Drafts and submissions: 404 for anonymous and for another contributor.
+	for _, user := range []string{"", "bob"} {
+		for _, path := range []string{
+			"/models/" + draft.ModelID, "/models/" + draft.ModelID + "/1", "/models/" + draft.ModelID + "/1/examples/input-0.png",
+			"/models/" + sub.ModelID + "/1", "/search?q=secret",
+		} {
+			code, body := e.get(user, path)
+			if strings.Contains(body, "Secret") {
+				t.Errorf("%q %s leaks the unpublished name (%d)", user, path, code)
+			}
+			if !strings.HasPrefix(path, "/search") && code != http.StatusNotFound {
+				t.Errorf("%q %s: %d, want 404", user, path, code)
+			}
+		}
+	}
+	// The uploader sees both on their page and the draft's own page.
+	if code, body := e.get("alice", "/my"); code != 200 || !strings.Contains(body, "Secret Draft") || !strings.Contains(body, "Secret Submitted") || !strings.Contains(body, "submitted") {
+		t.Errorf("alice /my: %d, missing her uploads", code)
+	}
+	if code, body := e.get("alice", "/models/"+draft.ModelID+"/1"); code != 200 || !strings.Contains(body, "draft") {
+		t.Errorf("alice's draft page: %d", code)
+	}
+	if code, body := e.get("bob", "/my"); code != 200 || strings.Contains(body, "Secret") || strings.Contains(body, "Public Nuclei") {
+		t.Errorf("bob /my shows alice's uploads (%d)", code)
+	}
+	// Pages that need a login redirect anonymous visitors to it.
+	for _, path := range []string{"/my", "/upload", "/review"} {
+		code, _ := e.get("", path)
+		if code != http.StatusSeeOther {
+			t.Errorf("anonymous %s: %d, want a redirect to /login", path, code)
+		}
+	}
+	// The review queue is for reviewers; it shows the submission, not the draft.
+	if code, _ := e.get("alice", "/review"); code != http.StatusForbidden {
+		t.Errorf("alice /review: %d, want 403", code)
+	}
+	code, body := e.get("rita", "/review")
+	if code != 200 || !strings.Contains(body, "Secret Submitted") || strings.Contains(body, "Secret Draft") {
+		t.Errorf("rita /review: %d; submission shown %v, draft shown %v", code, strings.Contains(body, "Secret Submitted"), strings.Contains(body, "Secret Draft"))
+	}
+	// The description diff of a first version lists its lines as added.
+	if !strings.Contains(body, `class="dadd">&#43; name: Secret Submitted Upsampler`) {
+		t.Errorf("review page lacks the description diff")
+	}
+}
+
+// TestPageHeaders: pages replace the API's sandbox CSP with a 'self' policy.
+func TestPageHeaders(t *testing.T) {
+	e := newTestEnv(t, nil)
+	res, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	csp := res.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "sandbox") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// TestSearchQueryLimits: hostile query parameters get a 400 page, not a crash.
+func TestSearchQueryLimits(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for _, q := range []string{"?offset=-1", "?offset=99999999999999999999", "?sort=evil", "?tag=" + strings.Repeat("&tag=x", 40)} {
+		if code, _ := e.get("", "/search"+q); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, code)
+		}
+	}
+	if code, _ := e.get("", "/search?q="+strings.Repeat("nuclei+", 2000)); code != 200 {
+		t.Errorf("long query: %d", code)
+	}
+	if code, _ := e.get("", "/models/x/abc"); code != 404 {
+		t.Errorf("bad version: %d", code)
+	}
+	if code, _ := e.get("", "/models/x/1/examples/..%2f..%2fetc.png"); code != 404 {
+		t.Errorf("bad example name: %d", code)
+	}
+	_ = context.Background()
+}
