@@ -187,4 +187,3 @@ func TestSuffix(t *testing.T) {
 		}
 	}
 }
-
