@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/modelcache/cachetest"
 	"github.com/zoo-bioimage/zoo/spec"
 )
 
@@ -627,3 +628,48 @@ func decodeB64(t *testing.T, s string) string {
 }
 
 func encodeB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// The repository's source lists only published and retired versions, and
+// dates a retired one at its retirement.
+func TestRepoSource(t *testing.T) {
+	env := cachetest.New(t)
+	ctx := context.Background()
+	pub := env.Publish(t, "unet2d-nuclei-broad-onnx")
+	old := env.Publish(t, "upsample-onnx")
+	draft := env.Upload(t, "unet2d-multi-tensor-onnx", true)
+	admin, err := env.Svc.Catalog().CreateUser(ctx, "root", zoo.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Svc.Retire(ctx, admin, old.ModelID, old.Number, "replaced"); err != nil {
+		t.Fatal(err)
+	}
+	src := RepoSource(env.Svc)
+	items, err := src.Items(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Item{}
+	for _, it := range items {
+		got[it.Version.ModelID] = it
+	}
+	if len(items) != 2 || got[draft.ModelID].Version != nil {
+		t.Fatalf("items %+v, want the published and the retired version only", items)
+	}
+	if it := got[pub.ModelID]; it.Type != "model" || !it.Datestamp.Equal(*pub.PublishedAt) {
+		t.Errorf("published item %+v", it)
+	}
+	if it := got[old.ModelID]; it.Version.State != zoo.StateRetired || !it.Datestamp.After(*old.PublishedAt) {
+		t.Errorf("retired item dated %v, published %v: want the retirement time", it.Datestamp, old.PublishedAt)
+	}
+	d, err := src.Description(ctx, got[pub.ModelID].Version)
+	if err != nil || d.Name == "" {
+		t.Fatalf("description: %v %v", d, err)
+	}
+	// Through the endpoint: the real records parse, both formats.
+	h := newHarness(t, src, Options{PageSize: 1})
+	ids, _ := h.harvest(verbListRecords, "metadataPrefix=oai_datacite")
+	if len(ids) != 2 {
+		t.Errorf("harvested %v", ids)
+	}
+}
