@@ -463,7 +463,7 @@ func TestErrors(t *testing.T) {
 		"verb=ListRecords&metadataPrefix=oai_dc&metadataPrefix=oai_dc":                    BadArgument,
 		"verb=GetRecord&metadataPrefix=oai_dc":                                            BadArgument,
 		"verb=GetRecord&identifier=oai:zoo.example.org:model-01/1":                        BadArgument,
-		"verb=ListRecords&metadataPrefix=oai_dc&set=bad%20set":                              BadArgument,
+		"verb=ListRecords&metadataPrefix=oai_dc&set=bad%20set":                            BadArgument,
 		"verb=ListRecords&metadataPrefix=oai_dc&resumptionToken=abc":                      BadArgument,
 		"verb=ListRecords&metadataPrefix=marc21":                                          CannotDisseminateFormat,
 		"verb=ListIdentifiers&metadataPrefix=":                                            CannotDisseminateFormat,
