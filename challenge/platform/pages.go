@@ -1,0 +1,349 @@
+package platform
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
+	"html/template"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/challenge"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+// pageStyle is the pages' own minimal style, so they read well even where
+// /static/zoo.css is not served. The Content-Security-Policy allows
+// exactly this inline block (by its hash) and same-origin stylesheets.
+const pageStyle = `body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
+table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.note{color:#555;font-size:.9rem}.plot{max-width:100%;height:auto}
+nav a{margin-right:1rem}code{background:#f3f3f3;padding:0 .2rem}.hidden{background:#fff8c5;padding:.5rem}`
+
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "default-src 'none'; style-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'self' data:; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+}()
+
+var funcs = template.FuncMap{
+	"md":    markdown,
+	"score": scoreText,
+	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"val": func(m map[string]challenge.Value, k string) string {
+		v, ok := m[k]
+		if !ok {
+			return "—"
+		}
+		return scoreText(v)
+	},
+	"rank": func(m map[string]int, k string) int { return m[k] },
+}
+
+func scoreText(v challenge.Value) string {
+	f := float64(v)
+	switch {
+	case math.IsInf(f, 1):
+		return "+∞"
+	case math.IsInf(f, -1):
+		return "−∞"
+	case math.IsNaN(f):
+		return "—"
+	}
+	return num(f)
+}
+
+const layout = `{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.}} · zoo</title>
+<link rel="stylesheet" href="/static/zoo.css"><style>` + pageStyle + `</style></head><body>
+<nav><a href="/">zoo</a><a href="/challenges">Challenges</a></nav>{{end}}
+{{define "foot"}}</body></html>{{end}}`
+
+var tmpl = template.Must(template.New("").Funcs(funcs).Parse(layout + `
+{{define "list"}}{{template "head" "Challenges"}}
+<h1>Challenges</h1>
+<p>Open problems with hidden test data: submit predictions or a published model, and see how methods rank.</p>
+{{range .}}<article><h2><a href="/challenges/{{.Slug}}">{{.Title}}</a></h2>
+<p class="note">{{range .Phases}}{{.Name}}: {{when .OpensAt}} – {{when .ClosesAt}}. {{end}}Leaderboard {{.Leaderboard}}.</p></article>
+{{else}}<p>No challenge yet.</p>{{end}}
+{{template "foot"}}{{end}}
+
+{{define "challenge"}}{{template "head" .C.Title}}
+<h1>{{.C.Title}}</h1>
+<div class="description">{{md .C.Description}}</div>
+<h2>Phases</h2>
+<table><tr><th>phase</th><th>opens</th><th>closes</th><th>per day</th><th>in total</th><th></th></tr>
+{{range .C.Phases}}<tr><td><a href="?phase={{.Name}}">{{.Name}}</a></td><td>{{when .OpensAt}}</td><td>{{when .ClosesAt}}</td><td class="n">{{.PerDay}}</td><td class="n">{{.Total}}</td>
+<td>{{if $.Now.Before .OpensAt}}not open yet{{else if .Open $.Now}}open{{else}}closed{{end}}</td></tr>{{end}}</table>
+<p class="note">Limits are per participant: per UTC day (counts reset at 00:00 UTC) and over the phase. Submissions refused as invalid do not count.</p>
+<h2>Scoring</h2>
+<p>Metrics: {{range $i, $m := .C.Metrics}}{{if $i}}, {{end}}<code>{{$m.Key}}</code>{{if $m.Name.HigherIsBetter}} (higher is better){{else}} (lower is better){{end}}{{end}}.
+Each submission's score is the mean over the hidden images.
+{{if eq .C.Ranking "mean-rank"}}Ranking: by the mean of the ranks by every metric (lower is better).{{else}}Ranking: by <code>{{(index .C.Metrics 0).Key}}</code>.{{end}}
+Ties: {{.Ties}}. Each participant appears once, with their best submission.</p>
+<h2>Data</h2>
+{{if .Public}}<ul>{{range .Public}}<li><a href="/api/v1/challenges/{{$.C.Slug}}/files/{{.}}">{{.}}</a></li>{{end}}</ul>{{else}}<p>No public data.</p>{{end}}
+<p>The hidden test inputs are {{range $i, $n := .Inputs}}{{if $i}}, {{end}}<code>{{$n}}</code>{{end}}; their ground truth never leaves the server.
+Submit a zip holding one prediction per input, named like it (<code>.npy</code> or <code>.tif</code>), or a published model <code>ID/N</code> that zoo runs on the hidden inputs:</p>
+<pre><code>curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/zip" --data-binary @predictions.zip {{.Base}}/api/v1/challenges/{{.C.Slug}}/phases/{{.Phase}}/submissions
+curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"model": "ID/N"}' {{.Base}}/api/v1/challenges/{{.C.Slug}}/phases/{{.Phase}}/submissions</code></pre>
+<h2>Leaderboard: {{.Phase}}</h2>
+{{if .Hidden}}<p class="hidden">{{.Hidden}}</p>{{else}}
+<p class="note">Export: <a href="/api/v1/challenges/{{.C.Slug}}/phases/{{.Phase}}/leaderboard.csv">CSV</a> · <a href="/api/v1/challenges/{{.C.Slug}}/phases/{{.Phase}}/leaderboard">JSON</a>.
+Equal scores share a rank ("1224" ranking).</p>
+<table><tr><th>rank</th><th>participant</th><th>submission</th>{{range .C.Metrics}}<th>{{.Key}}</th>{{end}}{{if eq .C.Ranking "mean-rank"}}<th>mean rank</th>{{end}}<th>submitted</th></tr>
+{{range .Rows}}<tr><td class="n">{{.Rank}}</td><td>{{.Submission.User}}</td><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.Submission.ID}}">#{{.Submission.ID}}</a> {{.Submission.Kind}}{{with .Submission.Model}} {{.}}{{end}}</td>
+{{$r := .}}{{range $.C.Metrics}}<td class="n">{{val $r.Submission.Scores .Key}} <span class="note">({{rank $r.Ranks .Key}})</span></td>{{end}}
+{{if eq $.C.Ranking "mean-rank"}}<td class="n">{{printf "%.2f" .MeanRank}}</td>{{end}}<td>{{when .Submission.CreatedAt}}</td></tr>
+{{else}}<tr><td colspan="9">No scored submission yet.</td></tr>{{end}}</table>
+{{range .TimePlots}}{{.}}{{end}}
+{{.Dist}}
+{{end}}
+{{if .Mine}}<h2>Your submissions</h2><table><tr><th>submission</th><th>phase</th><th>status</th><th>submitted</th></tr>
+{{range .Mine}}<tr><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.ID}}">#{{.ID}}</a> {{.Kind}}{{with .Model}} {{.}}{{end}}</td><td>{{.Phase}}</td><td>{{.Status}}{{with .Message}}: {{.}}{{end}}</td><td>{{when .CreatedAt}}</td></tr>{{end}}</table>{{end}}
+{{template "foot"}}{{end}}
+
+{{define "submission"}}{{template "head" "Submission"}}
+<p><a href="/challenges/{{.C.Slug}}">{{.C.Title}}</a></p>
+<h1>Submission #{{.S.ID}}</h1>
+<p>{{.S.User}}, phase {{.S.Phase}}, {{.S.Kind}}{{with .S.Model}} {{.}}{{end}}, submitted {{when .S.CreatedAt}}: <strong>{{.S.Status}}</strong>{{with .S.Message}}: {{.}}{{end}}</p>
+{{if .S.Scores}}<h2>Scores (mean over images)</h2><table><tr>{{range .C.Metrics}}<th>{{.Key}}</th>{{end}}</tr><tr>{{range .C.Metrics}}<td class="n">{{val $.S.Scores .Key}}</td>{{end}}</tr></table>
+<h2>Per image</h2><table><tr><th>image</th>{{range .C.Metrics}}<th>{{.Key}}</th>{{end}}</tr>
+{{range .S.Images}}{{$i := .}}<tr><td>{{.Name}}</td>{{range $.C.Metrics}}<td class="n">{{val $i.Scores .Key}}</td>{{end}}</tr>{{end}}</table>
+{{.Plot}}{{else if eq .S.Status "scored"}}<p class="hidden">Scores are hidden until the phase closes.</p>{{end}}
+{{template "foot"}}{{end}}
+`))
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var b strings.Builder
+	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		web.Fail(w, r, zoo.E("challenge.page", zoo.Internal, err, ""))
+		return
+	}
+	w.Write([]byte(b.String()))
+}
+
+// pageFail shows an error as a small page (the API's problem details are
+// JSON; a browser gets text it can read).
+func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, err error) {
+	web.Fail(w, r, err)
+}
+
+func (h *Handler) pageList(w http.ResponseWriter, r *http.Request) {
+	cs, err := h.Svc.List(r.Context(), web.UserOf(r))
+	if err != nil {
+		h.pageFail(w, r, err)
+		return
+	}
+	h.render(w, r, "list", cs)
+}
+
+// currentPhase is the phase shown by default: the first open one, else
+// the last that opened, else the first.
+func currentPhase(c *challenge.Challenge, now time.Time) string {
+	cur := c.Phases[0].Name
+	for _, p := range c.Phases {
+		if p.Open(now) {
+			return p.Name
+		}
+		if !now.Before(p.OpensAt) {
+			cur = p.Name
+		}
+	}
+	return cur
+}
+
+func (h *Handler) pageChallenge(w http.ResponseWriter, r *http.Request) {
+	ctx, u := r.Context(), web.UserOf(r)
+	full, err := h.Svc.Store.Challenge(ctx, r.PathValue("slug"))
+	if err != nil {
+		h.pageFail(w, r, err)
+		return
+	}
+	now := h.Svc.now()
+	phase := r.URL.Query().Get("phase")
+	if _, ok := full.Phase(phase); !ok {
+		phase = currentPhase(full, now)
+	}
+	c := view(full, u)
+	data := map[string]any{"C": c, "Now": now, "Phase": phase, "Ties": TiesRule, "Public": c.Names(challenge.Public),
+		"Inputs": c.Names(challenge.Input), "Base": "http://" + r.Host}
+	if r.TLS != nil {
+		data["Base"] = "https://" + r.Host
+	}
+	if _, rows, err := h.Svc.Leaderboard(ctx, u, c.Slug, phase); err != nil {
+		if zoo.KindOf(err) != zoo.Forbidden {
+			h.pageFail(w, r, err)
+			return
+		}
+		data["Hidden"] = zoo.MessageOf(err)
+	} else {
+		data["Rows"] = rows
+		all, err := h.Svc.Store.Submissions(ctx, full.ID, 0)
+		if err != nil {
+			h.pageFail(w, r, err)
+			return
+		}
+		data["TimePlots"], data["Dist"] = plots(full, phase, all, rows)
+	}
+	if u != nil {
+		mine, err := h.Svc.Store.Submissions(ctx, full.ID, u.ID)
+		if err != nil {
+			h.pageFail(w, r, err)
+			return
+		}
+		data["Mine"] = mine
+	}
+	h.render(w, r, "challenge", data)
+}
+
+// plots: per metric, every scored submission of the phase over time (the
+// leaderboard's in red); and the per-image distribution of the first
+// metric for the leaderboard's top 12.
+func plots(c *challenge.Challenge, phase string, all []*challenge.Submission, rows []challenge.Row) ([]template.HTML, template.HTML) {
+	onBoard := map[int64]bool{}
+	for _, r := range rows {
+		onBoard[r.Submission.ID] = true
+	}
+	var out []template.HTML
+	for _, m := range c.Metrics {
+		var pts []point
+		for _, s := range all {
+			if s.Phase != phase || s.Status != challenge.StatusScored {
+				continue
+			}
+			pts = append(pts, point{X: float64(s.CreatedAt.Unix()), Y: float64(s.Scores[m.Key()]), Hi: onBoard[s.ID],
+				Label: "#" + itoa(s.ID) + " " + s.User + ": " + scoreText(s.Scores[m.Key()])})
+		}
+		out = append(out, timePlot(m.Key()+" of every scored submission over time (red: on the leaderboard)", m.Key(), pts))
+	}
+	k := c.Metrics[0].Key()
+	var groups []group
+	for i, r := range rows {
+		if i == 12 {
+			break
+		}
+		g := group{Name: "#" + itoa(r.Submission.ID) + " " + r.Submission.User}
+		for _, im := range r.Submission.Images {
+			g.Values = append(g.Values, float64(im.Scores[k]))
+			g.Labels = append(g.Labels, im.Name)
+		}
+		groups = append(groups, g)
+	}
+	return out, stripPlot(k+" per image, leaderboard submissions (bar: mean)", k, groups)
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func (h *Handler) pageSubmission(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		h.pageFail(w, r, err)
+		return
+	}
+	c, s, err := h.Svc.Submission(r.Context(), web.UserOf(r), r.PathValue("slug"), id)
+	if err != nil {
+		h.pageFail(w, r, err)
+		return
+	}
+	var plot template.HTML
+	if s.Scores != nil {
+		var groups []group
+		for _, m := range c.Metrics {
+			g := group{Name: m.Key()}
+			for _, im := range s.Images {
+				g.Values = append(g.Values, float64(im.Scores[m.Key()]))
+				g.Labels = append(g.Labels, im.Name)
+			}
+			groups = append(groups, g)
+		}
+		if len(groups) > 0 {
+			plot = stripPlot("per-image scores by metric (bar: mean)", "score", groups)
+		}
+	}
+	h.render(w, r, "submission", map[string]any{"C": c, "S": s, "Plot": plot})
+}
+
+// markdown renders a small safe subset of Markdown (headings, paragraphs,
+// bullet lists, fenced code, `code`, **strong**, *em*): every character
+// is escaped first and no HTML or link of the source survives as markup.
+func markdown(src string) template.HTML {
+	if len(src) > 64<<10 {
+		src = src[:64<<10]
+	}
+	var b strings.Builder
+	lines := strings.Split(strings.ReplaceAll(src, "\r\n", "\n"), "\n")
+	var para []string
+	inList, inCode := false, false
+	flush := func() {
+		if len(para) > 0 {
+			b.WriteString("<p>" + inlineMD(strings.Join(para, " ")) + "</p>\n")
+			para = nil
+		}
+		if inList {
+			b.WriteString("</ul>\n")
+			inList = false
+		}
+	}
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(t, "```"):
+			flush()
+			if inCode {
+				b.WriteString("</code></pre>\n")
+			} else {
+				b.WriteString("<pre><code>")
+			}
+			inCode = !inCode
+		case inCode:
+			b.WriteString(html.EscapeString(l) + "\n")
+		case t == "":
+			flush()
+		case strings.HasPrefix(t, "#"):
+			flush()
+			n := len(t) - len(strings.TrimLeft(t, "#"))
+			n = min(max(n+1, 2), 6) // the page's title is the h1
+			tag := "h" + string(rune('0'+n))
+			b.WriteString("<" + tag + ">" + inlineMD(strings.TrimSpace(strings.TrimLeft(t, "#"))) + "</" + tag + ">\n")
+		case strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "* "):
+			if len(para) > 0 {
+				b.WriteString("<p>" + inlineMD(strings.Join(para, " ")) + "</p>\n")
+				para = nil
+			}
+			if !inList {
+				b.WriteString("<ul>\n")
+				inList = true
+			}
+			b.WriteString("<li>" + inlineMD(t[2:]) + "</li>\n")
+		default:
+			para = append(para, t)
+		}
+	}
+	if inCode {
+		b.WriteString("</code></pre>\n")
+	}
+	flush()
+	return template.HTML(b.String())
+}
+
+var (
+	mdCode   = regexp.MustCompile("`([^`]+)`")
+	mdStrong = regexp.MustCompile(`\*\*([^*]+)\*\*`)
+	mdEm     = regexp.MustCompile(`\*([^*]+)\*`)
+)
+
+func inlineMD(s string) string {
+	s = html.EscapeString(s)
+	s = mdCode.ReplaceAllString(s, "<code>$1</code>")
+	s = mdStrong.ReplaceAllString(s, "<strong>$1</strong>")
+	return mdEm.ReplaceAllString(s, "<em>$1</em>")
+}
