@@ -99,7 +99,13 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request) {
 func readLogin(w http.ResponseWriter, r *http.Request) (token, next string, err error) {
 	const op = "session.Login"
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
-	if err := r.ParseMultipartForm(maxLoginForm); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+	err = r.ParseForm() // ParseMultipartForm would hide its error behind ErrNotMultipart
+	if err == nil {
+		if err = r.ParseMultipartForm(maxLoginForm); errors.Is(err, http.ErrNotMultipart) {
+			err = nil
+		}
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return "", "", zoo.E(op, zoo.TooLarge, err, "the login form is larger than %d bytes", maxLoginForm)

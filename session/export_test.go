@@ -1,0 +1,4 @@
+package session
+
+// FormToken exposes formToken to the external tests.
+var FormToken = formToken
