@@ -22,13 +22,25 @@
 //
 // # Authentication
 //
-// A request carries `Authorization: Bearer <token>` or nothing (anonymous).
-// A token is looked up by its SHA-256 (HashToken); an unknown or revoked
-// token is refused with 401 even where anonymous access would do, so that a
-// client learns its token is bad. Bearer tokens are never sent by browsers
-// on their own, so token requests need no CSRF protection. Cookie sessions
-// for the web pages plug in through Options.Session, which must then also
-// check CSRF on unsafe methods (the middleware calls it).
+// A request carries `Authorization: Bearer <token>`, a session cookie, or
+// nothing (anonymous). A token is looked up by its SHA-256 (HashToken); an
+// unknown or revoked token is refused with 401 even where anonymous access
+// would do, so that a client learns its token is bad. Bearer tokens are
+// never sent by browsers on their own, so token requests need no CSRF
+// protection.
+//
+// People using the web pages log in with a session instead (package
+// session, plugged in through Options.Session): POST /login exchanges an
+// API token for the cookie "zoo_session" (HttpOnly, SameSite=Lax), which
+// then stands for the token's user until it expires, sits idle too long,
+// the user logs out, or the token is revoked. A request with a bearer
+// token ignores the cookie. A session cookie that is missing, unknown or
+// ended makes the request anonymous (not 401: the page asks to log in).
+// Because browsers send cookies on their own, every unsafe method (POST,
+// PUT, PATCH, DELETE) of a session request must pass Session.CheckCSRF
+// before it reaches a handler: the session's CSRF token (form field "csrf"
+// or header X-CSRF-Token) and, when sent, a same-origin Origin and
+// Sec-Fetch-Site; otherwise 403.
 //
 // # Errors
 //
@@ -61,11 +73,11 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -123,8 +135,8 @@ type Route struct {
 	Doc json.RawMessage
 }
 
-// Session is the seam for cookie sessions of the web pages (not
-// implemented yet). The middleware calls User for requests without a bearer
+// Session is the seam for cookie sessions of the web pages (package
+// session implements it). The middleware calls User for requests without a bearer
 // token, and for a request it identifies by session calls CheckCSRF before
 // any unsafe method (POST, PUT, PATCH, DELETE) reaches a handler.
 type Session interface {
