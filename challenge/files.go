@@ -171,7 +171,7 @@ func ReadPredictions(data []byte, inputs []string, shapes map[string][]int, axes
 		}
 		mode := zf.Mode()
 		switch {
-		case mode&0o170000 != 0 && !mode.IsRegular():
+		case !mode.IsRegular():
 			return nil, refuse("zip entry %q is not a regular file (%s); a submission holds prediction files only", name, mode.Type())
 		case zf.Flags&0x1 != 0:
 			return nil, refuse("zip entry %q is encrypted; zip the predictions again without a password", name)
