@@ -76,7 +76,7 @@ func TestReadPredictionsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	z := zipOf(t,
-		entry{name: "img01.tif", data: tb.Bytes()},                         // TIFF for a TIFF input
+		entry{name: "img01.tif", data: tb.Bytes()},                             // TIFF for a TIFF input
 		entry{name: "img02.npy", data: npyBytes(t, img(t, []int{1, 4, 5}, 2))}, // an extra axis of size 1 is fine
 		entry{name: "__MACOSX/._img01.tif", data: []byte("junk")},
 		entry{name: ".DS_Store", data: []byte("junk")},

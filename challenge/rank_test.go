@@ -19,7 +19,7 @@ func TestCompetitionRanks(t *testing.T) {
 		{[]float64{0.7, 0.8, 0.8, 0.9}, true, []int{4, 2, 2, 1}},
 		{[]float64{3, 1, 1, 1, 2}, false, []int{5, 1, 1, 1, 4}}, // mse: lower is better
 		{[]float64{inf, 30, inf}, true, []int{1, 3, 1}},         // two perfect PSNRs share rank 1
-		{[]float64{math.NaN(), 1, 2}, true, []int{3, 2, 1}},      // a missing score ranks last
+		{[]float64{math.NaN(), 1, 2}, true, []int{3, 2, 1}},     // a missing score ranks last
 		{[]float64{5, 5, 5}, true, []int{1, 1, 1}},
 		{nil, true, []int{}},
 	} {
@@ -45,10 +45,10 @@ func ids(rows []Row) (ids []int64, ranks []int) {
 func TestRankMeanRank(t *testing.T) {
 	c := &Challenge{Ranking: RankMeanRank, Metrics: []Metric{{Name: score.MetricPSNR}, {Name: score.MetricMSE}}}
 	subs := []*Submission{
-		sub(1, 1, map[string]Value{"psnr": 30, "mse": 0.2}), // ranks 1, 3 → 2
-		sub(2, 2, map[string]Value{"psnr": 20, "mse": 0.1}), // ranks 3, 1 → 2
+		sub(1, 1, map[string]Value{"psnr": 30, "mse": 0.2}),  // ranks 1, 3 → 2
+		sub(2, 2, map[string]Value{"psnr": 20, "mse": 0.1}),  // ranks 3, 1 → 2
 		sub(3, 3, map[string]Value{"psnr": 25, "mse": 0.15}), // ranks 2, 2 → 2
-		sub(4, 4, map[string]Value{"psnr": 10, "mse": 0.3}), // ranks 4, 4 → 4
+		sub(4, 4, map[string]Value{"psnr": 10, "mse": 0.3}),  // ranks 4, 4 → 4
 	}
 	rows := Rank(c, subs)
 	gotIDs, gotRanks := ids(rows)
