@@ -32,7 +32,7 @@ func BibTeX(r Record) string {
 	var names []string
 	for _, p := range r.authors() {
 		n := texEscape(p.creatorName())
-		if strings.Contains(strings.ToLower(p.creatorName()), " and ") {
+		if hasWordAnd(p.creatorName()) {
 			n = "{" + n + "}"
 		}
 		names = append(names, n)

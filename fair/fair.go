@@ -28,7 +28,8 @@
 //     has no "doi" attribute.
 //   - Author names "Given Family" are split at the last space into
 //     givenName/familyName ("Family, Given" creator names); a name with a
-//     comma is taken as already "Family, Given"; a one-word name stays whole.
+//     comma is taken as already "Family, Given"; a one-word name, or one
+//     with the word "and" (a group), stays whole.
 package fair
 
 import (
@@ -222,7 +223,9 @@ func (r Record) authors() []person {
 			continue
 		}
 		p := person{Name: name, ORCID: normORCID(a.ORCID), Affiliation: clean(a.Affiliation, MaxShort)}
-		if i := strings.Index(name, ","); i > 0 {
+		if hasWordAnd(name) {
+			// "Smith and Sons": a group, kept whole
+		} else if i := strings.Index(name, ","); i > 0 {
 			p.Family, p.Given = strings.TrimSpace(name[:i]), strings.TrimSpace(name[i+1:])
 		} else if i := strings.LastIndex(name, " "); i > 0 {
 			p.Given, p.Family = strings.TrimSpace(name[:i]), strings.TrimSpace(name[i+1:])
@@ -233,6 +236,17 @@ func (r Record) authors() []person {
 		}
 	}
 	return out
+}
+
+// hasWordAnd reports whether s has the word "and" (which BibTeX would
+// take as a separator of names).
+func hasWordAnd(s string) bool {
+	for _, w := range strings.Fields(s) {
+		if strings.EqualFold(w, "and") {
+			return true
+		}
+	}
+	return false
 }
 
 // ref is one cleaned cite entry.
@@ -377,6 +391,9 @@ func clean(s string, max int) string {
 			c = '\uFFFD'
 		}
 		if space && b.Len() > 0 {
+			if n+1 >= max {
+				break
+			}
 			b.WriteByte(' ')
 			n++
 		}
