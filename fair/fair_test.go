@@ -347,7 +347,7 @@ func TestHostile(t *testing.T) {
 	r := fair.Record{Version: version(), Base: "https://zoo.example.org", Desc: &spec.Model{
 		Type: "model\n<x>", Name: evil, Description: strings.Repeat(evil, 5000), License: evil,
 		Tags: []string{evil, "", evil, "ok"}, Authors: authors, GitRepo: "javascript:alert(1)",
-		Cite: []spec.CiteEntry{{Text: evil, DOI: "10.1/x}{", URL: "http://a b"}, {Text: "", DOI: "", URL: ""}},
+		Cite:    []spec.CiteEntry{{Text: evil, DOI: "10.1/x}{", URL: "http://a b"}, {Text: "", DOI: "", URL: ""}},
 		Weights: spec.Weights{ONNX: &spec.WeightsEntry{Source: "weights.onnx"}},
 	}}
 	r.Version.Files = append(r.Version.Files, zoo.File{Path: "weights.onnx", Size: 1})
