@@ -1,0 +1,397 @@
+package pages_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/chromedp"
+)
+
+var screenshots = flag.String("screenshots", "", "folder for the browser tests' screenshots (default: a temporary folder); e.g. ../docs/screenshots")
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browserSession is one Chromium tab driven by a test, collecting the
+// console's errors.
+type browserSession struct {
+	t        *testing.T
+	ctx      context.Context
+	base     string
+	shotsDir string
+	dlDir    string
+
+	mu     sync.Mutex
+	errors []string
+}
+
+// newBrowser starts Chromium, or skips the test when it is not installed
+// (fails instead when CI is set).
+func newBrowser(t *testing.T, base string) *browserSession {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser tests need %s (CI is set): %v", chromiumPath, err)
+		}
+		t.Skipf("skipping the browser test: %s is not installed (apt-get install chromium)", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	b := &browserSession{t: t, ctx: ctx, base: base, dlDir: t.TempDir()}
+	b.shotsDir = *screenshots
+	if b.shotsDir == "" {
+		b.shotsDir = t.TempDir()
+	}
+	if err := os.MkdirAll(b.shotsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Start the browser (the first Run must have no deadline), then listen.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.String()+" ("+m.URL+")")
+				b.mu.Unlock()
+			}
+		}
+	}()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: b.dlDir, EventsEnabled: ptr(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// do runs steps with a time limit, failing the test with what was being done.
+func (b *browserSession) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.shot("failure-" + strings.ReplaceAll(what, " ", "-"))
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text returns the text of the first element matching a CSS selector.
+func (b *browserSession) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression.
+func (b *browserSession) eval(expr string) bool {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		b.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// poll waits until a JavaScript expression is true.
+func (b *browserSession) poll(what, expr string, limit time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !b.eval(expr) {
+		if time.Now().After(deadline) {
+			b.shot("failure-" + strings.ReplaceAll(what, " ", "-"))
+			b.t.Fatalf("%s: timed out waiting for %s", what, expr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// shot saves a screenshot of the viewport as NAME.png.
+func (b *browserSession) shot(name string) {
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(b.shotsDir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+	b.t.Logf("screenshot %s", path)
+}
+
+// noConsoleErrors fails the test if the page logged errors.
+func (b *browserSession) noConsoleErrors(where string) {
+	b.t.Helper()
+	time.Sleep(200 * time.Millisecond) // let the queued events arrive
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("browser console error on %s: %s", where, e)
+	}
+	b.errors = nil
+}
+
+// download clicks a link and returns the downloaded file's content.
+func (b *browserSession) download(sel string) []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("download via %s: %v", sel, err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			data, err := os.ReadFile(filepath.Join(b.dlDir, ev.GUID))
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			return data
+		case browser.DownloadProgressStateCanceled:
+			b.t.Fatalf("download via %s was cancelled", sel)
+		}
+	}
+	b.t.Fatalf("download via %s: no completion", sel)
+	return nil
+}
+
+// login logs in through the login form as the user with token.
+func (b *browserSession) login(token, next string) {
+	b.t.Helper()
+	b.do("log in",
+		chromedp.Navigate(b.base+"/login?next="+next),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Submit(chromedp.CSS("#token")),
+	)
+}
+
+// logout uses the header's log-out button.
+func (b *browserSession) logout() {
+	b.t.Helper()
+	b.do("log out", chromedp.Click(chromedp.CSS("header.top button.link")), chromedp.WaitVisible(chromedp.CSS(`a[href^="/login"]`)))
+}
+
+// TestBrowserFindAndUse: an anonymous scientist searches, opens a model,
+// sees its report and examples, downloads it.
+func TestBrowserFindAndUse(t *testing.T) {
+	e := newTestEnv(t, jobRoutes)
+	v := e.publish("unet2d-nuclei-broad-onnx", "")
+	e.publish("upsample-onnx", "")
+	b := newBrowser(t, e.srv.URL)
+
+	b.do("open home", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".model-card")))
+	if n := b.text(".total"); !strings.HasPrefix(n, "2 models") {
+		t.Errorf("home shows %q, want 2 models", n)
+	}
+	b.poll("covers load", `Array.from(document.querySelectorAll('.model-card img')).every(i => i.complete && i.naturalWidth > 0)`, 10*time.Second)
+	b.shot("home")
+	b.noConsoleErrors("home")
+
+	b.do("search", chromedp.SendKeys(chromedp.CSS("#q"), "nuclei"), chromedp.Submit(chromedp.CSS("#q")), chromedp.WaitVisible(chromedp.CSS(".total")))
+	if n := b.text(".total"); !strings.HasPrefix(n, "1 model ") {
+		t.Errorf("search for nuclei: %q, want 1 model", n)
+	}
+	b.shot("search")
+	b.noConsoleErrors("search")
+
+	b.do("open the model", chromedp.Click(chromedp.CSS(".model-card a")), chromedp.WaitVisible(chromedp.CSS("#h-test")))
+	b.poll("examples render", `document.querySelectorAll('section[aria-labelledby=h-examples] img').length == 2 && Array.from(document.querySelectorAll('section[aria-labelledby=h-examples] img')).every(i => i.complete && i.naturalWidth > 0)`, 20*time.Second)
+	page := b.text("main")
+	for _, want := range []string{"UNet 2D Nuclei Broad", v.ModelID, "onnx", "✓ yes", "Constantin Pape", "zoo predict", "Download package"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("model page lacks %q", want)
+		}
+	}
+	if !b.eval(`!!document.querySelector('a[href^="https://orcid.org/"]')`) {
+		t.Errorf("no ORCID link on the model page")
+	}
+	b.shot("model")
+	b.noConsoleErrors("model page")
+
+	pkg := b.download(`a.button[href^="/packages/"]`)
+	if _, err := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg))); err != nil {
+		t.Errorf("downloaded package is not a zip (%d bytes): %v", len(pkg), err)
+	}
+
+	if tryIt == nil {
+		t.Log("the jobs API is not mounted in this build: \"try it on your image\" was not exercised")
+		return
+	}
+	tryIt(t, b, e)
+}
+
+// tryIt runs "try it on your image" on the open model page, when the jobs
+// API is available (set by jobs_test.go).
+var tryIt func(t *testing.T, b *browserSession, e *testEnv)
+
+// TestBrowserPublish: a contributor uploads (first an invalid package, then
+// a valid one), follows it on /my, a reviewer accepts it, and anyone finds it.
+func TestBrowserPublish(t *testing.T) {
+	e := newTestEnv(t, jobRoutes)
+	b := newBrowser(t, e.srv.URL)
+
+	// Anonymous upload leads to the login page.
+	b.do("open upload anonymously", chromedp.Navigate(e.srv.URL+"/upload"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.shot("login")
+	b.noConsoleErrors("login")
+	b.login(e.tokens["alice"], "/upload")
+	b.do("upload page", chromedp.WaitVisible(chromedp.CSS("#upload-form")))
+	b.shot("upload")
+
+	// An invalid package: the report lists the problems with their lines.
+	dir := t.TempDir()
+	bad := zipFixture(t, "upsample-onnx", "")
+	bad = replaceInZip(t, bad, "bioimageio.yaml", func(s string) string {
+		return strings.Replace(s, "name: Test_scaling", "name: Broken\nlicence: MIT", 1)
+	})
+	badPath := filepath.Join(dir, "broken.zip")
+	os.WriteFile(badPath, bad, 0o644)
+	b.do("upload an invalid package",
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-zip"), []string{badPath}),
+		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#upload-report")),
+	)
+	report := b.text("#upload-problems")
+	if !regexp.MustCompile(`\b4\b`).MatchString(report) || !strings.Contains(report, "licence") {
+		t.Errorf("validation report %q lacks line 4 and the field licence", report)
+	}
+	b.shot("upload-invalid")
+	// A 422 answer is logged by Chromium as a failed resource: expected here.
+	b.mu.Lock()
+	b.errors = slicesDeleteFunc(b.errors, func(s string) bool { return strings.Contains(s, "422") })
+	b.mu.Unlock()
+	b.noConsoleErrors("upload (invalid)")
+
+	good := filepath.Join(dir, "good.zip")
+	os.WriteFile(good, zipFixture(t, "upsample-onnx", "Browser Upload Model"), 0o644)
+	b.do("upload a valid package",
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-zip"), []string{good}),
+		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)),
+	)
+	b.poll("upload accepted", `document.getElementById('upload-status').textContent.startsWith('Uploaded')`, 60*time.Second)
+	status := b.text("#upload-status")
+	m := regexp.MustCompile(`Uploaded (\S+) version 1 \(submitted\)`).FindStringSubmatch(status)
+	if m == nil {
+		t.Fatalf("upload status %q", status)
+	}
+	id := m[1]
+	b.shot("upload-done")
+	b.noConsoleErrors("upload")
+
+	tv := e.waitTest(id, 1)
+	b.do("my submissions", chromedp.Navigate(e.srv.URL+"/my"), chromedp.WaitVisible(chromedp.CSS("table")))
+	my := b.text("main")
+	if !strings.Contains(my, "Browser Upload Model") || !strings.Contains(my, "submitted") || !strings.Contains(my, string(tv.TestStatus)) {
+		t.Errorf("/my: %q", my)
+	}
+	b.shot("my")
+	b.noConsoleErrors("my")
+
+	// Not findable before it is published.
+	b.logout()
+	b.do("search before publishing", chromedp.Navigate(e.srv.URL+"/search?q=browser"), chromedp.WaitVisible(chromedp.CSS(".total")))
+	if n := b.text(".total"); !strings.HasPrefix(n, "0 models") {
+		t.Errorf("unpublished upload is findable: %q", n)
+	}
+
+	b.login(e.tokens["rita"], "/review")
+	b.do("review queue", chromedp.WaitVisible(chromedp.CSS(".review-item")))
+	if d := b.text(".diff"); !strings.Contains(d, "+ name: Browser Upload Model") {
+		t.Errorf("review diff %q", d)
+	}
+	b.shot("review")
+	b.noConsoleErrors("review")
+	b.do("accept",
+		chromedp.SendKeys(chromedp.CSS(".review-form textarea"), "Looks good."),
+		chromedp.Click(chromedp.CSS(`.review-form button[value=accept]`)),
+		chromedp.WaitVisible(chromedp.CSS(".alert.ok")),
+	)
+	if n := b.text(".alert.ok"); !strings.Contains(n, id+"/1 published") {
+		t.Errorf("after accept: %q", n)
+	}
+	b.logout()
+
+	b.do("find the published model", chromedp.Navigate(e.srv.URL+"/search?q=browser"), chromedp.WaitVisible(chromedp.CSS(".model-card")))
+	if n := b.text(".model-card h2"); n != "Browser Upload Model" {
+		t.Errorf("search finds %q", n)
+	}
+	b.shot("published")
+	b.noConsoleErrors("search after publishing")
+}
+
+func slicesDeleteFunc(s []string, del func(string) bool) []string {
+	out := s[:0]
+	for _, x := range s {
+		if !del(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// replaceInZip rewrites one file of a zip.
+func replaceInZip(t *testing.T, data []byte, name string, f func(string) string) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, zf := range zr.File {
+		r, _ := zf.Open()
+		var b bytes.Buffer
+		b.ReadFrom(r)
+		r.Close()
+		w, _ := zw.Create(zf.Name)
+		if zf.Name == name {
+			w.Write([]byte(f(b.String())))
+		} else {
+			w.Write(b.Bytes())
+		}
+	}
+	zw.Close()
+	return buf.Bytes()
+}
