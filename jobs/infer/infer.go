@@ -274,7 +274,7 @@ func toInput(img *tensor.Tensor, m *spec.Model, letters []string) (*tensor.Tenso
 		var ze *zoo.Error
 		if errors.As(err, &ze) {
 			e := *ze
-			e.Message = strings.ReplaceAll(ze.Message, "--axes", "the axes parameter (&axes=)")
+			e.Message = strings.ReplaceAll(ze.Message, "--axes", "the axes parameter")
 			return nil, &e
 		}
 		return nil, err
