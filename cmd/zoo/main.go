@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 		Long: `zoo validates, tests, runs and publishes bioimage.io models.
 
 Contributors: zoo validate, zoo update-format, zoo update-hashes, zoo test, zoo predict,
-zoo package; with a server: zoo upload, zoo show, zoo download (reviewers: zoo review).
+zoo package; with a server: zoo upload, zoo show, zoo search, zoo download (reviewers: zoo review).
 Operators: zoo serve, zoo worker, zoo admin token, zoo gc.
 Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 		SilenceUsage:  true,
@@ -51,6 +51,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	})
 	root.AddCommand(newValidateCmd(), newUpdateFormatCmd(), newUpdateHashesCmd(), newSchemaCmd(), newServeCmd(), newTestCmd(), newPredictCmd(), newPackageCmd(),
 		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd(), newScoreCmd())
+	root.AddCommand(newSearchCmd())
 	return root
 }
 
