@@ -2,6 +2,8 @@ package doi_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +188,43 @@ func TestSuffix(t *testing.T) {
 			t.Errorf("Suffix(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// Whatever DataCite answers (status, body), Mint returns a DOI only on
+// success and otherwise an error of a known kind; it reads at most 1 MiB.
+func FuzzDataCiteAnswer(f *testing.F) {
+	f.Add(201, []byte(`{"data":{"id":"10.5072/zoo.x.1"}}`))
+	f.Add(422, []byte(`{"errors":[{"source":"doi","title":"This DOI has already been taken"}]}`))
+	f.Add(422, []byte(`{"errors":[{"title":"already been taken"}]`))
+	f.Add(500, []byte("<html>"))
+	f.Add(200, []byte(`{"data":{"id":"10.9999/other"}}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		if status < 200 || status > 599 {
+			status = 200 + (status%400+400)%400
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			w.Write(body)
+		}))
+		defer srv.Close()
+		d, err := doi.NewDataCite(doi.Config{URL: srv.URL, Repository: "R", Password: "p", Prefix: "10.5072", PublicURL: "https://zoo.example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.Mint(ctx, record("x", 1))
+		if err == nil {
+			if (status != 200 && status != 201) || !strings.EqualFold(got, "10.5072/zoo.x.1") {
+				t.Fatalf("status %d gave DOI %q", status, got)
+			}
+			return
+		}
+		switch zoo.KindOf(err) {
+		case zoo.Unavailable, zoo.Forbidden, zoo.Invalid:
+		default:
+			t.Fatalf("status %d: error kind %v: %v", status, zoo.KindOf(err), err)
+		}
+		if len(zoo.MessageOf(err)) > 2000 {
+			t.Fatalf("message of %d bytes", len(zoo.MessageOf(err)))
+		}
+	})
 }
