@@ -229,7 +229,8 @@ func TestBrowserFindAndUse(t *testing.T) {
 	b.shot("home")
 	b.noConsoleErrors("home")
 
-	b.do("search", chromedp.SendKeys(chromedp.CSS("#q"), "nuclei"), chromedp.Submit(chromedp.CSS("#q")), chromedp.WaitVisible(chromedp.CSS(".total")))
+	b.do("search", chromedp.SendKeys(chromedp.CSS("#q"), "nuclei"), chromedp.Submit(chromedp.CSS("#q")))
+	b.poll("search results", `location.pathname == '/search' && document.readyState == 'complete' && !!document.querySelector('.total')`, 20*time.Second)
 	if n := b.text(".total"); !strings.HasPrefix(n, "1 model ") {
 		t.Errorf("search for nuclei: %q, want 1 model", n)
 	}

@@ -24,21 +24,23 @@ import (
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
+	"github.com/zoo-bioimage/zoo/session"
 	"github.com/zoo-bioimage/zoo/sqlite"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
 // testEnv is an in-process server as cmd/zoo composes it: SQLite and disk
 // storage in a temporary folder, repo.Service with the real runner as its
-// tester (test jobs run in goroutines), the pages, and a cookie session
-// standing in for the session feature (POST /login with a token).
+// tester (test jobs run in goroutines), the pages, and the session
+// manager's cookie sessions (POST /login with a token).
 type testEnv struct {
 	t      *testing.T
 	srv    *httptest.Server
 	svc    *repo.Service
-	users  map[string]*zoo.User
-	tokens map[string]string
-	wg     sync.WaitGroup
+	users   map[string]*zoo.User
+	tokens  map[string]string
+	cookies map[string]*http.Cookie // session cookie per user, made on first use
+	wg      sync.WaitGroup
 }
 
 // runnerTester is the reproducibility test as zoo's workers run it.
@@ -77,73 +79,6 @@ func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error
 	return 1, nil
 }
 
-const sessionCookie = "zoo_test_session"
-
-// testSession identifies requests by a cookie holding an API token (a
-// test stand-in for the session feature) and checks CSRF tokens derived
-// from it.
-type testSession struct{ cat zoo.Catalog }
-
-func (s testSession) secret(r *http.Request) string {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
-
-func (s testSession) User(r *http.Request) (*zoo.User, error) {
-	sec := s.secret(r)
-	if sec == "" {
-		return nil, nil
-	}
-	u, err := s.cat.UserByToken(r.Context(), web.HashToken(sec))
-	if zoo.KindOf(err) == zoo.NotFound {
-		return nil, nil
-	}
-	return u, err
-}
-
-func (s testSession) CSRFToken(r *http.Request) string {
-	if sec := s.secret(r); sec != "" {
-		return "csrf-" + web.HashToken("csrf"+sec)[:24]
-	}
-	return ""
-}
-
-func (s testSession) CheckCSRF(r *http.Request) error {
-	want := s.CSRFToken(r)
-	got := r.Header.Get("X-CSRF-Token")
-	if got == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		got = r.FormValue("csrf")
-	}
-	if want == "" || got != want {
-		return zoo.E("test.session", zoo.Forbidden, nil, "bad CSRF token")
-	}
-	return nil
-}
-
-// loginRoutes stand in for the session feature's POST /login and /logout.
-func loginRoutes(cat zoo.Catalog) []web.Route {
-	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, next := r.PostFormValue("token"), r.PostFormValue("next")
-		if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-			next = "/"
-		}
-		if _, err := cat.UserByToken(r.Context(), web.HashToken(tok)); err != nil {
-			http.Redirect(w, r, "/login?error="+url.QueryEscape("unknown token")+"&next="+url.QueryEscape(next), http.StatusSeeOther)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-		http.Redirect(w, r, next, http.StatusSeeOther)
-	})
-	logout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-	})
-	return []web.Route{{Pattern: "POST /login", Handler: login}, {Pattern: "POST /logout", Auth: true, Handler: logout}}
-}
-
 // newTestEnv starts the server with users alice and bob (contributors),
 // rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
 func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEnv {
@@ -158,7 +93,7 @@ func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}}
+	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}, cookies: map[string]*http.Cookie{}}
 	e.svc = repo.New(db, blobs, goQueue{e}, repo.Config{TempDir: t.TempDir(), Tester: runnerTester})
 	for _, u := range []struct {
 		name string
@@ -174,12 +109,12 @@ func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEn
 		}
 		e.users[u.name], e.tokens[u.name] = user, sec
 	}
-	sess := testSession{db}
+	sess := session.New(db, session.Options{})
 	p, err := pages.New(pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := append(p.Routes(), loginRoutes(db)...)
+	routes := append(p.Routes(), sess.Routes()...)
 	if extra != nil {
 		routes = append(routes, extra(e.svc)...)
 	}
@@ -286,14 +221,36 @@ func (e *testEnv) get(user, path string) (int, string) {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	if user != "" {
-		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: e.tokens[user]})
+		req.AddCookie(e.login(user))
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.Do(req)
+	res, err := noRedirects.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// login logs user in through POST /login and returns the session cookie.
+func (e *testEnv) login(user string) *http.Cookie {
+	e.t.Helper()
+	if c := e.cookies[user]; c != nil {
+		return c
+	}
+	res, err := noRedirects.PostForm(e.srv.URL+"/login", url.Values{"token": {e.tokens[user]}, "next": {"/"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == session.CookieName {
+			e.cookies[user] = c
+			return c
+		}
+	}
+	e.t.Fatalf("login as %s: %s, no session cookie", user, res.Status)
+	return nil
 }
