@@ -52,6 +52,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newValidateCmd(), newUpdateFormatCmd(), newUpdateHashesCmd(), newSchemaCmd(), newServeCmd(), newTestCmd(), newPredictCmd(), newPackageCmd(),
 		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd(), newScoreCmd())
 	root.AddCommand(newSearchCmd())
+	root.AddCommand(newExportCmd())
 	return root
 }
 
