@@ -135,9 +135,11 @@ func New(store Store, opts Options) *Manager {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	origins := make([]string, len(opts.Origins))
 	for i, o := range opts.Origins {
-		opts.Origins[i] = strings.ToLower(strings.TrimSuffix(o, "/"))
+		origins[i] = strings.ToLower(strings.TrimSuffix(o, "/"))
 	}
+	opts.Origins = origins
 	return &Manager{store: store, opts: opts}
 }
 

@@ -403,3 +403,19 @@ func TestMultipartCSRF(t *testing.T) {
 		t.Error("the body changed")
 	}
 }
+
+// Options.Origins admits the public address behind a proxy that rewrites
+// Host; other origins stay refused.
+func TestTrustedOrigins(t *testing.T) {
+	r := newRig(t, session.Options{Origins: []string{"https://Zoo.Example.org/"}})
+	for origin, want := range map[string]int{
+		"https://zoo.example.org": http.StatusSeeOther,
+		"http://zoo.example.org":  http.StatusForbidden,
+		"https://example.org":     http.StatusForbidden,
+	} {
+		resp := r.form("/login", url.Values{"token": {r.tokens["rita"]}}, nil, "Origin", origin)
+		if resp.StatusCode != want {
+			t.Errorf("login from %s: %s, want %d", origin, resp.Status, want)
+		}
+	}
+}
