@@ -9,6 +9,10 @@ package main
 // database; the routes cite it from then on. A job whose mint fails for a
 // passing reason (DataCite unreachable, 5xx, 429) is retried with backoff;
 // a refusal (bad credentials, invalid metadata) is cancelled and logged.
+// When serve starts with DataCite configured, it also queues a mint for
+// every published version without a DOI (e.g. published before DataCite
+// was configured, or whose jobs ran out of attempts); the job checks the
+// catalog first, so duplicates from several replicas cost only a lookup.
 
 import (
 	"context"
@@ -59,6 +63,16 @@ func init() {
 			return map[string]queue.Handler{jobMintDOI: func(ctx context.Context, j *queue.Job) error {
 				return mintDOI(ctx, env, j)
 			}}
+		},
+		start: func(env *serverEnv) error {
+			if !env.serve {
+				return nil
+			}
+			if c, err := doi.FromEnv(os.Getenv); err != nil || c == nil {
+				return err
+			}
+			go backfillDOIs(env)
+			return nil
 		},
 		routes: func(env *serverEnv) ([]web.Route, error) {
 			opts := fairweb.Options{}
@@ -130,4 +144,32 @@ func mintDOI(ctx context.Context, env *serverEnv, j *queue.Job) error {
 	}
 	env.log.Info("minted a DOI", "id", a.ID, "version", a.Version, "doi", got)
 	return nil
+}
+
+// backfillDOIs queues a mint for every published version without a DOI.
+func backfillDOIs(env *serverEnv) {
+	ctx := env.ctx
+	store, ok := env.st.cat.(doi.Store)
+	if !ok || env.queue == nil {
+		return
+	}
+	vs, err := env.st.cat.ListVersions(ctx, zoo.VersionFilter{States: []zoo.State{zoo.StatePublished}})
+	if err != nil {
+		env.log.Warn("cannot list published versions to mint their DOIs", "err", err)
+		return
+	}
+	queued := 0
+	for _, v := range vs {
+		if _, err := store.VersionDOI(ctx, v.ModelID, v.Number); zoo.KindOf(err) != zoo.NotFound {
+			continue
+		}
+		if _, err := env.queue.Enqueue(ctx, jobMintDOI, mintArgs{v.ModelID, v.Number}); err != nil {
+			env.log.Warn("cannot queue a DOI mint", "id", v.ModelID, "version", v.Number, "err", err)
+			return
+		}
+		queued++
+	}
+	if queued > 0 {
+		env.log.Info("queued DOI mints for published versions without a DOI", "versions", queued)
+	}
 }

@@ -149,3 +149,54 @@ func TestMintDOIRetriesAndConfig(t *testing.T) {
 		t.Fatalf("half configuration: %v", err)
 	}
 }
+
+// serve started with DataCite configured queues mints for published
+// versions that have no DOI yet, and none for those that have one.
+func TestBackfillDOIs(t *testing.T) {
+	dc := doitest.NewServer(t)
+	ctx := context.Background()
+	st, err := openStorage(ctx, storageFlags{data: t.TempDir()}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	_, env, err := serveOnly(ctx, st, quiet, "") // DataCite not configured yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := st.cat.CreateUser(ctx, "alice", zoo.RoleContributor)
+	rita, _ := st.cat.CreateUser(ctx, "rita", zoo.RoleReviewer)
+	var ids []string
+	for _, fx := range []string{"upsample-onnx", "unet2d-nuclei-broad-onnx"} {
+		pkg, _, _ := bundle.Build(fixtures.Path(t, "packages", fx), bundle.BuildOptions{})
+		var zipBuf bytes.Buffer
+		bundle.Write(&zipBuf, pkg)
+		pkg.Close()
+		v, err := env.svc.Upload(ctx, alice, &zipBuf, repo.UploadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.cat.SetTestResult(ctx, v.ModelID, 1, zoo.TestPassed, json.RawMessage(`{}`))
+		if _, err := env.svc.Review(ctx, rita, v.ModelID, 1, "accept", ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ModelID)
+	}
+	if jobs, _ := env.queue.Jobs(ctx, jobMintDOI, 10); len(jobs) != 0 {
+		t.Fatalf("unconfigured: %d mint jobs", len(jobs))
+	}
+	if err := st.cat.(doi.Store).SetVersionDOI(ctx, ids[0], 1, "10.5072/zoo."+ids[0]+".1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(doi.EnvURL, dc.URL)
+	t.Setenv(doi.EnvRepository, dc.Repository)
+	t.Setenv(doi.EnvPassword, dc.Password)
+	t.Setenv(doi.EnvPrefix, dc.Prefix)
+	t.Setenv(doi.EnvPublicURL, "https://zoo.example.org")
+	backfillDOIs(env)
+	jobs, _ := env.queue.Jobs(ctx, jobMintDOI, 10)
+	if len(jobs) != 1 || !strings.Contains(string(jobs[0].Args), ids[1]) {
+		t.Fatalf("backfill queued %d jobs (%v); want one for %s", len(jobs), jobs, ids[1])
+	}
+}
