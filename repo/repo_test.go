@@ -1,4 +1,4 @@
-package repo
+package repo_test
 
 import (
 	"archive/zip"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
@@ -22,20 +23,20 @@ import (
 // env is a service on the embedded backends (SQLite + disk) with a
 // synchronous fake queue that records jobs.
 type env struct {
-	svc                     *Service
+	svc                     *repo.Service
 	cat                     zoo.Catalog
 	alice, bob, rita, admin *zoo.User
-	jobs                    []TestArgs
+	jobs                    []repo.TestArgs
 }
 
 type recQueue struct{ e *env }
 
 func (q recQueue) Enqueue(_ context.Context, kind string, args any) (int64, error) {
-	q.e.jobs = append(q.e.jobs, args.(TestArgs))
+	q.e.jobs = append(q.e.jobs, args.(repo.TestArgs))
 	return int64(len(q.e.jobs)), nil
 }
 
-func newEnv(t *testing.T, tester Tester) *env {
+func newEnv(t *testing.T, tester repo.Tester) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -49,7 +50,7 @@ func newEnv(t *testing.T, tester Tester) *env {
 		t.Fatal(err)
 	}
 	e := &env{cat: db}
-	e.svc = New(db, blobs, recQueue{e}, Config{TempDir: t.TempDir(), Tester: tester})
+	e.svc = repo.New(db, blobs, recQueue{e}, repo.Config{TempDir: t.TempDir(), Tester: tester})
 	mk := func(name string, r zoo.Role) *zoo.User {
 		u, err := db.CreateUser(ctx, name, r)
 		if err != nil {
@@ -87,7 +88,7 @@ func TestUploadReviewPublishDownload(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, passTester)
 	data := packageZip(t, "upsample-onnx")
-	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{})
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestUploadReviewPublishDownload(t *testing.T) {
 			t.Errorf("unpublished version visible to %v: %v", u, err)
 		}
 	}
-	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, Accept, ""); zoo.KindOf(err) != zoo.Conflict {
+	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, repo.Accept, ""); zoo.KindOf(err) != zoo.Conflict {
 		t.Errorf("accept before the test: %v", err)
 	}
 	if len(e.jobs) != 1 {
@@ -109,10 +110,10 @@ func TestUploadReviewPublishDownload(t *testing.T) {
 	if err := e.svc.RunTest(ctx, e.jobs[0]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Review(ctx, e.alice, v.ModelID, 1, Accept, ""); zoo.KindOf(err) != zoo.Forbidden {
+	if _, err := e.svc.Review(ctx, e.alice, v.ModelID, 1, repo.Accept, ""); zoo.KindOf(err) != zoo.Forbidden {
 		t.Errorf("contributor accepting: %v", err)
 	}
-	pub, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, Accept, "looks good")
+	pub, err := e.svc.Review(ctx, e.rita, v.ModelID, 1, repo.Accept, "looks good")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestUploadReviewPublishDownload(t *testing.T) {
 	if !strings.Contains(string(desc), "\nid: "+v.ModelID+"\n") {
 		t.Errorf("id not written into the description:\n%s", desc)
 	}
-	f, err := FileOf(got, "weights.onnx")
+	f, err := repo.FileOf(got, "weights.onnx")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +152,10 @@ func TestUploadReviewPublishDownload(t *testing.T) {
 		t.Error("weights differ from the uploaded ones")
 	}
 	// A second version by a non-maintainer is refused; by alice it is 2.
-	if _, err := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), UploadOptions{ModelID: v.ModelID}); zoo.KindOf(err) != zoo.Forbidden {
+	if _, err := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: v.ModelID}); zoo.KindOf(err) != zoo.Forbidden {
 		t.Errorf("bob adding a version: %v", err)
 	}
-	v2, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{ModelID: v.ModelID, Draft: true})
+	v2, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{ModelID: v.ModelID, Draft: true})
 	if err != nil || v2.Number != 2 || v2.State != zoo.StateDraft {
 		t.Fatalf("second version %+v %v", v2, err)
 	}
@@ -190,8 +191,8 @@ func TestBrokenPackageIsRefusedWithReport(t *testing.T) {
 		w.Write(b)
 	}
 	zw.Close()
-	_, err := e.svc.Upload(ctx, e.alice, &buf, UploadOptions{})
-	var ip *InvalidPackage
+	_, err := e.svc.Upload(ctx, e.alice, &buf, repo.UploadOptions{})
+	var ip *repo.InvalidPackage
 	if zoo.KindOf(err) != zoo.Invalid || !errors.As(err, &ip) {
 		t.Fatalf("err %v", err)
 	}

@@ -1,4 +1,4 @@
-package repo
+package repo_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/repo"
 )
 
 // failingBlobs fails every Put after the first n.
@@ -32,14 +33,12 @@ func TestFailedUploadLeavesNoModel(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, passTester)
 	data := packageZip(t, "unet2d-nuclei-broad-onnx")
-	good := e.svc.blobs
 	for _, n := range []int{0, 1, 3} {
-		e.svc.blobs = &failingBlobs{BlobStore: good, n: n}
-		if _, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{}); zoo.KindOf(err) != zoo.Unavailable {
+		failing := repo.New(e.cat, &failingBlobs{BlobStore: e.svc.Blobs(), n: n}, nil, repo.Config{TempDir: t.TempDir()})
+		if _, err := failing.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{}); zoo.KindOf(err) != zoo.Unavailable {
 			t.Fatalf("upload with a blob store failing after %d puts: %v, want Unavailable", n, err)
 		}
 	}
-	e.svc.blobs = good
 	ms, err := e.cat.ListModels(ctx, false)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +48,7 @@ func TestFailedUploadLeavesNoModel(t *testing.T) {
 	if len(ms) != 0 || len(vs) != 0 || len(audit) != 0 {
 		t.Fatalf("failed uploads left %d models, %d versions, %d audit entries; want none", len(ms), len(vs), len(audit))
 	}
-	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), UploadOptions{})
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
