@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
-	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
 
