@@ -1,7 +1,9 @@
 // Package postgres is zoo's scaled-out storage: the zoo.Catalog and the job
 // queue in one PostgreSQL database (pgx v5, pgxpool) shared by stateless
 // web replicas and workers. Package sqlite is the same contract for one
-// machine; both pass catalog/catalogtest and queue/queuetest.
+// machine; both pass catalog/catalogtest and queue/queuetest. A DB also
+// stores the web pages' login sessions (session.Store, in session.go; suite
+// session/sessiontest), so every replica knows every session.
 //
 // # Concurrency
 //
@@ -12,7 +14,10 @@
 // uploads to different models do not), Transition reads the state with
 // SELECT … FOR UPDATE, so of two reviewers racing on one version the second
 // sees the first's result and gets zoo.Conflict. Reserving a used model id
-// twice meets the primary key of used_ids (Conflict).
+// twice meets the primary key of used_ids (Conflict): a new model's id is
+// reserved in the transaction of its first version, so of two uploads
+// drawing the same nickname the second waits for the first and then draws
+// again.
 //
 // # Migrations
 //

@@ -2,6 +2,8 @@
 // file (modernc.org/sqlite, pure Go, no cgo) and the job queue in a second
 // file beside it. It is what `zoo serve` uses for one lab on one machine;
 // package postgres is the same contract for replicas sharing a database.
+// A DB also stores the web pages' login sessions (session.Store, in
+// session.go; suite session/sessiontest).
 //
 // # Connections
 //
