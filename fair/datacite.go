@@ -290,6 +290,20 @@ func DataCiteXML(r Record) ([]byte, error) {
 	if err := r.check("fair.DataCiteXML"); err != nil {
 		return nil, err
 	}
+	b, err := dataCiteXML(DataCiteAttributes(r))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), b...), nil
+}
+
+// DataCiteResource is DataCiteXML without the XML declaration: the
+// <resource> element alone, to embed in another document (e.g. an OAI-PMH
+// oai_datacite record).
+func DataCiteResource(r Record) ([]byte, error) {
+	if err := r.check("fair.DataCiteResource"); err != nil {
+		return nil, err
+	}
 	return dataCiteXML(DataCiteAttributes(r))
 }
 
@@ -350,7 +364,6 @@ func dataCiteXML(a Attributes) ([]byte, error) {
 		}{d.DescriptionType, d.Description})
 	}
 	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)
 	enc.Indent("", "  ")
 	if err := enc.Encode(x); err != nil {

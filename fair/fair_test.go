@@ -100,6 +100,9 @@ func check(t testing.TB, r fair.Record) exports {
 	if err != nil || !utf8.Valid(b) {
 		t.Fatalf("JSONLD: %v", err)
 	}
+	if strings.Contains(strings.ToLower(string(b)), "</script") || strings.Contains(string(b), "<!--") {
+		t.Errorf("JSON-LD cannot be embedded in a script element: %s", b)
+	}
 	if x.ld, err = ldParsed(b); err != nil {
 		t.Fatalf("JSONLD does not parse: %v", err)
 	}
@@ -115,6 +118,9 @@ func check(t testing.TB, r fair.Record) exports {
 	}
 	if err := xml.Unmarshal(b, &x.xml); err != nil {
 		t.Fatalf("DataCite XML does not parse: %v\n%s", err, b)
+	}
+	if el, err := fair.DataCiteResource(r); err != nil || !strings.HasPrefix(string(b), xml.Header) || string(b[len(xml.Header):]) != string(el) {
+		t.Errorf("DataCiteResource is not DataCiteXML without its declaration: %v", err)
 	}
 	if x.xml.XMLName.Space != fair.DataCiteNamespace || x.xml.XMLName.Local != "resource" {
 		t.Errorf("root element %v", x.xml.XMLName)
@@ -338,7 +344,7 @@ func TestEscaping(t *testing.T) {
 }
 
 func TestHostile(t *testing.T) {
-	evil := "A\"'<b>&amp;}{\\\n\r\nER  - \nTY  - JOUR\x00\x1b[31m\xff\xfe\u2028</resource>]]>\n  title = {x},"
+	evil := "A\"'<b></script><!--&amp;}{\\\n\r\nER  - \nTY  - JOUR\x00\x1b[31m\xff\xfe\u2028</resource>]]>\n  title = {x},"
 	authors := make([]spec.Author, 10000)
 	for i := range authors {
 		authors[i] = spec.Author{Name: evil, ORCID: "0000-0002-1825-0097>; rel=\"x\"", Affiliation: evil}

@@ -16,6 +16,8 @@ type ldThing = map[string]any
 // keywords, dateCreated, datePublished, publisher, citation (with DOI
 // URLs), codeRepository, distribution (DataDownload of the package zip
 // and each weights file, with size and format) and isAccessibleForFree.
+// The JSON escapes <, > and & (\u003c …), so it may be put inside a
+// <script type="application/ld+json"> element as is.
 func JSONLD(r Record) ([]byte, error) {
 	if err := r.check("fair.JSONLD"); err != nil {
 		return nil, err
