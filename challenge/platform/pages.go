@@ -23,7 +23,7 @@ import (
 const pageStyle = `body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
 table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.note{color:#555;font-size:.9rem}.plot{max-width:100%;height:auto}
-nav a{margin-right:1rem}code{background:#f3f3f3;padding:0 .2rem}.hidden{background:#fff8c5;padding:.5rem}`
+nav a{margin-right:1rem}pre{overflow-x:auto}code{background:#f3f3f3;padding:0 .2rem}.hidden{background:#fff8c5;padding:.5rem}`
 
 var pageCSP = func() string {
 	sum := sha256.Sum256([]byte(pageStyle))

@@ -113,8 +113,8 @@ func timePlot(title, ylabel string, pts []point) template.HTML {
 		xlo, xhi = xlo-3600, xhi+3600
 	}
 	x := func(v float64) float64 { return padL + 8 + (v-xlo)/(xhi-xlo)*(innerW-16) }
-	for _, v := range []float64{xlo, xhi} {
-		s.text(x(v), padT+innerH+16, "middle", time.Unix(int64(v), 0).UTC().Format("2006-01-02 15:04"), 11)
+	for i, v := range []float64{xlo, xhi} {
+		s.text(x(v), padT+innerH+16, []string{"start", "end"}[i], time.Unix(int64(v), 0).UTC().Format("2006-01-02 15:04"), 11)
 	}
 	s.text(padL+innerW/2, plotH-6, "middle", "submitted (UTC)", 11)
 	for _, p := range pts {
