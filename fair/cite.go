@@ -2,6 +2,7 @@ package fair
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -55,7 +56,7 @@ func BibTeX(r Record) string {
 	return strings.TrimSuffix(s, ",\n") + "\n}\n"
 }
 
-func (r Record) versionYear() string { return r.published().Format("2006") }
+func (r Record) versionYear() string { return strconv.Itoa(r.year()) }
 
 var keyRe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
