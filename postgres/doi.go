@@ -2,7 +2,7 @@ package postgres
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -20,8 +20,12 @@ import (
 
 var _ doi.Store = (*DB)(nil)
 
-//go:embed migrations/0006_doi.sql.pending
-var doiSchema string
+// doiSchema holds migration 0006 as .sql.pending (applied by doiTable)
+// or, once renamed, as .sql (applied by migrate); the pattern matches
+// both, so the rename needs no change here.
+//
+//go:embed migrations/0006_doi.sql*
+var doiSchema embed.FS
 
 var doiReady sync.Map // *DB → true once the table exists
 
@@ -34,11 +38,15 @@ func (db *DB) doiTable(ctx context.Context) error {
 		return nil
 	}
 	if _, err := fs.Stat(migrationFiles, "migrations/0006_doi.sql"); err != nil {
+		schema, rerr := fs.ReadFile(doiSchema, "migrations/0006_doi.sql.pending")
+		if rerr != nil {
+			return zoo.E("postgres.doiTable", zoo.Internal, rerr, "")
+		}
 		err := db.tx(ctx, "postgres.doiTable", func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7206)`); err != nil {
 				return dbError("postgres.doiTable", err, "", "")
 			}
-			_, err := tx.Exec(ctx, doiSchema)
+			_, err := tx.Exec(ctx, string(schema))
 			return dbError("postgres.doiTable", err, "", "")
 		})
 		if err != nil {

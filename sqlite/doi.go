@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
+	"embed"
 	"errors"
 	"io/fs"
 	"strconv"
@@ -20,8 +20,12 @@ import (
 
 var _ doi.Store = (*DB)(nil)
 
-//go:embed migrations/0006_doi.sql.pending
-var doiSchema string
+// doiSchema holds migration 0006 as .sql.pending (applied by doiTable)
+// or, once renamed, as .sql (applied by migrate); the pattern matches
+// both, so the rename needs no change here.
+//
+//go:embed migrations/0006_doi.sql*
+var doiSchema embed.FS
 
 var doiReady sync.Map // *DB → true once the table exists
 
@@ -33,8 +37,12 @@ func (db *DB) doiTable(ctx context.Context) error {
 		return nil
 	}
 	if _, err := fs.Stat(migrationFiles, "migrations/0006_doi.sql"); err != nil {
+		schema, rerr := fs.ReadFile(doiSchema, "migrations/0006_doi.sql.pending")
+		if rerr != nil {
+			return zoo.E("sqlite.doiTable", zoo.Internal, rerr, "")
+		}
 		err := db.tx(ctx, "sqlite.doiTable", func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, doiSchema)
+			_, err := tx.ExecContext(ctx, string(schema))
 			return dbError("sqlite.doiTable", err, "", "")
 		})
 		if err != nil {
