@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/doi"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/web"
+)
+
+// serve mounts every feature's routes (a clash between them panics in
+// web.New); a published version shows in OAI-PMH, the collection files
+// and the Hub endpoints, under ZOO_PUBLIC_URL.
+func TestHarvestRoutes(t *testing.T) {
+	t.Setenv(doi.EnvPublicURL, "https://zoo.example.org")
+	t.Setenv("ZOO_ADMIN_EMAIL", "ops@example.org")
+	ctx := context.Background()
+	st, err := openStorage(ctx, storageFlags{data: t.TempDir()}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, env, err := serveOnly(ctx, st, slog.New(slog.NewTextHandler(io.Discard, nil)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := st.cat.CreateUser(ctx, "alice", zoo.RoleContributor)
+	rita, _ := st.cat.CreateUser(ctx, "rita", zoo.RoleReviewer)
+	pkg, _, err := bundle.Build(fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx"), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipBuf bytes.Buffer
+	bundle.Write(&zipBuf, pkg)
+	pkg.Close()
+	v, err := env.svc.Upload(ctx, alice, &zipBuf, repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.cat.SetTestResult(ctx, v.ModelID, 1, zoo.TestPassed, json.RawMessage(`{"status":"passed","formats":{"onnx":{"status":"passed"}}}`))
+	if _, err := env.svc.Review(ctx, rita, v.ModelID, 1, "accept", ""); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := webOptions(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(env.svc, opts))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/oai?verb=GetRecord&metadataPrefix=oai_datacite&identifier=oai:zoo.example.org:" + v.ModelID + "/1")
+	if code != 200 || xml.Unmarshal([]byte(body), new(struct{})) != nil || !strings.Contains(body, "<payload>") {
+		t.Errorf("oai: %d %.500s", code, body)
+	}
+	if code, body := get("/oai?verb=Identify"); code != 200 || !strings.Contains(body, "<adminEmail>ops@example.org</adminEmail>") {
+		t.Errorf("Identify: %d %.500s", code, body)
+	}
+	code, body = get("/collection.json")
+	if code != 200 || !strings.Contains(body, `"download_url":"https://zoo.example.org/packages/`+v.ModelID+`/1"`) ||
+		!strings.Contains(body, `"tested":["`) {
+		t.Errorf("collection.json: %d %.800s", code, body)
+	}
+	if code, body := get("/index.json"); code != 200 || !strings.Contains(body, `"total":1`) {
+		t.Errorf("index.json: %d %.300s", code, body)
+	}
+	if code, body := get("/hf/api/models/" + v.ModelID); code != 200 || !strings.Contains(body, `"sha":"`+v.PackageSHA256[:40]) {
+		t.Errorf("hub: %d %.300s", code, body)
+	}
+	if code, body := get("/api/openapi.json"); code != 200 || !strings.Contains(body, `"/api/models/{id}/revision/{rev}"`) {
+		t.Errorf("OpenAPI lacks the hub routes: %d", code)
+	}
+}
