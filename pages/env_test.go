@@ -81,7 +81,7 @@ func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error
 
 // newTestEnv starts the server with users alice and bob (contributors),
 // rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
-func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEnv {
+func newTestEnv(t *testing.T, extra func(e *testEnv) []web.Route) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -116,7 +116,7 @@ func newTestEnv(t *testing.T, extra func(svc *repo.Service) []web.Route) *testEn
 	}
 	routes := append(p.Routes(), sess.Routes()...)
 	if extra != nil {
-		routes = append(routes, extra(e.svc)...)
+		routes = append(routes, extra(e)...)
 	}
 	h := web.New(e.svc, web.Options{Session: sess, Routes: routes, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.srv = httptest.NewServer(h)

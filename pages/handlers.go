@@ -251,7 +251,10 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.SortFunc(vs, func(a, b *zoo.Version) int { return b.Number - a.Number })
-	d := &modelPage{V: v, Desc: desc, Versions: vs, Base: p.base(r), Formats: desc.Weights.Formats(), MaxUpload: humanSize(p.opts.MaxJobUpload)}
+	d := &modelPage{V: v, Desc: desc, Versions: vs, Base: p.base(r), Formats: desc.Weights.Formats()}
+	if p.opts.MaxJobUpload > 0 {
+		d.MaxUpload = humanSize(p.opts.MaxJobUpload)
+	}
 	d.Latest = n == 0
 	if len(v.TestReport) > 0 {
 		var tr testReport

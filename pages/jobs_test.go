@@ -1,9 +1,92 @@
 package pages_test
 
 import (
-	"github.com/zoo-bioimage/zoo/repo"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/jobs"
+	"github.com/zoo-bioimage/zoo/jobs/infer"
+	"github.com/zoo-bioimage/zoo/modelcache"
+	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
-// jobRoutes mounts the jobs API when it exists (none yet).
-func jobRoutes(svc *repo.Service) []web.Route { return nil }
+// inferQueue runs inference jobs at once, in goroutines.
+type inferQueue struct {
+	e *testEnv
+	s **infer.Service
+}
+
+func (q inferQueue) Enqueue(_ context.Context, kind string, args any) (int64, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return 0, err
+	}
+	q.e.wg.Add(1)
+	go func() {
+		defer q.e.wg.Done()
+		for attempt := 1; attempt <= 3; attempt++ {
+			err := (*q.s).Handle(context.Background(), &queue.Job{Kind: kind, Args: b, Attempt: attempt, MaxAttempts: 3})
+			if err == nil {
+				return
+			}
+			q.e.t.Logf("inference job (attempt %d): %v", attempt, err)
+		}
+	}()
+	return 1, nil
+}
+
+// jobRoutes mounts the inference jobs API (jobs/infer) as cmd/zoo does,
+// with its jobs run in goroutines.
+func jobRoutes(e *testEnv) []web.Route {
+	store := e.svc.Catalog().(interface{ Jobs() jobs.Store }).Jobs()
+	cache := modelcache.New(e.svc, modelcache.Options{TempDir: e.t.TempDir()})
+	e.t.Cleanup(func() { cache.Close() })
+	s := new(*infer.Service)
+	*s = infer.New(infer.Options{Store: store, Repo: e.svc, Queue: inferQueue{e, s}, TempDir: e.t.TempDir(),
+		Load: func(ctx context.Context, v *zoo.Version) (*runner.Predictor, func(), error) {
+			ent, err := cache.Get(ctx, v)
+			if err != nil {
+				return nil, nil, err
+			}
+			return ent.Predictor(), ent.Release, nil
+		}})
+	return (*s).Routes()
+}
+
+func init() {
+	tryIt = func(t *testing.T, b *browserSession, e *testEnv) {
+		img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.png")
+		if _, err := os.Stat(img); err != nil {
+			t.Fatal(err)
+		}
+		b.do("run the model on an image",
+			chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{img}),
+			chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)),
+		)
+		b.poll("job result", `!document.getElementById('try-result').hidden || document.getElementById('try-status').className.includes('error')`, 2*time.Minute)
+		if st := b.text("#try-status"); !strings.HasPrefix(st, "Done") {
+			b.shot("try-failed")
+			t.Fatalf("try it: %q", st)
+		}
+		b.poll("previews load", `['try-in','try-out'].every(id => { const i = document.getElementById(id); return i.complete && i.naturalWidth > 0 })`, 30*time.Second)
+		// The contrast controls ask for new previews.
+		b.eval(`(() => { const l = document.getElementById('try-low'); l.value = '5'; l.dispatchEvent(new Event('change')); return true })()`)
+		b.poll("contrast", `document.getElementById('try-out').src.includes('low=5') && document.getElementById('try-out').complete && document.getElementById('try-out').naturalWidth > 0`, 30*time.Second)
+		b.do("scroll to the result", chromedp.ScrollIntoView(chromedp.CSS("#try-result")))
+		b.shot("try-it")
+		b.noConsoleErrors("try it")
+		tif := b.download("#try-download")
+		if len(tif) < 8 || !(strings.HasPrefix(string(tif), "II*\x00") || strings.HasPrefix(string(tif), "MM\x00*")) {
+			t.Errorf("downloaded result is not a TIFF (%d bytes)", len(tif))
+		}
+	}
+}

@@ -68,7 +68,7 @@ type Options struct {
 	// used in snippets and JSON-LD; empty derives it from the request.
 	Base string
 	// MaxJobUpload is the size limit of "try it" images shown to users
-	// (the jobs API enforces its own; default 64 MiB).
+	// (the jobs API enforces its own); 0 shows none.
 	MaxJobUpload int64
 	Logger       *slog.Logger
 }
@@ -88,9 +88,6 @@ func New(opts Options) (*Pages, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.MaxJobUpload <= 0 {
-		opts.MaxJobUpload = 64 << 20
 	}
 	p := &Pages{opts: opts, svc: opts.Service, log: opts.Logger, tpl: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")

@@ -57,7 +57,11 @@
       const res = await fetch("/api/v1/jobs/" + encodeURIComponent(job), { headers: { Accept: "application/json" } });
       if (!res.ok) { say((await problem(res)).detail, true); bar.hidden = true; cancel.hidden = true; return; }
       const j = await res.json();
-      bar.value = j.progress || 0;
+      // progress is {done, total, fraction} (tiles); older servers send a number.
+      const pr = j.progress;
+      const frac = typeof pr === "number" ? pr : (pr && pr.fraction) || 0;
+      bar.value = Number.isFinite(frac) ? frac : 0;
+      const tiles = pr && pr.total ? " (" + pr.done + " of " + pr.total + " tiles)" : "";
       switch (j.state) {
         case "succeeded":
           bar.hidden = true; cancel.hidden = true;
@@ -71,8 +75,8 @@
           say(j.state === "failed" ? "The model failed on this image: " + (j.error || j.message || "no reason given") : "The job was " + j.state + ".", j.state === "failed");
           return;
       }
-      say((j.state === "queued" ? "Waiting for a worker…" : "Running…") + (j.message ? " " + j.message : ""));
-      timer = setTimeout(poll, 700);
+      say((j.state === "queued" ? "Waiting for a worker…" : "Running…" + tiles) + (j.message ? " " + j.message : ""));
+      timer = setTimeout(() => poll().catch((e) => say("Lost contact with the server: " + e.message, true)), 700);
     }
     tryForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -100,7 +104,7 @@
         return;
       }
       job = (await res.json()).id;
-      poll();
+      poll().catch((e) => say("Lost contact with the server: " + e.message, true));
     });
     cancel.addEventListener("click", async () => {
       if (!job) return;

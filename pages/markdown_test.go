@@ -1,0 +1,124 @@
+package pages
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMarkdown(t *testing.T) {
+	src := "# Title\n\nSome *emphasis*, **strong** and `code <b>`.\n\n- one\n- [two](https://example.org/a_b_c)\n\n1. first\n2. second\n\n```\nx < y\n```\n\n> quoted\n"
+	got := string(Markdown(src))
+	for _, want := range []string{
+		"<h3>Title</h3>",
+		"<em>emphasis</em>",
+		"<strong>strong</strong>",
+		"<code>code &lt;b&gt;</code>",
+		"<ul>\n<li>one</li>",
+		`<a href="https://example.org/a_b_c" rel="nofollow noopener">two</a>`,
+		"<ol>\n<li>first</li>\n<li>second</li>\n</ol>",
+		"<pre><code>x &lt; y\n</code></pre>",
+		"<blockquote><p>quoted</p>\n</blockquote>",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
+
+// TestMarkdownHostile: raw HTML and script URLs never come through.
+func TestMarkdownHostile(t *testing.T) {
+	for _, src := range []string{
+		`<script>alert(1)</script>`,
+		`<img src=x onerror=alert(1)>`,
+		`[click](javascript:alert(1))`,
+		`[click](JaVaScRiPt:alert(1))`,
+		`![x](javascript:alert(1))`,
+		`[x](data:text/html;base64,PHNjcmlwdD4=)`,
+		`[x](https://ok.example/"onmouseover="alert(1))`,
+		"`a` <iframe src=//evil>",
+		"**<svg onload=alert(1)>**",
+		"<https://x.example/\"><script>>",
+	} {
+		got := string(Markdown(src))
+		low := strings.ToLower(got)
+		for _, bad := range []string{"<script", "<img", "<iframe", "<svg", "javascript:", "data:text", `"onmouseover`} {
+			if strings.Contains(low, bad) {
+				t.Errorf("%q renders %q (contains %s)", src, got, bad)
+			}
+		}
+	}
+}
+
+func FuzzMarkdown(f *testing.F) {
+	f.Add("# a\n\n*b* [c](https://d) `e`\n- f\n> g\n```\nh\n```")
+	f.Add("<script>x</script>[a](javascript:b)")
+	f.Fuzz(func(t *testing.T, src string) {
+		got := strings.ToLower(string(Markdown(src)))
+		// Every tag in the output is one Markdown makes.
+		allowed := []string{"<p>", "</p>", "<h", "</h", "<em>", "</em>", "<strong>", "</strong>", "<code>", "</code>", "<pre>", "</pre>",
+			"<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", "<blockquote>", "</blockquote>", "<hr>", `<a href="http`, `<a href="mailto:`, "</a>"}
+		for i := strings.IndexByte(got, '<'); i >= 0; i = strings.IndexByte(got, '<') {
+			rest := got[i:]
+			ok := false
+			for _, a := range allowed {
+				if strings.HasPrefix(rest, a) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				t.Fatalf("unexpected markup %q in %q", rest[:min(len(rest), 20)], got)
+			}
+			got = rest[1:]
+		}
+	})
+}
+
+func TestDiff(t *testing.T) {
+	d := Diff("a\nb\nc\nd\n", "a\nc\nd\ne\n")
+	var ops []string
+	for _, l := range d {
+		ops = append(ops, string(l.Op)+l.Text)
+	}
+	if got := strings.Join(ops, ","); got != " a,-b, c, d,+e" {
+		t.Errorf("diff %q", got)
+	}
+	if d := Diff("", "x\ny"); len(d) != 2 || d[0].Op != '+' || d[1].Op != '+' {
+		t.Errorf("first version: %v", d)
+	}
+	if d := Diff("same\n", "same\n"); len(d) != 1 || d[0].Op != ' ' {
+		t.Errorf("equal: %v", d)
+	}
+}
+
+func TestDiffLargeIsBounded(t *testing.T) {
+	var a, b strings.Builder
+	for i := range 5000 {
+		a.WriteString("a" + itoa(i) + "\n")
+		b.WriteString("b" + itoa(i) + "\n")
+	}
+	d := Diff(a.String(), b.String()) // 25M cells: shown as a replacement
+	if len(d) != 10000 {
+		t.Errorf("%d lines", len(d))
+	}
+}
+
+func FuzzDiff(f *testing.F) {
+	f.Add("a\nb\n", "b\nc\n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		d := Diff(a, b)
+		// Old = ' ' and '-' lines; new = ' ' and '+' lines.
+		var old, nw []string
+		for _, l := range d {
+			if l.Op != '+' {
+				old = append(old, l.Text)
+			}
+			if l.Op != '-' {
+				nw = append(nw, l.Text)
+			}
+		}
+		if strings.Join(old, "\n") != strings.Join(lines(a), "\n") || strings.Join(nw, "\n") != strings.Join(lines(b), "\n") {
+			t.Fatalf("diff does not rebuild its inputs")
+		}
+	})
+}
