@@ -100,10 +100,12 @@ func TestDeclared(t *testing.T) {
 		m          *spec.Model
 		with, wout []string
 	}{
-		{"onnx 2D", model([]string{"onnx"}, yx), []string{"bioimageio.core", "deepimagej", "ilastik", "qupath", "zoo"}, []string{"biapy"}},
-		{"onnx 3D", model([]string{"onnx"}, zyx), []string{"ilastik", "deepimagej", "zoo"}, []string{"qupath"}},
-		{"time axis", model([]string{"onnx"}, tyx), []string{"bioimageio.core", "zoo"}, []string{"ilastik", "deepimagej"}},
-		{"two inputs", model([]string{"onnx"}, yx, yx), []string{"bioimageio.core", "zoo"}, []string{"ilastik", "deepimagej", "qupath"}},
+		{"onnx 2D", model([]string{"onnx"}, yx), []string{"bioimageio.core", "ilastik", "zoo"}, []string{"biapy", "deepimagej", "qupath"}},
+		{"onnx 3D", model([]string{"onnx"}, zyx), []string{"ilastik", "zoo"}, []string{"qupath"}},
+		{"torchscript 2D", model([]string{"torchscript"}, yx), []string{"deepimagej", "fiji", "qupath", "icy", "ilastik", "biapy", "zoo"}, nil},
+		{"torchscript 3D", model([]string{"torchscript"}, zyx), []string{"deepimagej", "ilastik"}, []string{"qupath"}},
+		{"time axis", model([]string{"onnx", "torchscript"}, tyx), []string{"bioimageio.core", "zoo"}, []string{"ilastik", "deepimagej"}},
+		{"two inputs", model([]string{"torchscript"}, yx, yx), []string{"bioimageio.core", "zoo"}, []string{"ilastik", "deepimagej", "qupath"}},
 		{"state dict", model([]string{"pytorch_state_dict"}, yx), []string{"ilastik", "biapy", "bioimageio.core"}, []string{"zoo", "deepimagej"}},
 		{"keras", model([]string{"keras_hdf5"}, yx), []string{"bioimageio.core"}, []string{"zoo", "ilastik", "deepimagej"}},
 		{"tfjs only", model([]string{"tensorflow_js"}, yx), nil, []string{"bioimageio.core", "zoo"}},
@@ -129,10 +131,13 @@ func TestDeclared(t *testing.T) {
 func TestDeclaredFixture(t *testing.T) {
 	m := load4Test(t, "unet2d-nuclei-broad-onnx")
 	got := Declared(m)
-	for _, id := range []string{"zoo", "ilastik", "deepimagej"} {
+	for _, id := range []string{"zoo", "ilastik", "bioimageio.core"} {
 		if !slices.Contains(got, id) {
 			t.Errorf("nuclei model (onnx, 2D, one input): %s missing from %v", id, got)
 		}
+	}
+	if slices.Contains(got, "deepimagej") {
+		t.Errorf("deepImageJ is not declared to run onnx: %v", got)
 	}
 	multi := load4Test(t, "unet2d-multi-tensor-onnx")
 	if got := Declared(multi); slices.Contains(got, "ilastik") || !slices.Contains(got, "zoo") {
