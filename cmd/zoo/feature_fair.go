@@ -75,18 +75,21 @@ func init() {
 			return nil
 		},
 		routes: func(env *serverEnv) ([]web.Route, error) {
-			opts := fairweb.Options{}
-			if s, ok := env.st.cat.(doi.Store); ok {
-				opts.DOIs = s
-			}
-			if c, _ := doi.FromEnv(os.Getenv); c != nil {
-				opts.Base = c.PublicURL
-			} else if u := os.Getenv(doi.EnvPublicURL); u != "" {
-				opts.Base = u
-			}
-			return fairweb.Routes(env.svc, opts), nil
+			return fairweb.Routes(env.svc, fairOptions(env)), nil
 		},
 	})
+}
+
+// fairOptions are the metadata options of a process: the catalog's DOI
+// store and ZOO_PUBLIC_URL. Other features that embed metadata (the model
+// pages' JSON-LD and Link headers) use them with fairweb.Record, so that
+// pages and routes agree.
+func fairOptions(env *serverEnv) fairweb.Options {
+	opts := fairweb.Options{Base: os.Getenv(doi.EnvPublicURL)}
+	if s, ok := env.st.cat.(doi.Store); ok {
+		opts.DOIs = s
+	}
+	return opts
 }
 
 // mintDOI runs a jobMintDOI job: nothing if the version already has a
