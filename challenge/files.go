@@ -22,12 +22,15 @@ import (
 // ZipLimits bound what reading a predictions zip may cost. Submissions
 // come from strangers: the entries, the bytes each decompresses to (counted
 // while decompressing, never trusting the declared sizes) and the
-// compression ratio are bounded.
+// compression ratio are bounded. The bytes are what hold: an entry is
+// decompressed through a limit, so a zip that lies about its sizes costs
+// no more than MaxFileSize. The ratio bound is loose, because predicted
+// label images (mostly background) compress very well.
 type ZipLimits struct {
 	MaxFiles     int     // entries of the zip (default 10,000)
 	MaxFileSize  int64   // bytes of one decompressed file (default 1 GiB)
 	MaxTotalSize int64   // bytes of all decompressed files (default 4 GiB)
-	MaxRatio     float64 // uncompressed:compressed of an entry above 1 MiB (default 200)
+	MaxRatio     float64 // uncompressed:compressed of an entry above 1 MiB (default 1000)
 }
 
 func (l ZipLimits) orDefault() ZipLimits {
@@ -41,7 +44,7 @@ func (l ZipLimits) orDefault() ZipLimits {
 		l.MaxTotalSize = 4 << 30
 	}
 	if l.MaxRatio <= 0 {
-		l.MaxRatio = 200
+		l.MaxRatio = 1000 // sparse label images compress far beyond 200:1; the byte limits are what hold
 	}
 	return l
 }
@@ -84,6 +87,14 @@ func DecodeImage(name string, data []byte) (*tensor.Tensor, error) {
 // tensor, or "".
 func NonFinite(t *tensor.Tensor) string {
 	if !t.DType.IsFloat() {
+		return ""
+	}
+	if t.DType == tensor.Float32 { // the common case, without a copy
+		for i, v := range t.Float32s() {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Sprintf("element %d is %v", i, f)
+			}
+		}
 		return ""
 	}
 	f, err := t.Convert(tensor.Float64)
