@@ -17,7 +17,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/doi"
@@ -85,7 +87,14 @@ func init() {
 // pages' JSON-LD and Link headers) use them with fairweb.Record, so that
 // pages and routes agree.
 func fairOptions(env *serverEnv) fairweb.Options {
-	opts := fairweb.Options{Base: os.Getenv(doi.EnvPublicURL)}
+	opts := fairweb.Options{}
+	if b := strings.TrimRight(os.Getenv(doi.EnvPublicURL), "/"); b != "" {
+		if u, err := url.Parse(b); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" {
+			opts.Base = b
+		} else {
+			env.log.Warn("ignoring "+doi.EnvPublicURL+": not a base URL like https://zoo.example.org; metadata URLs follow each request", "value", b)
+		}
+	}
 	if s, ok := env.st.cat.(doi.Store); ok {
 		opts.DOIs = s
 	}
