@@ -3,6 +3,8 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -416,6 +418,57 @@ func TestTrustedOrigins(t *testing.T) {
 		resp := r.form("/login", url.Values{"token": {r.tokens["rita"]}}, nil, "Origin", origin)
 		if resp.StatusCode != want {
 			t.Errorf("login from %s: %s, want %d", origin, resp.Status, want)
+		}
+	}
+}
+
+// Junk, forged and oversized cookies are anonymous, never an error.
+func TestHostileCookies(t *testing.T) {
+	r := newRig(t, session.Options{})
+	real := r.login("rita")
+	for _, v := range []string{"", "x", strings.Repeat("A", 43), real.Value + "A", real.Value[:42] + "=",
+		strings.Repeat("é", 20), "../../etc/passwd", strings.Repeat("z", 4000)} {
+		if got := r.queueStatus(&http.Cookie{Name: session.CookieName, Value: v}); got != http.StatusUnauthorized {
+			t.Errorf("cookie %.50q: %d, want 401 (anonymous)", v, got)
+		}
+	}
+	// The stored hash is not a cookie: sending it gets nowhere.
+	sum := sha256.Sum256([]byte(real.Value))
+	if got := r.queueStatus(&http.Cookie{Name: session.CookieName, Value: hex.EncodeToString(sum[:])}); got != http.StatusUnauthorized {
+		t.Errorf("the stored hash as a cookie: %d, want 401", got)
+	}
+	if got := r.queueStatus(real); got != http.StatusOK {
+		t.Errorf("the real cookie: %d", got)
+	}
+}
+
+// BenchmarkUser is the cost a session adds to each request: one lookup
+// on SQLite (the use is recorded at most every TouchEvery).
+func BenchmarkUser(b *testing.B) {
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "zoo.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	m := session.New(db, session.Options{Logger: slog.New(slog.DiscardHandler)})
+	u, _ := db.CreateUser(ctx, "rita", zoo.RoleReviewer)
+	secret := web.NewToken()
+	db.CreateToken(ctx, u.ID, web.HashToken(secret))
+	h := web.New(repo.New(db, nil, nil, repo.Config{}), web.Options{Session: m, Routes: m.Routes(), Logger: slog.New(slog.DiscardHandler)})
+	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"token": {secret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		b.Fatalf("login: %d %v", rec.Code, rec.Body)
+	}
+	get := httptest.NewRequest(http.MethodGet, "/", nil)
+	get.AddCookie(cookies[0])
+	b.ResetTimer()
+	for b.Loop() {
+		if u, err := m.User(get); err != nil || u == nil {
+			b.Fatal(u, err)
 		}
 	}
 }
