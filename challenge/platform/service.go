@@ -36,11 +36,13 @@ type Service struct {
 	Threads int // inference threads of a model submission (0 = all CPUs)
 }
 
+// now is the service's clock in UTC, to the microsecond the stores keep.
 func (s *Service) now() time.Time {
+	t := time.Now()
 	if s.Now != nil {
-		return s.Now().UTC()
+		t = s.Now()
 	}
-	return time.Now().UTC()
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
