@@ -118,6 +118,12 @@ type described struct {
 	tags, covers               []string
 	declared                   []string
 	desc                       *spec.Model // for compat.Tested; nil if unreadable
+
+	// The test-derived part, for the report last seen (a version's report
+	// changes only when it is tested again); guarded by Handler.mu.
+	report  string
+	formats map[string]string
+	tested  []string
 }
 
 // Author is an author in the collection files.
@@ -261,7 +267,8 @@ func (h *Handler) build(ctx context.Context, base string) (*built, error) {
 			Badges: []Badge{}, Links: []string{}}
 		for _, v := range vs {
 			d := h.described(ctx, v)
-			s := summary(base, v, d)
+			formats, tested := h.testPart(d, v)
+			s := summary(base, v, d, formats, tested)
 			e.Versions = append(e.Versions, s)
 			if v == head {
 				e.Name, e.Description, e.License = d.name, d.description, d.license
@@ -332,27 +339,41 @@ func (h *Handler) described(ctx context.Context, v *zoo.Version) *described {
 	return d
 }
 
-func summary(base string, v *zoo.Version, d *described) VersionSummary {
+// testPart returns the status per weight format and the tested tools of a
+// version's stored report, decoding the report only when it changed.
+func (h *Handler) testPart(d *described, v *zoo.Version) (map[string]string, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d.formats != nil && d.report == string(v.TestReport) {
+		return d.formats, d.tested
+	}
+	formats := compat.FormatStatuses(v.TestReport)
+	if formats == nil {
+		formats = map[string]string{}
+	}
+	tested := []string{}
+	if d.desc != nil {
+		tested = nonNil(compat.Tested(d.desc, v.TestReport))
+	}
+	d.report, d.formats, d.tested = string(v.TestReport), formats, tested
+	return formats, tested
+}
+
+func summary(base string, v *zoo.Version, d *described, formats map[string]string, tested []string) VersionSummary {
 	s := VersionSummary{
 		Version: strconv.Itoa(v.Number), Number: v.Number, CreatedAt: published(v).Format(time.RFC3339),
 		Comment: v.ReviewComment, State: v.State, RetiredReason: v.RetiredReason,
 		Source:        fileURL(base, v, v.DescriptionFile),
 		DownloadURL:   base + "/packages/" + url.PathEscape(v.ModelID) + "/" + strconv.Itoa(v.Number),
 		PackageSHA256: v.PackageSHA256, PackageSize: v.PackageSize,
-		Test: Test{Status: cmp.Or(v.TestStatus, zoo.TestPending), Formats: compat.FormatStatuses(v.TestReport),
+		Test: Test{Status: cmp.Or(v.TestStatus, zoo.TestPending), Formats: formats,
 			Report: base + "/api/v1/models/" + url.PathEscape(v.ModelID) + "/versions/" + strconv.Itoa(v.Number)},
-		Compatibility: Compatibility{Declared: nonNil(d.declared), Tested: []string{}},
-	}
-	if s.Test.Formats == nil {
-		s.Test.Formats = map[string]string{}
+		Compatibility: Compatibility{Declared: nonNil(d.declared), Tested: tested},
 	}
 	for _, f := range v.Files {
 		if f.Path == v.DescriptionFile {
 			s.SHA256 = f.SHA256
 		}
-	}
-	if d.desc != nil {
-		s.Compatibility.Tested = nonNil(compat.Tested(d.desc, v.TestReport))
 	}
 	return s
 }

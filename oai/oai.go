@@ -402,6 +402,19 @@ func (c *call) item(identifier string) (Item, *protoError, error) {
 	if !ok {
 		return Item{}, notFound, nil
 	}
+	if is, ok := c.h.src.(ItemSource); ok {
+		it, err := is.Item(c.ctx, id, n)
+		switch {
+		case zoo.KindOf(err) == zoo.NotFound:
+			return Item{}, notFound, nil
+		case err != nil:
+			return Item{}, nil, err
+		case it.Version == nil || !it.Version.State.Public():
+			return Item{}, notFound, nil
+		}
+		it.Datestamp = it.Datestamp.UTC().Truncate(time.Second)
+		return it, nil, nil
+	}
 	items, err := c.items()
 	if err != nil {
 		return Item{}, nil, err

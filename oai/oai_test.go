@@ -672,4 +672,12 @@ func TestRepoSource(t *testing.T) {
 	if len(ids) != 2 {
 		t.Errorf("harvested %v", ids)
 	}
+	// GetRecord looks one item up (ItemSource) with the same datestamp.
+	r := h.get("verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:zoo.example.org:" + old.ModelID + "/1")
+	if r.Record == nil || r.Record.Header.Datestamp != got[old.ModelID].Datestamp.UTC().Format(secondsLayout) ||
+		!slices.Contains(r.Record.Metadata.DC.Description, "Retired: replaced") {
+		t.Errorf("GetRecord of the retired version: %+v", r.Record)
+	}
+	h.wantError("verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:zoo.example.org:"+draft.ModelID+"/1", IDDoesNotExist)
+	h.wantError("verb=ListMetadataFormats&identifier=oai:zoo.example.org:"+pub.ModelID+"/2", IDDoesNotExist)
 }

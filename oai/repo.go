@@ -1,7 +1,9 @@
 package oai
 
 import (
+	"cmp"
 	"context"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -12,7 +14,7 @@ import (
 // published and retired versions (three queries, plus one audit query per
 // model with a retired version, for its retirement time) and the service's
 // cached descriptions.
-func RepoSource(svc *repo.Service) Source { return repoSource{svc} }
+func RepoSource(svc *repo.Service) ItemSource { return repoSource{svc} }
 
 type repoSource struct{ svc *repo.Service }
 
@@ -30,41 +32,78 @@ func (s repoSource) Items(ctx context.Context) ([]Item, error) {
 	for _, m := range models {
 		types[m.ID] = m.Type
 	}
-	retired := map[string]map[int]zoo.AuditEntry{} // model → version → retire entry
+	retired := map[string]map[int]time.Time{} // model → version → retirement time
 	out := make([]Item, 0, len(vs))
 	for _, v := range vs {
 		if !v.State.Public() {
 			continue
 		}
-		it := Item{Version: v, Type: types[v.ModelID], Datestamp: v.CreatedAt}
-		if v.PublishedAt != nil {
-			it.Datestamp = *v.PublishedAt
-		}
+		it := Item{Version: v, Type: cmp.Or(types[v.ModelID], "model"), Datestamp: published(v)}
 		if v.State == zoo.StateRetired {
 			byN, ok := retired[v.ModelID]
 			if !ok {
-				audit, err := cat.Audit(ctx, v.ModelID, 0)
-				if err != nil {
+				if byN, err = retirements(ctx, cat, v.ModelID); err != nil {
 					return nil, err
-				}
-				byN = map[int]zoo.AuditEntry{}
-				for _, e := range audit { // newest first: keep the latest
-					if _, seen := byN[e.Version]; e.Action == "retire" && !seen {
-						byN[e.Version] = e
-					}
 				}
 				retired[v.ModelID] = byN
 			}
-			if e, ok := byN[v.Number]; ok && e.At.After(it.Datestamp) {
-				it.Datestamp = e.At
+			if t, ok := byN[v.Number]; ok && t.After(it.Datestamp) {
+				it.Datestamp = t
 			}
-		}
-		if it.Type == "" {
-			it.Type = "model"
 		}
 		out = append(out, it)
 	}
 	return out, nil
+}
+
+// Item finds one published or retired version (anonymous visibility).
+func (s repoSource) Item(ctx context.Context, id string, n int) (Item, error) {
+	v, err := s.svc.Get(ctx, nil, id, n)
+	if err != nil {
+		return Item{}, err
+	}
+	if !v.State.Public() {
+		return Item{}, zoo.E("oai.Item", zoo.NotFound, nil, "no such record")
+	}
+	cat := s.svc.Catalog()
+	m, err := cat.Model(ctx, id)
+	if err != nil {
+		return Item{}, err
+	}
+	it := Item{Version: v, Type: cmp.Or(m.Type, "model"), Datestamp: published(v)}
+	if v.State == zoo.StateRetired {
+		byN, err := retirements(ctx, cat, id)
+		if err != nil {
+			return Item{}, err
+		}
+		if t, ok := byN[n]; ok && t.After(it.Datestamp) {
+			it.Datestamp = t
+		}
+	}
+	return it, nil
+}
+
+func published(v *zoo.Version) time.Time {
+	if v.PublishedAt != nil {
+		return *v.PublishedAt
+	}
+	return v.CreatedAt
+}
+
+// retirements returns the latest retirement time of each version of a
+// model, from its audit log.
+func retirements(ctx context.Context, cat zoo.Catalog, id string) (map[int]time.Time, error) {
+	audit, err := cat.Audit(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	byN := map[int]time.Time{}
+	for _, e := range audit {
+		if e.Action == "retire" && e.At.After(byN[e.Version]) {
+			byN[e.Version] = e.At
+		}
+	}
+	return byN, nil
 }
 
 func (s repoSource) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {

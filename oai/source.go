@@ -28,3 +28,12 @@ type Source interface {
 	// Description returns the version's decoded description.
 	Description(ctx context.Context, v *zoo.Version) (*spec.Model, error)
 }
+
+// ItemSource is a Source that finds one item without listing them all
+// (GetRecord, ListMetadataFormats with an identifier). Item returns a
+// zoo.NotFound error for a version that does not exist or is not published
+// or retired.
+type ItemSource interface {
+	Source
+	Item(ctx context.Context, id string, n int) (Item, error)
+}
