@@ -23,6 +23,12 @@
 // outputs. Inputs must have a size the model accepts (no tiling here:
 // large images go through asynchronous jobs).
 //
+// Statistics. A request is processed like one image of `zoo predict`:
+// statistics the description takes over the dataset (reductions over the
+// batch axis, or over all axes) are those of the request's own sample, so
+// an answer never depends on earlier requests (other users' images).
+// Requests to such a model run one at a time per loaded model.
+//
 // Limits (Limits): body size, elements per tensor, tensors per request,
 // JSON nesting no deeper than the shape. Float inputs must be finite;
 // outputs with NaN or infinities can only be returned as binary data.
@@ -35,8 +41,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -63,6 +71,7 @@ type Server struct {
 	svc   *repo.Service
 	cache *modelcache.Cache
 	opts  Options
+	locks sync.Map // *runner.Predictor → *sync.Mutex, for models with dataset statistics
 }
 
 // New returns a server. The cache is shared with other users (e.g. job
@@ -337,7 +346,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer e.Release()
-	out, err := Run(ctx, e.Predictor(), req)
+	var mu *sync.Mutex
+	if usesDatasetStats(e.Model()) && req.Processing {
+		l, _ := s.locks.LoadOrStore(e.Predictor(), new(sync.Mutex))
+		mu = l.(*sync.Mutex)
+	}
+	out, err := Run(ctx, e.Predictor(), req, mu)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -392,8 +406,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // Run runs a decoded request on a predictor: it matches the inputs to the
 // description's inputs by id (axes in the description's order), then runs
 // preprocessing, the network and postprocessing (or the network alone when
-// req.Processing is false). It returns every output by id.
-func Run(ctx context.Context, p *runner.Predictor, req *Request) (runner.Sample, error) {
+// req.Processing is false). It returns every output by id. When mu is
+// set, the dataset statistics are fixed to the request's sample and the
+// processing runs under mu (see the package comment).
+func Run(ctx context.Context, p *runner.Predictor, req *Request, mu *sync.Mutex) (runner.Sample, error) {
 	const op = "oip.Run"
 	m := p.Model
 	in := runner.Sample{}
@@ -428,12 +444,49 @@ func Run(ctx context.Context, p *runner.Predictor, req *Request) (runner.Sample,
 		}
 	}
 	if req.Processing {
+		if mu != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := p.UseDatasetStats([]runner.Sample{in}); err != nil {
+				return nil, err
+			}
+		}
 		return p.Predict(ctx, in)
 	}
 	if err := runner.CheckInputs(m, sizesOf(m, in)); err != nil {
 		return nil, err
 	}
 	return p.Forward(ctx, in)
+}
+
+// usesDatasetStats reports whether a processing step of m takes dataset
+// statistics (the rule of package process: reducing over the batch axis,
+// or, except for scale_mean_variance, over unspecified axes).
+func usesDatasetStats(m *spec.Model) bool {
+	for _, ts := range [][]spec.Tensor{m.Inputs, m.Outputs} {
+		for _, t := range ts {
+			for _, steps := range [][]spec.ProcStep{t.Preprocessing, t.Postprocessing} {
+				for _, s := range steps {
+					batch := slices.Contains(s.Axes, spec.AxisBatch)
+					switch s.ID {
+					case spec.OpZeroMeanUnitVariance, spec.OpScaleRange:
+						if s.Axes == nil || batch {
+							return true
+						}
+					case spec.OpClip:
+						if (s.MinPercentile != nil || s.MaxPercentile != nil) && (s.Axes == nil || batch) {
+							return true
+						}
+					case spec.OpScaleMeanVariance:
+						if batch {
+							return true
+						}
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func sizesOf(m *spec.Model, s runner.Sample) runner.Sizes {

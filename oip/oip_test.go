@@ -9,6 +9,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,5 +342,104 @@ func TestHostileRequests(t *testing.T) {
 	body := fmt.Sprintf(`{"inputs":[{"name":"raw","shape":[1,1,512,512],"datatype":"FP32","data":%s}]}`, floatsJSON(ts.in.Float32s()))
 	if st, _, b := ts.do(t, "POST", path, nil, []byte(body)); st != 200 {
 		t.Fatalf("after hostile requests: %d %.200s", st, b)
+	}
+}
+
+// A model whose preprocessing takes dataset statistics (zero_mean_unit_variance
+// over all axes) answers each request with the statistics of its own image,
+// as zoo predict does: the answer does not depend on earlier requests.
+func TestDatasetStatisticsPerRequest(t *testing.T) {
+	src := fixtures.Path(t, "packages", nuclei)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "bioimageio.yaml" {
+			old := "      - id: zero_mean_unit_variance\n        kwargs:\n          axes:\n            - x\n            - y\n"
+			if !bytes.Contains(b, []byte(old)) {
+				t.Fatal("the fixture's preprocessing changed")
+			}
+			b = bytes.Replace(b, []byte(old), []byte("      - id: zero_mean_unit_variance\n"), 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := cachetest.New(t)
+	v := env.PublishPath(t, dir)
+	cache := modelcache.New(env.Svc, modelcache.Options{Threads: 1, TempDir: t.TempDir()})
+	defer cache.Close()
+	srv := httptest.NewServer(web.New(env.Svc, web.Options{Routes: oip.New(env.Svc, cache, oip.Options{}).Routes()}))
+	defer srv.Close()
+	in, err := npy.ReadFile(filepath.Join(dir, "test_input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bright := make([]float32, in.Len())
+	for i, x := range in.Float32s() {
+		bright[i] = 5*x + 1000
+	}
+	infer := func(xs []float32) string {
+		body := fmt.Sprintf(`{"inputs":[{"name":"raw","shape":[1,1,512,512],"datatype":"FP32","data":%s}]}`, floatsJSON(xs))
+		resp, err := http.Post(srv.URL+"/v2/models/"+v.ModelID+"/infer", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	first := infer(in.Float32s())
+	infer(bright)
+	if again := infer(in.Float32s()); again != first {
+		t.Fatal("the same request answered differently after another image: dataset statistics leak between requests")
+	}
+}
+
+// Concurrent requests share one loaded model and each gets its own answer.
+func TestConcurrentInfer(t *testing.T) {
+	ts := newServer(t, oip.Limits{})
+	head := fmt.Sprintf(`{"inputs":[{"name":"raw","shape":[1,1,512,512],"datatype":"FP32","parameters":{"binary_data_size":%d}}],"parameters":{"binary_data_output":true}}`, len(ts.in.Data))
+	body, hdr := binaryBody(t, head, ts.in.Data)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			req, _ := http.NewRequest("POST", ts.URL+"/v2/models/"+ts.id+"/infer", bytes.NewReader(body))
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			hl, _ := strconv.Atoi(resp.Header.Get(oip.HeaderLength))
+			if resp.StatusCode != 200 || len(b)-hl != 512*512*4 {
+				errs <- fmt.Errorf("%d, %d bytes", resp.StatusCode, len(b))
+				return
+			}
+			got := &tensor.Tensor{DType: tensor.Float32, Shape: []int{1, 1, 512, 512}, Data: b[hl:]}
+			c, err := runner.Compare("probability", got, ts.want, ts.tol)
+			if err == nil && !c.OK {
+				err = fmt.Errorf("%d mismatched", c.Mismatched)
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

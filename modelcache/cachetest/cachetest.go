@@ -62,7 +62,13 @@ func New(t testing.TB) *Env {
 // draft keeps it a draft.
 func (e *Env) Upload(t testing.TB, name string, draft bool) *zoo.Version {
 	t.Helper()
-	pkg, _, err := bundle.Build(fixtures.Path(t, "packages", name), bundle.BuildOptions{})
+	return e.UploadPath(t, fixtures.Path(t, "packages", name), draft)
+}
+
+// UploadPath uploads the package at path (folder, zip or yaml).
+func (e *Env) UploadPath(t testing.TB, path string, draft bool) *zoo.Version {
+	t.Helper()
+	pkg, _, err := bundle.Build(path, bundle.BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +88,14 @@ func (e *Env) Upload(t testing.TB, name string, draft bool) *zoo.Version {
 // accepts it; it returns the published version.
 func (e *Env) Publish(t testing.TB, name string) *zoo.Version {
 	t.Helper()
+	return e.PublishPath(t, fixtures.Path(t, "packages", name))
+}
+
+// PublishPath is Publish for the package at path.
+func (e *Env) PublishPath(t testing.TB, path string) *zoo.Version {
+	t.Helper()
 	ctx := context.Background()
-	v := e.Upload(t, name, false)
+	v := e.UploadPath(t, path, false)
 	if err := e.Svc.RunTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
 		t.Fatal(err)
 	}
