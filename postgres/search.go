@@ -27,16 +27,21 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 		SELECT f, v, (SELECT id FROM search_docs WHERE model_id = $1 AND number = $2) FROM unnest($3::text[], $4::text[]) AS x (f, v)
 		ON CONFLICT DO NOTHING`
 	return db.tx(ctx, op, func(tx pgx.Tx) error {
-		for start := 0; start < len(docs); start += 500 {
+		for start := 0; start < len(docs); start += 2000 {
+			chunk := docs[start:min(len(docs), start+2000)]
 			b := &pgx.Batch{}
-			for _, d := range docs[start:min(len(docs), start+500)] {
+			for _, d := range chunk {
+				b.Queue(upsert, d.ModelID, d.Number, d.FacetString(), string(d.HitJSON()),
+					d.Name, strings.Join(d.Tags, " "), strings.Join(d.Authors, " ")+" "+d.Description, d.Documentation)
+			}
+			for _, d := range chunk {
+				b.Queue(del, d.ModelID, d.Number)
+			}
+			for _, d := range chunk {
 				var fs, vs []string
 				for _, fv := range d.Facets() {
 					fs, vs = append(fs, fv[0]), append(vs, fv[1])
 				}
-				b.Queue(upsert, d.ModelID, d.Number, d.FacetString(), string(d.HitJSON()),
-					d.Name, strings.Join(d.Tags, " "), strings.Join(d.Authors, " ")+" "+d.Description, d.Documentation)
-				b.Queue(del, d.ModelID, d.Number)
 				b.Queue(ins, d.ModelID, d.Number, fs, vs)
 			}
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -54,9 +59,12 @@ const visibleSQL = `v.state IN ('published', 'retired')
 		AND ((w.state = 'published') > (v.state = 'published')
 			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number)))`
 
+// downloadsSQL is the total downloads of the model of d.
+const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = d.model_id)::bigint`
+
 // SearchCandidates implements search.Store with a tsvector (configuration zoo_search:
 // English stems, no stop words) ranked by ts_rank, name weighted most.
-func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string) ([]search.Candidate, error) {
+func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
 	const op = "search.Search"
 	var q strings.Builder
 	var args []any
@@ -69,9 +77,13 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	} else {
 		q.WriteString(`SELECT d.id, 0::float8, `)
 	}
-	q.WriteString(`COALESCE(v.published_at, v.created_at),
-		(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = v.model_id)::bigint,
-		d.facets
+	q.WriteString(`COALESCE(v.published_at, v.created_at), `)
+	if downloads {
+		q.WriteString(downloadsSQL + `, `)
+	} else {
+		q.WriteString(`0::bigint, `)
+	}
+	q.WriteString(`d.facets
 		FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number`)
 	if len(terms) > 0 {
 		q.WriteString(`, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
@@ -120,21 +132,21 @@ func tsQuery(terms []string, prefix bool) string {
 }
 
 // SearchHits implements search.Store.
-func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64][]byte, error) {
+func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.StoredHit, error) {
 	const op = "search.Search"
-	out := map[int64][]byte{}
-	rows, err := db.pool.Query(ctx, `SELECT id, hit FROM search_docs WHERE id = ANY($1)`, keys)
+	out := map[int64]search.StoredHit{}
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d WHERE d.id = ANY($1)`, keys)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
+		var id, n int64
 		var hit string
-		if err := rows.Scan(&id, &hit); err != nil {
+		if err := rows.Scan(&id, &hit, &n); err != nil {
 			return nil, dbError(op, err, "", "")
 		}
-		out[id] = []byte(hit)
+		out[id] = search.StoredHit{JSON: []byte(hit), Downloads: n}
 	}
 	return out, dbError(op, rows.Err(), "", "")
 }

@@ -27,11 +27,12 @@ type Store interface {
 	// (2) contains every term (prefix match for the last one, when prefix
 	// is set; all documents when terms is empty) and (3) has, for every
 	// facet of filters, one of its values. Score is the backend's
-	// relevance (higher is better; 0 without terms), Downloads the
-	// model's total downloads.
-	SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string) ([]Candidate, error)
-	// SearchHits returns the stored hits (Doc.HitJSON) of documents by key.
-	SearchHits(ctx context.Context, keys []int64) (map[int64][]byte, error)
+	// relevance (higher is better; 0 without terms); Downloads, the
+	// model's total downloads, is only set when downloads is true (it
+	// costs a lookup per candidate).
+	SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]Candidate, error)
+	// SearchHits returns the stored hits of documents by key.
+	SearchHits(ctx context.Context, keys []int64) (map[int64]StoredHit, error)
 	// UnindexedPublished lists up to limit published or retired versions
 	// (model id, number) that have no document.
 	UnindexedPublished(ctx context.Context, limit int) ([]VersionRef, error)
@@ -44,6 +45,13 @@ type Candidate struct {
 	Downloads   int64
 	PublishedAt time.Time
 	Facets      string // Doc.FacetString
+}
+
+// StoredHit is what SearchHits returns of a document: Doc.HitJSON and the
+// model's total downloads now.
+type StoredHit struct {
+	JSON      []byte
+	Downloads int64
 }
 
 // VersionRef names a version.
@@ -221,7 +229,7 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Results, error) {
 	if sortBy == SortRelevance && len(terms) == 0 {
 		sortBy = SortDate
 	}
-	cands, err := e.store.SearchCandidates(ctx, terms, prefix, q.Filters)
+	cands, err := e.store.SearchCandidates(ctx, terms, prefix, q.Filters, sortBy == SortDownloads)
 	if err != nil {
 		return nil, err
 	}
@@ -240,11 +248,15 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Results, error) {
 		return nil, err
 	}
 	for _, c := range page {
-		h, err := decodeHit(stored[c.Key])
+		sh, ok := stored[c.Key]
+		if !ok {
+			continue // re-indexed in between: the next search shows it
+		}
+		h, err := decodeHit(sh.JSON)
 		if err != nil {
 			return nil, zoo.E("search.Search", zoo.Internal, err, "")
 		}
-		h.Score, h.Downloads, h.PublishedAt = c.Score, c.Downloads, c.PublishedAt
+		h.Score, h.Downloads, h.PublishedAt = c.Score, sh.Downloads, c.PublishedAt
 		res.Hits = append(res.Hits, h)
 	}
 	return res, nil

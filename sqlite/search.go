@@ -82,9 +82,12 @@ const visibleSQL = `v.state IN ('published', 'retired')
 		AND ((w.state = 'published') > (v.state = 'published')
 			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number)))`
 
+// downloadsSQL is the total downloads of the model of d.
+const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = d.model_id)`
+
 // SearchCandidates implements search.Store with FTS5 (bm25 over name,
 // tags, authors, description and documentation, weighted 10, 5, 3, 2, 1).
-func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string) ([]search.Candidate, error) {
+func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
 	const op = "search.Search"
 	var q strings.Builder
 	var args []any
@@ -93,9 +96,13 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	} else {
 		q.WriteString(`SELECT d.id, 0.0, `)
 	}
-	q.WriteString(`COALESCE(v.published_at, v.created_at),
-		(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = v.model_id),
-		d.facets `)
+	q.WriteString(`COALESCE(v.published_at, v.created_at), `)
+	if downloads {
+		q.WriteString(downloadsSQL + `, `)
+	} else {
+		q.WriteString(`0, `)
+	}
+	q.WriteString(`d.facets `)
 	if len(terms) > 0 {
 		q.WriteString(`FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid `)
 	} else {
@@ -111,7 +118,9 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		if len(vs) == 0 {
 			continue
 		}
-		q.WriteString(` AND d.id IN (SELECT doc FROM search_facets WHERE facet = ? AND value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `))`)
+		// EXISTS per document: with "d.id IN (…)" SQLite probes the list
+		// for every version row (quadratic).
+		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = d.id)`)
 		args = append(args, f)
 		for _, v := range vs {
 			args = append(args, v)
@@ -153,9 +162,9 @@ func ftsQuery(terms []string, prefix bool) string {
 }
 
 // SearchHits implements search.Store.
-func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64][]byte, error) {
+func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.StoredHit, error) {
 	const op = "search.Search"
-	out := map[int64][]byte{}
+	out := map[int64]search.StoredHit{}
 	if len(keys) == 0 {
 		return out, nil
 	}
@@ -163,18 +172,18 @@ func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64][]byte, e
 	for i, k := range keys {
 		args[i] = k
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, hit FROM search_docs WHERE id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
+	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d WHERE d.id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
+		var id, n int64
 		var hit string
-		if err := rows.Scan(&id, &hit); err != nil {
+		if err := rows.Scan(&id, &hit, &n); err != nil {
 			return nil, dbError(op, err, "", "")
 		}
-		out[id] = []byte(hit)
+		out[id] = search.StoredHit{JSON: []byte(hit), Downloads: n}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, dbError(op, err, "", "")
