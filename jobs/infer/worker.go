@@ -61,6 +61,7 @@ func (s *Service) Handle(ctx context.Context, qj *queue.Job) error {
 			Error: fmt.Sprintf("the job was started %d times and its worker stopped each time (the image may be too large for the workers' memory)", j.Runs-1)})
 	}
 
+	log.Info("job started")
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rctx, stopTimer := context.WithTimeoutCause(rctx, s.o.Timeout, context.DeadlineExceeded)
