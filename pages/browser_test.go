@@ -338,7 +338,7 @@ func TestBrowserPublish(t *testing.T) {
 	}
 
 	b.login(e.tokens["rita"], "/review")
-	b.do("review queue", chromedp.WaitVisible(chromedp.CSS(".review-item")))
+	b.do("review queue", chromedp.WaitVisible(chromedp.CSS(".review-item")), chromedp.Click(chromedp.CSS(".review-item details:last-of-type summary")))
 	if d := b.text(".diff"); !strings.Contains(d, "+ name: Browser Upload Model") {
 		t.Errorf("review diff %q", d)
 	}

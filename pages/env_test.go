@@ -20,11 +20,13 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/fair"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/session"
+	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/sqlite"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -110,7 +112,14 @@ func newTestEnv(t *testing.T, extra func(e *testEnv) []web.Route) *testEnv {
 		e.users[u.name], e.tokens[u.name] = user, sec
 	}
 	sess := session.New(db, session.Options{})
-	p, err := pages.New(pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p, err := pages.New(pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		JSONLD: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
+			return fair.JSONLD(fair.Record{Version: v, Desc: desc, Base: base})
+		},
+		Signposting: func(v *zoo.Version, desc *spec.Model, base string) string {
+			return fair.Signposting(fair.Record{Version: v, Desc: desc, Base: base})
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,10 @@ func TestPagesVisibility(t *testing.T) {
 			t.Errorf("anonymous %s: %d", path, code)
 		}
 	}
+	// A published model page carries its JSON-LD and signposting links.
+	if _, body := e.get("", "/models/"+pub.ModelID); !strings.Contains(body, `<script type="application/ld+json">`) || !strings.Contains(body, `"@context"`) {
+		t.Errorf("model page lacks JSON-LD")
+	}
 	// Drafts and submissions: 404 for anonymous and for another contributor.
 	for _, user := range []string{"", "bob"} {
 		for _, path := range []string{
@@ -117,4 +121,29 @@ func TestSearchQueryLimits(t *testing.T) {
 		t.Errorf("bad example name: %d", code)
 	}
 	_ = context.Background()
+}
+
+// TestReviewDiffBetweenVersions: a new version's review shows what changed
+// in the description since the previous version.
+func TestReviewDiffBetweenVersions(t *testing.T) {
+	e := newTestEnv(t, nil)
+	v1 := e.publish("upsample-onnx", "Scaler One")
+	v2 := e.upload("alice", zipFixture(t, "upsample-onnx", "Scaler Two"), repo.UploadOptions{ModelID: v1.ModelID})
+	e.waitTest(v2.ModelID, v2.Number)
+	code, body := e.get("rita", "/review")
+	if code != 200 {
+		t.Fatalf("/review: %d", code)
+	}
+	for _, want := range []string{"changes since version 1", `class="ddel">- name: Scaler One`, `class="dadd">&#43; name: Scaler Two`, `class="dsame">  description: Test model for scaling`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("review page lacks %q", want)
+		}
+	}
+	// The model page lists both versions to the uploader, only v1 to others.
+	if _, body := e.get("alice", "/models/"+v1.ModelID+"/1"); !strings.Contains(body, "/models/"+v1.ModelID+"/2") {
+		t.Errorf("alice does not see her submitted version 2 in the versions list")
+	}
+	if _, body := e.get("", "/models/"+v1.ModelID); strings.Contains(body, "/models/"+v1.ModelID+"/2") || strings.Contains(body, "Scaler Two") {
+		t.Errorf("anonymous visitors see the submitted version 2")
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/fair"
 	"github.com/zoo-bioimage/zoo/pages"
-	"github.com/zoo-bioimage/zoo/search"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -27,19 +26,16 @@ func init() {
 					return fair.Signposting(fair.Record{Version: v, Desc: desc, Base: base})
 				},
 			}
-			// The search index, when the storage backend has one; else the
-			// pages scan the published models.
-			if store, ok := any(env.st.cat).(search.Store); ok {
-				opts.Search = search.New(store, env.svc.Blobs(), pages.Tools)
+			// The search feature's index (feature_search.go); without one
+			// the pages scan the published models.
+			if idx, err := searchFor(env); err == nil {
+				opts.Search = idx
+			} else {
+				env.log.Warn("pages: no search index; the pages scan the published models", "err", err)
 			}
-			// The CSRF tokens of the session feature, when there is one.
-			for _, f := range features {
-				if f.session == nil {
-					continue
-				}
-				if c, ok := f.session(env).(pages.CSRF); ok {
-					opts.CSRF = c
-				}
+			// The CSRF tokens of the session feature's manager.
+			if m := sessionManager(env); m != nil {
+				opts.CSRF = m
 			}
 			p, err := pages.New(opts)
 			if err != nil {
