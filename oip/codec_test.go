@@ -1,11 +1,13 @@
 package oip
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/tensor"
 )
 
 func TestDecodeNestedAndTypes(t *testing.T) {
@@ -103,4 +105,17 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Outputs with NaN or infinities cannot be JSON; the error says to ask
+// for binary data.
+func TestEncodeNonFinite(t *testing.T) {
+	x, _ := tensor.FromFloat32([]int{3}, []float32{1, float32(math.NaN()), 2})
+	if _, err := appendJSONData(nil, "out", x); zoo.KindOf(err) != zoo.Invalid || !strings.Contains(zoo.MessageOf(err), "binary_data") {
+		t.Fatalf("NaN output as JSON: %v", err)
+	}
+	y, _ := tensor.FromFloat32([]int{2}, []float32{0.5, -3})
+	if b, err := appendJSONData(nil, "out", y); err != nil || string(b) != "[0.5,-3]" {
+		t.Fatalf("finite output: %s %v", b, err)
+	}
 }
