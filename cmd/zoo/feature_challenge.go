@@ -154,7 +154,7 @@ func seedChallenge(env *serverEnv) error {
 		user  string
 		sigma float64
 	}{{"alice-demo", 0.2}, {"bob-demo", 0.08}, {"alice-demo", 0.05}, {"carol-demo", 0.08}} {
-		z, err := predictionsZip(map[string]*tensor.Tensor{
+		z, err := seedZip(map[string]*tensor.Tensor{
 			"img01.npy": noisy(out, p.sigma, rng),
 			"img02.npy": noisy(flip(out, true), p.sigma, rng),
 		})
@@ -213,8 +213,8 @@ func noisy(t *tensor.Tensor, sigma float64, rng *rand.Rand) *tensor.Tensor {
 	return out
 }
 
-// predictionsZip writes one .npy per name.
-func predictionsZip(preds map[string]*tensor.Tensor) ([]byte, error) {
+// seedZip writes one .npy per name.
+func seedZip(preds map[string]*tensor.Tensor) ([]byte, error) {
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
 	for _, name := range []string{"img01.npy", "img02.npy"} {

@@ -53,6 +53,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd(), newScoreCmd())
 	root.AddCommand(newSearchCmd())
 	root.AddCommand(newExportCmd())
+	root.AddCommand(newChallengeCmd())
 	return root
 }
 

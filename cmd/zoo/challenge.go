@@ -1,0 +1,367 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/challenge"
+)
+
+func newChallengeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "challenge",
+		Short: "Create challenges, submit to them and read their leaderboards on a zoo server",
+		Long: `challenge talks to a zoo server's challenge platform (/api/v1/challenges).
+
+  zoo challenge create --spec challenge.json --public F… --input F… --truth F…
+  zoo challenge submit SLUG PHASE PREDICTIONS (a .zip, or a folder zipped for you)
+  zoo challenge submit SLUG PHASE --model ID/N
+  zoo challenge leaderboard SLUG PHASE [--csv | --json]
+
+` + remoteHelp,
+	}
+	cmd.AddCommand(newChallengeCreateCmd(), newChallengeSubmitCmd(), newChallengeLeaderboardCmd())
+	return cmd
+}
+
+// challengeAPI sends one request to the challenge API and decodes a JSON
+// answer into out (nil: the body is copied to raw).
+func challengeAPI(ctx context.Context, rf *remoteFlags, method, path, ctype string, body io.Reader, out any, raw io.Writer) error {
+	c, err := rf.client()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.Server(), "/")+path, body)
+	if err != nil {
+		return usageErr("--server: %v", err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	token := rf.token
+	if token == "" {
+		token = os.Getenv("ZOO_TOKEN")
+	}
+	if token = strings.TrimSpace(token); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return zoo.E("challenge", zoo.Unavailable, err, "cannot reach the zoo server at %s; check --server and that it is running", c.Server())
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return zoo.E("challenge", zoo.Unavailable, err, "the server's answer was cut off")
+	}
+	if resp.StatusCode/100 != 2 {
+		var p struct {
+			Detail string `json:"detail"`
+		}
+		json.Unmarshal(data, &p)
+		if p.Detail == "" {
+			p.Detail = resp.Status
+		}
+		return remoteErr(zoo.E("", kindOfStatus(resp.StatusCode), nil, "%s", p.Detail))
+	}
+	if out == nil {
+		_, err := raw.Write(data)
+		return err
+	}
+	return json.Unmarshal(data, out)
+}
+
+// kindOfStatus maps an HTTP status back to a Kind (as package client does).
+func kindOfStatus(status int) zoo.Kind {
+	switch status {
+	case 400, 422:
+		return zoo.Invalid
+	case 401:
+		return zoo.Unauthorized
+	case 403:
+		return zoo.Forbidden
+	case 404:
+		return zoo.NotFound
+	case 409:
+		return zoo.Conflict
+	case 413:
+		return zoo.TooLarge
+	case 501:
+		return zoo.NotSupported
+	case 503:
+		return zoo.Unavailable
+	}
+	return zoo.Internal
+}
+
+func newChallengeCreateCmd() *cobra.Command {
+	var rf remoteFlags
+	var spec string
+	var public, inputs, truths []string
+	cmd := &cobra.Command{
+		Use:   "create --spec challenge.json --input FILE… --truth FILE… [--public FILE…]",
+		Short: "Create a challenge (reviewers and admins)",
+		Long: `create uploads a challenge: --spec is its JSON (slug, title, description in
+markdown, organisers, leaderboard public|hidden, metrics [{"name", "threshold",
+"data_range"}], ranking metric|mean-rank, phases [{"name", "opens_at",
+"closes_at", "per_day", "total"}]); --input and --truth are the hidden test
+inputs and their ground truths (.npy or .tif, paired by name without
+extension); --public files are downloadable by anyone. Flags repeat.
+
+` + remoteHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if spec == "" || len(inputs) == 0 || len(truths) == 0 {
+				return usageErr("create needs --spec, --input and --truth\nRun 'zoo challenge create --help' for usage.")
+			}
+			specData, err := os.ReadFile(spec)
+			if err != nil {
+				return usageErr("--spec: %v", err)
+			}
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			part, _ := mw.CreateFormField("challenge")
+			part.Write(specData)
+			for _, group := range []struct {
+				kind  string
+				files []string
+			}{{challenge.Public, public}, {challenge.Input, inputs}, {challenge.Truth, truths}} {
+				for _, f := range group.files {
+					data, err := os.ReadFile(f)
+					if err != nil {
+						return usageErr("--%s: %v", group.kind, err)
+					}
+					w, _ := mw.CreateFormFile(group.kind, filepath.Base(f))
+					w.Write(data)
+				}
+			}
+			mw.Close()
+			var c challenge.Challenge
+			if err := challengeAPI(cmd.Context(), &rf, "POST", "/api/v1/challenges", mw.FormDataContentType(), &body, &c, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created challenge %s (%s): /challenges/%s\n", c.Slug, c.Title, c.Slug)
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().StringVar(&spec, "spec", "", "the challenge as JSON")
+	cmd.Flags().StringArrayVar(&public, "public", nil, "a public file (repeat)")
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "a hidden test input (repeat)")
+	cmd.Flags().StringArrayVar(&truths, "truth", nil, "a hidden ground truth (repeat)")
+	return cmd
+}
+
+func newChallengeSubmitCmd() *cobra.Command {
+	var rf remoteFlags
+	var model string
+	var wait time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "submit SLUG PHASE (PREDICTIONS.zip | FOLDER | --model ID/N) [--wait 2m] [--json]",
+		Short: "Submit predictions or a published model to a challenge",
+		Long: `submit sends predictions — a zip holding one .npy or .tif per hidden input,
+named like it, or a folder of such files, zipped for you — or a published
+model ID/N that the server runs on the hidden inputs. An invalid submission
+is refused at once with the file and the reason, and does not count against
+the limits. With --wait, submit waits for the score and prints it (scores of
+a hidden leaderboard stay hidden until the phase closes).
+
+` + remoteHelp,
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			slug, phase := args[0], args[1]
+			var body io.Reader
+			var ctype string
+			switch {
+			case model != "" && len(args) == 3:
+				return usageErr("give predictions or --model, not both")
+			case model != "":
+				b, _ := json.Marshal(map[string]string{"model": model})
+				body, ctype = bytes.NewReader(b), "application/json"
+			case len(args) == 3:
+				data, err := predictionsZip(args[2])
+				if err != nil {
+					return err
+				}
+				body, ctype = bytes.NewReader(data), "application/zip"
+			default:
+				return usageErr("give the predictions (a zip or a folder) or --model ID/N\nRun 'zoo challenge submit --help' for usage.")
+			}
+			path := "/api/v1/challenges/" + url.PathEscape(slug)
+			var s challenge.Submission
+			if err := challengeAPI(cmd.Context(), &rf, "POST", path+"/phases/"+url.PathEscape(phase)+"/submissions", ctype, body, &s, nil); err != nil {
+				return err
+			}
+			deadline := time.Now().Add(wait)
+			for s.Status == challenge.StatusQueued && time.Now().Before(deadline) {
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(time.Second):
+				}
+				if err := challengeAPI(cmd.Context(), &rf, "GET", path+"/submissions/"+strconv.FormatInt(s.ID, 10), "", nil, &s, nil); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(&s)
+			}
+			fmt.Fprintf(out, "submission %d to %s/%s: %s", s.ID, slug, phase, s.Status)
+			if s.Message != "" {
+				fmt.Fprintf(out, ": %s", s.Message)
+			}
+			fmt.Fprintln(out)
+			keys := make([]string, 0, len(s.Scores))
+			for k := range s.Scores {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(out, "  %s: %s\n", k, valueText(s.Scores[k]))
+			}
+			if s.Status == challenge.StatusFailed {
+				return &exitError{code: 1, err: fmt.Errorf("submission %d failed: %s", s.ID, s.Message)}
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().StringVar(&model, "model", "", "submit a published model ID/N instead of predictions")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the score")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the submission record as JSON")
+	return cmd
+}
+
+// predictionsZip reads a zip, or zips the .npy/.tif/.tiff files of a
+// folder (top level only).
+func predictionsZip(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if !st.IsDir() {
+		return os.ReadFile(path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	n := 0
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".npy", ".tif", ".tiff":
+		default:
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(path, e.Name()))
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.Name(), Method: zip.Store})
+		if err != nil {
+			return nil, err
+		}
+		w.Write(data)
+		n++
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, usageErr("%s holds no .npy or .tif files", path)
+	}
+	return b.Bytes(), nil
+}
+
+func valueText(v challenge.Value) string {
+	f := float64(v)
+	if math.IsInf(f, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(f, 'g', 6, 64)
+}
+
+func newChallengeLeaderboardCmd() *cobra.Command {
+	var rf remoteFlags
+	var asCSV, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "leaderboard SLUG PHASE [--csv | --json]",
+		Short: "Print the leaderboard of a challenge's phase",
+		Long: `leaderboard prints each participant's best submission, ranked by the
+challenge's rule; equal scores share a rank ("1224" competition ranking).
+--csv and --json print the server's exports as they are.
+
+` + remoteHelp,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/api/v1/challenges/" + url.PathEscape(args[0]) + "/phases/" + url.PathEscape(args[1]) + "/leaderboard"
+			out := cmd.OutOrStdout()
+			switch {
+			case asCSV:
+				return challengeAPI(cmd.Context(), &rf, "GET", path+".csv", "", nil, nil, out)
+			case asJSON:
+				return challengeAPI(cmd.Context(), &rf, "GET", path, "", nil, nil, out)
+			}
+			var doc struct {
+				Ranking string             `json:"ranking"`
+				Metrics []challenge.Metric `json:"metrics"`
+				Ties    string             `json:"ties"`
+				Rows    []challenge.Row    `json:"rows"`
+			}
+			if err := challengeAPI(cmd.Context(), &rf, "GET", path, "", nil, &doc, nil); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+			head := "rank\tparticipant\tsubmission"
+			for _, m := range doc.Metrics {
+				head += "\t" + m.Key()
+			}
+			if doc.Ranking == challenge.RankMeanRank {
+				head += "\tmean rank"
+			}
+			fmt.Fprintln(tw, head)
+			for _, r := range doc.Rows {
+				line := fmt.Sprintf("%d\t%s\t%d %s %s", r.Rank, r.Submission.User, r.Submission.ID, r.Submission.Kind, r.Submission.Model)
+				for _, m := range doc.Metrics {
+					line += "\t" + valueText(r.Submission.Scores[m.Key()])
+				}
+				if doc.Ranking == challenge.RankMeanRank {
+					line += "\t" + strconv.FormatFloat(r.MeanRank, 'f', 2, 64)
+				}
+				fmt.Fprintln(tw, line)
+			}
+			tw.Flush()
+			fmt.Fprintf(out, "ties: %s\n", doc.Ties)
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the CSV export")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON export")
+	return cmd
+}
