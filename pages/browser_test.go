@@ -229,6 +229,14 @@ func TestBrowserFindAndUse(t *testing.T) {
 	b.shot("home")
 	b.noConsoleErrors("home")
 
+	// A facet filters on change (no button press needed).
+	b.do("filter by license", chromedp.Click(chromedp.CSS(`input[name=license][value="CC-BY-4.0"]`)))
+	b.poll("filtered", `location.search.includes('license=CC-BY-4.0') && document.readyState == 'complete' && !!document.querySelector('.total')`, 20*time.Second)
+	if n := b.text(".total"); !strings.HasPrefix(n, "1 model") {
+		t.Errorf("license filter: %q, want 1 model", n)
+	}
+	b.do("back home", chromedp.Navigate(e.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".model-card")))
+
 	b.do("search", chromedp.SendKeys(chromedp.CSS("#q"), "nuclei"), chromedp.Submit(chromedp.CSS("#q")))
 	b.poll("search results", `location.pathname == '/search' && document.readyState == 'complete' && !!document.querySelector('.total')`, 20*time.Second)
 	if n := b.text(".total"); !strings.HasPrefix(n, "1 model ") {
@@ -305,10 +313,11 @@ func TestBrowserPublish(t *testing.T) {
 	b.mu.Unlock()
 	b.noConsoleErrors("upload (invalid)")
 
-	good := filepath.Join(dir, "good.zip")
-	os.WriteFile(good, zipFixture(t, "upsample-onnx", "Browser Upload Model"), 0o644)
-	b.do("upload a valid package",
-		chromedp.SetUploadFiles(chromedp.CSS("#upload-zip"), []string{good}),
+	// A valid package as a folder: the page zips it (store method) itself.
+	folder := filepath.Join(dir, "my-model")
+	unzipTo(t, zipFixture(t, "upsample-onnx", "Browser Upload Model"), folder)
+	b.do("upload a valid package folder",
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-dir"), []string{folder}),
 		chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)),
 	)
 	b.poll("upload accepted", `document.getElementById('upload-status').textContent.startsWith('Uploaded')`, 60*time.Second)
@@ -395,4 +404,24 @@ func replaceInZip(t *testing.T, data []byte, name string, f func(string) string)
 	}
 	zw.Close()
 	return buf.Bytes()
+}
+
+// unzipTo writes a zip's files under dir.
+func unzipTo(t *testing.T, data []byte, dir string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		r, _ := zf.Open()
+		var b bytes.Buffer
+		b.ReadFrom(r)
+		r.Close()
+		p := filepath.Join(dir, filepath.FromSlash(zf.Name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

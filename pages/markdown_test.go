@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -119,6 +120,27 @@ func FuzzDiff(f *testing.F) {
 		}
 		if strings.Join(old, "\n") != strings.Join(lines(a), "\n") || strings.Join(nw, "\n") != strings.Join(lines(b), "\n") {
 			t.Fatalf("diff does not rebuild its inputs")
+		}
+	})
+}
+
+func FuzzParseQuery(f *testing.F) {
+	f.Add("q=nuclei&tag=a&tag=b&license=MIT&sort=downloads&offset=24")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseQuery(v)
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, vs := range q.Filters {
+			n += len(vs)
+		}
+		if len(q.Text) > maxQueryText || q.Offset < 0 || q.Offset > maxOffset || n > maxFilterCount || q.Limit != pageSize {
+			t.Fatalf("accepted %+v", q)
 		}
 	})
 }

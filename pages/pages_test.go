@@ -139,6 +139,10 @@ func TestReviewDiffBetweenVersions(t *testing.T) {
 			t.Errorf("review page lacks %q", want)
 		}
 	}
+	// The new-version flow: the upload page names the model.
+	if code, body := e.get("alice", "/upload?model="+v1.ModelID); code != 200 || !strings.Contains(body, "Upload a new version of Scaler One") || !strings.Contains(body, `data-model="`+v1.ModelID+`"`) {
+		t.Errorf("new-version upload page: %d", code)
+	}
 	// The model page lists both versions to the uploader, only v1 to others.
 	if _, body := e.get("alice", "/models/"+v1.ModelID+"/1"); !strings.Contains(body, "/models/"+v1.ModelID+"/2") {
 		t.Errorf("alice does not see her submitted version 2 in the versions list")
