@@ -195,7 +195,7 @@ type instance struct {
 	user  *zoo.User
 }
 
-func newInstance(t *testing.T) *instance {
+func newInstance(t testing.TB) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
@@ -324,4 +324,50 @@ func TestHandler(t *testing.T) {
 			t.Errorf("%.40s: %d %s, want 400 problem details", bad, w.Code, w.Header().Get("Content-Type"))
 		}
 	}
+}
+
+// FuzzSearchText runs arbitrary query texts against the SQLite index:
+// whatever the text holds (FTS5 syntax, quotes, invalid UTF-8), the search
+// succeeds and finds the one model exactly when all its words are in it.
+func FuzzSearchText(f *testing.F) {
+	for _, s := range []string{"nuclei", `"`, `*`, `NEAR(`, `name:x`, `a OR b`, `NOT`, "\xff", "seg", `nuclei "segm`} {
+		f.Add(s)
+	}
+	in := newInstance(f)
+	d := &spec.Model{Type: "model", Name: "Nuclei segmentation", Description: "near or not and"}
+	v := &zoo.Version{ModelID: "m", State: zoo.StateSubmitted, TestStatus: zoo.TestPending, UploaderID: in.user.ID,
+		Name: d.Name, FormatVersion: "0.5.4", DescriptionFile: "rdf.yaml",
+		Files: []zoo.File{{Path: "rdf.yaml", SHA256: strings.Repeat("a", 64), Size: 1}}, PackageSHA256: strings.Repeat("b", 64), PackageSize: 1}
+	if err := in.db.CreateVersion(ctx, &zoo.Model{ID: "m", Type: "model", OwnerID: in.user.ID, Maintainers: []int64{in.user.ID}}, v, zoo.AuditEntry{ActorID: in.user.ID, Action: "upload"}); err != nil {
+		f.Fatal(err)
+	}
+	if err := in.db.Transition(ctx, "m", 1, []zoo.State{zoo.StateSubmitted}, zoo.StatePublished, zoo.AuditEntry{ActorID: in.user.ID, Action: "accept"}); err != nil {
+		f.Fatal(err)
+	}
+	if err := in.idx.IndexVersion(ctx, v, d); err != nil {
+		f.Fatal(err)
+	}
+	words := []string{"nuclei", "segmentation", "near", "or", "not", "and"}
+	f.Fuzz(func(t *testing.T, text string) {
+		res, err := in.idx.Search(ctx, search.Query{Text: text})
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		terms, prefix := search.Terms(text)
+		want := 1
+		for i, term := range terms {
+			ok := slices.Contains(words, term)
+			if !ok && prefix && i == len(terms)-1 {
+				for _, w := range words {
+					ok = ok || strings.HasPrefix(w, term)
+				}
+			}
+			if !ok {
+				want = 0 // (stemming may still find it: only "found" is checked)
+			}
+		}
+		if res.Total > 1 || len(terms) == 0 && res.Total != 1 || want == 1 && res.Total != 1 {
+			t.Fatalf("%q (words %q): total %d, want %d", text, terms, res.Total, want)
+		}
+	})
 }
