@@ -19,9 +19,9 @@ var challengeSchema string
 
 // challengeStore is challenge.Store on a DB.
 type challengeStore struct {
-	db     *DB
-	once   sync.Once
-	schema error
+	db    *DB
+	mu    sync.Mutex
+	ready bool // the tables exist
 }
 
 var challengeStores sync.Map // *DB → *challengeStore
@@ -32,23 +32,29 @@ func (db *DB) Challenges() challenge.Store {
 	return s.(*challengeStore)
 }
 
-// ready creates the challenge tables when migration 0005 is not embedded
+// ensure creates the challenge tables when migration 0005 is not embedded
 // yet (its number waits for 0002–0004); the schema is idempotent, and runs
 // under the migration lock so that replicas do not race.
-func (s *challengeStore) ready(ctx context.Context) error {
-	s.once.Do(func() {
-		if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err == nil {
-			return
-		}
-		s.schema = s.db.tx(ctx, "postgres.Challenges", func(tx pgx.Tx) error {
+func (s *challengeStore) ensure(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err != nil {
+		err := s.db.tx(ctx, "postgres.Challenges", func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 				return dbError("postgres.Challenges", err, "", "")
 			}
 			_, err := tx.Exec(ctx, challengeSchema)
 			return dbError("postgres.Challenges", err, "", "")
 		})
-	})
-	return s.schema
+		if err != nil {
+			return err // tried again on the next call
+		}
+	}
+	s.ready = true
+	return nil
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }
@@ -57,7 +63,7 @@ func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 func (s *challengeStore) CreateChallenge(ctx context.Context, c *challenge.Challenge, data [][]byte) error {
 	const op = "postgres.CreateChallenge"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	spec, err := json.Marshal(c)
@@ -100,14 +106,14 @@ func scanChallenge(op string, sc interface{ Scan(...any) error }) (*challenge.Ch
 const challengeCols = `id, spec, created_by, created_at`
 
 func (s *challengeStore) Challenge(ctx context.Context, slug string) (*challenge.Challenge, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanChallenge("postgres.Challenge", s.db.pool.QueryRow(ctx, `SELECT `+challengeCols+` FROM challenges WHERE slug = $1`, slug))
 }
 
 func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challenge.Challenge, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanChallenge("postgres.Challenge", s.db.pool.QueryRow(ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = $1`, id))
@@ -115,7 +121,7 @@ func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challeng
 
 func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge, error) {
 	const op = "postgres.Challenges"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+challengeCols+` FROM challenges ORDER BY created_at DESC, id DESC`)
@@ -135,7 +141,7 @@ func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge
 }
 
 func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, name string) ([]byte, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	var b []byte
@@ -146,7 +152,7 @@ func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, 
 
 func (s *challengeStore) AddSubmission(ctx context.Context, sub *challenge.Submission, data []byte, lim challenge.Limit) error {
 	const op = "postgres.AddSubmission"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	return s.db.tx(ctx, op, func(tx pgx.Tx) error {
@@ -201,14 +207,14 @@ func scanSubmission(op string, sc interface{ Scan(...any) error }) (*challenge.S
 }
 
 func (s *challengeStore) Submission(ctx context.Context, id int64) (*challenge.Submission, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanSubmission("postgres.Submission", s.db.pool.QueryRow(ctx, `SELECT `+submissionCols+` FROM challenge_submissions WHERE id = $1`, id))
 }
 
 func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	var b []byte
@@ -218,7 +224,7 @@ func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, 
 
 func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID int64) ([]*challenge.Submission, error) {
 	const op = "postgres.Submissions"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+submissionCols+` FROM challenge_submissions
@@ -240,7 +246,7 @@ func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID in
 
 func (s *challengeStore) FinishSubmission(ctx context.Context, sub *challenge.Submission) error {
 	const op = "postgres.FinishSubmission"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	scores, images, err := challenge.EncodeScores(sub)

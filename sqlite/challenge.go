@@ -17,9 +17,9 @@ var challengeSchema string
 
 // challengeStore is challenge.Store on a DB.
 type challengeStore struct {
-	db     *DB
-	once   sync.Once
-	schema error
+	db    *DB
+	mu    sync.Mutex
+	ready bool // the tables exist
 }
 
 var challengeStores sync.Map // *DB → *challengeStore
@@ -30,24 +30,30 @@ func (db *DB) Challenges() challenge.Store {
 	return s.(*challengeStore)
 }
 
-// ready creates the challenge tables when migration 0005 is not embedded
+// ensure creates the challenge tables when migration 0005 is not embedded
 // yet (its number waits for 0002–0004); the schema is idempotent.
-func (s *challengeStore) ready(ctx context.Context) error {
-	s.once.Do(func() {
-		if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err == nil {
-			return
-		}
-		s.schema = s.db.tx(ctx, "sqlite.Challenges", func(tx *sql.Tx) error {
+func (s *challengeStore) ensure(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err != nil {
+		err := s.db.tx(ctx, "sqlite.Challenges", func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, challengeSchema)
 			return dbError("sqlite.Challenges", err, "", "")
 		})
-	})
-	return s.schema
+		if err != nil {
+			return err // tried again on the next call
+		}
+	}
+	s.ready = true
+	return nil
 }
 
 func (s *challengeStore) CreateChallenge(ctx context.Context, c *challenge.Challenge, data [][]byte) error {
 	const op = "sqlite.CreateChallenge"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	spec, err := json.Marshal(c)
@@ -93,14 +99,14 @@ func scanChallenge(op string, sc interface{ Scan(...any) error }) (*challenge.Ch
 const challengeCols = `id, spec, created_by, created_at`
 
 func (s *challengeStore) Challenge(ctx context.Context, slug string) (*challenge.Challenge, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanChallenge("sqlite.Challenge", s.db.read.QueryRowContext(ctx, `SELECT `+challengeCols+` FROM challenges WHERE slug = ?`, slug))
 }
 
 func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challenge.Challenge, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanChallenge("sqlite.Challenge", s.db.read.QueryRowContext(ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
@@ -108,7 +114,7 @@ func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challeng
 
 func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge, error) {
 	const op = "sqlite.Challenges"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT `+challengeCols+` FROM challenges ORDER BY created_at DESC, id DESC`)
@@ -128,7 +134,7 @@ func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge
 }
 
 func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, name string) ([]byte, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	var b []byte
@@ -139,7 +145,7 @@ func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, 
 
 func (s *challengeStore) AddSubmission(ctx context.Context, sub *challenge.Submission, data []byte, lim challenge.Limit) error {
 	const op = "sqlite.AddSubmission"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	// One writer connection with BEGIN IMMEDIATE: the count and the
@@ -183,14 +189,14 @@ func scanSubmission(op string, sc interface{ Scan(...any) error }) (*challenge.S
 }
 
 func (s *challengeStore) Submission(ctx context.Context, id int64) (*challenge.Submission, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	return scanSubmission("sqlite.Submission", s.db.read.QueryRowContext(ctx, `SELECT `+submissionCols+` FROM challenge_submissions WHERE id = ?`, id))
 }
 
 func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	var b []byte
@@ -200,7 +206,7 @@ func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, 
 
 func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID int64) ([]*challenge.Submission, error) {
 	const op = "sqlite.Submissions"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT `+submissionCols+` FROM challenge_submissions
@@ -222,7 +228,7 @@ func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID in
 
 func (s *challengeStore) FinishSubmission(ctx context.Context, sub *challenge.Submission) error {
 	const op = "sqlite.FinishSubmission"
-	if err := s.ready(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil {
 		return err
 	}
 	scores, images, err := challenge.EncodeScores(sub)
