@@ -52,6 +52,9 @@
 // A participant's best submission is the one with the best rank (the
 // earliest among equals); the leaderboard then ranks these best
 // submissions again the same way.
+//
+// This package holds the nouns, the rules and the Store contract;
+// challenge/platform is the service, the HTTP API and the pages.
 package challenge
 
 import (
