@@ -36,9 +36,9 @@ import (
 // tester (test jobs run in goroutines), the pages, and the session
 // manager's cookie sessions (POST /login with a token).
 type testEnv struct {
-	t      *testing.T
-	srv    *httptest.Server
-	svc    *repo.Service
+	t       testing.TB
+	srv     *httptest.Server
+	svc     *repo.Service
 	users   map[string]*zoo.User
 	tokens  map[string]string
 	cookies map[string]*http.Cookie // session cookie per user, made on first use
@@ -83,7 +83,7 @@ func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error
 
 // newTestEnv starts the server with users alice and bob (contributors),
 // rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
-func newTestEnv(t *testing.T, extra func(e *testEnv) []web.Route) *testEnv {
+func newTestEnv(t testing.TB, extra func(e *testEnv) []web.Route) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -139,7 +139,7 @@ func newTestEnv(t *testing.T, extra func(e *testEnv) []web.Route) *testEnv {
 
 // zipFixture zips a fixture package folder, with its name changed when
 // name is not empty (so that two uploads differ).
-func zipFixture(t *testing.T, pkg, name string) []byte {
+func zipFixture(t testing.TB, pkg, name string) []byte {
 	t.Helper()
 	root := fixtures.Path(t, "packages", pkg)
 	var buf bytes.Buffer

@@ -33,7 +33,7 @@ const (
 	// MaxMaxSize bounds Options.MaxSize.
 	MaxMaxSize = 4096
 	// maxSamples bounds the values sorted to find the percentiles.
-	maxSamples = 1 << 20
+	maxSamples = 1 << 16
 )
 
 // Options control the rendering. The zero value uses the defaults.

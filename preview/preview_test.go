@@ -263,3 +263,31 @@ func FuzzParseOptions(f *testing.F) {
 		}
 	})
 }
+
+func benchImage(b *testing.B, dtype tensor.DType, h, w int) {
+	tt, _ := tensor.New(dtype, []int{1, 1, h, w})
+	for i := range tt.Data {
+		tt.Data[i] = byte(i * 7)
+	}
+	if dtype == tensor.Float32 {
+		f := tt.Float32s()
+		for i := range f {
+			f[i] = float32(i % 1000)
+		}
+	}
+	tt.Axes = []string{"batch", "channel", "y", "x"}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Image(tt, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkImage: rendering a job result or example (target: a 512² float
+// preview well under 50 ms, a 4096² one under 0.5 s).
+func BenchmarkImage(b *testing.B) {
+	b.Run("float32-512", func(b *testing.B) { benchImage(b, tensor.Float32, 512, 512) })
+	b.Run("uint16-2048", func(b *testing.B) { benchImage(b, tensor.Uint16, 2048, 2048) })
+	b.Run("float32-4096", func(b *testing.B) { benchImage(b, tensor.Float32, 4096, 4096) })
+}
