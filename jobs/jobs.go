@@ -145,6 +145,10 @@ type Store interface {
 	// BlobInUse reports whether a job that is not expired has sha as its
 	// input or result.
 	BlobInUse(ctx context.Context, sha string) (bool, error)
+	// JobBlobs calls fn with the input and result blob of every job that
+	// is not expired (blobs that zoo gc must keep), in no order, possibly
+	// more than once each.
+	JobBlobs(ctx context.Context, fn func(sha string) error) error
 }
 
 // NewID returns a new job id: 128 random bits as 32 lowercase hex digits.

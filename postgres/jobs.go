@@ -205,3 +205,33 @@ func rb(q string) string {
 	}
 	return b.String()
 }
+
+func (s jobStore) JobBlobs(ctx context.Context, fn func(sha string) error) error {
+	const op = "postgres.JobBlobs"
+	rows, err := s.db.pool.Query(ctx, rb(`SELECT input_sha256, result_sha256 FROM infer_jobs WHERE state != 'expired'`))
+	if err != nil {
+		return dbError(op, err, "", "")
+	}
+	var shas []string
+	for rows.Next() {
+		var in, out string
+		if err := rows.Scan(&in, &out); err != nil {
+			rows.Close()
+			return dbError(op, err, "", "")
+		}
+		shas = append(shas, in)
+		if out != "" {
+			shas = append(shas, out)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbError(op, err, "", "")
+	}
+	for _, sha := range shas {
+		if err := fn(sha); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -293,6 +293,11 @@ func (s *Service) GC(ctx context.Context) (int, error) {
 	if err := s.cat.ReferencedBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
 		return 0, err
 	}
+	if s.cfg.KeepBlobs != nil {
+		if err := s.cfg.KeepBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
+			return 0, err
+		}
+	}
 	var drop []string
 	if err := s.blobs.Walk(ctx, func(sha string, _ int64) error {
 		if !keep[sha] {

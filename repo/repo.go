@@ -79,6 +79,9 @@ type Config struct {
 	// e.g. to mint a DOI. It must not fail the review: it logs its own
 	// errors and retries on its own.
 	Published func(ctx context.Context, v *zoo.Version)
+	// KeepBlobs, if set, names more blobs GC must keep beside the
+	// versions' (e.g. the images and results of inference jobs).
+	KeepBlobs func(ctx context.Context, keep func(sha string) error) error
 }
 
 // Indexer receives every stored version with its decoded description

@@ -190,3 +190,33 @@ func (s jobStore) BlobInUse(ctx context.Context, sha string) (bool, error) {
 	err := s.db.read.QueryRowContext(ctx, `SELECT count(*) FROM infer_jobs WHERE state != 'expired' AND (input_sha256 = ? OR result_sha256 = ?)`, sha, sha).Scan(&n)
 	return n > 0, dbError("sqlite.BlobInUse", err, "", "")
 }
+
+func (s jobStore) JobBlobs(ctx context.Context, fn func(sha string) error) error {
+	const op = "sqlite.JobBlobs"
+	rows, err := s.db.read.QueryContext(ctx, `SELECT input_sha256, result_sha256 FROM infer_jobs WHERE state != 'expired'`)
+	if err != nil {
+		return dbError(op, err, "", "")
+	}
+	var shas []string
+	for rows.Next() {
+		var in, out string
+		if err := rows.Scan(&in, &out); err != nil {
+			rows.Close()
+			return dbError(op, err, "", "")
+		}
+		shas = append(shas, in)
+		if out != "" {
+			shas = append(shas, out)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbError(op, err, "", "")
+	}
+	for _, sha := range shas {
+		if err := fn(sha); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/repo"
 )
 
@@ -38,7 +39,11 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 				return err
 			}
 			defer st.Close()
-			n, err := repo.New(st.cat, st.blobs, nil, repo.Config{}).GC(ctx)
+			var cfg repo.Config
+			if js, ok := st.cat.(interface{ Jobs() jobs.Store }); ok {
+				cfg.KeepBlobs = js.Jobs().JobBlobs // inference jobs' images and results
+			}
+			n, err := repo.New(st.cat, st.blobs, nil, cfg).GC(ctx)
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/zoo-bioimage/zoo/modelcache/cachetest"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
@@ -603,4 +604,27 @@ func FuzzParseModelRef(f *testing.F) {
 			t.Fatalf("ParseModelRef(%q) = %q, %d", s, id, n)
 		}
 	})
+}
+
+// zoo gc keeps the blobs of live jobs (repo.Config.KeepBlobs = JobBlobs).
+func TestGCKeepsJobBlobs(t *testing.T) {
+	needONNX(t)
+	r := newRig(t, nil)
+	v := r.accepted("model="+r.v.ModelID+"&axes=yx", "", big(t, 300))
+	if err := r.work(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := r.store.Job(context.Background(), v.ID)
+	svc := repo.New(r.env.Svc.Catalog(), r.env.Svc.Blobs(), nil, repo.Config{KeepBlobs: r.store.JobBlobs})
+	if n, err := svc.GC(context.Background()); err != nil || n != 0 {
+		t.Fatalf("GC deleted %d blob(s) (%v); the job's are referenced", n, err)
+	}
+	for _, sha := range []string{j.InputSHA256, j.ResultSHA256} {
+		if _, err := r.env.Svc.Blobs().Stat(context.Background(), sha); err != nil {
+			t.Errorf("blob %s of a live job: %v", sha, err)
+		}
+	}
+	if resp, b := r.get("/api/v1/jobs/" + v.ID + "/result?format=npy"); resp.StatusCode != 200 {
+		t.Errorf("result after GC: %s %s", resp.Status, b)
+	}
 }

@@ -270,6 +270,13 @@ func testExpiry(t *testing.T, s jobs.Store) {
 	if in, _ := s.BlobInUse(ctx, "cc"); !in {
 		t.Error("the input of a live job is not in use")
 	}
+	var kept []string
+	if err := s.JobBlobs(ctx, func(sha string) error { kept = append(kept, sha); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(kept, []string{"cc"}) {
+		t.Errorf("JobBlobs = %v; want the live job's input cc alone", kept)
+	}
 	if n, err := s.DeleteExpired(ctx, now); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
