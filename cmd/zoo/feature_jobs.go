@@ -11,7 +11,7 @@ package main
 //	ZOO_JOBS_MAX_ACTIVE  jobs queued or running before submissions get 429 (default 32)
 //	ZOO_JOBS_MAX_MIB     largest image body in MiB (default 512)
 //	ZOO_JOBS_TTL         how long jobs and results are kept (default 24h)
-//	ZOO_JOBS_TIMEOUT     time limit of one run of a job (default 30m)
+//	ZOO_JOBS_TIMEOUT     time limit of one run of a job (default 25m; keep it below the queue's 30 min)
 //	ZOO_JOBS_LEASE       how long a silent worker keeps a job (default 30s)
 //	ZOO_JOBS_SWEEP       how often each process sweeps (default 15s)
 //	ZOO_JOBS_CACHE_MIB   memory budget of the loaded models per process (default 2048)
@@ -29,6 +29,7 @@ import (
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/modelcache"
 	"github.com/zoo-bioimage/zoo/queue"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -36,6 +37,12 @@ import (
 func init() {
 	register(feature{
 		name: "jobs",
+		configure: func(env *serverEnv, cfg *repo.Config) error {
+			if js, ok := env.st.cat.(interface{ Jobs() jobs.Store }); ok {
+				cfg.KeepBlobs = js.Jobs().JobBlobs
+			}
+			return nil
+		},
 		handlers: func(env *serverEnv) map[string]queue.Handler {
 			return map[string]queue.Handler{infer.Kind: func(ctx context.Context, j *queue.Job) error {
 				s, err := inferFor(env)
@@ -95,7 +102,7 @@ func inferFor(env *serverEnv) (*infer.Service, error) {
 	if o.TTL, err = envDuration("ZOO_JOBS_TTL", 24*time.Hour); err != nil {
 		return nil, err
 	}
-	if o.Timeout, err = envDuration("ZOO_JOBS_TIMEOUT", 30*time.Minute); err != nil {
+	if o.Timeout, err = envDuration("ZOO_JOBS_TIMEOUT", 25*time.Minute); err != nil {
 		return nil, err
 	}
 	if o.Lease, err = envDuration("ZOO_JOBS_LEASE", 30*time.Second); err != nil {

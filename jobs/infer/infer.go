@@ -76,8 +76,9 @@ type Options struct {
 	// MaxElements bounds a submitted image's elements (default 1<<26,
 	// e.g. 8192×8192 pixels, or a 512×512×256 volume).
 	MaxElements int
-	// Timeout bounds one run of a job (default 30 min); a job over it
-	// fails.
+	// Timeout bounds one run of a job (default 25 min, below the queue's
+	// own 30-minute limit of an attempt, so that the job fails with this
+	// message rather than being retried); a job over it fails.
 	Timeout time.Duration
 	// Lease is how long a worker owns a job without a heartbeat (default
 	// 30 s); it heartbeats at every tile and every Lease/3.
@@ -117,7 +118,7 @@ func New(o Options) *Service {
 		o.MaxElements = 1 << 26
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Minute
+		o.Timeout = 25 * time.Minute
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
