@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
@@ -60,7 +61,14 @@ func TestModelSubmission(t *testing.T) {
 	if _, err := e.repo.Review(ctx, e.org, v.ModelID, 1, repo.Accept, "ok"); err != nil {
 		t.Fatal(err)
 	}
+	// Too slow: a limit no model meets.
+	e.svc.ModelTimeout = time.Nanosecond
 	s, err := e.svc.Submit(ctx, e.bo, "nuclei", "dev", nil, ref)
+	if err != nil || s.Status != challenge.StatusFailed || !strings.Contains(s.Message, "longer than the limit of 1ns") {
+		t.Errorf("a model over its time limit: %v %+v", err, s)
+	}
+	e.svc.ModelTimeout = 0
+	s, err = e.svc.Submit(ctx, e.bo, "nuclei", "dev", nil, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,9 @@ type Service struct {
 	TempDir string
 	Zip     challenge.ZipLimits
 	Threads int // inference threads of a model submission (0 = all CPUs)
+	// ModelTimeout bounds a model submission's run on all hidden inputs
+	// (default 30 minutes); a model that takes longer fails.
+	ModelTimeout time.Duration
 }
 
 // now is the service's clock in UTC, to the microsecond the stores keep.
@@ -392,7 +395,16 @@ func (s *Service) Evaluate(ctx context.Context, id int64) error {
 			err = &failure{zoo.MessageOf(err)}
 		}
 	case challenge.KindModel:
-		preds, err = s.runModel(ctx, c, sub, truths)
+		limit := s.ModelTimeout
+		if limit <= 0 {
+			limit = 30 * time.Minute
+		}
+		mctx, cancel := context.WithTimeout(ctx, limit)
+		preds, err = s.runModel(mctx, c, sub, truths)
+		if ctx.Err() == nil && mctx.Err() != nil {
+			err = &failure{fmt.Sprintf("the model ran longer than the limit of %s on the hidden inputs", limit)}
+		}
+		cancel()
 	default:
 		err = &failure{"unknown submission kind " + sub.Kind}
 	}
