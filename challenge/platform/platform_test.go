@@ -13,6 +13,8 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/challenge"
+	"github.com/zoo-bioimage/zoo/postgres"
+	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/score"
 	"github.com/zoo-bioimage/zoo/sqlite"
@@ -35,14 +37,41 @@ type env struct {
 
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 
+// catalog is what the tests need of a backend.
+type catalog interface {
+	zoo.Catalog
+	Challenges() challenge.Store
+}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zoo.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db)
+}
+
+// TestOnPostgres runs the service tests on PostgreSQL too.
+func TestOnPostgres(t *testing.T) {
+	on := func(t *testing.T) *env {
+		db, err := postgres.Open(ctx, pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return newEnvOn(t, db)
+	}
+	t.Run("CreateRefusals", func(t *testing.T) { testCreateRefusals(t, on(t)) })
+	t.Run("SubmitPhasesAndLimits", func(t *testing.T) { testSubmitPhasesAndLimits(t, on(t)) })
+	t.Run("ScoringAndRanking", func(t *testing.T) { testScoringAndRanking(t, on(t)) })
+	t.Run("HiddenLeaderboard", func(t *testing.T) { testHiddenLeaderboard(t, on(t)) })
+}
+
+func newEnvOn(t *testing.T, db catalog) *env {
+	t.Helper()
+	dir := t.TempDir()
 	blobs, err := disk.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +174,9 @@ func want(t *testing.T, err error, kind zoo.Kind, says ...string) {
 	}
 }
 
-func TestCreateRefusals(t *testing.T) {
-	e := newEnv(t)
+func TestCreateRefusals(t *testing.T) { testCreateRefusals(t, newEnv(t)) }
+
+func testCreateRefusals(t *testing.T, e *env) {
 	err := e.svc.Create(ctx, e.alice, e.challenge("demo", "public"), e.files)
 	want(t, err, zoo.Forbidden, "reviewers and admins")
 	err = e.svc.Create(ctx, nil, e.challenge("demo", "public"), e.files)
@@ -182,8 +212,9 @@ func TestCreateRefusals(t *testing.T) {
 	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), e.files), zoo.Conflict, "demo exists")
 }
 
-func TestSubmitPhasesAndLimits(t *testing.T) {
-	e := newEnv(t)
+func TestSubmitPhasesAndLimits(t *testing.T) { testSubmitPhasesAndLimits(t, newEnv(t)) }
+
+func testSubmitPhasesAndLimits(t *testing.T, e *env) {
 	e.create(t, "demo", "public")
 	good := e.predictions(t, offset(0.5))
 	_, err := e.svc.Submit(ctx, e.alice, "demo", "final", good, "")
@@ -239,8 +270,9 @@ func TestSubmitPhasesAndLimits(t *testing.T) {
 	want(t, err, zoo.Invalid, "ID/N")
 }
 
-func TestScoringAndRanking(t *testing.T) {
-	e := newEnv(t)
+func TestScoringAndRanking(t *testing.T) { testScoringAndRanking(t, newEnv(t)) }
+
+func testScoringAndRanking(t *testing.T, e *env) {
 	c := e.create(t, "demo", "public")
 	perfect := e.predictions(t, func(_ string, x *tensor.Tensor) *tensor.Tensor { return x })
 	sa, err := e.svc.Submit(ctx, e.alice, "demo", "dev", e.predictions(t, offset(2)), "")
@@ -281,8 +313,9 @@ func TestScoringAndRanking(t *testing.T) {
 	_ = c
 }
 
-func TestHiddenLeaderboard(t *testing.T) {
-	e := newEnv(t)
+func TestHiddenLeaderboard(t *testing.T) { testHiddenLeaderboard(t, newEnv(t)) }
+
+func testHiddenLeaderboard(t *testing.T, e *env) {
 	e.create(t, "secret", challenge.LeaderboardHidden)
 	s, err := e.svc.Submit(ctx, e.alice, "secret", "dev", e.predictions(t, offset(1)), "")
 	if err != nil {
