@@ -628,3 +628,92 @@ func TestGCKeepsJobBlobs(t *testing.T) {
 		t.Errorf("result after GC: %s %s", resp.Status, b)
 	}
 }
+
+func TestTimeLimitFailsTheJob(t *testing.T) {
+	needONNX(t)
+	r := newRig(t, func(o *infer.Options) { o.Timeout = 50 * time.Millisecond })
+	v := r.accepted("model="+r.v.ModelID+"&axes=yx", "", big(t, 1536))
+	if err := r.work(context.Background(), 0, 1); err != nil {
+		t.Fatalf("a job over its time limit is failed, not retried: %v", err)
+	}
+	g := r.view(v.ID)
+	if g.State != jobs.Failed || !strings.Contains(g.Error, "longer than this server's limit") {
+		t.Fatalf("job over its time limit: %+v", g)
+	}
+}
+
+// A failure a retry may fix puts the job back for the queue's next
+// attempt; the last attempt fails it with the reason.
+func TestFailedAttemptIsRetried(t *testing.T) {
+	needONNX(t)
+	var mu sync.Mutex
+	failing := true
+	r := newRig(t, nil)
+	r.s = infer.New(infer.Options{Store: r.store, Repo: r.env.Svc, Queue: r.q,
+		Load: func(ctx context.Context, v *zoo.Version) (*runner.Predictor, func(), error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return nil, nil, zoo.E("test", zoo.Unavailable, nil, "the model store is down")
+			}
+			pkg, err := runner.Load(fixtures.Path(t, "packages", nuclei), runner.LoadOptions{})
+			if err != nil {
+				return nil, nil, err
+			}
+			p, err := runner.NewPredictor(pkg, "", runner.Options{})
+			if err != nil {
+				return nil, nil, err
+			}
+			return p, func() { p.Close() }, nil
+		}})
+	ctx := context.Background()
+	j1, err := r.s.Submit(ctx, nil, infer.Submission{Model: r.v.ModelID, Body: bytes.NewReader(fixture(t, "test_input.npy"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.work(ctx, 0, 1); err == nil {
+		t.Fatal("a failed attempt returned nil to the queue (no retry)")
+	}
+	if g, _ := r.store.Job(ctx, j1.ID); g.State != jobs.Queued || !strings.Contains(g.Message, "the model store is down") {
+		t.Fatalf("after a failed attempt: %+v", g)
+	}
+	if err := r.work(ctx, 0, 5); err != nil {
+		t.Fatalf("the last attempt: %v", err)
+	}
+	if g, _ := r.store.Job(ctx, j1.ID); g.State != jobs.Failed || !strings.Contains(g.Error, "the model store is down") {
+		t.Fatalf("after the last attempt: %+v", g)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	j2, err := r.s.Submit(ctx, nil, infer.Submission{Model: r.v.ModelID, Body: bytes.NewReader(fixture(t, "test_input.npy"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.work(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.store.Job(ctx, j2.ID); g.State != jobs.Succeeded {
+		t.Fatalf("with the model back: %+v", g)
+	}
+}
+
+// A job whose workers keep dying on it fails instead of running forever.
+func TestJobKillingWorkersFails(t *testing.T) {
+	r := newRig(t, func(o *infer.Options) { o.MaxRuns = 2 })
+	v := r.accepted("model="+r.v.ModelID, "", fixture(t, "test_input.npy"))
+	ctx := context.Background()
+	past := time.Now().Add(-time.Hour)
+	for i := range 2 { // two workers claimed it and died
+		at := past.Add(time.Duration(i) * time.Minute)
+		if _, err := r.store.ClaimJob(ctx, v.ID, fmt.Sprint("dead", i), at, at.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.work(ctx, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if g := r.view(v.ID); g.State != jobs.Failed || !strings.Contains(g.Error, "stopped each time") {
+		t.Fatalf("a job claimed 3 times with MaxRuns 2: %+v", g)
+	}
+}
