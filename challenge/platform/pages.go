@@ -3,6 +3,7 @@ package platform
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"html/template"
 	"math"
@@ -104,8 +105,9 @@ Equal scores share a rank ("1224" ranking).</p>
 {{range .TimePlots}}{{.}}{{end}}
 {{.Dist}}
 {{end}}
-{{if .Mine}}<h2>Your submissions</h2><table><tr><th>submission</th><th>phase</th><th>status</th><th>submitted</th></tr>
-{{range .Mine}}<tr><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.ID}}">#{{.ID}}</a> {{.Kind}}{{with .Model}} {{.}}{{end}}</td><td>{{.Phase}}</td><td>{{.Status}}{{with .Message}}: {{.}}{{end}}</td><td>{{when .CreatedAt}}</td></tr>{{end}}</table>{{end}}
+{{with .Left}}<p class="note">{{.}}</p>{{end}}
+{{if .Mine}}<h2>{{if .All}}All submissions (you organise this challenge){{else}}Your submissions{{end}}</h2><table><tr><th>submission</th><th>participant</th><th>phase</th><th>status</th><th>submitted</th></tr>
+{{range .Mine}}<tr><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.ID}}">#{{.ID}}</a> {{.Kind}}{{with .Model}} {{.}}{{end}}</td><td>{{.User}}</td><td>{{.Phase}}</td><td>{{.Status}}{{with .Message}}: {{.}}{{end}}</td><td>{{when .CreatedAt}}</td></tr>{{end}}</table>{{end}}
 {{template "foot"}}{{end}}
 
 {{define "submission"}}{{template "head" "Submission"}}
@@ -195,12 +197,26 @@ func (h *Handler) pageChallenge(w http.ResponseWriter, r *http.Request) {
 		data["TimePlots"], data["Dist"] = plots(full, phase, all, rows)
 	}
 	if u != nil {
-		mine, err := h.Svc.Store.Submissions(ctx, full.ID, u.ID)
+		subs, err := h.Svc.Submissions(ctx, u, full.Slug) // organisers: everyone's
 		if err != nil {
 			h.pageFail(w, r, err)
 			return
 		}
-		data["Mine"] = mine
+		data["Mine"], data["All"] = subs, full.Organiser(u)
+		if p, _ := full.Phase(phase); p.Open(now) {
+			day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+			total, today := 0, 0
+			for _, s := range subs {
+				if s.UserID == u.ID && s.Phase == phase {
+					total++
+					if !s.CreatedAt.Before(day) {
+						today++
+					}
+				}
+			}
+			data["Left"] = fmt.Sprintf("You have %d submission(s) left in phase %s today (%d of %d used; counts reset at 00:00 UTC) and %d of %d used over the phase.",
+				max(0, min(p.PerDay-today, p.Total-total)), phase, today, p.PerDay, total, p.Total)
+		}
 	}
 	h.render(w, r, "challenge", data)
 }

@@ -152,6 +152,12 @@ func TestHiddenLeaderboardHTTP(t *testing.T) {
 			}
 		}
 	}
+	if page := get(h, "/challenges/secret", tokens["alice"]).Body.String(); !strings.Contains(page, "You have 1 submission(s) left in phase dev today (1 of 2 used") {
+		t.Error("alice's page does not say what she has left")
+	}
+	if page := get(h, "/challenges/secret", tokens["olga"]).Body.String(); !strings.Contains(page, "All submissions") || !strings.Contains(page, "<td>alice</td>") {
+		t.Error("the organiser's page does not list every submission")
+	}
 	page := get(h, "/challenges/secret", "").Body.String()
 	if !strings.Contains(page, "hidden until the phase closes") {
 		t.Error("the page does not say the leaderboard is hidden")
