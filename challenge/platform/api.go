@@ -173,10 +173,8 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		web.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusCreated, challengeView(c, u))
+	web.WriteJSON(w, http.StatusCreated, view(c, u))
 }
-
-func challengeView(c *challenge.Challenge, u *zoo.User) *challenge.Challenge { return view(c, u) }
 
 func bodyErr(op string, err error, max int64) error {
 	var mbe *http.MaxBytesError

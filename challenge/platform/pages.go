@@ -133,8 +133,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, da
 	w.Write([]byte(b.String()))
 }
 
-// pageFail shows an error as a small page (the API's problem details are
-// JSON; a browser gets text it can read).
+// pageFail answers a page request that failed with web's problem details
+// (JSON whose "detail" a person can read; the status is web's for the
+// error's Kind).
 func (h *Handler) pageFail(w http.ResponseWriter, r *http.Request, err error) {
 	web.Fail(w, r, err)
 }
