@@ -1,9 +1,5 @@
 package platform
 
-import "time"
-
-var zeroTime time.Time
-
 // OpenAPI operations of the API routes (merged into /api/openapi.json).
 const (
 	errs     = `"401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "500": {"$ref": "#/components/responses/Internal"}, "503": {"$ref": "#/components/responses/Unavailable"}`
