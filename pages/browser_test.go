@@ -158,6 +158,45 @@ func (b *browserSession) shot(name string) {
 	b.t.Logf("screenshot %s", path)
 }
 
+// a11yProblems is a small in-page audit: images without alt text, form
+// controls without a label, buttons and links without a name, headings
+// that skip a level, and a missing lang or h1.
+const a11yProblems = `(() => {
+  const out = [];
+  const visible = (el) => el.type !== 'hidden' && !el.closest('[hidden]');
+  document.querySelectorAll('img').forEach((i) => { if (!i.hasAttribute('alt')) out.push('img without alt: ' + i.src); });
+  document.querySelectorAll('input, select, textarea').forEach((c) => {
+    if (visible(c) && c.labels.length === 0 && !c.getAttribute('aria-label')) out.push('control without label: ' + (c.id || c.name));
+  });
+  document.querySelectorAll('button, a[href]').forEach((b) => {
+    if (visible(b) && !(b.textContent.trim() || b.getAttribute('aria-label'))) out.push('unnamed ' + b.tagName + ' ' + b.outerHTML.slice(0, 80));
+  });
+  let last = 0;
+  document.querySelectorAll('main h1, main h2, main h3, main h4, main h5, main h6').forEach((h) => {
+    const n = +h.tagName[1];
+    if (last && n > last + 1) out.push('heading skips from h' + last + ' to ' + h.tagName + ': ' + h.textContent.trim().slice(0, 40));
+    last = n;
+  });
+  if (!document.documentElement.lang) out.push('no lang');
+  if (document.querySelectorAll('h1').length !== 1) out.push('h1 count ' + document.querySelectorAll('h1').length);
+  return out.join('\n');
+})()`
+
+// checkPage runs the accessibility audit and checks the console.
+func (b *browserSession) checkPage(where string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	probs, err := chromedp.Run(ctx, chromedp.Evaluate[string](a11yProblems))
+	if err != nil {
+		b.t.Fatalf("audit of %s: %v", where, err)
+	}
+	if probs != "" {
+		b.t.Errorf("accessibility problems on %s:\n%s", where, probs)
+	}
+	b.noConsoleErrors(where)
+}
+
 // noConsoleErrors fails the test if the page logged errors.
 func (b *browserSession) noConsoleErrors(where string) {
 	b.t.Helper()
@@ -227,7 +266,12 @@ func TestBrowserFindAndUse(t *testing.T) {
 	}
 	b.poll("covers load", `Array.from(document.querySelectorAll('.model-card img')).every(i => i.complete && i.naturalWidth > 0)`, 10*time.Second)
 	b.shot("home")
-	b.noConsoleErrors("home")
+	b.checkPage("home")
+
+	// The audit finds what it looks for (an image without alt text).
+	if probs, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => { const i = document.createElement('img'); i.id = 'probe'; document.querySelector('main').append(i); const p = `+a11yProblems+`; i.remove(); return p })()`)); !strings.Contains(probs, "img without alt") {
+		t.Errorf("the accessibility audit missed an image without alt text: %q", probs)
+	}
 
 	// A facet filters on change (no button press needed).
 	b.do("filter by license", chromedp.Click(chromedp.CSS(`input[name=license][value="CC-BY-4.0"]`)))
@@ -243,7 +287,7 @@ func TestBrowserFindAndUse(t *testing.T) {
 		t.Errorf("search for nuclei: %q, want 1 model", n)
 	}
 	b.shot("search")
-	b.noConsoleErrors("search")
+	b.checkPage("search")
 
 	b.do("open the model", chromedp.Click(chromedp.CSS(".model-card a")), chromedp.WaitVisible(chromedp.CSS("#h-test")))
 	b.poll("examples render", `document.querySelectorAll('section[aria-labelledby=h-examples] img').length == 2 && Array.from(document.querySelectorAll('section[aria-labelledby=h-examples] img')).every(i => i.complete && i.naturalWidth > 0)`, 20*time.Second)
@@ -257,7 +301,18 @@ func TestBrowserFindAndUse(t *testing.T) {
 		t.Errorf("no ORCID link on the model page")
 	}
 	b.shot("model")
-	b.noConsoleErrors("model page")
+	b.checkPage("model page")
+
+	// On a phone-sized screen nothing overflows sideways.
+	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	// (A mobile browser widens its layout viewport to fit wider content,
+	// so the check is against the device width itself.)
+	if !b.eval(`window.innerWidth <= 390 && document.documentElement.scrollWidth <= 390`) {
+		w, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`JSON.stringify([window.innerWidth, document.documentElement.scrollWidth, Array.from(document.querySelectorAll('body *')).filter(el => el.getBoundingClientRect().right > 391).slice(0, 5).map(el => el.tagName + '.' + el.className + '#' + el.id + ' ' + Math.round(el.getBoundingClientRect().right))])`))
+		t.Errorf("the model page is wider than a phone screen: %s", w)
+	}
+	b.shot("model-phone")
+	b.do("desktop viewport", chromedp.EmulateReset())
 
 	pkg := b.download(`a.button[href^="/packages/"]`)
 	if _, err := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg))); err != nil {
@@ -284,7 +339,7 @@ func TestBrowserPublish(t *testing.T) {
 	// Anonymous upload leads to the login page.
 	b.do("open upload anonymously", chromedp.Navigate(e.srv.URL+"/upload"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.shot("login")
-	b.noConsoleErrors("login")
+	b.checkPage("login")
 	b.login(e.tokens["alice"], "/upload")
 	b.do("upload page", chromedp.WaitVisible(chromedp.CSS("#upload-form")))
 	b.shot("upload")
@@ -328,7 +383,7 @@ func TestBrowserPublish(t *testing.T) {
 	}
 	id := m[1]
 	b.shot("upload-done")
-	b.noConsoleErrors("upload")
+	b.checkPage("upload")
 
 	tv := e.waitTest(id, 1)
 	b.do("my submissions", chromedp.Navigate(e.srv.URL+"/my"), chromedp.WaitVisible(chromedp.CSS("table")))
@@ -337,7 +392,7 @@ func TestBrowserPublish(t *testing.T) {
 		t.Errorf("/my: %q", my)
 	}
 	b.shot("my")
-	b.noConsoleErrors("my")
+	b.checkPage("my")
 
 	// Not findable before it is published.
 	b.logout()
@@ -352,7 +407,7 @@ func TestBrowserPublish(t *testing.T) {
 		t.Errorf("review diff %q", d)
 	}
 	b.shot("review")
-	b.noConsoleErrors("review")
+	b.checkPage("review")
 	b.do("accept",
 		chromedp.SendKeys(chromedp.CSS(".review-form textarea"), "Looks good."),
 		chromedp.Click(chromedp.CSS(`.review-form button[value=accept]`)),
@@ -368,7 +423,7 @@ func TestBrowserPublish(t *testing.T) {
 		t.Errorf("search finds %q", n)
 	}
 	b.shot("published")
-	b.noConsoleErrors("search after publishing")
+	b.checkPage("search after publishing")
 }
 
 func slicesDeleteFunc(s []string, del func(string) bool) []string {
