@@ -6,8 +6,8 @@
 // Handler serves the JSON API under /api/v1/challenges (each route with
 // its OpenAPI operation), the leaderboard exports (CSV, JSON) and the
 // server-rendered pages under /challenges, which draw their plots as
-// inline SVG and set their own Content-Security-Policy (the stylesheet
-// /static/zoo.css is linked when served; a small inline style, allowed by
+// inline SVG and set their own Content-Security-Policy (the pages package's stylesheet
+// /static/style.css is linked when served; a small inline style, allowed by
 // its hash, keeps the pages readable without it).
 //
 // Errors are *zoo.Error with a Kind web maps to a status: a refused

@@ -19,7 +19,7 @@ import (
 )
 
 // pageStyle is the pages' own minimal style, so they read well even where
-// /static/zoo.css is not served. The Content-Security-Policy allows
+// /static/style.css (package pages) is not served. The Content-Security-Policy allows
 // exactly this inline block (by its hash) and same-origin stylesheets.
 const pageStyle = `body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1f2328}
 table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
@@ -61,7 +61,7 @@ func scoreText(v challenge.Value) string {
 
 const layout = `{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.}} · zoo</title>
-<link rel="stylesheet" href="/static/zoo.css"><style>` + pageStyle + `</style></head><body>
+<link rel="stylesheet" href="/static/style.css"><style>` + pageStyle + `</style></head><body>
 <nav><a href="/">zoo</a><a href="/challenges">Challenges</a></nav>{{end}}
 {{define "foot"}}</body></html>{{end}}`
 
