@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,25 @@ func init() {
 		if len(tif) < 8 || !(strings.HasPrefix(string(tif), "II*\x00") || strings.HasPrefix(string(tif), "MM\x00*")) {
 			t.Errorf("downloaded result is not a TIFF (%d bytes)", len(tif))
 		}
+
+		// Friendly errors: a file of the wrong kind is refused in the page,
+		// a broken image by the server, and the page says so.
+		dir := t.TempDir()
+		txt, fake := filepath.Join(dir, "notes.txt"), filepath.Join(dir, "broken.png")
+		os.WriteFile(txt, []byte("hello"), 0o644)
+		os.WriteFile(fake, []byte("this is not a PNG"), 0o644)
+		b.do("try a text file", chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{txt}), chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)))
+		if st := b.text("#try-status"); !strings.Contains(st, "Only TIFF") {
+			t.Errorf("text file: status %q", st)
+		}
+		b.do("try a broken image", chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{fake}), chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)))
+		b.poll("refusal shown", `document.getElementById('try-status').className.includes('error') && !document.getElementById('try-status').textContent.startsWith('Only') && document.getElementById('try-progress').hidden`, 30*time.Second)
+		t.Logf("broken image: %q", b.text("#try-status"))
+		b.shot("try-error")
+		// The refused request is logged by Chromium as a failed resource: expected.
+		b.mu.Lock()
+		b.errors = slicesDeleteFunc(b.errors, func(s string) bool { return strings.Contains(s, "status of 4") })
+		b.mu.Unlock()
+		b.noConsoleErrors("try it (errors)")
 	}
 }

@@ -3,6 +3,8 @@ package pages_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -149,5 +151,44 @@ func TestReviewDiffBetweenVersions(t *testing.T) {
 	}
 	if _, body := e.get("", "/models/"+v1.ModelID); strings.Contains(body, "/models/"+v1.ModelID+"/2") || strings.Contains(body, "Scaler Two") {
 		t.Errorf("anonymous visitors see the submitted version 2")
+	}
+}
+
+// TestReviewForm: the review form needs the session's CSRF token; a
+// request for changes needs a comment, which the uploader then sees.
+func TestReviewForm(t *testing.T) {
+	e := newTestEnv(t, nil)
+	v := e.upload("alice", zipFixture(t, "upsample-onnx", "Needs Work"), repo.UploadOptions{})
+	e.waitTest(v.ModelID, v.Number)
+	_, page := e.get("rita", "/review")
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token in the review form")
+	}
+	post := func(form url.Values) (int, string) {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/review/"+v.ModelID+"/1", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", e.srv.URL)
+		req.AddCookie(e.login("rita"))
+		res, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Location")
+	}
+	if code, _ := post(url.Values{"action": {"reject"}}); code != http.StatusForbidden {
+		t.Errorf("review without CSRF token: %d, want 403", code)
+	}
+	code, loc := post(url.Values{"action": {"request-changes"}, "csrf": {m[1]}})
+	if code != http.StatusSeeOther || !strings.Contains(loc, "error=") {
+		t.Errorf("request changes without a comment: %d %s", code, loc)
+	}
+	code, loc = post(url.Values{"action": {"request-changes"}, "comment": {"Please add a cover image."}, "csrf": {m[1]}})
+	if code != http.StatusSeeOther || !strings.Contains(loc, "done=") {
+		t.Errorf("request changes: %d %s", code, loc)
+	}
+	if _, body := e.get("alice", "/my"); !strings.Contains(body, "changes-requested") || !strings.Contains(body, "Please add a cover image.") {
+		t.Errorf("alice's /my does not show the requested changes")
 	}
 }
