@@ -20,11 +20,13 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/fair"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
+	"github.com/zoo-bioimage/zoo/search"
 	"github.com/zoo-bioimage/zoo/session"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/sqlite"
@@ -32,7 +34,8 @@ import (
 )
 
 // testEnv is an in-process server as cmd/zoo composes it: SQLite and disk
-// storage in a temporary folder, repo.Service with the real runner as its
+// storage in a temporary folder, the search index (search.Engine, told of
+// every version by repo), repo.Service with the real runner as its
 // tester (test jobs run in goroutines), the pages, and the session
 // manager's cookie sessions (POST /login with a token).
 type testEnv struct {
@@ -85,6 +88,13 @@ func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error
 // rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
 func newTestEnv(t testing.TB, extra func(e *testEnv) []web.Route) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, extra, true)
+}
+
+// newTestEnvWith is newTestEnv with or without the search index (without
+// it the pages scan the published models).
+func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex bool) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
@@ -96,7 +106,13 @@ func newTestEnv(t testing.TB, extra func(e *testEnv) []web.Route) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}, cookies: map[string]*http.Cookie{}}
-	e.svc = repo.New(db, blobs, goQueue{e}, repo.Config{TempDir: t.TempDir(), Tester: runnerTester})
+	cfg := repo.Config{TempDir: t.TempDir(), Tester: runnerTester}
+	var idx *search.Engine
+	if withIndex {
+		idx = search.New(db, blobs, compat.Declared)
+		cfg.Index = idx
+	}
+	e.svc = repo.New(db, blobs, goQueue{e}, cfg)
 	for _, u := range []struct {
 		name string
 		role zoo.Role
@@ -112,18 +128,25 @@ func newTestEnv(t testing.TB, extra func(e *testEnv) []web.Route) *testEnv {
 		e.users[u.name], e.tokens[u.name] = user, sec
 	}
 	sess := session.New(db, session.Options{})
-	p, err := pages.New(pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	popts := pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		JSONLD: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
 			return fair.JSONLD(fair.Record{Version: v, Desc: desc, Base: base})
 		},
 		Signposting: func(v *zoo.Version, desc *spec.Model, base string) string {
 			return fair.Signposting(fair.Record{Version: v, Desc: desc, Base: base})
 		},
-	})
+	}
+	if idx != nil {
+		popts.Search = idx
+	}
+	p, err := pages.New(popts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	routes := append(p.Routes(), sess.Routes()...)
+	if idx != nil {
+		routes = append(routes, search.Route(idx))
+	}
 	if extra != nil {
 		routes = append(routes, extra(e)...)
 	}

@@ -138,14 +138,14 @@ const csp = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; s
 
 // view is what every template gets.
 type view struct {
-	Title string
-	User  *zoo.User
-	CSRF  string
-	Path  string // the current path and query, for login's "next"
-	Query string // the search box's text
+	Title  string
+	User   *zoo.User
+	CSRF   string
+	Path   string // the current path and query, for login's "next"
+	Query  string // the search box's text
 	Error  string // a message shown at the top
 	Notice string // a success message shown at the top
-	Data  any
+	Data   any
 }
 
 // render writes the named page with status.

@@ -192,3 +192,27 @@ func TestReviewForm(t *testing.T) {
 		t.Errorf("alice's /my does not show the requested changes")
 	}
 }
+
+// TestScanSearch: without a search index the pages still find published
+// models (by words of the name, description, tags, authors), filter by
+// facets and never show unpublished ones.
+func TestScanSearch(t *testing.T) {
+	e := newTestEnvWith(t, nil, false)
+	e.publish("unet2d-nuclei-broad-onnx", "")
+	e.publish("upsample-onnx", "")
+	e.upload("alice", zipFixture(t, "upsample-onnx", "Hidden Scaler"), repo.UploadOptions{Draft: true})
+	for q, want := range map[string]string{
+		"/search?q=nuclei":             "1 model for",
+		"/search?q=pape":               "1 model for", // an author
+		"/search":                      "2 models",
+		"/search?license=MIT":          "1 model",
+		"/search?q=scaler+hidden":      "0 models",
+		"/search?tag=nope&tag=dsb2018": "1 model",
+	} {
+		code, body := e.get("", q)
+		if code != 200 || !strings.Contains(body, `<p class="total">`+want) {
+			i := strings.Index(body, `class="total"`)
+			t.Errorf("%s: %d %q, want %q", q, code, body[max(i, 0):min(len(body), max(i, 0)+60)], want)
+		}
+	}
+}
