@@ -11,8 +11,10 @@
 //	GET /hf/api/models                             list (search, author, filter, sort, direction, limit, full, cursor)
 //	GET /hf/api/models/{id}                        model info of the latest published version ("main")
 //	GET /hf/api/models/{id}/revision/{rev}         model info of a revision
+//	GET /hf/api/models/{id}/tree/{rev}[/{path...}]  files and folders (recursive=true for all)
 //	GET|HEAD /hf/{id}/resolve/{rev}/{path...}      a file of a revision
 //	GET|HEAD /hf/{id}/lfs/{commit}/{path...}       the bytes of a large file (the redirect target)
+//	GET|HEAD /hf/{id}/raw/{rev}/{path...}          the git view: a small file, or a large file's git-lfs pointer
 //
 // The three /api/models routes are also mounted at the root (/api/models…)
 // for clients that only list. The Hub's download URLs are root-level
@@ -21,7 +23,7 @@
 // (/files/{id}/{n}/{path...} and those of the web pages).
 //
 // Mapping. A repository is a model (repo_id = model id); a revision is a
-// version: "main" is the latest published one, "N" or "vN" version N, and
+// version: "main" (also "HEAD", "refs/heads/main") is the latest published one, "N" or "vN" version N, and
 // the commit id of a version is the first 40 hex digits of its package's
 // SHA-256 (immutable, content-derived), which is what model info reports as
 // "sha" and the resolve answers as X-Repo-Commit; clients then fetch by that
@@ -45,6 +47,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -97,8 +100,11 @@ func (h *Handler) Routes() []web.Route {
 		{Pattern: "GET " + Prefix + "/api/models", Handler: list},
 		{Pattern: "GET " + Prefix + "/api/models/{id}", Handler: info},
 		{Pattern: "GET " + Prefix + "/api/models/{id}/revision/{rev}", Handler: info},
+		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}", Handler: http.HandlerFunc(h.tree)},
+		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}/{path...}", Handler: http.HandlerFunc(h.tree)},
 		{Pattern: "GET " + Prefix + "/{id}/resolve/{rev}/{path...}", Handler: http.HandlerFunc(h.resolve)},
 		{Pattern: "GET " + Prefix + "/{id}/lfs/{commit}/{path...}", Handler: http.HandlerFunc(h.lfs)},
+		{Pattern: "GET " + Prefix + "/{id}/raw/{rev}/{path...}", Handler: http.HandlerFunc(h.raw)},
 	}
 }
 
@@ -141,7 +147,7 @@ func (h *Handler) revision(ctx context.Context, id, rev string) (*zoo.Version, s
 		return nil, "RepoNotFound", zoo.E(op, zoo.NotFound, nil, "no such model or revision")
 	}
 	switch {
-	case rev == "main" || rev == "":
+	case rev == "main" || rev == "" || rev == "HEAD" || rev == "refs/heads/main":
 		v, err := h.svc.Get(ctx, nil, id, 0)
 		return v, "RepoNotFound", err
 	case commitRE.MatchString(rev):
@@ -194,8 +200,7 @@ type LFSInfo struct {
 
 // pointerSize is the length of a git-lfs pointer file for a blob.
 func pointerSize(size int64) int {
-	return len("version https://git-lfs.github.com/spec/v1\n") + len("oid sha256:") + 64 + 1 +
-		len("size ") + len(strconv.FormatInt(size, 10)) + 1
+	return len(lfsPointer(zoo.File{SHA256: strings.Repeat("0", 64), Size: size}))
 }
 
 // ModelInfo is the Hub's model info (the fields clients read).
@@ -329,6 +334,42 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serve(w, r, v, f, r.PathValue("rev") == Commit(v), false)
+}
+
+// raw serves GET|HEAD /hf/{id}/raw/{rev}/{path...} as the Hub does: the
+// file as git stores it — small files themselves, LFS-like files as their
+// git-lfs pointer text.
+func (h *Handler) raw(w http.ResponseWriter, r *http.Request) {
+	v, code, err := h.revision(r.Context(), r.PathValue("id"), r.PathValue("rev"))
+	if err != nil {
+		hubFail(w, r, code, err)
+		return
+	}
+	f, err := repo.FileOf(v, r.PathValue("path"))
+	if err != nil {
+		hubFail(w, r, "EntryNotFound", err)
+		return
+	}
+	w.Header().Set("X-Repo-Commit", Commit(v))
+	if !h.lfsLike(v, f) {
+		h.serve(w, r, v, f, r.PathValue("rev") == Commit(v), false)
+		return
+	}
+	ptr := lfsPointer(f)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(ptr)))
+	hdr.Set("ETag", `"`+f.SHA256+`-pointer"`)
+	hdr.Set("Cache-Control", "public, no-cache")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, ptr)
+	}
+}
+
+// lfsPointer is the git-lfs pointer file of a blob.
+func lfsPointer(f zoo.File) string {
+	return "version https://git-lfs.github.com/spec/v1\noid sha256:" + f.SHA256 + "\nsize " + strconv.FormatInt(f.Size, 10) + "\n"
 }
 
 func lfsPath(v *zoo.Version, p string) string {

@@ -183,7 +183,7 @@ func TestRevisionsAndErrors(t *testing.T) {
 	other := e.Upload(t, "upsample-onnx", true)
 
 	sha := v.PackageSHA256[:40]
-	for _, rev := range []string{"main", "1", "v1", sha} {
+	for _, rev := range []string{"main", "HEAD", "refs%2Fheads%2Fmain", "1", "v1", sha} {
 		if mi := e.info(t, Prefix+"/api/models/"+id+"/revision/"+rev); mi.SHA != sha || mi.Version != 1 {
 			t.Errorf("revision %s: %+v", rev, mi)
 		}
@@ -334,4 +334,69 @@ func FuzzListQuery(f *testing.F) {
 			t.Fatalf("accepted out-of-limit query %q: %+v", s, lq)
 		}
 	})
+}
+
+func TestTreeEntries(t *testing.T) {
+	h := New(nil, Options{LFSThreshold: 1000})
+	sha := func(c string) string { return strings.Repeat(c, 64) }
+	v := &zoo.Version{ModelID: "m", Number: 1, PackageSHA256: sha("p"), Files: []zoo.File{
+		{Path: "rdf.yaml", SHA256: sha("a"), Size: 10},
+		{Path: "weights.onnx", SHA256: sha("b"), Size: 100},
+		{Path: "docs/README.md", SHA256: sha("c"), Size: 5000},
+		{Path: "docs/img/a.png", SHA256: sha("d"), Size: 20},
+	}}
+	paths := func(es []TreeEntry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Type[:1]+":"+e.Path)
+		}
+		return out
+	}
+	es, found := h.entries(v, "", false)
+	if want := []string{"d:docs", "f:rdf.yaml", "f:weights.onnx"}; !found || !slicesEqual(paths(es), want) {
+		t.Errorf("root: %v, want %v", paths(es), want)
+	}
+	if es[2].LFS == nil || es[1].LFS != nil || es[2].OID != sha("b")[:40] {
+		t.Errorf("lfs info: %+v", es)
+	}
+	es, _ = h.entries(v, "", true)
+	if want := []string{"d:docs", "f:docs/README.md", "d:docs/img", "f:docs/img/a.png", "f:rdf.yaml", "f:weights.onnx"}; !slicesEqual(paths(es), want) {
+		t.Errorf("recursive: %v, want %v", paths(es), want)
+	}
+	es, _ = h.entries(v, "docs", false)
+	if want := []string{"f:docs/README.md", "d:docs/img"}; !slicesEqual(paths(es), want) || es[0].LFS == nil {
+		t.Errorf("docs: %v, want %v (README over the threshold is LFS)", paths(es), want)
+	}
+	if _, found := h.entries(v, "nope", false); found {
+		t.Error("a missing folder was found")
+	}
+	if _, found := h.entries(v, "rdf.yaml", false); found {
+		t.Error("a file listed as a folder")
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "|") == strings.Join(b, "|") }
+
+// The raw (git) view: small files as they are, large ones as pointers.
+func TestRaw(t *testing.T) {
+	e := newHubEnv(t)
+	v := e.Publish(t, "unet2d-nuclei-broad-onnx")
+	weights := draftWeights(v)
+	res, body := e.do(t, "GET", Prefix+"/"+v.ModelID+"/raw/main/"+weights, nil)
+	var f zoo.File
+	for _, x := range v.Files {
+		if x.Path == weights {
+			f = x
+		}
+	}
+	if res.StatusCode != 200 || string(body) != lfsPointer(f) || len(body) != pointerSize(f.Size) ||
+		!strings.Contains(string(body), "oid sha256:"+f.SHA256) {
+		t.Errorf("raw weights: %d %q", res.StatusCode, body)
+	}
+	if res, _ := e.do(t, "HEAD", Prefix+"/"+v.ModelID+"/raw/main/"+v.DescriptionFile, nil); res.StatusCode != 200 || res.Header.Get("X-Repo-Commit") == "" {
+		t.Errorf("HEAD raw description: %d", res.StatusCode)
+	}
+	if res, _ := e.do(t, "HEAD", Prefix+"/"+v.ModelID+"/raw/main/nope.txt", nil); res.StatusCode != 404 || res.Header.Get("X-Error-Code") != "EntryNotFound" {
+		t.Errorf("HEAD raw missing: %d", res.StatusCode)
+	}
 }
