@@ -76,6 +76,15 @@ func TestHarvestRoutes(t *testing.T) {
 	if code, body := get("/oai?verb=Identify"); code != 200 || !strings.Contains(body, "<adminEmail>ops@example.org</adminEmail>") {
 		t.Errorf("Identify: %d %.500s", code, body)
 	}
+	res, err := http.Post(srv.URL+"/oai", "application/x-www-form-urlencoded", strings.NewReader("verb=ListIdentifiers&metadataPrefix=oai_dc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(pb), "<identifier>oai:zoo.example.org:"+v.ModelID+"/1</identifier>") {
+		t.Errorf("POST /oai: %d %.500s", res.StatusCode, pb)
+	}
 	code, body = get("/collection.json")
 	if code != 200 || !strings.Contains(body, `"download_url":"https://zoo.example.org/packages/`+v.ModelID+`/1"`) ||
 		!strings.Contains(body, `"tested":["`) {
