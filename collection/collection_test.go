@@ -224,3 +224,21 @@ func TestRepoNeverStale(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent requests share the per-version cache safely (run with -race).
+func TestConcurrentRequests(t *testing.T) {
+	h := New(fixture(), Options{Base: "https://zoo.example.org"})
+	done := make(chan string)
+	for range 8 {
+		go func() {
+			rec := get(t, h.ServeCollection, "/collection.json", nil)
+			done <- rec.Header().Get("ETag")
+		}()
+	}
+	first := <-done
+	for range 7 {
+		if e := <-done; e != first {
+			t.Errorf("concurrent answers differ: %s vs %s", e, first)
+		}
+	}
+}
