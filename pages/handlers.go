@@ -270,7 +270,14 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 	d.Tools = Tools(desc)
 	d.Citation = citation(v, desc, d.Base)
 	if doc := p.documentation(ctx, v, desc); doc != "" {
-		d.Doc = Markdown(doc)
+		d.Doc = MarkdownFiles(doc, func(ref string) string {
+			// Relative to the documentation file, which is relative to the description.
+			target := path.Join(path.Dir(desc.Documentation), ref)
+			if f, ok := findFile(v, target); ok {
+				return funcs["filePath"].(func(string, int, string) string)(v.ModelID, v.Number, f.Path)
+			}
+			return ""
+		})
 	}
 	for i, t := range desc.Inputs {
 		if t.TestTensor != nil || t.SampleTensor != nil {
@@ -474,13 +481,11 @@ func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		t, err = decodeTensor(fd.Source, b)
-		if err == nil {
+		if t, err = decodeTensor(fd.Source, b); err == nil {
+			// Test tensors follow the description's axes; sample images
+			// keep what their codec says.
 			if len(t.Axes) == 0 && len(t.Shape) == len(td.Axes) {
 				t.Axes = td.AxisIDs()
-			}
-			if slices.Contains(t.Axes, "channel") || len(t.Axes) == 0 {
-				break
 			}
 			break
 		}

@@ -3,6 +3,7 @@ package pages
 import (
 	"html"
 	"html/template"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -13,7 +14,13 @@ import (
 // is safe by construction: all text is escaped first, raw HTML is shown as
 // text, and links keep only http, https and mailto targets (rel=nofollow);
 // images become links to their target. Input beyond maxDocBytes is cut.
-func Markdown(src string) template.HTML {
+func Markdown(src string) template.HTML { return MarkdownFiles(src, nil) }
+
+// MarkdownFiles is Markdown where relative link and image targets (files
+// of the package) are mapped by files to a URL on this server ("" keeps
+// them as text); such images are shown, other images stay links.
+func MarkdownFiles(src string, files func(ref string) string) template.HTML {
+	inline := func(s string) string { return inlineWith(s, files) }
 	if len(src) > maxDocBytes {
 		src = src[:maxDocBytes]
 	}
@@ -69,7 +76,7 @@ func Markdown(src string) template.HTML {
 				q = append(q, strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(ls[i]), ">"), " "))
 			}
 			i--
-			b.WriteString("<blockquote>" + string(Markdown(strings.Join(q, "\n"))) + "</blockquote>\n")
+			b.WriteString("<blockquote>" + string(MarkdownFiles(strings.Join(q, "\n"), files)) + "</blockquote>\n")
 		case listItem(t) != 0:
 			flush()
 			kind := listItem(t)
@@ -140,9 +147,20 @@ func safeURL(escaped string) string {
 	return ""
 }
 
-// inline renders inline markup of one block. Code spans are escaped and
+// localRef reports whether an (unescaped) link target is a relative path.
+func localRef(u string) bool {
+	if u == "" || strings.HasPrefix(u, "/") || strings.HasPrefix(u, "#") || strings.Contains(u, "\\") {
+		return false
+	}
+	if i := strings.IndexAny(u, ":/?#"); i >= 0 && u[i] == ':' {
+		return false // has a scheme
+	}
+	return true
+}
+
+// inlineWith renders inline markup of one block. Code spans are escaped and
 // kept away from the other rules.
-func inline(s string) string {
+func inlineWith(s string, files func(string) string) string {
 	var b strings.Builder
 	parts := strings.Split(s, "`")
 	for i, p := range parts {
@@ -154,15 +172,31 @@ func inline(s string) string {
 			b.WriteString("`")
 		}
 		e := html.EscapeString(p)
+		local := func(target string) string {
+			raw := html.UnescapeString(target)
+			if files == nil || !localRef(raw) {
+				return ""
+			}
+			if dec, err := url.PathUnescape(raw); err == nil {
+				raw = dec
+			}
+			return html.EscapeString(files(raw))
+		}
 		link := func(text, target string) string {
 			if u := safeURL(target); u != "" {
 				return `<a href="` + u + `" rel="nofollow noopener">` + text + `</a>`
+			}
+			if u := local(target); u != "" {
+				return `<a href="` + u + `">` + text + `</a>`
 			}
 			return text
 		}
 		e = reImage.ReplaceAllStringFunc(e, func(m string) string {
 			sm := reImage.FindStringSubmatch(m)
 			alt := sm[1]
+			if u := local(sm[2]); u != "" {
+				return `<img src="` + u + `" alt="` + alt + `" loading="lazy">`
+			}
 			if alt == "" {
 				alt = "image"
 			}

@@ -144,3 +144,29 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkdownFiles(t *testing.T) {
+	files := func(ref string) string {
+		if ref == "images/fig 1.png" || ref == "notes.md" {
+			return "/files/m/1/" + ref
+		}
+		return ""
+	}
+	got := string(MarkdownFiles("![Figure \"1\"](images/fig%201.png) ![fig](images/fig 1.png) [notes](notes.md) [gone](missing.md) ![x](https://t.example/p.png) [abs](/etc/passwd) [s](javascript:x)", files))
+	for _, want := range []string{
+		`<img src="/files/m/1/images/fig 1.png" alt="Figure &#34;1&#34;" loading="lazy">`,
+		"![fig](images/fig 1.png)", // a target with a space is not a Markdown link
+		`<a href="/files/m/1/notes.md">notes</a>`,
+		" gone ",
+		`<a href="https://t.example/p.png" rel="nofollow noopener">[x]</a>`,
+		" abs ",
+		" s",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in %s", want, got)
+		}
+	}
+	if strings.Contains(got, "javascript") || strings.Contains(got, `"/etc`) {
+		t.Errorf("unsafe target kept: %s", got)
+	}
+}
