@@ -47,12 +47,16 @@ func (q inferQueue) Enqueue(_ context.Context, kind string, args any) (int64, er
 
 // jobRoutes mounts the inference jobs API (jobs/infer) as cmd/zoo does,
 // with its jobs run in goroutines.
-func jobRoutes(e *testEnv) []web.Route {
+func jobRoutes(e *testEnv) []web.Route { return jobRoutesWith(e, 0) }
+
+// jobRoutesWith is jobRoutes with a limit on submitted images (0 = the
+// default).
+func jobRoutesWith(e *testEnv, maxInput int64) []web.Route {
 	store := e.svc.Catalog().(interface{ Jobs() jobs.Store }).Jobs()
 	cache := modelcache.New(e.svc, modelcache.Options{TempDir: e.t.TempDir()})
 	e.t.Cleanup(func() { cache.Close() })
 	s := new(*infer.Service)
-	*s = infer.New(infer.Options{Store: store, Repo: e.svc, Queue: inferQueue{e, s}, TempDir: e.t.TempDir(),
+	*s = infer.New(infer.Options{Store: store, Repo: e.svc, Queue: inferQueue{e, s}, TempDir: e.t.TempDir(), MaxInputBytes: maxInput,
 		Load: func(ctx context.Context, v *zoo.Version) (*runner.Predictor, func(), error) {
 			ent, err := cache.Get(ctx, v)
 			if err != nil {
@@ -110,4 +114,29 @@ func init() {
 		b.mu.Unlock()
 		b.noConsoleErrors("try it (errors)")
 	}
+}
+
+// TestBrowserTryItTooLarge: an image over the server's limit gets a
+// message that says so, not a broken page.
+func TestBrowserTryItTooLarge(t *testing.T) {
+	e := newTestEnv(t, func(e *testEnv) []web.Route { return jobRoutesWith(e, 10<<10) })
+	v := e.publish("unet2d-nuclei-broad-onnx", "")
+	b := newBrowser(t, e.srv.URL)
+	img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.png") // 78 KiB > 10 KiB
+	b.do("submit a large image",
+		chromedp.Navigate(e.srv.URL+"/models/"+v.ModelID),
+		chromedp.WaitVisible(chromedp.CSS("#try-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{img}),
+		chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)),
+	)
+	b.poll("refusal shown", `document.getElementById('try-status').className.includes('error')`, 30*time.Second)
+	st := b.text("#try-status")
+	if !strings.HasPrefix(st, "This image is too large") {
+		t.Errorf("status %q, want the too-large message", st)
+	}
+	t.Logf("too large: %q", st)
+	b.mu.Lock()
+	b.errors = slicesDeleteFunc(b.errors, func(s string) bool { return strings.Contains(s, "status of 413") })
+	b.mu.Unlock()
+	b.checkPage("try it (too large)")
 }
