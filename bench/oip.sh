@@ -22,7 +22,7 @@ go test -run '^$' -bench '^BenchmarkInferOIP$' -benchtime "$BENCHTIME" ./oip >"$
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: go test -run '^\$' -bench '^BenchmarkInferOIP\$' -benchtime $BENCHTIME ./oip"
 echo
-echo "| concurrency | mode | p50 ms | p95 ms | req/s | p50 overhead vs in-process |"
+echo "| concurrency | mode | p50 ms | p95 ms | req/s | overhead vs in-process: p50s; paired median |"
 echo "|---|---|---|---|---|---|"
 awk '/^BenchmarkInferOIP\/c=/ {
   c = $1; sub(/.*c=/, "", c); sub(/-.*/, "", c)
@@ -30,7 +30,7 @@ awk '/^BenchmarkInferOIP\/c=/ {
   split("inproc binary json", modes, " ")
   for (k = 1; k <= 3; k++) {
     md = modes[k]
-    ov = (md == "inproc") ? "—" : sprintf("%+.1f %%", m[md "-%overhead-p50"])
+    ov = (md == "inproc") ? "—" : sprintf("%+.1f %%; %+.1f %%", m[md "-%overhead-p50"], m[md "-%overhead-paired"])
     label = (md == "inproc") ? "in-process Predict" : ((md == "binary") ? "/v2 binary tensors" : "/v2 JSON tensors")
     printf "| %s | %s | %.1f | %.1f | %.2f | %s |\n", c, label, m[md "-p50-ms"], m[md "-p95-ms"], m[md "-req/s"], ov
   }
