@@ -59,7 +59,7 @@ func (q *fakeQueue) count() int {
 }
 
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	env   *cachetest.Env
 	v     *zoo.Version
 	store jobs.Store
@@ -68,7 +68,7 @@ type rig struct {
 	srv   *httptest.Server
 }
 
-func newRig(t *testing.T, tune func(*infer.Options)) *rig {
+func newRig(t testing.TB, tune func(*infer.Options)) *rig {
 	t.Helper()
 	env := cachetest.New(t)
 	r := &rig{t: t, env: env, v: env.Publish(t, nuclei), q: &fakeQueue{}}
@@ -92,7 +92,7 @@ func newRig(t *testing.T, tune func(*infer.Options)) *rig {
 	return r
 }
 
-func needONNX(t *testing.T) {
+func needONNX(t testing.TB) {
 	t.Helper()
 	if err := onnx.Init(); err != nil {
 		t.Skipf("ONNX Runtime is not installed here: %v", err)
@@ -164,7 +164,7 @@ func (r *rig) work(ctx context.Context, i, attempt int) error {
 	return r.s.Handle(ctx, &queue.Job{Kind: infer.Kind, Args: args, Attempt: attempt, MaxAttempts: 5})
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(fixtures.Path(t, "packages", nuclei, name))
 	if err != nil {
@@ -296,7 +296,7 @@ func TestJobRunsAndDownloads(t *testing.T) {
 }
 
 // big returns a size×size float32 image as .npy (smooth blobs).
-func big(t *testing.T, size int) []byte {
+func big(t testing.TB, size int) []byte {
 	t.Helper()
 	x, _ := tensor.New(tensor.Float32, []int{size, size})
 	f := x.Float32s()
