@@ -312,7 +312,7 @@ func TestBrowserFindAndUse(t *testing.T) {
 		t.Errorf("the model page is wider than a phone screen: %s", w)
 	}
 	b.shot("model-phone")
-	b.do("desktop viewport", chromedp.EmulateReset())
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
 
 	pkg := b.download(`a.button[href^="/packages/"]`)
 	if _, err := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg))); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/preview"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/search"
@@ -181,7 +182,7 @@ type modelPage struct {
 	Doc       template.HTML
 	Test      *testReport
 	Formats   []string
-	Tools     []string
+	Tools     []toolView
 	Citation  string
 	Inputs    []example
 	Outputs   []example
@@ -267,7 +268,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 			d.Test = &tr
 		}
 	}
-	d.Tools = Tools(desc)
+	d.Tools = tools(desc, v.TestReport)
 	d.Citation = citation(v, desc, d.Base)
 	if doc := p.documentation(ctx, v, desc); doc != "" {
 		d.Doc = MarkdownFiles(doc, func(ref string) string {
@@ -320,23 +321,28 @@ func examplePath(v *zoo.Version, kind string, i int) string {
 	return "/models/" + url.PathEscape(v.ModelID) + "/" + strconv.Itoa(v.Number) + "/examples/" + kind + "-" + strconv.Itoa(i) + ".png"
 }
 
-// Tools lists the tools that can run a model, judged by its weight
-// formats (search.Tools, the values of the "tool" facet).
-func Tools(d *spec.Model) []string {
-	has := func(f string) bool { return d.Weights.Get(f) != nil }
-	var out []string
-	out = append(out, "zoo CLI")
-	if has("torchscript") || has("tensorflow_saved_model_bundle") || has("onnx") {
-		out = append(out, "deepImageJ (Fiji)")
-	}
-	if has("pytorch_state_dict") || has("torchscript") || has("onnx") {
-		out = append(out, "ilastik")
-	}
-	if has("pytorch_state_dict") || has("torchscript") || has("onnx") || has("keras_hdf5") {
-		out = append(out, "napari (bioimageio plugin)", "bioimageio.core (Python)")
-	}
-	if has("tensorflow_saved_model_bundle") || has("keras_hdf5") {
-		out = append(out, "ZeroCostDL4Mic")
+// toolView is one compatible tool on a model page.
+type toolView struct {
+	Name, URL string
+	Tested    bool // a weight format it runs reproduced in zoo's test
+}
+
+// tools lists the tools whose declared support matches the model
+// (compat.Declared, as the search facet "tool"), marking those for which a
+// weight format they run passed zoo's test.
+func tools(d *spec.Model, testReport json.RawMessage) []toolView {
+	tested := compat.Tested(d, testReport)
+	var out []toolView
+	for _, id := range compat.Declared(d) {
+		t := compat.Lookup(id)
+		if t == nil {
+			continue
+		}
+		tv := toolView{Name: t.Name, Tested: slices.Contains(tested, id)}
+		if strings.HasPrefix(t.URL, "https://") {
+			tv.URL = t.URL
+		}
+		out = append(out, tv)
 	}
 	return out
 }
