@@ -70,6 +70,7 @@ type facetView struct {
 
 type facetValueView struct {
 	Value   string
+	Label   string // what is shown (a tool's name for its id)
 	Count   int
 	Checked bool
 }
@@ -128,7 +129,11 @@ func (p *Pages) searchData(r *http.Request, home bool) (*searchPage, error) {
 	for _, f := range search.Facets {
 		fv := facetView{Name: f}
 		for _, v := range res.Facets[f] {
-			fv.Values = append(fv.Values, facetValueView{v.Value, v.Count, slices.Contains(sq.Filters[f], v.Value)})
+			label := v.Value
+			if t := compat.Lookup(v.Value); f == search.FacetTool && t != nil {
+				label = t.Name
+			}
+			fv.Values = append(fv.Values, facetValueView{v.Value, label, v.Count, slices.Contains(sq.Filters[f], v.Value)})
 		}
 		if len(fv.Values) > 0 {
 			d.Facets = append(d.Facets, fv)
