@@ -125,7 +125,7 @@ func (o *Options) check() error {
 
 // layout says which axis of the tensor is which.
 type layout struct {
-	y, x, c int // axis indices; c = -1 without a channel axis
+	y, x, c int   // axis indices; c = -1 without a channel axis
 	fixed   []int // index chosen on every axis (y, x, c entries ignored)
 }
 
