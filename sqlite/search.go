@@ -103,29 +103,51 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		q.WriteString(`0, `)
 	}
 	q.WriteString(`d.facets `)
-	if len(terms) > 0 {
-		q.WriteString(`FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid `)
-	} else {
-		q.WriteString(`FROM search_docs d `)
-	}
-	q.WriteString(`JOIN versions v ON v.model_id = d.model_id AND v.number = d.number WHERE ` + visibleSQL)
-	if len(terms) > 0 {
-		q.WriteString(` AND search_fts MATCH ?`)
-		args = append(args, ftsQuery(terms, prefix))
-	}
-	for _, f := range search.Facets { // fixed order: the same SQL for the same filters
-		vs := filters[f]
-		if len(vs) == 0 {
-			continue
+	// The join order is forced (CROSS JOIN): the most selective source
+	// first — the full-text matches, else the documents of the rarest
+	// filtered facet value set, else all documents —, then the version
+	// (visibility), then the other filters per document.
+	var where []any
+	driver := ""
+	if len(terms) == 0 && len(filters) > 0 {
+		var err error
+		if driver, err = db.rarestFacet(ctx, filters); err != nil {
+			return nil, err
 		}
-		// EXISTS per document: with "d.id IN (…)" SQLite probes the list
-		// for every version row (quadratic).
-		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = d.id)`)
-		args = append(args, f)
+	}
+	switch {
+	case len(terms) > 0:
+		q.WriteString(`FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid `)
+	case driver != "":
+		vs := filters[driver]
+		q.WriteString(`FROM (SELECT DISTINCT doc FROM search_facets WHERE facet = ? AND value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `)) f0
+			CROSS JOIN search_docs d ON d.id = f0.doc `)
+		args = append(args, driver)
 		for _, v := range vs {
 			args = append(args, v)
 		}
+	default:
+		q.WriteString(`FROM search_docs d `)
 	}
+	q.WriteString(`CROSS JOIN versions v ON v.model_id = d.model_id AND v.number = d.number WHERE ` + visibleSQL)
+	if len(terms) > 0 {
+		q.WriteString(` AND search_fts MATCH ?`)
+		where = append(where, ftsQuery(terms, prefix))
+	}
+	for _, f := range search.Facets { // fixed order: the same SQL for the same filters
+		vs := filters[f]
+		if len(vs) == 0 || f == driver {
+			continue
+		}
+		// EXISTS per document: with "d.id IN (…)" SQLite may probe the
+		// list for every version row (quadratic).
+		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = d.id)`)
+		where = append(where, f)
+		for _, v := range vs {
+			where = append(where, v)
+		}
+	}
+	args = append(args, where...)
 	rows, err := db.read.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
@@ -145,6 +167,30 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		return nil, dbError(op, err, "", "")
 	}
 	return out, nil
+}
+
+// rarestFacet returns the filtered facet whose accepted values are on the
+// fewest documents (an index-only count each).
+func (db *DB) rarestFacet(ctx context.Context, filters map[string][]string) (string, error) {
+	best, bestN := "", int64(-1)
+	for _, f := range search.Facets {
+		vs := filters[f]
+		if len(vs) == 0 {
+			continue
+		}
+		args := []any{f}
+		for _, v := range vs {
+			args = append(args, v)
+		}
+		var n int64
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM search_facets WHERE facet = ? AND value IN (?`+strings.Repeat(`, ?`, len(vs)-1)+`)`, args...).Scan(&n); err != nil {
+			return "", dbError("search.Search", err, "", "")
+		}
+		if bestN < 0 || n < bestN {
+			best, bestN = f, n
+		}
+	}
+	return best, nil
 }
 
 // ftsQuery is the FTS5 query of search.Terms: every term a quoted string
