@@ -132,7 +132,7 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 		JSONLD: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
 			return fair.JSONLD(fair.Record{Version: v, Desc: desc, Base: base})
 		},
-		Signposting: func(v *zoo.Version, desc *spec.Model, base string) string {
+		Signposting: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) string {
 			return fair.Signposting(fair.Record{Version: v, Desc: desc, Base: base})
 		},
 	}

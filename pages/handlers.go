@@ -274,7 +274,11 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Tools = tools(desc, v.TestReport)
-	d.Citation = citation(v, desc, d.Base)
+	doi := ""
+	if p.opts.DOI != nil && v.State.Public() {
+		doi = p.opts.DOI(ctx, v)
+	}
+	d.Citation = citation(v, desc, d.Base, doi)
 	if doc := p.documentation(ctx, v, desc); doc != "" {
 		d.Doc = MarkdownFiles(doc, func(ref string) string {
 			// Relative to the documentation file, which is relative to the description.
@@ -304,7 +308,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.opts.Signposting != nil && v.State.Public() {
-		if l := p.opts.Signposting(v, desc, d.Base); l != "" {
+		if l := p.opts.Signposting(ctx, v, desc, d.Base); l != "" {
 			w.Header().Set("Link", l)
 		}
 	}
@@ -354,7 +358,7 @@ func tools(d *spec.Model, testReport json.RawMessage) []toolView {
 
 // citation is the text to cite: the description's first cite entry and
 // this version's address.
-func citation(v *zoo.Version, d *spec.Model, base string) string {
+func citation(v *zoo.Version, d *spec.Model, base, doi string) string {
 	var b strings.Builder
 	var names []string
 	for _, a := range d.Authors {
@@ -367,7 +371,11 @@ func citation(v *zoo.Version, d *spec.Model, base string) string {
 	if v.PublishedAt != nil {
 		year = v.PublishedAt.Year()
 	}
-	fmt.Fprintf(&b, "%s (version %d). zoo, %d. %s/models/%s/%d", d.Name, v.Number, year, base, v.ModelID, v.Number)
+	where := fmt.Sprintf("%s/models/%s/%d", base, v.ModelID, v.Number)
+	if doi != "" {
+		where = "https://doi.org/" + doi
+	}
+	fmt.Fprintf(&b, "%s (version %d). zoo, %d. %s", d.Name, v.Number, year, where)
 	for _, c := range d.Cite {
 		b.WriteString("\n" + c.Text)
 		if c.DOI != "" {

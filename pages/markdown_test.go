@@ -4,6 +4,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/spec"
 )
 
 func TestMarkdown(t *testing.T) {
@@ -168,5 +171,17 @@ func TestMarkdownFiles(t *testing.T) {
 	}
 	if strings.Contains(got, "javascript") || strings.Contains(got, `"/etc`) {
 		t.Errorf("unsafe target kept: %s", got)
+	}
+}
+
+func TestCitation(t *testing.T) {
+	v := &zoo.Version{ModelID: "brave-cat", Number: 2}
+	d := &spec.Model{Name: "Cells", Authors: []spec.Author{{Name: "A. Author"}}, Cite: []spec.CiteEntry{{Text: "The paper", DOI: "10.1/p"}}}
+	got := citation(v, d, "https://zoo.example", "")
+	if !strings.Contains(got, "A. Author. Cells (version 2).") || !strings.Contains(got, "https://zoo.example/models/brave-cat/2") || !strings.Contains(got, "The paper https://doi.org/10.1/p") {
+		t.Errorf("citation %q", got)
+	}
+	if got := citation(v, d, "https://zoo.example", "10.5/zoo.2"); !strings.Contains(got, "zoo, 1. https://doi.org/10.5/zoo.2") {
+		t.Errorf("with a DOI: %q", got)
 	}
 }

@@ -63,7 +63,10 @@ type Options struct {
 	// JSONLD, if set, returns the JSON-LD of a version, embedded in its page.
 	JSONLD func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error)
 	// Signposting, if set, returns the Link header value of a model page.
-	Signposting func(v *zoo.Version, desc *spec.Model, base string) string
+	Signposting func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) string
+	// DOI, if set, returns a version's minted DOI ("" for none); the
+	// citation then cites it.
+	DOI func(ctx context.Context, v *zoo.Version) string
 	// Base is the public URL of the server (e.g. https://zoo.example.org),
 	// used in snippets and JSON-LD; empty derives it from the request.
 	Base string

@@ -11,20 +11,40 @@ import (
 )
 
 // The web pages for people (package pages): home, search, model pages,
-// upload, my submissions, review, login form.
+// upload, my submissions, review, login form. They use the search
+// feature's index, the session feature's CSRF tokens and the FAIR
+// feature's options (public base URL, DOIs) for JSON-LD, signposting and
+// citations.
 func init() {
 	register(feature{
 		name: "pages",
 		routes: func(env *serverEnv) ([]web.Route, error) {
+			fo := fairOptions(env)
+			record := func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) fair.Record {
+				r := fair.Record{Version: v, Desc: desc, Base: base, Publisher: fo.Publisher}
+				if fo.DOIs != nil {
+					if d, err := fo.DOIs.VersionDOI(ctx, v.ModelID, v.Number); err == nil {
+						r.DOI = d
+					}
+				}
+				return r
+			}
 			opts := pages.Options{
 				Service: env.svc,
 				Logger:  env.log,
-				JSONLD: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
-					return fair.JSONLD(fair.Record{Version: v, Desc: desc, Base: base})
+				Base:    fo.Base,
+				JSONLD: func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
+					return fair.JSONLD(record(ctx, v, desc, base))
 				},
-				Signposting: func(v *zoo.Version, desc *spec.Model, base string) string {
-					return fair.Signposting(fair.Record{Version: v, Desc: desc, Base: base})
+				Signposting: func(ctx context.Context, v *zoo.Version, desc *spec.Model, base string) string {
+					return fair.Signposting(record(ctx, v, desc, base))
 				},
+			}
+			if fo.DOIs != nil {
+				opts.DOI = func(ctx context.Context, v *zoo.Version) string {
+					d, _ := fo.DOIs.VersionDOI(ctx, v.ModelID, v.Number)
+					return d
+				}
 			}
 			// The search feature's index (feature_search.go); without one
 			// the pages scan the published models.
