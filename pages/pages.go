@@ -160,7 +160,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	if r.URL.Path == "/search" {
 		v.Query = r.URL.Query().Get("q")
 	}
-	v.Error, v.Notice = r.URL.Query().Get("error"), r.URL.Query().Get("done")
+	// Messages in the query come from this server's own redirects (login,
+	// review); other pages ignore them, so links cannot put text on them.
+	if name == "login" || name == "review" {
+		v.Error, v.Notice = r.URL.Query().Get("error"), r.URL.Query().Get("done")
+	}
 	if len(v.Error) > 300 {
 		v.Error = v.Error[:300]
 	}

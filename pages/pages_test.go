@@ -116,6 +116,12 @@ func TestSearchQueryLimits(t *testing.T) {
 	if code, _ := e.get("", "/search?q="+strings.Repeat("nuclei+", 2000)); code != 200 {
 		t.Errorf("long query: %d", code)
 	}
+	if _, body := e.get("", "/search?error=Your+account+is+locked"); strings.Contains(body, "account is locked") {
+		t.Errorf("the search page shows a message from its query")
+	}
+	if _, body := e.get("", "/login?error=unknown+token"); !strings.Contains(body, "unknown token") {
+		t.Errorf("the login page does not show the login error")
+	}
 	if code, _ := e.get("", "/models/x/abc"); code != 404 {
 		t.Errorf("bad version: %d", code)
 	}
