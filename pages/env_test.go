@@ -27,6 +27,7 @@ import (
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/search"
+	"github.com/zoo-bioimage/zoo/search/searchweb"
 	"github.com/zoo-bioimage/zoo/session"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/sqlite"
@@ -145,7 +146,7 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 	}
 	routes := append(p.Routes(), sess.Routes()...)
 	if idx != nil {
-		routes = append(routes, search.Route(idx))
+		routes = append(routes, searchweb.Route(idx))
 	}
 	if extra != nil {
 		routes = append(routes, extra(e)...)

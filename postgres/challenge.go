@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
-	"io/fs"
 	"sync"
 	"time"
 
@@ -14,14 +12,9 @@ import (
 	"github.com/zoo-bioimage/zoo/challenge"
 )
 
-//go:embed migrations/0005_challenge.sql.pending
-var challengeSchema string
-
 // challengeStore is challenge.Store on a DB.
 type challengeStore struct {
-	db    *DB
-	mu    sync.Mutex
-	ready bool // the tables exist
+	db *DB
 }
 
 var challengeStores sync.Map // *DB → *challengeStore
@@ -32,40 +25,12 @@ func (db *DB) Challenges() challenge.Store {
 	return s.(*challengeStore)
 }
 
-// ensure creates the challenge tables when migration 0005 is not embedded
-// yet (its number waits for 0002–0004); the schema is idempotent, and runs
-// under the migration lock so that replicas do not race.
-func (s *challengeStore) ensure(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ready {
-		return nil
-	}
-	if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err != nil {
-		err := s.db.tx(ctx, "postgres.Challenges", func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
-				return dbError("postgres.Challenges", err, "", "")
-			}
-			_, err := tx.Exec(ctx, challengeSchema)
-			return dbError("postgres.Challenges", err, "", "")
-		})
-		if err != nil {
-			return err // tried again on the next call
-		}
-	}
-	s.ready = true
-	return nil
-}
-
 func us(t time.Time) int64 { return t.UnixMicro() }
 
 func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 func (s *challengeStore) CreateChallenge(ctx context.Context, c *challenge.Challenge, data [][]byte) error {
 	const op = "postgres.CreateChallenge"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	spec, err := json.Marshal(c)
 	if err != nil {
 		return zoo.E(op, zoo.Internal, err, "")
@@ -106,24 +71,15 @@ func scanChallenge(op string, sc interface{ Scan(...any) error }) (*challenge.Ch
 const challengeCols = `id, spec, created_by, created_at`
 
 func (s *challengeStore) Challenge(ctx context.Context, slug string) (*challenge.Challenge, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanChallenge("postgres.Challenge", s.db.pool.QueryRow(ctx, `SELECT `+challengeCols+` FROM challenges WHERE slug = $1`, slug))
 }
 
 func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challenge.Challenge, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanChallenge("postgres.Challenge", s.db.pool.QueryRow(ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = $1`, id))
 }
 
 func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge, error) {
 	const op = "postgres.Challenges"
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+challengeCols+` FROM challenges ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
@@ -141,9 +97,6 @@ func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge
 }
 
 func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, name string) ([]byte, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	var b []byte
 	err := s.db.pool.QueryRow(ctx, `SELECT data FROM challenge_files WHERE challenge_id = $1 AND kind = $2 AND name = $3`,
 		challengeID, kind, name).Scan(&b)
@@ -152,9 +105,6 @@ func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, 
 
 func (s *challengeStore) AddSubmission(ctx context.Context, sub *challenge.Submission, data []byte, lim challenge.Limit) error {
 	const op = "postgres.AddSubmission"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	return s.db.tx(ctx, op, func(tx pgx.Tx) error {
 		// The challenge's row lock serialises submissions to it: the
 		// count below and the insert cannot interleave with another's.
@@ -207,16 +157,10 @@ func scanSubmission(op string, sc interface{ Scan(...any) error }) (*challenge.S
 }
 
 func (s *challengeStore) Submission(ctx context.Context, id int64) (*challenge.Submission, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanSubmission("postgres.Submission", s.db.pool.QueryRow(ctx, `SELECT `+submissionCols+` FROM challenge_submissions WHERE id = $1`, id))
 }
 
 func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	var b []byte
 	err := s.db.pool.QueryRow(ctx, `SELECT data FROM challenge_submissions WHERE id = $1 AND data IS NOT NULL`, id).Scan(&b)
 	return b, dbError("postgres.SubmissionData", err, "the submission has no stored predictions", "")
@@ -224,9 +168,6 @@ func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, 
 
 func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID int64) ([]*challenge.Submission, error) {
 	const op = "postgres.Submissions"
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+submissionCols+` FROM challenge_submissions
 		WHERE challenge_id = $1 AND ($2 = 0 OR user_id = $2) ORDER BY id`, challengeID, userID)
 	if err != nil {
@@ -246,9 +187,6 @@ func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID in
 
 func (s *challengeStore) FinishSubmission(ctx context.Context, sub *challenge.Submission) error {
 	const op = "postgres.FinishSubmission"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	scores, images, err := challenge.EncodeScores(sub)
 	if err != nil {
 		return zoo.E(op, zoo.Internal, err, "")

@@ -21,6 +21,7 @@ import (
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/search"
+	"github.com/zoo-bioimage/zoo/search/searchweb"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
@@ -299,7 +300,7 @@ func TestHandler(t *testing.T) {
 	if _, err := in.idx.Sync(ctx, in.svc); err != nil {
 		t.Fatal(err)
 	}
-	h := search.Handler(in.idx)
+	h := searchweb.Handler(in.idx)
 	get := func(query string) (*httptest.ResponseRecorder, search.Results) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/search?"+query, nil))

@@ -3,23 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"encoding/json"
-	"io/fs"
 	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/challenge"
 )
 
-//go:embed migrations/0005_challenge.sql.pending
-var challengeSchema string
-
 // challengeStore is challenge.Store on a DB.
 type challengeStore struct {
-	db    *DB
-	mu    sync.Mutex
-	ready bool // the tables exist
+	db *DB
 }
 
 var challengeStores sync.Map // *DB → *challengeStore
@@ -30,32 +23,8 @@ func (db *DB) Challenges() challenge.Store {
 	return s.(*challengeStore)
 }
 
-// ensure creates the challenge tables when migration 0005 is not embedded
-// yet (its number waits for 0002–0004); the schema is idempotent.
-func (s *challengeStore) ensure(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ready {
-		return nil
-	}
-	if _, err := fs.Stat(migrationFiles, "migrations/0005_challenge.sql"); err != nil {
-		err := s.db.tx(ctx, "sqlite.Challenges", func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, challengeSchema)
-			return dbError("sqlite.Challenges", err, "", "")
-		})
-		if err != nil {
-			return err // tried again on the next call
-		}
-	}
-	s.ready = true
-	return nil
-}
-
 func (s *challengeStore) CreateChallenge(ctx context.Context, c *challenge.Challenge, data [][]byte) error {
 	const op = "sqlite.CreateChallenge"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	spec, err := json.Marshal(c)
 	if err != nil {
 		return zoo.E(op, zoo.Internal, err, "")
@@ -99,24 +68,15 @@ func scanChallenge(op string, sc interface{ Scan(...any) error }) (*challenge.Ch
 const challengeCols = `id, spec, created_by, created_at`
 
 func (s *challengeStore) Challenge(ctx context.Context, slug string) (*challenge.Challenge, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanChallenge("sqlite.Challenge", s.db.read.QueryRowContext(ctx, `SELECT `+challengeCols+` FROM challenges WHERE slug = ?`, slug))
 }
 
 func (s *challengeStore) ChallengeByID(ctx context.Context, id int64) (*challenge.Challenge, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanChallenge("sqlite.Challenge", s.db.read.QueryRowContext(ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
 }
 
 func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge, error) {
 	const op = "sqlite.Challenges"
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT `+challengeCols+` FROM challenges ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
@@ -134,9 +94,6 @@ func (s *challengeStore) Challenges(ctx context.Context) ([]*challenge.Challenge
 }
 
 func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, name string) ([]byte, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	var b []byte
 	err := s.db.read.QueryRowContext(ctx, `SELECT data FROM challenge_files WHERE challenge_id = ? AND kind = ? AND name = ?`,
 		challengeID, kind, name).Scan(&b)
@@ -145,9 +102,6 @@ func (s *challengeStore) FileData(ctx context.Context, challengeID int64, kind, 
 
 func (s *challengeStore) AddSubmission(ctx context.Context, sub *challenge.Submission, data []byte, lim challenge.Limit) error {
 	const op = "sqlite.AddSubmission"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	// One writer connection with BEGIN IMMEDIATE: the count and the
 	// insert cannot interleave with another submission's.
 	return s.db.tx(ctx, op, func(tx *sql.Tx) error {
@@ -189,16 +143,10 @@ func scanSubmission(op string, sc interface{ Scan(...any) error }) (*challenge.S
 }
 
 func (s *challengeStore) Submission(ctx context.Context, id int64) (*challenge.Submission, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	return scanSubmission("sqlite.Submission", s.db.read.QueryRowContext(ctx, `SELECT `+submissionCols+` FROM challenge_submissions WHERE id = ?`, id))
 }
 
 func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	var b []byte
 	err := s.db.read.QueryRowContext(ctx, `SELECT data FROM challenge_submissions WHERE id = ? AND data IS NOT NULL`, id).Scan(&b)
 	return b, dbError("sqlite.SubmissionData", err, "the submission has no stored predictions", "")
@@ -206,9 +154,6 @@ func (s *challengeStore) SubmissionData(ctx context.Context, id int64) ([]byte, 
 
 func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID int64) ([]*challenge.Submission, error) {
 	const op = "sqlite.Submissions"
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.read.QueryContext(ctx, `SELECT `+submissionCols+` FROM challenge_submissions
 		WHERE challenge_id = ? AND (? = 0 OR user_id = ?) ORDER BY id`, challengeID, userID, userID)
 	if err != nil {
@@ -228,9 +173,6 @@ func (s *challengeStore) Submissions(ctx context.Context, challengeID, userID in
 
 func (s *challengeStore) FinishSubmission(ctx context.Context, sub *challenge.Submission) error {
 	const op = "sqlite.FinishSubmission"
-	if err := s.ensure(ctx); err != nil {
-		return err
-	}
 	scores, images, err := challenge.EncodeScores(sub)
 	if err != nil {
 		return zoo.E(op, zoo.Internal, err, "")

@@ -3,12 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
-	"io/fs"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -20,45 +17,12 @@ import (
 
 var _ doi.Store = (*DB)(nil)
 
-// doiSchema holds migration 0006 as .sql.pending (applied by doiTable)
-// or, once renamed, as .sql (applied by migrate); the pattern matches
-// both, so the rename needs no change here.
-//
-//go:embed migrations/0006_doi.sql*
-var doiSchema embed.FS
 
-var doiReady sync.Map // *DB → true once the table exists
 
-// doiTable creates table version_dois while migration 0006 is not yet
-// embedded as such (its number waits for 0004 and 0005); the schema is
-// idempotent. A failure is retried on the next call.
-func (db *DB) doiTable(ctx context.Context) error {
-	if _, ok := doiReady.Load(db); ok {
-		return nil
-	}
-	if _, err := fs.Stat(migrationFiles, "migrations/0006_doi.sql"); err != nil {
-		schema, rerr := fs.ReadFile(doiSchema, "migrations/0006_doi.sql.pending")
-		if rerr != nil {
-			return zoo.E("sqlite.doiTable", zoo.Internal, rerr, "")
-		}
-		err := db.tx(ctx, "sqlite.doiTable", func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, string(schema))
-			return dbError("sqlite.doiTable", err, "", "")
-		})
-		if err != nil {
-			return err
-		}
-	}
-	doiReady.Store(db, true)
-	return nil
-}
 
 // VersionDOI returns the DOI recorded for version n of model id.
 func (db *DB) VersionDOI(ctx context.Context, id string, n int) (string, error) {
 	const op = "sqlite.VersionDOI"
-	if err := db.doiTable(ctx); err != nil {
-		return "", err
-	}
 	var d string
 	err := db.read.QueryRowContext(ctx, `SELECT doi FROM version_dois WHERE model_id = ? AND version = ?`, id, n).Scan(&d)
 	return d, dbError(op, err, "no DOI was minted for "+id+"/"+strconv.Itoa(n), "")
@@ -67,9 +31,6 @@ func (db *DB) VersionDOI(ctx context.Context, id string, n int) (string, error) 
 // SetVersionDOI records the DOI of version n of model id.
 func (db *DB) SetVersionDOI(ctx context.Context, id string, n int, d string) error {
 	const op = "sqlite.SetVersionDOI"
-	if err := db.doiTable(ctx); err != nil {
-		return err
-	}
 	if err := doi.CheckDOI(op, d); err != nil {
 		return err
 	}
@@ -93,9 +54,6 @@ func (db *DB) SetVersionDOI(ctx context.Context, id string, n int, d string) err
 // ModelDOIs returns the recorded DOIs of model id's versions.
 func (db *DB) ModelDOIs(ctx context.Context, id string) (map[int]string, error) {
 	const op = "sqlite.ModelDOIs"
-	if err := db.doiTable(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := db.read.QueryContext(ctx, `SELECT version, doi FROM version_dois WHERE model_id = ?`, id)
 	if err != nil {
 		return nil, dbError(op, err, "", "")

@@ -20,7 +20,6 @@ type openAPIDocument struct {
 	Components map[string]map[string]json.RawMessage `json:"components"`
 }
 
-
 // concrete fills a path template with sample values.
 func concrete(p string) string {
 	return pathParam.ReplaceAllStringFunc(p, func(m string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/search"
+	"github.com/zoo-bioimage/zoo/search/searchweb"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -35,7 +36,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return []web.Route{search.Route(idx)}, nil
+			return []web.Route{searchweb.Route(idx)}, nil
 		},
 		start: func(env *serverEnv) error {
 			idx, err := searchFor(env)
