@@ -210,14 +210,14 @@ func TestServeSeed(t *testing.T) {
 	if n := publishedCount(t, server); n != 1 {
 		t.Errorf("%d models published, want 1", n)
 	}
-	// The home page lists it with its download link.
+	// The home page lists it with a link to its page.
 	resp, err := http.Get(server + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(page, []byte("Test_scaling")) || !bytes.Contains(page, []byte(`href="/packages/`)) {
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(page, []byte("Test_scaling")) || !bytes.Contains(page, []byte(`href="/models/`)) {
 		t.Errorf("GET /: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
 

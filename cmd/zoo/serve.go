@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -100,7 +99,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 				return zoo.E("serve", zoo.Unavailable, err, "cannot listen on %s; is another server running there? (choose another with --addr)", addr)
 			}
 			srv := &http.Server{
-				Handler:           withHome(web.New(svc, wopts), svc),
+				Handler:           web.New(svc, wopts),
 				ReadHeaderTimeout: 10 * time.Second,
 				IdleTimeout:       2 * time.Minute,
 			}
@@ -242,77 +241,3 @@ func ensureUser(ctx context.Context, cat zoo.Catalog, name string, role zoo.Role
 	return u, err
 }
 
-// withHome serves a minimal home page at / — the published models with
-// their download links — while the web handler has no page there of its
-// own (it answers 404 to GET /); everything else goes to h.
-func withHome(h http.Handler, svc *repo.Service) http.Handler {
-	probe := &statusOnly{header: http.Header{}}
-	h.ServeHTTP(probe, httptestRequest("/"))
-	if probe.status != http.StatusNotFound {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			h.ServeHTTP(w, r)
-			return
-		}
-		ctx := r.Context()
-		models, err := svc.Catalog().ListModels(ctx, true)
-		if err != nil {
-			h.ServeHTTP(w, r) // the web handler reports the failure its way
-			return
-		}
-		var list []*zoo.Version
-		for _, m := range models {
-			if v, err := svc.Get(ctx, nil, m.ID, 0); err == nil {
-				list = append(list, v)
-			}
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		homePage.Execute(w, list)
-	})
-}
-
-func httptestRequest(path string) *http.Request {
-	r, _ := http.NewRequest(http.MethodHead, path, nil)
-	r.RemoteAddr = "127.0.0.1:0"
-	return r
-}
-
-// statusOnly is a ResponseWriter that keeps the status.
-type statusOnly struct {
-	header http.Header
-	status int
-}
-
-func (s *statusOnly) Header() http.Header { return s.header }
-func (s *statusOnly) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return len(b), nil
-}
-func (s *statusOnly) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-}
-
-var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>zoo — bioimage model zoo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
-.card{border:1px solid #ccc;border-radius:.5rem;padding:1rem;margin:1rem 0}code{background:#f3f3f3;padding:0 .2rem}</style></head>
-<body><h1>zoo</h1><p>Pre-trained AI models for bioimage analysis, in the bioimage.io format: every published version
-validated, tested, reviewed and immutable.</p>
-{{range .}}<div class="card"><h2>{{.Name}}</h2><p>{{.Description}}</p>
-<p><code>{{.ModelID}}/{{.Number}}</code> · {{.State}} · test {{.TestStatus}} · format {{.FormatVersion}}</p>
-<p><a href="/packages/{{.ModelID}}/{{.Number}}">download the package (zip)</a> ·
-<a href="/files/{{.ModelID}}/{{.Number}}/rdf.yaml">rdf.yaml</a> ·
-<a href="/api/v1/models/{{.ModelID}}">JSON</a> ·
-<code>zoo download {{.ModelID}} -o DIR</code></p></div>
-{{else}}<p>No published models yet. Upload one: <code>zoo upload --token TOKEN path/to/package</code>
-(tokens come from <code>zoo admin token</code>).</p>{{end}}
-<p>API: <a href="/api/v1/models">/api/v1/models</a>, described at <a href="/api/openapi.json">/api/openapi.json</a>.</p>
-</body></html>`))
