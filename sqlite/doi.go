@@ -17,9 +17,6 @@ import (
 
 var _ doi.Store = (*DB)(nil)
 
-
-
-
 // VersionDOI returns the DOI recorded for version n of model id.
 func (db *DB) VersionDOI(ctx context.Context, id string, n int) (string, error) {
 	const op = "sqlite.VersionDOI"

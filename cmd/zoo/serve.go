@@ -240,4 +240,3 @@ func ensureUser(ctx context.Context, cat zoo.Catalog, name string, role zoo.Role
 	}
 	return u, err
 }
-
