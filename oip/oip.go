@@ -234,41 +234,11 @@ func tensorMetadata(m *spec.Model, t *spec.Tensor) TensorMetadata {
 	}
 	shape := make([]int64, len(t.Axes))
 	for i := range t.Axes {
-		shape[i] = axisSize(m, &t.Axes[i], 0)
+		shape[i] = runner.FixedSize(m, &t.Axes[i])
 	}
 	return TensorMetadata{Name: t.ID, Datatype: name, Shape: shape}
 }
 
-// axisSize is an axis's size when the description fixes it, else -1.
-func axisSize(m *spec.Model, a *spec.Axis, depth int) int64 {
-	switch a.Size.Kind {
-	case spec.SizeFixed:
-		return int64(a.Size.Fixed)
-	case spec.SizeParameterized:
-		if a.Size.Step == 0 {
-			return int64(a.Size.Min)
-		}
-	case spec.SizeReference:
-		if depth > 8 {
-			return -1
-		}
-		for _, ts := range [][]spec.Tensor{m.Inputs, m.Outputs} {
-			for i := range ts {
-				if ts[i].ID != a.Size.Ref.TensorID {
-					continue
-				}
-				for j := range ts[i].Axes {
-					if ts[i].Axes[j].ID == a.Size.Ref.AxisID {
-						if n := axisSize(m, &ts[i].Axes[j], depth+1); n >= 0 {
-							return n + int64(a.Size.Ref.Offset)
-						}
-					}
-				}
-			}
-		}
-	}
-	return -1
-}
 
 func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 	v, err := s.version(r)

@@ -405,3 +405,50 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// FixedSize is the size of axis a of m when the description fixes it —
+// a fixed size, a parameterized size with step 0, or a reference to such an
+// axis (int(ref · refScale / scale + offset), as refSize) — else -1. Used
+// where a shape must be declared before any input is seen (protocol
+// metadata, exported model configurations).
+func FixedSize(m *spec.Model, a *spec.Axis) int64 { return fixedSize(m, a, 0) }
+
+func fixedSize(m *spec.Model, a *spec.Axis, depth int) int64 {
+	switch a.Size.Kind {
+	case spec.SizeFixed:
+		return int64(a.Size.Fixed)
+	case spec.SizeParameterized:
+		if a.Size.Step == 0 {
+			return int64(a.Size.Min)
+		}
+	case spec.SizeReference:
+		if depth > 8 {
+			return -1
+		}
+		for _, ts := range [][]spec.Tensor{m.Inputs, m.Outputs} {
+			for i := range ts {
+				if ts[i].ID != a.Size.Ref.TensorID {
+					continue
+				}
+				for j := range ts[i].Axes {
+					target := &ts[i].Axes[j]
+					if target.ID != a.Size.Ref.AxisID {
+						continue
+					}
+					if n := fixedSize(m, target, depth+1); n >= 0 {
+						return int64(refSize(int(n), scaleOf(target), scaleOf(a), a.Size.Ref.Offset))
+					}
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// scaleOf is an axis's scale, 1 when not given.
+func scaleOf(a *spec.Axis) float64 {
+	if a.Scale == 0 {
+		return 1
+	}
+	return a.Scale
+}

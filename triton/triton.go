@@ -192,7 +192,7 @@ func Config(name string, m *spec.Model, ins, outs []onnx.TensorInfo, maxBatch in
 			}
 			dims := make([]int64, len(d.Axes))
 			for j := range d.Axes {
-				dims[j] = fixedSize(m, &d.Axes[j], 0)
+				dims[j] = runner.FixedSize(m, &d.Axes[j])
 				if dims[j] < 0 && info.Shape != nil {
 					dims[j] = info.Shape[j]
 				}
@@ -236,31 +236,3 @@ func Config(name string, m *spec.Model, ins, outs []onnx.TensorInfo, maxBatch in
 	return b.String(), batched, nil
 }
 
-// fixedSize is the size of axis a when the description fixes it (also
-// through a reference to a fixed size), else -1.
-func fixedSize(m *spec.Model, a *spec.Axis, depth int) int64 {
-	switch a.Size.Kind {
-	case spec.SizeFixed:
-		return int64(a.Size.Fixed)
-	case spec.SizeParameterized:
-		if a.Size.Step == 0 {
-			return int64(a.Size.Min)
-		}
-	case spec.SizeReference:
-		if depth > 8 {
-			return -1
-		}
-		for _, ts := range [][]spec.Tensor{m.Inputs, m.Outputs} {
-			for i := range ts {
-				for j := range ts[i].Axes {
-					if ts[i].ID == a.Size.Ref.TensorID && ts[i].Axes[j].ID == a.Size.Ref.AxisID {
-						if n := fixedSize(m, &ts[i].Axes[j], depth+1); n >= 0 {
-							return n + int64(a.Size.Ref.Offset)
-						}
-					}
-				}
-			}
-		}
-	}
-	return -1
-}
