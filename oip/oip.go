@@ -239,7 +239,6 @@ func tensorMetadata(m *spec.Model, t *spec.Tensor) TensorMetadata {
 	return TensorMetadata{Name: t.ID, Datatype: name, Shape: shape}
 }
 
-
 func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 	v, err := s.version(r)
 	if err != nil {

@@ -235,4 +235,3 @@ func Config(name string, m *spec.Model, ins, outs []onnx.TensorInfo, maxBatch in
 	}
 	return b.String(), batched, nil
 }
-
