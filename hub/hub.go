@@ -2,7 +2,7 @@
 // that existing Hub clients (huggingface_hub's hf_hub_download and
 // snapshot_download, the hf-hub Rust crate, transformers.js, …) download a
 // zoo instance's published models unmodified, pointed at it with
-// HF_ENDPOINT=https://HOST/hf.
+// HF_ENDPOINT=https://HOST/hf or HF_ENDPOINT=https://HOST.
 //
 // Routes (all anonymous: an Authorization header, e.g. a client's own
 // HF_TOKEN, is ignored, and only published and retired versions are
@@ -17,10 +17,11 @@
 //	GET|HEAD /hf/{id}/raw/{rev}/{path...}          the git view: a small file, or a large file's git-lfs pointer
 //
 // The three /api/models routes are also mounted at the root (/api/models…)
-// for clients that only list. The Hub's download URLs are root-level
-// (/{repo_id}/resolve/…); here they live under /hf because a root pattern
-// beginning with a wildcard would clash with the server's other routes
-// (/files/{id}/{n}/{path...} and those of the web pages).
+// for clients that only list, and the Hub's root-level download URL
+// /{repo_id}/resolve/{rev}/{path...} is answered by Root, a
+// web.Options.Fallback: a ServeMux pattern beginning with a wildcard would
+// clash with the server's other routes (/files/{id}/{n}/{path...} and those
+// of the web pages), so it is matched after them.
 //
 // Mapping. A repository is a model (repo_id = model id); a revision is a
 // version: "main" (also "HEAD", "refs/heads/main") is the latest published one, "N" or "vN" version N, and
@@ -88,6 +89,26 @@ func New(svc *repo.Service, opts Options) *Handler {
 	}
 	opts.Base = strings.TrimRight(opts.Base, "/")
 	return &Handler{svc: svc, opts: opts}
+}
+
+// Root serves the Hub's file route at the server's root,
+// GET|HEAD /{id}/resolve/{rev}/{path...}, so that HF_ENDPOINT=BASE works as
+// well as BASE/hf. It is a web.Options.Fallback (a ServeMux pattern of
+// that shape clashes with /files/{id}/{n}/{path...}): it answers only
+// requests of that shape and returns false for everything else.
+func (h *Handler) Root(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 4)
+	if len(parts) != 4 || parts[1] != "resolve" || parts[0] == "" || parts[2] == "" || parts[3] == "" {
+		return false
+	}
+	r.SetPathValue("id", parts[0])
+	r.SetPathValue("rev", parts[2])
+	r.SetPathValue("path", parts[3])
+	h.resolve(w, r)
+	return true
 }
 
 // Routes returns the routes to mount (web.Options.Routes).

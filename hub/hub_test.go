@@ -30,7 +30,7 @@ type hubEnv struct {
 func newHubEnv(t *testing.T) *hubEnv {
 	env := cachetest.New(t)
 	h := New(env.Svc, Options{})
-	srv := httptest.NewServer(web.New(env.Svc, web.Options{Routes: h.Routes()}))
+	srv := httptest.NewServer(web.New(env.Svc, web.Options{Routes: h.Routes(), Fallback: h.Root}))
 	t.Cleanup(srv.Close)
 	return &hubEnv{Env: env, srv: srv, client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -398,5 +398,23 @@ func TestRaw(t *testing.T) {
 	}
 	if res, _ := e.do(t, "HEAD", Prefix+"/"+v.ModelID+"/raw/main/nope.txt", nil); res.StatusCode != 404 || res.Header.Get("X-Error-Code") != "EntryNotFound" {
 		t.Errorf("HEAD raw missing: %d", res.StatusCode)
+	}
+}
+
+// With HF_ENDPOINT=BASE (no /hf), clients ask for /{id}/resolve/{rev}/{path}
+// at the root: the fallback serves it beside the core routes, and leaves
+// other unknown paths to web's 404.
+func TestResolveAtRoot(t *testing.T) {
+	e := newHubEnv(t)
+	v := e.Publish(t, "unet2d-nuclei-broad-onnx")
+	id := v.ModelID
+	res, body := e.do(t, "GET", "/"+id+"/resolve/main/"+v.DescriptionFile, nil)
+	if res.StatusCode != http.StatusOK || res.Header.Get("X-Repo-Commit") != Commit(v) || len(body) == 0 {
+		t.Fatalf("GET /%s/resolve/main/%s: %d %v", id, v.DescriptionFile, res.StatusCode, res.Header)
+	}
+	for _, p := range []string{"/" + id + "/resolve/main/no-such-file", "/" + id + "/other/main/" + v.DescriptionFile, "/nothing-here"} {
+		if res, _ := e.do(t, "GET", p, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, res.StatusCode)
+		}
 	}
 }

@@ -118,6 +118,13 @@ type Options struct {
 	// route under /api/ must carry its OpenAPI operation (Doc), which the
 	// served /api/openapi.json then includes; New panics otherwise.
 	Routes []Route
+	// Fallback, if set, sees every request no route matches before it is
+	// answered 404 or 405, and returns whether it answered it. It serves
+	// path shapes a ServeMux pattern cannot hold beside the core routes
+	// (e.g. the Hugging Face Hub's root /{repo}/resolve/{rev}/{path...},
+	// which clashes with /files/{id}/{n}/{path...}). The caller is not
+	// resolved for it.
+	Fallback func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // Route is one route mounted through Options.Routes.
@@ -279,6 +286,9 @@ func (s *server) routes() []route {
 // exists under other methods, else 404. (The catch-all "/" pattern would
 // otherwise hide the mux's own 405s.)
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Fallback != nil && s.opts.Fallback(w, r) {
+		return
+	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
 		if m == r.Method {

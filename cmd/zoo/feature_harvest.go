@@ -53,7 +53,15 @@ func init() {
 				{Pattern: "GET /collection.json", Handler: http.HandlerFunc(c.ServeCollection)},
 				{Pattern: "GET /index.json", Handler: http.HandlerFunc(c.ServeIndex)},
 			}
-			return append(routes, hub.New(env.svc, hub.Options{Base: base}).Routes()...), nil
+			return append(routes, hubFor(env, base).Routes()...), nil
+		},
+		fallback: func(env *serverEnv) func(http.ResponseWriter, *http.Request) bool {
+			return hubFor(env, strings.TrimRight(os.Getenv(doi.EnvPublicURL), "/")).Root
 		},
 	})
+}
+
+// hubFor makes the Hub-compatible handler of a server.
+func hubFor(env *serverEnv, base string) *hub.Handler {
+	return hub.New(env.svc, hub.Options{Base: base})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -30,6 +31,9 @@ type feature struct {
 	// session, if it returns non-nil, identifies cookie sessions (at most
 	// one feature provides it).
 	session func(env *serverEnv) web.Session
+	// fallback, if it returns non-nil, is web.Options.Fallback (at most one
+	// feature provides it).
+	fallback func(env *serverEnv) func(w http.ResponseWriter, r *http.Request) bool
 	// start runs once the service exists, in serve and in worker (e.g. to
 	// sync an index); an error is logged, not fatal.
 	start func(env *serverEnv) error
@@ -102,6 +106,14 @@ func webOptions(env *serverEnv) (web.Options, error) {
 				return opts, err
 			}
 			opts.Routes = append(opts.Routes, rs...)
+		}
+		if f.fallback != nil {
+			if fb := f.fallback(env); fb != nil {
+				if opts.Fallback != nil {
+					panic("two features provide a web fallback")
+				}
+				opts.Fallback = fb
+			}
 		}
 		if f.session != nil {
 			if s := f.session(env); s != nil {
