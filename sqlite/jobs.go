@@ -15,28 +15,8 @@ func (db *DB) Jobs() jobs.Store { return jobStore{db} }
 
 type jobStore struct{ db *DB }
 
-const jobCols = `id, model_id, version, state, done, total, message, error, input_sha256, input_size, input_format, axes,
-	result_sha256, result_size, runs, lease, lease_until, created_at, updated_at, expires_at, finished_at`
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanJob(r rowScanner) (*jobs.Job, error) {
-	var j jobs.Job
-	var state string
-	var lease, created, updated, expires, finished int64
-	if err := r.Scan(&j.ID, &j.ModelID, &j.Version, &state, &j.Done, &j.Total, &j.Message, &j.Error,
-		&j.InputSHA256, &j.InputSize, &j.InputFormat, &j.Axes, &j.ResultSHA256, &j.ResultSize, &j.Runs,
-		&j.Lease, &lease, &created, &updated, &expires, &finished); err != nil {
-		return nil, err
-	}
-	j.State = jobs.State(state)
-	j.LeaseUntil, j.CreatedAt, j.UpdatedAt = jobs.FromMillis(lease), jobs.FromMillis(created), jobs.FromMillis(updated)
-	j.ExpiresAt, j.FinishedAt = jobs.FromMillis(expires), jobs.FromMillis(finished)
-	return &j, nil
-}
-
 func (s jobStore) CreateJob(ctx context.Context, j *jobs.Job) error {
-	_, err := s.db.write.ExecContext(ctx, `INSERT INTO infer_jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := s.db.write.ExecContext(ctx, `INSERT INTO infer_jobs (`+jobs.Columns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		j.ID, j.ModelID, j.Version, string(jobs.Queued), j.Done, j.Total, j.Message, j.Error,
 		j.InputSHA256, j.InputSize, j.InputFormat, j.Axes, j.ResultSHA256, j.ResultSize, 0,
 		"", 0, jobs.Millis(j.CreatedAt), jobs.Millis(j.CreatedAt), jobs.Millis(j.ExpiresAt), 0)
@@ -44,7 +24,7 @@ func (s jobStore) CreateJob(ctx context.Context, j *jobs.Job) error {
 }
 
 func (s jobStore) Job(ctx context.Context, id string) (*jobs.Job, error) {
-	j, err := scanJob(s.db.read.QueryRowContext(ctx, `SELECT `+jobCols+` FROM infer_jobs WHERE id = ?`, id))
+	j, err := jobs.Scan(s.db.read.QueryRowContext(ctx, `SELECT `+jobs.Columns+` FROM infer_jobs WHERE id = ?`, id))
 	return j, dbError("sqlite.Job", err, "no job "+id+" (it may have expired)", "")
 }
 
@@ -61,7 +41,7 @@ func (s jobStore) jobUpdate(ctx context.Context, op, id, conflict, query string,
 		if err != nil {
 			return dbError(op, err, "", "")
 		}
-		j, err = scanJob(tx.QueryRowContext(ctx, `SELECT `+jobCols+` FROM infer_jobs WHERE id = ?`, id))
+		j, err = jobs.Scan(tx.QueryRowContext(ctx, `SELECT `+jobs.Columns+` FROM infer_jobs WHERE id = ?`, id))
 		if err != nil {
 			return dbError(op, err, "no job "+id, "")
 		}
@@ -146,12 +126,12 @@ func (s jobStore) ExpireJobs(ctx context.Context, now time.Time, limit int) ([]*
 	const op = "sqlite.ExpireJobs"
 	var out []*jobs.Job
 	err := s.db.tx(ctx, op, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+jobCols+` FROM infer_jobs WHERE state != 'expired' AND expires_at < ? LIMIT ?`, jobs.Millis(now), limit)
+		rows, err := tx.QueryContext(ctx, `SELECT `+jobs.Columns+` FROM infer_jobs WHERE state != 'expired' AND expires_at < ? LIMIT ?`, jobs.Millis(now), limit)
 		if err != nil {
 			return dbError(op, err, "", "")
 		}
 		for rows.Next() {
-			j, err := scanJob(rows)
+			j, err := jobs.Scan(rows)
 			if err != nil {
 				rows.Close()
 				return dbError(op, err, "", "")
