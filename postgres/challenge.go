@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,12 +16,9 @@ type challengeStore struct {
 	db *DB
 }
 
-var challengeStores sync.Map // *DB → *challengeStore
-
 // Challenges returns the challenge store of db (see package challenge).
 func (db *DB) Challenges() challenge.Store {
-	s, _ := challengeStores.LoadOrStore(db, &challengeStore{db: db})
-	return s.(*challengeStore)
+	return &challengeStore{db: db}
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }

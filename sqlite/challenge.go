@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/challenge"
@@ -15,12 +14,9 @@ type challengeStore struct {
 	db *DB
 }
 
-var challengeStores sync.Map // *DB → *challengeStore
-
 // Challenges returns the challenge store of db (see package challenge).
 func (db *DB) Challenges() challenge.Store {
-	s, _ := challengeStores.LoadOrStore(db, &challengeStore{db: db})
-	return s.(*challengeStore)
+	return &challengeStore{db: db}
 }
 
 func (s *challengeStore) CreateChallenge(ctx context.Context, c *challenge.Challenge, data [][]byte) error {
