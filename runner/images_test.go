@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -146,5 +147,42 @@ func TestWriteImage(t *testing.T) {
 	}
 	if ImageFormat("A.TIFF") != FormatTIFF || ImageFormat("x.jpg") != "" {
 		t.Error("ImageFormat")
+	}
+}
+
+// TestWriteImageReplaces: writing over an existing output replaces the
+// file; a link at the output path is replaced too, never written through.
+func TestWriteImageReplaces(t *testing.T) {
+	m := model2d(param(32, 16), anyBatch, 1, 0, 0)
+	o := &m.Outputs[0]
+	x, _ := tensor.New(tensor.Float32, []int{1, 1, 2, 3})
+	x.Axes = o.AxisIDs()
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "keep.npy")
+	if err := os.WriteFile(keep, []byte("not an output"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, link := range map[string]func(string, string) error{"symlink.npy": os.Symlink, "hardlink.npy": os.Link} {
+		path := filepath.Join(dir, name)
+		if err := link(keep, path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteImage(path, FormatNPY, x, o); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(keep); string(b) != "not an output" {
+			t.Fatalf("%s: writing the output changed the file it linked to: %q", name, b)
+		}
+		if back, err := ReadImage(path); err != nil || !slices.Equal(back.Shape, x.Shape) {
+			t.Fatalf("%s: %v %v", name, back, err)
+		}
+	}
+	sub := filepath.Join(dir, "folder.npy")
+	os.Mkdir(sub, 0o755)
+	if _, err := WriteImage(sub, FormatNPY, x, o); err == nil {
+		t.Error("writing over a folder succeeded")
+	}
+	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+		t.Errorf("the folder at the output path is gone: %v", err)
 	}
 }

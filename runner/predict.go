@@ -79,7 +79,7 @@ func (p *Predictor) Predict(ctx context.Context, in Sample) (Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.pipe.Postprocess(out, pre)
+	return p.pipe.PostprocessInPlace(out, pre) // the model's outputs are ours
 }
 
 // Forward runs the model alone on a preprocessed sample of valid sizes
@@ -129,8 +129,20 @@ func (p *Predictor) nameOutputs(outs []*tensor.Tensor, want Sizes) (Sample, erro
 // PredictTiled runs preprocessing on the whole sample, the model block by
 // block as NewPlan splits it (padding where the model needs other sizes),
 // and postprocessing on the stitched outputs. See Plan for what the result
-// equals.
+// equals. The tensors of in are not modified.
 func (p *Predictor) PredictTiled(ctx context.Context, in Sample, t Tiling) (Sample, error) {
+	return p.predictTiled(ctx, in, t, false)
+}
+
+// PredictTiledInPlace is PredictTiled for a caller that hands over in
+// (e.g. an image just read from a file): preprocessing may overwrite its
+// tensors instead of copying them, so the caller must not use them
+// afterwards.
+func (p *Predictor) PredictTiledInPlace(ctx context.Context, in Sample, t Tiling) (Sample, error) {
+	return p.predictTiled(ctx, in, t, true)
+}
+
+func (p *Predictor) predictTiled(ctx context.Context, in Sample, t Tiling, inPlace bool) (Sample, error) {
 	if err := p.checkSample(in); err != nil {
 		return nil, err
 	}
@@ -138,7 +150,11 @@ func (p *Predictor) PredictTiled(ctx context.Context, in Sample, t Tiling) (Samp
 	if err != nil {
 		return nil, err
 	}
-	pre, err := p.pipe.Preprocess(in)
+	preprocess := p.pipe.Preprocess
+	if inPlace {
+		preprocess = p.pipe.PreprocessInPlace
+	}
+	pre, err := preprocess(in)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +162,7 @@ func (p *Predictor) PredictTiled(ctx context.Context, in Sample, t Tiling) (Samp
 	if err != nil {
 		return nil, err
 	}
-	return p.pipe.Postprocess(out, pre)
+	return p.pipe.PostprocessInPlace(out, pre) // the stitched outputs are ours
 }
 
 // ForwardPlan runs the model on a preprocessed sample block by block and

@@ -27,7 +27,7 @@ func PredictFile(ctx context.Context, p *Predictor, file, outDir string, axes []
 	if err := p.UseDatasetStats([]Sample{sample}); err != nil {
 		return nil, nil, err
 	}
-	out, err := p.PredictTiled(ctx, sample, tiling)
+	out, err := p.PredictTiledInPlace(ctx, sample, tiling) // the image is ours
 	if err != nil {
 		return nil, nil, err
 	}

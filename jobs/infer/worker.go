@@ -220,7 +220,7 @@ func (s *Service) run(ctx context.Context, j *jobs.Job, hb *heartbeat) (string, 
 	}
 	hb.set(0, 0, "preprocessing")
 	tiles := 0
-	out, err := p.PredictTiled(ctx, sample, runner.Tiling{Progress: func(done, total int) {
+	out, err := p.PredictTiledInPlace(ctx, sample, runner.Tiling{Progress: func(done, total int) {
 		tiles = total
 		hb.set(done, total, fmt.Sprintf("tile %d of %d", done, total))
 		hb.beat(ctx) // a cancelled job stops before its next tile
