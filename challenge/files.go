@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -62,11 +63,14 @@ func imageExt(name string) bool {
 // Stem is a file name without its extension.
 func Stem(name string) string { return strings.TrimSuffix(name, path.Ext(name)) }
 
-var plainName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$`)
+// plainName is compiled on first use, like the other patterns with long
+// counted repetitions: compiling them costs a noticeable part of every
+// zoo command's start-up.
+var plainName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$`) })
 
 // CheckName refuses names that are not one plain file name.
 func CheckName(name string) error {
-	if !plainName.MatchString(name) || strings.Contains(name, "..") {
+	if !plainName().MatchString(name) || strings.Contains(name, "..") {
 		return fmt.Errorf("%q is not a plain file name (letters, digits, . _ + -, at most 200 characters, no folders, no \"..\")", name)
 	}
 	return nil

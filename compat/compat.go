@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/zoo-bioimage/zoo/spec"
 	"go.yaml.in/yaml/v3"
@@ -46,7 +47,8 @@ type Tool struct {
 	Uncertain string `yaml:"uncertain,omitempty" json:"uncertain,omitempty"`
 }
 
-var tools = mustLoad(toolsYAML)
+// tools is parsed on first use, not at start-up of every zoo command.
+var tools = sync.OnceValue(func() []Tool { return mustLoad(toolsYAML) })
 
 func mustLoad(b []byte) []Tool {
 	ts, err := load(b)
@@ -88,13 +90,14 @@ func load(b []byte) ([]Tool, error) {
 
 // Tools returns every tool, in the data file's order. The caller must not
 // modify the result.
-func Tools() []Tool { return tools }
+func Tools() []Tool { return tools() }
 
 // Lookup returns the tool with the id, or nil.
 func Lookup(id string) *Tool {
-	for i := range tools {
-		if tools[i].ID == id {
-			return &tools[i]
+	all := tools()
+	for i := range all {
+		if all[i].ID == id {
+			return &all[i]
 		}
 	}
 	return nil
@@ -184,9 +187,10 @@ func matching(s Shape, formats []string) []string {
 		return nil
 	}
 	var out []string
-	for i := range tools {
-		if tools[i].Runs(s, formats) {
-			out = append(out, tools[i].ID)
+	all := tools()
+	for i := range all {
+		if all[i].Runs(s, formats) {
+			out = append(out, all[i].ID)
 		}
 	}
 	return out

@@ -37,6 +37,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -277,7 +278,7 @@ func (r Record) license() (id, u string) {
 	if l == "" {
 		return "", ""
 	}
-	if spdxRe.MatchString(l) {
+	if spdxRe().MatchString(l) {
 		return l, "https://spdx.org/licenses/" + l
 	}
 	return l, ""
@@ -320,10 +321,14 @@ func (r Record) kind() (schemaType, resourceTypeGeneral, resourceType string) {
 	return "CreativeWork", "Other", "bioimage.io resource"
 }
 
+// The patterns with long counted repetitions are compiled on first use:
+// compiling them costs a noticeable part of every zoo command's start-up.
 var (
-	spdxRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]{0,99}$`)
+	spdxRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]{0,99}$`) })
 	orcidRe = regexp.MustCompile(`^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$`)
-	doiRe   = regexp.MustCompile(`^10\.[0-9]{4,9}(\.[0-9]+)*/[A-Za-z0-9:/_;\-.()\[\]]{1,300}$`)
+	doiRe   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^10\.[0-9]{4,9}(\.[0-9]+)*/[A-Za-z0-9:/_;\-.()\[\]]{1,300}$`)
+	})
 )
 
 // normORCID returns the bare ORCID iD of s ("0000-0002-…", with or without
@@ -349,7 +354,7 @@ func normDOI(s string) string {
 	for _, p := range []string{"https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:", "DOI:"} {
 		s = strings.TrimPrefix(s, p)
 	}
-	if !doiRe.MatchString(s) {
+	if !doiRe().MatchString(s) {
 		return ""
 	}
 	return s

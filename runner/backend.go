@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -49,7 +50,37 @@ var (
 	// unavailable holds, for formats whose backend zoo has but cannot use
 	// here (its engine is not installed), what to do about it.
 	unavailable = map[string]string{}
+	// probes hold backends whose availability is found out on first use
+	// of the registry rather than at start-up (e.g. looking for libtorch
+	// parses ELF files and ld.so.conf, a cost every zoo command would pay).
+	probes    = map[string]func() (Backend, string){}
+	probeOnce sync.Once
 )
+
+// registerProbed adds a backend whose availability probe runs once, the
+// first time the registry is consulted: it returns the backend, or nil and
+// the reason it cannot run here (see setUnavailable). Call it from init.
+func registerProbed(format string, probe func() (b Backend, whyNot string)) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	probes[format] = probe
+}
+
+// probe runs the probes of registerProbed once.
+func probe() {
+	probeOnce.Do(func() {
+		backendsMu.RLock()
+		ps := maps.Clone(probes)
+		backendsMu.RUnlock()
+		for format, p := range ps {
+			if b, why := p(); b != nil {
+				Register(format, b)
+			} else {
+				setUnavailable(format, why)
+			}
+		}
+	})
+}
 
 // setUnavailable records that format has a backend that cannot run here,
 // and why; ErrNotSupported(format) then gives the reason. Register clears
@@ -73,6 +104,7 @@ func Register(format string, b Backend) {
 
 // Supported reports whether zoo can run weights of format.
 func Supported(format string) bool {
+	probe()
 	backendsMu.RLock()
 	defer backendsMu.RUnlock()
 	_, ok := backends[format]
@@ -81,6 +113,7 @@ func Supported(format string) bool {
 
 // Runnable returns the weight formats zoo can run, sorted.
 func Runnable() []string {
+	probe()
 	backendsMu.RLock()
 	defer backendsMu.RUnlock()
 	out := make([]string, 0, len(backends))
@@ -98,6 +131,7 @@ func Runnable() []string {
 // "not supported: <reason>" (e.g. "torchscript needs libtorch (apt-get
 // install libtorch-dev, then make build)").
 func ErrNotSupported(format string) error {
+	probe()
 	backendsMu.RLock()
 	why, ok := unavailable[format]
 	backendsMu.RUnlock()
@@ -117,6 +151,7 @@ func Open(m *spec.Model, src *spec.Source, format string, threads int) (Model, e
 	if entry == nil {
 		return nil, zoo.E("runner.Open", zoo.NotFound, nil, "the model has no %s weights (it has %s)", format, strings.Join(m.Weights.Formats(), ", "))
 	}
+	probe()
 	backendsMu.RLock()
 	b, ok := backends[format]
 	backendsMu.RUnlock()

@@ -9,16 +9,19 @@ import (
 )
 
 // The TorchScript backend is registered when its shim and libtorch are
-// installed (torch.Available: file lookups, no library is loaded at
-// start). Elsewhere the format stays unsupported and ErrNotSupported says
-// what to install. The check is made once per process: a server started
-// before `make build` built the shim needs a restart to run TorchScript.
+// installed (torch.Available: file lookups, no library is loaded), which
+// is found out the first time the backend registry is consulted, not at
+// start-up. Elsewhere the format stays unsupported and ErrNotSupported
+// says what to install. The check is made once per process: a server
+// started before `make build` built the shim needs a restart to run
+// TorchScript.
 func init() {
-	if torch.Available() != nil {
-		setUnavailable("torchscript", torch.NotInstalled)
-		return
-	}
-	Register("torchscript", openTorchScript)
+	registerProbed("torchscript", func() (Backend, string) {
+		if torch.Available() != nil {
+			return nil, torch.NotInstalled
+		}
+		return openTorchScript, ""
+	})
 }
 
 // torchModel adapts a torch.Module to Model: it converts each input to

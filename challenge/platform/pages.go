@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -65,7 +66,9 @@ const layout = `{{define "head"}}<!doctype html><html lang="en"><head><meta char
 <nav><a href="/">zoo</a><a href="/challenges">Challenges</a></nav>{{end}}
 {{define "foot"}}</body></html>{{end}}`
 
-var tmpl = template.Must(template.New("").Funcs(funcs).Parse(layout + `
+// tmpl is parsed on first use, not at start-up of every zoo command.
+var tmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(funcs).Parse(layout + `
 {{define "list"}}{{template "head" "Challenges"}}
 <h1>Challenges</h1>
 <p>Open problems with hidden test data: submit predictions or a published model, and see how methods rank.</p>
@@ -120,13 +123,14 @@ Equal scores share a rank ("1224" ranking).</p>
 {{.Plot}}{{else if eq .S.Status "scored"}}<p class="hidden">Scores are hidden until the phase closes.</p>{{end}}
 {{template "foot"}}{{end}}
 `))
+})
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, data any) {
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	var b strings.Builder
-	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+	if err := tmpl().ExecuteTemplate(&b, name, data); err != nil {
 		web.Fail(w, r, zoo.E("challenge.page", zoo.Internal, err, ""))
 		return
 	}

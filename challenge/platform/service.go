@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -48,7 +49,8 @@ func (s *Service) now() time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+// slugRE is compiled on first use (counted repetitions are costly to compile at start-up).
+var slugRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`) })
 
 // NewFile is a file given to Create.
 type NewFile struct {
@@ -68,7 +70,7 @@ func (s *Service) Create(ctx context.Context, u *zoo.User, c *challenge.Challeng
 		return zoo.E(op, zoo.Forbidden, nil, "only reviewers and admins create challenges; ask one to create it and name you among its organisers")
 	}
 	bad := func(format string, args ...any) error { return zoo.E(op, zoo.Invalid, nil, format, args...) }
-	if !slugRE.MatchString(c.Slug) {
+	if !slugRE().MatchString(c.Slug) {
 		return bad("slug %q: use 2 to 63 lower-case letters, digits and '-', starting with a letter or digit", c.Slug)
 	}
 	if strings.TrimSpace(c.Title) == "" {
@@ -110,7 +112,7 @@ func (s *Service) Create(ctx context.Context, u *zoo.User, c *challenge.Challeng
 	phases := map[string]bool{}
 	for i, p := range c.Phases {
 		switch {
-		case !slugRE.MatchString(p.Name):
+		case !slugRE().MatchString(p.Name):
 			return bad("phases.%d: name %q: use 2 to 63 lower-case letters, digits and '-'", i, p.Name)
 		case phases[p.Name]:
 			return bad("phases.%d: two phases are named %q", i, p.Name)

@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/fair"
@@ -189,7 +190,10 @@ func versionNumber(s string) (int, error) {
 	return n, nil
 }
 
-var hostRe = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$`)
+// hostRe is compiled on first use (counted repetitions are costly to compile at start-up).
+var hostRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$`)
+})
 
 // BaseURL derives the public base URL from a request (see the package
 // comment).
@@ -203,7 +207,7 @@ func BaseURL(r *http.Request) string {
 		}
 	}
 	host := r.Host
-	if !hostRe.MatchString(host) {
+	if !hostRe().MatchString(host) {
 		host = "localhost"
 	}
 	return scheme + "://" + host
