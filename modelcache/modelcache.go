@@ -16,9 +16,10 @@
 // load is not remembered: the next Get tries again.
 //
 // Each entry holds one runner.Predictor, shared by its callers: ONNX
-// Runtime sessions are safe for concurrent Run (see package onnx), and the
-// pre/postprocessing pipeline guards its only shared state (dataset
-// statistics) with a lock. Options.PerEntry bounds how many callers hold an
+// Runtime sessions are safe for concurrent Run (see package onnx), and
+// callers that fix the dataset statistics to their own sample hold the
+// predictor's LockDatasetStats meanwhile. A process keeps one cache for
+// every user (zoo serve: /v2 inference and inference jobs). Options.PerEntry bounds how many callers hold an
 // entry at once (default 4); further Gets wait for a Release.
 package modelcache
 

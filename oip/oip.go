@@ -44,7 +44,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -71,7 +70,6 @@ type Server struct {
 	svc   *repo.Service
 	cache *modelcache.Cache
 	opts  Options
-	locks sync.Map // *runner.Predictor → *sync.Mutex, for models with dataset statistics
 }
 
 // New returns a server. The cache is shared with other users (e.g. job
@@ -315,12 +313,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer e.Release()
-	var mu *sync.Mutex
-	if usesDatasetStats(e.Model()) && req.Processing {
-		l, _ := s.locks.LoadOrStore(e.Predictor(), new(sync.Mutex))
-		mu = l.(*sync.Mutex)
-	}
-	out, err := Run(ctx, e.Predictor(), req, mu)
+	out, err := Run(ctx, e.Predictor(), req, usesDatasetStats(e.Model()))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -375,10 +368,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // Run runs a decoded request on a predictor: it matches the inputs to the
 // description's inputs by id (axes in the description's order), then runs
 // preprocessing, the network and postprocessing (or the network alone when
-// req.Processing is false). It returns every output by id. When mu is
-// set, the dataset statistics are fixed to the request's sample and the
-// processing runs under mu (see the package comment).
-func Run(ctx context.Context, p *runner.Predictor, req *Request, mu *sync.Mutex) (runner.Sample, error) {
+// req.Processing is false). It returns every output by id. With
+// ownStats, the dataset statistics are fixed to the request's sample and
+// the processing holds p.LockDatasetStats (see the package comment).
+func Run(ctx context.Context, p *runner.Predictor, req *Request, ownStats bool) (runner.Sample, error) {
 	const op = "oip.Run"
 	m := p.Model
 	in := runner.Sample{}
@@ -413,9 +406,8 @@ func Run(ctx context.Context, p *runner.Predictor, req *Request, mu *sync.Mutex)
 		}
 	}
 	if req.Processing {
-		if mu != nil {
-			mu.Lock()
-			defer mu.Unlock()
+		if ownStats {
+			defer p.LockDatasetStats()()
 			if err := p.UseDatasetStats([]runner.Sample{in}); err != nil {
 				return nil, err
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/process"
@@ -23,13 +24,24 @@ type Options struct {
 }
 
 // Predictor runs one weight format of a model: preprocessing, the model,
-// postprocessing. Its methods are safe for sequential use; Close releases
-// the model.
+// postprocessing. Predictions may run concurrently; callers that fix the
+// dataset statistics to their own sample (UseDatasetStats) hold
+// LockDatasetStats until their prediction ends. Close releases the model.
 type Predictor struct {
 	Model  *spec.Model
 	Format string
 	net    Model
 	pipe   *process.Pipeline
+
+	statsMu sync.Mutex // see LockDatasetStats
+}
+
+// LockDatasetStats serialises the callers that set the dataset statistics
+// (UseDatasetStats) and then predict, so that one caller's statistics
+// never apply to another's sample. It returns the unlock function.
+func (p *Predictor) LockDatasetStats() (unlock func()) {
+	p.statsMu.Lock()
+	return p.statsMu.Unlock
 }
 
 // NewPredictor loads the weights of format ("" picks the first runnable

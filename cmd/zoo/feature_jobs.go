@@ -14,7 +14,6 @@ package main
 //	ZOO_JOBS_TIMEOUT     time limit of one run of a job (default 25m; keep it below the queue's 30 min)
 //	ZOO_JOBS_LEASE       how long a silent worker keeps a job (default 30s)
 //	ZOO_JOBS_SWEEP       how often each process sweeps (default 15s)
-//	ZOO_JOBS_CACHE_MIB   memory budget of the loaded models per process (default 2048)
 
 import (
 	"context"
@@ -27,7 +26,6 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
-	"github.com/zoo-bioimage/zoo/modelcache"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
@@ -108,11 +106,10 @@ func inferFor(env *serverEnv) (*infer.Service, error) {
 	if o.Lease, err = envDuration("ZOO_JOBS_LEASE", 30*time.Second); err != nil {
 		return nil, err
 	}
-	cacheMiB, err := envInt("ZOO_JOBS_CACHE_MIB", 2048)
+	cache, err := modelCacheFor(env)
 	if err != nil {
 		return nil, err
 	}
-	cache := modelcache.New(env.svc, modelcache.Options{Budget: int64(cacheMiB) << 20, TempDir: env.st.tempDir})
 	o.Load = func(ctx context.Context, v *zoo.Version) (*runner.Predictor, func(), error) {
 		e, err := cache.Get(ctx, v)
 		if err != nil {

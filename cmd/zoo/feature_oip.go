@@ -1,21 +1,18 @@
 package main
 
 // The Open Inference Protocol v2 (package oip): /v2/… routes in serve for
-// every published model zoo can run, with the models kept loaded in a
-// model cache.
+// every published model zoo can run, with the models kept loaded in the
+// process's model cache (shared with inference jobs, see modelcache.go).
 //
 // Settings, from the environment:
 //
-//	ZOO_OIP_CACHE_MIB  memory budget of the models loaded for /v2 inference, per serve process (default 2048)
 //	ZOO_OIP_MAX_MIB    largest /v2 infer request body in MiB (default 256)
 //	ZOO_OIP_TIMEOUT    time limit of one inference, waiting for the model included (default 2m)
 
 import (
 	"runtime/debug"
-	"sync"
 	"time"
 
-	"github.com/zoo-bioimage/zoo/modelcache"
 	"github.com/zoo-bioimage/zoo/oip"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -24,7 +21,7 @@ func init() {
 	register(feature{
 		name: "oip",
 		routes: func(env *serverEnv) ([]web.Route, error) {
-			cache, err := oipCacheFor(env)
+			cache, err := modelCacheFor(env)
 			if err != nil {
 				return nil, err
 			}
@@ -49,23 +46,4 @@ func init() {
 			return s.Routes(), nil
 		},
 	})
-}
-
-var oipCaches sync.Map // *serverEnv → *modelcache.Cache
-
-// oipCacheFor returns the model cache of /v2 inference in a process, made
-// on first use.
-func oipCacheFor(env *serverEnv) (*modelcache.Cache, error) {
-	if c, ok := oipCaches.Load(env); ok {
-		return c.(*modelcache.Cache), nil
-	}
-	mib, err := envInt("ZOO_OIP_CACHE_MIB", 2048)
-	if err != nil {
-		return nil, err
-	}
-	c, loaded := oipCaches.LoadOrStore(env, modelcache.New(env.svc, modelcache.Options{Budget: int64(mib) << 20, TempDir: env.st.tempDir}))
-	if !loaded {
-		go func() { <-env.ctx.Done(); c.(*modelcache.Cache).Close() }()
-	}
-	return c.(*modelcache.Cache), nil
 }

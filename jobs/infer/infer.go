@@ -26,7 +26,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -95,9 +94,6 @@ type Options struct {
 // Service is the inference job service.
 type Service struct {
 	o Options
-
-	mu    sync.Mutex
-	locks map[*runner.Predictor]*sync.Mutex // see lockPredictor
 }
 
 // New returns a Service with o's defaults filled in.

@@ -213,9 +213,9 @@ func (s *Service) run(ctx context.Context, j *jobs.Job, hb *heartbeat) (string, 
 	sample := runner.Sample{m.Inputs[0].ID: x}
 	// A predictor may be shared (modelcache): its dataset statistics are
 	// this image's only until the prediction ends.
-	unlock := s.lockPredictor(p)
-	defer unlock()
+	unlock := p.LockDatasetStats()
 	if err := p.UseDatasetStats([]runner.Sample{sample}); err != nil {
+		unlock()
 		return "", 0, err
 	}
 	hb.set(0, 0, "preprocessing")
@@ -225,6 +225,7 @@ func (s *Service) run(ctx context.Context, j *jobs.Job, hb *heartbeat) (string, 
 		hb.set(done, total, fmt.Sprintf("tile %d of %d", done, total))
 		hb.beat(ctx) // a cancelled job stops before its next tile
 	}})
+	unlock()
 	if err != nil {
 		return "", 0, err
 	}
@@ -319,20 +320,4 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
-}
-
-// lockPredictor serialises the jobs of one process on one predictor.
-func (s *Service) lockPredictor(p *runner.Predictor) func() {
-	s.mu.Lock()
-	if s.locks == nil {
-		s.locks = map[*runner.Predictor]*sync.Mutex{}
-	}
-	l := s.locks[p]
-	if l == nil {
-		l = &sync.Mutex{}
-		s.locks[p] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
 }
