@@ -1,3 +1,5 @@
+//go:build !purego
+
 package process
 
 import "golang.org/x/sys/cpu"

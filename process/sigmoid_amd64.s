@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // Four copies of a float64 (or int64) constant, for 256-bit memory operands.

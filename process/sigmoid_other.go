@@ -1,7 +1,7 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package process
 
 // sigmoidVector is the vector sigmoid of sigmoid_amd64.go; other
-// architectures use the scalar loop.
+// architectures, and builds with -tags purego, use the scalar loop.
 func sigmoidVector(dst, src []float32) int { return 0 }
