@@ -4,6 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+
+	"github.com/zoo-bioimage/zoo/spec"
+	"github.com/zoo-bioimage/zoo/tensor"
 )
 
 // PredictFile predicts one image file with a single-input model and
@@ -13,16 +16,32 @@ import (
 // nil to guess) name the file's dimensions (see ToInput). Dataset
 // statistics are those of the image alone. It returns the files written
 // and notes for the user (e.g. how PNG values were scaled).
+//
+// It is ReadInput followed by PredictInput; a caller predicting many files
+// may read the next one while the current one runs.
 func PredictFile(ctx context.Context, p *Predictor, file, outDir string, axes []string, tiling Tiling) (written, notes []string, err error) {
-	m := p.Model
+	x, err := ReadInput(p.Model, file, axes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return PredictInput(ctx, p, x, file, outDir, tiling)
+}
+
+// ReadInput reads an image file (see ReadImage) and maps it to the first
+// input of m (see ToInput). It needs only the description, not the loaded
+// model, so it may run while the model loads.
+func ReadInput(m *spec.Model, file string, axes []string) (*tensor.Tensor, error) {
 	img, err := ReadImage(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	x, err := ToInput(img, &m.Inputs[0], axes)
-	if err != nil {
-		return nil, nil, err
-	}
+	return ToInput(img, &m.Inputs[0], axes)
+}
+
+// PredictInput predicts x, the input ReadInput made of file, and writes the
+// outputs as PredictFile does. It takes x over: x is overwritten.
+func PredictInput(ctx context.Context, p *Predictor, x *tensor.Tensor, file, outDir string, tiling Tiling) (written, notes []string, err error) {
+	m := p.Model
 	sample := Sample{m.Inputs[0].ID: x}
 	if err := p.UseDatasetStats([]Sample{sample}); err != nil {
 		return nil, nil, err
@@ -31,7 +50,7 @@ func PredictFile(ctx context.Context, p *Predictor, file, outDir string, axes []
 	if err != nil {
 		return nil, nil, err
 	}
-	sample, x, img = nil, nil, nil // let the input go before writing
+	sample, x = nil, nil // let the input go before writing
 	format := ImageFormat(file)
 	for i := range m.Outputs {
 		o := &m.Outputs[i]

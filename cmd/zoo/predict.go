@@ -17,6 +17,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/spec"
+	"github.com/zoo-bioimage/zoo/tensor"
 )
 
 func newPredictCmd() *cobra.Command {
@@ -65,6 +66,10 @@ several-input models are rejected with "not supported".
 
 Progress: a bar over files and tiles on standard error when it is a terminal,
 one line per file otherwise.
+
+Reading: the first image is read while the model loads, and each next image
+(up to 256 MiB on disk) while the current one runs, so at most two images are
+in memory at once.
 
 Exit code: 0 when every image was predicted; 1 when the model cannot be
 loaded or run here, or an image failed (the others are still written);
@@ -136,6 +141,9 @@ loaded or run here, or an image failed (the others are still written);
 			if err := os.MkdirAll(output, 0o755); err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("cannot create the output folder: %w", err)}
 			}
+			// The first image is read while the model loads, and each next
+			// one while the current one runs.
+			ahead := readAhead(pkg.Model, files[0], axisLetters)
 			p, err := runner.NewPredictor(pkg, weights, runner.Options{})
 			if err != nil {
 				return &exitError{code: 1, err: errors.New(errText(err))}
@@ -148,7 +156,19 @@ loaded or run here, or an image failed (the others are still written);
 				bar.startFile(i, f)
 				start := time.Now()
 				tiling.Progress = bar.tiles
-				written, notes, err := runner.PredictFile(cmd.Context(), p, f, output, axisLetters, tiling)
+				if ahead == nil {
+					ahead = readAhead(pkg.Model, f, axisLetters)
+				}
+				in := <-ahead
+				ahead = nil
+				if i+1 < len(files) && fileSize(files[i+1]) <= readAheadMax {
+					ahead = readAhead(pkg.Model, files[i+1], axisLetters)
+				}
+				var written, notes []string
+				err := in.err
+				if err == nil {
+					written, notes, err = runner.PredictInput(cmd.Context(), p, in.x, f, output, tiling)
+				}
 				for _, n := range notes {
 					bar.note(n)
 				}
@@ -178,6 +198,34 @@ loaded or run here, or an image failed (the others are still written);
 }
 
 // inputFiles lists the image files of --input.
+// readAheadMax is the largest image file zoo predict reads ahead, so that
+// at most one more image of this size is held in memory.
+const readAheadMax = 256 << 20
+
+// readResult is an image read by readAhead.
+type readResult struct {
+	x   *tensor.Tensor
+	err error
+}
+
+// readAhead reads file as the model's input in the background.
+func readAhead(m *spec.Model, file string, axes []string) <-chan readResult {
+	ch := make(chan readResult, 1)
+	go func() {
+		x, err := runner.ReadInput(m, file, axes)
+		ch <- readResult{x, err}
+	}()
+	return ch
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0 // the read reports the error
+	}
+	return fi.Size()
+}
+
 func inputFiles(input string) ([]string, error) {
 	st, err := os.Stat(input)
 	if err != nil {

@@ -209,3 +209,42 @@ func TestOutputPath(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// A folder with a broken image between good ones: the good ones are
+// written (each read while the one before runs), the broken one is named
+// with its reason, and the exit code is 1.
+func TestPredictFolderWithBrokenFile(t *testing.T) {
+	needORT(t)
+	model := nuclei(t)
+	in, out := t.TempDir(), t.TempDir()
+	src, _ := npy.ReadFile(filepath.Join(model, "test_input.npy"))
+	for _, name := range []string{"a.npy", "c.npy"} {
+		if err := npy.WriteFile(filepath.Join(in, name), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(in, "b.npy"), []byte("\x93NUMPY\x01\x00 not a header"), 0o644)
+
+	code, stdout, stderr := runZoo(t, "predict", "--model", model, "--input", in, "--output", out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "b.npy: failed: ") || !strings.Contains(stderr, "header") {
+		t.Errorf("stderr does not name the broken file:\n%s", stderr)
+	}
+	want, _ := npy.ReadFile(filepath.Join(model, "test_output.npy"))
+	for _, name := range []string{"a.npy", "c.npy"} {
+		got, err := npy.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, v := range got.Float32s() {
+			if d := v - want.Float32s()[i]; d > 1e-4 || d < -1e-4 {
+				t.Fatalf("%s: element %d = %g, want %g", name, i, v, want.Float32s()[i])
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "b.npy")); err == nil {
+		t.Error("an output was written for the broken file")
+	}
+}
