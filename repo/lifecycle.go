@@ -217,7 +217,7 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.Tester == nil {
+	if s.cfg.Tester == nil && s.cfg.ProducedTester == nil {
 		return zoo.E(op, zoo.NotSupported, nil, "this server has no model runtime configured")
 	}
 	dir, err := os.MkdirTemp(s.cfg.TempDir, "zoo-test-*")
@@ -225,11 +225,36 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		return zoo.E(op, zoo.Internal, err, "cannot unpack the version")
 	}
 	defer os.RemoveAll(dir)
-	if err := s.Unpack(ctx, v, dir); err != nil {
+	pkg := filepath.Join(dir, "package")
+	if err := os.Mkdir(pkg, 0o755); err != nil {
+		return zoo.E(op, zoo.Internal, err, "cannot unpack the version")
+	}
+	if err := s.Unpack(ctx, v, pkg); err != nil {
 		return err
 	}
-	status, report, err := s.cfg.Tester(ctx, dir)
-	if err != nil {
+	var status zoo.TestStatus
+	var report json.RawMessage
+	if s.cfg.ProducedTester != nil {
+		out := filepath.Join(dir, "produced")
+		if err := os.Mkdir(out, 0o755); err != nil {
+			return zoo.E(op, zoo.Internal, err, "cannot make a folder for the test's outputs")
+		}
+		res, err := s.cfg.ProducedTester(ctx, pkg, out)
+		if err != nil {
+			return err
+		}
+		status, report = res.Status, res.Report
+		if report == nil {
+			report = json.RawMessage("null")
+		}
+		if len(res.Produced) > 0 {
+			// Stored before the report that references them, so that a
+			// report never names a missing blob.
+			if report, err = s.storeProduced(ctx, report, res.Produced); err != nil {
+				return err
+			}
+		}
+	} else if status, report, err = s.cfg.Tester(ctx, pkg); err != nil {
 		return err
 	}
 	if report == nil {
@@ -286,12 +311,25 @@ func (s *Service) unpack(ctx context.Context, f zoo.File, dst string) error {
 }
 
 // GC deletes blobs no version refers to and returns how many it deleted.
-// Run it while no upload is in progress: a blob stored by an upload that
-// has not yet created its version is not referenced yet.
+// A version refers to its files and package, and to the produced tensors
+// its current test report references (ProducedOf); those of a report a
+// later test run replaced are no longer referenced.
+// Run it while no upload or test job is in progress: a blob stored by an
+// upload that has not yet created its version, or by a test run that has
+// not yet recorded its report, is not referenced yet.
 func (s *Service) GC(ctx context.Context) (int, error) {
 	keep := map[string]bool{}
 	if err := s.cat.ReferencedBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
 		return 0, err
+	}
+	vs, err := s.cat.ListVersions(ctx, zoo.VersionFilter{})
+	if err != nil {
+		return 0, err
+	}
+	for _, v := range vs {
+		for _, p := range ProducedOf(v.TestReport) {
+			keep[p.SHA256] = true
+		}
 	}
 	if s.cfg.KeepBlobs != nil {
 		if err := s.cfg.KeepBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {

@@ -57,7 +57,9 @@ type Enqueuer interface {
 }
 
 // Tester runs the reproducibility test of the package unpacked in dir and
-// returns the status and a JSON report (cmd/zoo wires the runner).
+// returns the status and a JSON report (cmd/zoo wires the runner). A
+// ProducedTester (Config.ProducedTester) can also hand over the tensors
+// that did not reproduce.
 type Tester func(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error)
 
 // Config tunes a Service.
@@ -66,6 +68,12 @@ type Config struct {
 	TempDir   string        // where uploads wait while being checked ("" = os.TempDir())
 	Limits    bundle.Limits // package limits
 	Tester    Tester        // nil: test jobs fail with "no runtime configured"
+	// ProducedTester, if set, is used instead of Tester: the produced
+	// tensors of outputs that did not reproduce are kept as blobs and
+	// referenced from the stored report (see Produced), up to MaxProduced
+	// bytes per test run (0 = DefaultMaxProduced).
+	ProducedTester ProducedTester
+	MaxProduced    int64
 
 	// Index, if set, is told of every stored version (any state) with its
 	// description, right after the version is created and again when its
