@@ -222,7 +222,8 @@ func (h *Handler) Build(ctx context.Context, base, modelID string, q Query) (*Fe
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if modelID != "" && len(items) == 0 {
+	evs := events(items)
+	if modelID != "" && len(evs) == 0 {
 		return nil, time.Time{}, zoo.E("feed.Build", zoo.NotFound, nil, "no model %q with a published version", clean(modelID, 80))
 	}
 	host := hostOf(base)
@@ -235,7 +236,6 @@ func (h *Handler) Build(ctx context.Context, base, modelID string, q Query) (*Fe
 	f.Links = append(f.Links, Link{Rel: "self", Type: "application/atom+xml", Href: self + q.canonical(true)})
 	f.Authors = []Person{{Name: "zoo at " + host, URI: base + "/"}}
 	var newest time.Time
-	evs := events(items)
 	for _, e := range evs {
 		if len(f.Entries) == q.Limit {
 			break
