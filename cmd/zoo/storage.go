@@ -15,13 +15,11 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/blob/s3"
-	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/postgres"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
-	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/sqlite"
-	"github.com/zoo-bioimage/zoo/tensor/npy"
+	"github.com/zoo-bioimage/zoo/testview"
 )
 
 // storageFlags choose where an instance keeps its catalog and blobs: by
@@ -164,86 +162,21 @@ func redact(s string) string {
 }
 
 // runnerTester is the repo.Tester of zoo's servers and workers: the
-// reproducibility test of `zoo test` (runner.Test) on the unpacked package.
-// It keeps nothing the test produced (see runnerProducedTester, which the
-// testview feature configures for serve and worker).
+// reproducibility test of `zoo test` (runner.Test) on the unpacked package
+// (testview.Tester), keeping nothing it produced. serve and worker use
+// testview.Tester itself as repo.Config.ProducedTester (feature testview),
+// which keeps the produced tensors of failed reproductions.
 func runnerTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
 	out, err := os.MkdirTemp("", "zoo-test-outputs-")
 	if err != nil {
 		return "", nil, zoo.E("test", zoo.Internal, err, "cannot create a temporary folder")
 	}
 	defer os.RemoveAll(out)
-	res, err := runnerProducedTester(ctx, dir, out)
+	res, err := testview.Tester(ctx, dir, out)
 	if err != nil {
 		return "", nil, err
 	}
 	return res.Status, res.Report, nil
-}
-
-// runnerProducedTester is runnerTester as a repo.ProducedTester: the
-// produced tensors of outputs that mismatch (runner.Test writes
-// <format>_<output>.npy into out) are handed to the repository, which
-// keeps them beside the report. A test interrupted by shutdown is an error
-// (the job runs again), not a failure.
-func runnerProducedTester(ctx context.Context, dir, out string) (*repo.TestResult, error) {
-	rep := runner.Test(ctx, dir, runner.TestOptions{SaveDir: out})
-	if err := ctx.Err(); err != nil {
-		return nil, zoo.E("test", zoo.Unavailable, err, "the test was interrupted")
-	}
-	if rep.Status == runner.StatusFailed {
-		if err := onnx.Init(); err != nil {
-			// The worker cannot run ONNX at all: not the model's fault.
-			return nil, zoo.E("test", zoo.Unavailable, err, "this worker cannot run the test; the job will run again")
-		}
-	}
-	rep.Source = "rdf.yaml"
-	var produced []repo.Produced
-	for _, f := range rep.Order {
-		fr := rep.Formats[f]
-		for _, c := range fr.Outputs {
-			if c.Saved == "" {
-				continue
-			}
-			p := repo.Produced{Format: f, Output: c.Output, Path: c.Saved}
-			if h, err := npyHeader(c.Saved); err == nil {
-				p.Shape, p.DType = h.Shape, string(h.DType)
-				produced = append(produced, p)
-			}
-			c.Saved = "" // a path in this worker's temporary folder; the repository references the blob
-		}
-	}
-	data, err := json.Marshal(rep)
-	if err != nil {
-		return nil, zoo.E("test", zoo.Internal, err, "cannot encode the test report")
-	}
-	// Paths of the server's temporary folders mean nothing to readers.
-	data = []byte(strings.ReplaceAll(string(data), jsonString(dir+string(filepath.Separator)), ""))
-	var status zoo.TestStatus
-	switch rep.Status {
-	case runner.StatusPassed:
-		status = zoo.TestPassed
-	case runner.StatusNotSupported:
-		status = zoo.TestNotSupported
-	default:
-		status = zoo.TestFailed
-	}
-	return &repo.TestResult{Status: status, Report: data, Produced: produced}, nil
-}
-
-// npyHeader reads the header of the .npy file at name.
-func npyHeader(name string) (npy.Header, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return npy.Header{}, err
-	}
-	defer f.Close()
-	return npy.ReadHeader(f)
-}
-
-// jsonString is s as it appears inside a JSON string.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
 }
 
 // testHandler is the queue handler of repo.JobTest. svc returns the
