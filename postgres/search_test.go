@@ -26,7 +26,7 @@ func BenchmarkSearch(b *testing.B) {
 
 // seedBench writes the generated models' catalog rows in one transaction
 // (COPY).
-func seedBench(b *testing.B, db searchtest.Backend, models []searchtest.BenchModel) {
+func seedBench(b testing.TB, db searchtest.Backend, models []searchtest.BenchModel) {
 	d := db.(*DB)
 	err := d.tx(ctx, "bench", func(tx pgx.Tx) error {
 		var ids, mods, vers [][]any

@@ -234,11 +234,10 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Results, error) {
 		return nil, err
 	}
 	res := &Results{Total: len(cands), Hits: []Hit{}, Facets: facetCounts(cands)}
-	sortCandidates(cands, sortBy)
 	if q.Offset >= len(cands) {
 		return res, nil
 	}
-	page := cands[q.Offset:min(len(cands), q.Offset+q.Limit)]
+	page := topK(cands, sortBy, q.Offset+q.Limit)[q.Offset:]
 	keys := make([]int64, len(page))
 	for i, c := range page {
 		keys[i] = c.Key
@@ -262,50 +261,114 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Results, error) {
 	return res, nil
 }
 
-func sortCandidates(cs []Candidate, by string) {
+// order returns the comparison of candidates for a sort: the sort key,
+// then the other two, then the key (a total order, so pages are stable).
+func order(by string) func(a, b Candidate) int {
 	date := func(a, b Candidate) int { return b.PublishedAt.Compare(a.PublishedAt) }
 	score := func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) }
 	downloads := func(a, b Candidate) int { return cmp.Compare(b.Downloads, a.Downloads) }
-	order := map[string][]func(a, b Candidate) int{
+	fs := map[string][]func(a, b Candidate) int{
 		SortRelevance: {score, date, downloads},
 		SortDate:      {date, score, downloads},
 		SortDownloads: {downloads, score, date},
 	}[by]
-	slices.SortFunc(cs, func(a, b Candidate) int {
-		for _, f := range order {
+	return func(a, b Candidate) int {
+		for _, f := range fs {
 			if c := f(a, b); c != 0 {
 				return c
 			}
 		}
 		return cmp.Compare(a.Key, b.Key)
-	})
+	}
 }
 
-func facetCounts(cs []Candidate) map[string][]FacetValue {
-	counts := map[string]map[string]int{}
-	for _, f := range Facets {
-		counts[f] = map[string]int{}
+// topK returns the first k candidates of cs in the order of the sort by,
+// sorted (fewer when cs is shorter). It selects them in one pass (a bounded
+// max-heap of the best k) instead of sorting every match; cs is reordered.
+func topK(cs []Candidate, by string, k int) []Candidate {
+	less := order(by)
+	if k >= len(cs)/4 {
+		slices.SortFunc(cs, less)
+		return cs[:min(k, len(cs))]
+	}
+	h := make([]Candidate, 0, k)
+	// h is a heap whose root is the worst of the best k seen so far.
+	down := func(i int) {
+		for {
+			l, w := 2*i+1, i
+			if l < len(h) && less(h[l], h[w]) > 0 {
+				w = l
+			}
+			if r := l + 1; r < len(h) && less(h[r], h[w]) > 0 {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
 	}
 	for _, c := range cs {
-		ParseFacets(c.Facets, func(f, v string) {
-			if m := counts[f]; m != nil {
-				m[v]++
+		switch {
+		case len(h) < k:
+			h = append(h, c)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if less(h[i], h[p]) <= 0 {
+					break
+				}
+				h[i], h[p] = h[p], h[i]
+				i = p
 			}
-		})
-	}
-	out := map[string][]FacetValue{}
-	for f, m := range counts {
-		vs := make([]FacetValue, 0, len(m))
-		for v, n := range m {
-			vs = append(vs, FacetValue{Value: v, Count: n})
+		case less(c, h[0]) < 0:
+			h[0] = c
+			down(0)
 		}
+	}
+	slices.SortFunc(h, less)
+	return h
+}
+
+// facetCounts counts the facet values of the candidates: one map of
+// "facet\x1fvalue" pairs (substrings of Candidate.Facets, no copies), split
+// by facet at the end.
+func facetCounts(cs []Candidate) map[string][]FacetValue {
+	pairs := map[string]int{}
+	for _, c := range cs {
+		s := c.Facets
+		for s != "" {
+			i := strings.IndexByte(s, 0x1f)
+			if i < 0 {
+				break
+			}
+			j := strings.IndexByte(s[i+1:], 0x1f)
+			if j < 0 {
+				pairs[s]++
+				break
+			}
+			pairs[s[:i+1+j]]++
+			s = s[i+2+j:]
+		}
+	}
+	byFacet := map[string][]FacetValue{}
+	for _, f := range Facets {
+		byFacet[f] = []FacetValue{}
+	}
+	for p, n := range pairs {
+		f, v, _ := strings.Cut(p, "\x1f")
+		if vs, ok := byFacet[f]; ok {
+			byFacet[f] = append(vs, FacetValue{Value: v, Count: n})
+		}
+	}
+	for f, vs := range byFacet {
 		slices.SortFunc(vs, func(a, b FacetValue) int {
 			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value))
 		})
 		if len(vs) > MaxFacetValues {
 			vs = vs[:MaxFacetValues]
 		}
-		out[f] = vs
+		byFacet[f] = vs
 	}
-	return out
+	return byFacet
 }

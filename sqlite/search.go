@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"sync"
 
 	"github.com/zoo-bioimage/zoo/search"
 )
@@ -75,38 +76,69 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 	})
 }
 
-// visibleSQL keeps the version a search may show of its model: the
-// highest-numbered published one, else the highest-numbered retired one.
-const visibleSQL = `v.state IN ('published', 'retired')
+// liveViewSQL computes search_live from versions when the table is missing
+// (a database before migration 0008): the visible document of each model —
+// the highest-numbered published version, else the highest-numbered
+// retired one —, checked per document.
+const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets
+	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
+	WHERE v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
 		AND ((w.state = 'published') > (v.state = 'published')
-			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number)))`
+			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number))))`
 
-// downloadsSQL is the total downloads of the model of d.
-const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = d.model_id)`
+var hasLive sync.Map // *DB → bool: the database has table search_live
+
+// live returns the source of visible documents: table search_live
+// (migration 0008), else liveViewSQL. The answer is cached per DB, since
+// migrations only run at Open.
+func (db *DB) live(ctx context.Context) (string, error) {
+	ok, found := hasLive.Load(db)
+	if !found {
+		var n int
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'search_live'`).Scan(&n); err != nil {
+			return "", dbError("search.Search", err, "", "")
+		}
+		ok = n > 0
+		hasLive.Store(db, ok)
+	}
+	if ok.(bool) {
+		return "search_live", nil
+	}
+	return liveViewSQL, nil
+}
+
+// downloadsSQL is the total downloads of the model of l.
+const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = l.model_id)`
 
 // SearchCandidates implements search.Store with FTS5 (bm25 over name,
 // tags, authors, description and documentation, weighted 10, 5, 3, 2, 1).
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
 	const op = "search.Search"
+	live, err := db.live(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var q strings.Builder
 	var args []any
 	if len(terms) > 0 {
-		q.WriteString(`SELECT d.id, -bm25(search_fts, 10.0, 5.0, 3.0, 2.0, 1.0), `)
+		q.WriteString(`SELECT l.doc, -bm25(search_fts, 10.0, 5.0, 3.0, 2.0, 1.0), `)
 	} else {
-		q.WriteString(`SELECT d.id, 0.0, `)
+		q.WriteString(`SELECT l.doc, 0.0, `)
 	}
-	q.WriteString(`COALESCE(v.published_at, v.created_at), `)
+	q.WriteString(`l.published_at, `)
 	if downloads {
 		q.WriteString(downloadsSQL + `, `)
 	} else {
 		q.WriteString(`0, `)
 	}
-	q.WriteString(`d.facets `)
-	// The join order is forced (CROSS JOIN): the most selective source
-	// first — the full-text matches, else the documents of the rarest
-	// filtered facet value set, else all documents —, then the version
-	// (visibility), then the other filters per document.
+	q.WriteString(`l.facets `)
+	// Visibility is search_live (migration 0008: the visible document of
+	// each model, kept exact by triggers on versions and search_docs). The
+	// join order is forced (CROSS JOIN): the most selective source first —
+	// the full-text matches, else the documents of the rarest filtered
+	// facet value set, else all visible documents —, then search_live,
+	// then the other filters per document.
 	var where []any
 	driver := ""
 	if len(terms) == 0 && len(filters) > 0 {
@@ -117,19 +149,19 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	}
 	switch {
 	case len(terms) > 0:
-		q.WriteString(`FROM search_fts CROSS JOIN search_docs d ON d.id = search_fts.rowid `)
+		q.WriteString(`FROM search_fts CROSS JOIN ` + live + ` l ON l.doc = search_fts.rowid `)
 	case driver != "":
 		vs := filters[driver]
 		q.WriteString(`FROM (SELECT DISTINCT doc FROM search_facets WHERE facet = ? AND value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `)) f0
-			CROSS JOIN search_docs d ON d.id = f0.doc `)
+			CROSS JOIN ` + live + ` l ON l.doc = f0.doc `)
 		args = append(args, driver)
 		for _, v := range vs {
 			args = append(args, v)
 		}
 	default:
-		q.WriteString(`FROM search_docs d `)
+		q.WriteString(`FROM ` + live + ` l `)
 	}
-	q.WriteString(`CROSS JOIN versions v ON v.model_id = d.model_id AND v.number = d.number WHERE ` + visibleSQL)
+	q.WriteString(`WHERE 1`)
 	if len(terms) > 0 {
 		q.WriteString(` AND search_fts MATCH ?`)
 		where = append(where, ftsQuery(terms, prefix))
@@ -141,7 +173,7 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		}
 		// EXISTS per document: with "d.id IN (…)" SQLite may probe the
 		// list for every version row (quadratic).
-		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = d.id)`)
+		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = l.doc)`)
 		where = append(where, f)
 		for _, v := range vs {
 			where = append(where, v)
@@ -214,11 +246,15 @@ func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.St
 	if len(keys) == 0 {
 		return out, nil
 	}
+	live, err := db.live(ctx)
+	if err != nil {
+		return nil, err
+	}
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		args[i] = k
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d WHERE d.id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
+	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}

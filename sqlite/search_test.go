@@ -24,7 +24,7 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 // seedBench writes the generated models' catalog rows in one transaction.
-func seedBench(b *testing.B, db searchtest.Backend, models []searchtest.BenchModel) {
+func seedBench(b testing.TB, db searchtest.Backend, models []searchtest.BenchModel) {
 	d := db.(*DB)
 	err := d.tx(ctx, "bench", func(tx *sql.Tx) error {
 		for _, m := range models {

@@ -31,7 +31,7 @@ type BenchModel struct {
 // Version.UploaderID) in one transaction, after their search documents; each backend's test file
 // provides it (it writes the catalog's tables directly, which only a
 // benchmark may do).
-type Seed func(b *testing.B, db Backend, models []BenchModel)
+type Seed func(b testing.TB, db Backend, models []BenchModel)
 
 // Generate makes n published models from the descriptions in corpusDir
 // (the bioimage.io rdf-corpus), varied deterministically: names and
