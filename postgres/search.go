@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,20 +53,50 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 	})
 }
 
-// visibleSQL keeps the version a search may show of its model: the
-// highest-numbered published one, else the highest-numbered retired one.
-const visibleSQL = `v.state IN ('published', 'retired')
+// liveViewSQL computes search_live from versions when the table is missing
+// (a database before migration 0008): the visible document of each model —
+// the highest-numbered published version, else the highest-numbered
+// retired one —, checked per document.
+const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets
+	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
+	WHERE v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
 		AND ((w.state = 'published') > (v.state = 'published')
-			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number)))`
+			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number))))`
 
-// downloadsSQL is the total downloads of the model of d.
-const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = d.model_id)::bigint`
+var hasLive sync.Map // *DB → bool: the database has table search_live
+
+// live returns the source of visible documents: table search_live
+// (migration 0008, kept exact by triggers on versions and search_docs),
+// else liveViewSQL. The answer is cached per DB, since migrations only
+// run at Open.
+func (db *DB) live(ctx context.Context) (string, error) {
+	ok, found := hasLive.Load(db)
+	if !found {
+		var b bool
+		if err := db.pool.QueryRow(ctx, `SELECT to_regclass('search_live') IS NOT NULL`).Scan(&b); err != nil {
+			return "", dbError("search.Search", err, "", "")
+		}
+		ok = b
+		hasLive.Store(db, ok)
+	}
+	if ok.(bool) {
+		return "search_live", nil
+	}
+	return liveViewSQL, nil
+}
+
+// downloadsSQL is the total downloads of the model of l.
+const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = l.model_id)::bigint`
 
 // SearchCandidates implements search.Store with a tsvector (configuration zoo_search:
 // English stems, no stop words) ranked by ts_rank, name weighted most.
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
 	const op = "search.Search"
+	live, err := db.live(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var q strings.Builder
 	var args []any
 	arg := func(v any) string {
@@ -73,28 +104,27 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if len(terms) > 0 {
-		q.WriteString(`SELECT d.id, ts_rank(d.tsv, q)::float8, `)
+		q.WriteString(`SELECT l.doc, ts_rank(d.tsv, q)::float8, `)
 	} else {
-		q.WriteString(`SELECT d.id, 0::float8, `)
+		q.WriteString(`SELECT l.doc, 0::float8, `)
 	}
-	q.WriteString(`COALESCE(v.published_at, v.created_at), `)
+	q.WriteString(`l.published_at, `)
 	if downloads {
 		q.WriteString(downloadsSQL + `, `)
 	} else {
 		q.WriteString(`0::bigint, `)
 	}
-	q.WriteString(`d.facets
-		FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number`)
+	q.WriteString(`l.facets FROM ` + live + ` l`)
 	if len(terms) > 0 {
-		q.WriteString(`, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
+		q.WriteString(` JOIN search_docs d ON d.id = l.doc, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
 	}
-	q.WriteString(` WHERE ` + visibleSQL)
+	q.WriteString(` WHERE true`)
 	if len(terms) > 0 {
 		q.WriteString(` AND d.tsv @@ q`)
 	}
 	for _, f := range search.Facets {
 		if vs := filters[f]; len(vs) > 0 {
-			q.WriteString(` AND d.id IN (SELECT doc FROM search_facets WHERE facet = ` + arg(f) + ` AND value = ANY(` + arg(vs) + `::text[]))`)
+			q.WriteString(` AND l.doc IN (SELECT doc FROM search_facets WHERE facet = ` + arg(f) + ` AND value = ANY(` + arg(vs) + `::text[]))`)
 		}
 	}
 	rows, err := db.pool.Query(ctx, q.String(), args...)
@@ -134,8 +164,12 @@ func tsQuery(terms []string, prefix bool) string {
 // SearchHits implements search.Store.
 func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.StoredHit, error) {
 	const op = "search.Search"
+	live, err := db.live(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[int64]search.StoredHit{}
-	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d WHERE d.id = ANY($1)`, keys)
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id = ANY($1)`, keys)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}
