@@ -34,6 +34,7 @@ func Tester(ctx context.Context, dir, out string) (*repo.TestResult, error) {
 	}
 	rep.Source = "rdf.yaml"
 	var produced []repo.Produced
+	var saved []string
 	for _, f := range rep.Order {
 		for _, c := range rep.Formats[f].Outputs {
 			if c.Saved == "" {
@@ -42,12 +43,18 @@ func Tester(ctx context.Context, dir, out string) (*repo.TestResult, error) {
 			if h, err := npyHeader(c.Saved); err == nil {
 				produced = append(produced, repo.Produced{Format: f, Output: c.Output, Path: c.Saved, Shape: h.Shape, DType: string(h.DType)})
 			}
+			saved = append(saved, c.Saved)
 			c.Saved = "" // a path in this worker's temporary folder
 		}
 	}
 	data, err := json.Marshal(rep)
 	if err != nil {
 		return nil, zoo.E("test", zoo.Internal, err, "cannot encode the test report")
+	}
+	// The messages name the saved files too (runner.Comparison.Summary).
+	for _, p := range saved {
+		data = []byte(strings.ReplaceAll(string(data), jsonString("; produced tensor saved to "+p), ""))
+		data = []byte(strings.ReplaceAll(string(data), jsonString(p), "(kept by the repository)"))
 	}
 	// Paths of the server's temporary folders mean nothing to readers.
 	data = []byte(strings.ReplaceAll(string(data), jsonString(dir+string(filepath.Separator)), ""))
