@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 type fake struct {
 	items []Item
 	descs map[string]*spec.Model // by model id
-	calls int                    // Description calls
+	calls atomic.Int64           // Description calls
 }
 
 func (f *fake) Items(ctx context.Context, modelID string) ([]Item, error) {
@@ -36,7 +38,7 @@ func (f *fake) Items(ctx context.Context, modelID string) ([]Item, error) {
 }
 
 func (f *fake) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
-	f.calls++
+	f.calls.Add(1)
 	if d, ok := f.descs[v.ModelID]; ok {
 		return d, nil
 	}
@@ -356,8 +358,8 @@ func TestReadsOnlyWhatItShows(t *testing.T) {
 	if _, _, err := h.Build(context.Background(), "https://z.test", "", Query{Limit: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if f.calls != 1 {
-		t.Errorf("%d description reads for one entry", f.calls)
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("%d description reads for one entry", n)
 	}
 }
 
@@ -501,4 +503,24 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("%q: canonical %q reads back as %+v, %v", raw, q.canonical(true), back, err)
 		}
 	})
+}
+
+// Concurrent requests share the per-version cache safely (run with -race)
+// and all get the same feed.
+func TestConcurrentRequests(t *testing.T) {
+	srv := serve(t, fixture(), Options{Base: "https://z.test"})
+	want := get(t, srv, "/feed.atom", nil).Header.Get("ETag")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 10 {
+				path := []string{"/feed.atom", "/feed.atom?tag=2d", "/models/brave-fox/feed.atom"}[(i+j)%3]
+				r := get(t, srv, path, nil)
+				if path == "/feed.atom" && r.Header.Get("ETag") != want {
+					t.Errorf("ETag %s, want %s", r.Header.Get("ETag"), want)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
