@@ -57,7 +57,8 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 // (a database before migration 0008): the visible document of each model —
 // the highest-numbered published version, else the highest-numbered
 // retired one —, checked per document.
-const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets
+const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets,
+		(SELECT COALESCE(SUM(dl.count), 0) FROM versions x JOIN downloads dl ON dl.version_id = x.id WHERE x.model_id = d.model_id)::bigint AS downloads
 	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
 	WHERE v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
@@ -86,9 +87,6 @@ func (db *DB) live(ctx context.Context) (string, error) {
 	return liveViewSQL, nil
 }
 
-// downloadsSQL is the total downloads of the model of l.
-const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = l.model_id)::bigint`
-
 // SearchCandidates implements search.Store with a tsvector (configuration zoo_search:
 // English stems, no stop words) ranked by ts_rank, name weighted most.
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
@@ -110,7 +108,7 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	}
 	q.WriteString(`l.published_at, `)
 	if downloads {
-		q.WriteString(downloadsSQL + `, `)
+		q.WriteString(`l.downloads, `)
 	} else {
 		q.WriteString(`0::bigint, `)
 	}
@@ -169,7 +167,7 @@ func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.St
 		return nil, err
 	}
 	out := map[int64]search.StoredHit{}
-	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id = ANY($1)`, keys)
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, l.downloads FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id = ANY($1)`, keys)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}

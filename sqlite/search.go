@@ -80,7 +80,8 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 // (a database before migration 0008): the visible document of each model —
 // the highest-numbered published version, else the highest-numbered
 // retired one —, checked per document.
-const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets
+const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets,
+		(SELECT COALESCE(SUM(dl.count), 0) FROM versions x JOIN downloads dl ON dl.version_id = x.id WHERE x.model_id = d.model_id) AS downloads
 	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
 	WHERE v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
@@ -108,9 +109,6 @@ func (db *DB) live(ctx context.Context) (string, error) {
 	return liveViewSQL, nil
 }
 
-// downloadsSQL is the total downloads of the model of l.
-const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = l.model_id)`
-
 // SearchCandidates implements search.Store with FTS5 (bm25 over name,
 // tags, authors, description and documentation, weighted 10, 5, 3, 2, 1).
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
@@ -128,7 +126,7 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	}
 	q.WriteString(`l.published_at, `)
 	if downloads {
-		q.WriteString(downloadsSQL + `, `)
+		q.WriteString(`l.downloads, `)
 	} else {
 		q.WriteString(`0, `)
 	}
@@ -171,9 +169,10 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		if len(vs) == 0 || f == driver {
 			continue
 		}
-		// EXISTS per document: with "d.id IN (…)" SQLite may probe the
-		// list for every version row (quadratic).
-		q.WriteString(` AND EXISTS (SELECT 1 FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `) AND f.doc = l.doc)`)
+		// "IN (list)": SQLite builds the list once and probes it per
+		// match (EXISTS per match cost a B-tree search each, 4× slower at
+		// 12,000 matches).
+		q.WriteString(` AND l.doc IN (SELECT doc FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `))`)
 		where = append(where, f)
 		for _, v := range vs {
 			where = append(where, v)
@@ -254,7 +253,7 @@ func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.St
 	for i, k := range keys {
 		args[i] = k
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
+	rows, err := db.read.QueryContext(ctx, `SELECT d.id, d.hit, l.downloads FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id IN (?`+strings.Repeat(`, ?`, len(keys)-1)+`)`, args...)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}
