@@ -31,6 +31,7 @@ import (
 	"github.com/zoo-bioimage/zoo/session"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/sqlite"
+	"github.com/zoo-bioimage/zoo/testview"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
@@ -107,7 +108,7 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}, cookies: map[string]*http.Cookie{}}
-	cfg := repo.Config{TempDir: t.TempDir(), Tester: runnerTester}
+	cfg := repo.Config{TempDir: t.TempDir(), Tester: runnerTester, ProducedTester: testview.Tester}
 	var idx *search.Engine
 	if withIndex {
 		idx = search.New(db, blobs, compat.Declared)

@@ -218,6 +218,10 @@ type testFormat struct {
 	Reproduces  bool     `json:"reproduces"`
 	MaxAbsError *float64 `json:"max_abs_error"`
 	Message     string   `json:"message"`
+	// Outputs and Views: the produced tensors of a failed reproduction
+	// (see produced.go).
+	Outputs []comparison `json:"outputs"`
+	Views   []producedView
 }
 
 func versionNumber(r *http.Request) (int, error) {
@@ -270,6 +274,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 					tr.Order = append(tr.Order, f)
 				}
 			}
+			tr.linkProduced(v)
 			d.Test = &tr
 		}
 	}
@@ -649,6 +654,7 @@ func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
 					tr.Order = append(tr.Order, f)
 				}
 				slices.Sort(tr.Order)
+				tr.linkProduced(v)
 				it.Test = &tr
 			}
 		}

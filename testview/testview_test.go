@@ -18,13 +18,12 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
-	"github.com/zoo-bioimage/zoo/bundle"
-	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/sqlite"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 	"github.com/zoo-bioimage/zoo/testview"
+	"github.com/zoo-bioimage/zoo/testview/testviewtest"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
@@ -98,71 +97,11 @@ func (e *env) get(t *testing.T, user, path string) (*http.Response, []byte) {
 	return resp, b
 }
 
-// brokenPackage copies the unet2d-nuclei-broad-onnx fixture into a temp
-// folder with its test output scaled by 0.5 (and the sha256 in the
-// description updated), so that its test runs but does not reproduce.
-func brokenPackage(t *testing.T, scale float32) string {
-	t.Helper()
-	src := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
-	dst := filepath.Join(t.TempDir(), "unet2d-broken")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	if scale == 1 {
-		return dst
-	}
-	name := filepath.Join(dst, "test_output.npy")
-	old, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := npy.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range x.Float32s() {
-		x.Float32s()[i] = v * scale
-	}
-	if err := os.Remove(name); err != nil {
-		t.Fatal(err)
-	}
-	if err := npy.WriteFile(name, x); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := filepath.Join(dst, "bioimageio.yaml")
-	d, err := os.ReadFile(yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldSum, newSum := sha256.Sum256(old), sha256.Sum256(b)
-	if !bytes.Contains(d, []byte(hex.EncodeToString(oldSum[:]))) {
-		t.Fatal("the fixture's description does not carry the test output's sha256")
-	}
-	d = bytes.ReplaceAll(d, []byte(hex.EncodeToString(oldSum[:])), []byte(hex.EncodeToString(newSum[:])))
-	if err := os.WriteFile(yaml, d, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // upload builds the package in dir, uploads it as alice and runs its test.
 func (e *env) upload(t *testing.T, dir string) *zoo.Version {
 	t.Helper()
 	ctx := context.Background()
-	pkg, _, err := bundle.Build(dir, bundle.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pkg.Close()
-	var buf bytes.Buffer
-	if _, _, err := bundle.Write(&buf, pkg); err != nil {
-		t.Fatal(err)
-	}
-	v, err := e.svc.Upload(ctx, e.users["alice"], &buf, repo.UploadOptions{})
+	v, err := e.svc.Upload(ctx, e.users["alice"], bytes.NewReader(testviewtest.Zip(t, dir)), repo.UploadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +117,7 @@ func (e *env) upload(t *testing.T, dir string) *zoo.Version {
 // TestFailedVersion uploads the broken package once (its test runs the
 // model) and checks what the failed test kept.
 func TestFailedVersion(t *testing.T) {
-	dir := brokenPackage(t, 0.5)
+	dir := testviewtest.BrokenPackage(t, 0.5)
 	e := newEnv(t)
 	v := e.upload(t, dir)
 	t.Run("keeps produced tensor", func(t *testing.T) { testKeepsProducedTensor(t, e, v, dir) })
@@ -372,7 +311,7 @@ func TestPassingStoresNothing(t *testing.T) {
 	ctx := context.Background()
 	before := 0
 	e.blobs.Walk(ctx, func(string, int64) error { before++; return nil })
-	v := e.upload(t, brokenPackage(t, 1))
+	v := e.upload(t, testviewtest.BrokenPackage(t, 1))
 	if v.TestStatus != zoo.TestPassed {
 		t.Fatalf("status %s: %s", v.TestStatus, v.TestReport)
 	}
