@@ -82,6 +82,16 @@ func TestServeKeepsProducedTensor(t *testing.T) {
 	if code, _ := get(""); code != 404 {
 		t.Errorf("anonymous: %d, want 404", code)
 	}
+	// The route is documented in the served OpenAPI document.
+	if resp, err := http.Get(server + "/api/openapi.json"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.Contains(b, []byte(`"/api/v1/models/{id}/versions/{n}/test/produced/{format}/{file}"`)) || !bytes.Contains(b, []byte(`"getProducedTensor"`)) {
+			t.Errorf("OpenAPI lacks the produced-tensor route")
+		}
+	}
 	// zoo gc keeps the referenced produced tensor.
 	if out := zooOK(t, "gc", "--data", data); out != "0 unreferenced blob(s) deleted\n" {
 		t.Errorf("zoo gc printed %q", out)
