@@ -58,7 +58,8 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 // the highest-numbered published version, else the highest-numbered
 // retired one —, checked per document.
 const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets,
-		(SELECT COALESCE(SUM(dl.count), 0) FROM versions x JOIN downloads dl ON dl.version_id = x.id WHERE x.model_id = d.model_id)::bigint AS downloads
+		(SELECT COALESCE(SUM(dl.count), 0) FROM versions x JOIN downloads dl ON dl.version_id = x.id WHERE x.model_id = d.model_id)::bigint AS downloads,
+		d.tsv AS tsv
 	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
 	WHERE v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
@@ -102,7 +103,7 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if len(terms) > 0 {
-		q.WriteString(`SELECT l.doc, ts_rank(d.tsv, q)::float8, `)
+		q.WriteString(`SELECT l.doc, ts_rank(l.tsv, q)::float8, `)
 	} else {
 		q.WriteString(`SELECT l.doc, 0::float8, `)
 	}
@@ -114,11 +115,11 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 	}
 	q.WriteString(`l.facets FROM ` + live + ` l`)
 	if len(terms) > 0 {
-		q.WriteString(` JOIN search_docs d ON d.id = l.doc, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
+		q.WriteString(`, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
 	}
 	q.WriteString(` WHERE true`)
 	if len(terms) > 0 {
-		q.WriteString(` AND d.tsv @@ q`)
+		q.WriteString(` AND l.tsv @@ q`)
 	}
 	for _, f := range search.Facets {
 		if vs := filters[f]; len(vs) > 0 {
