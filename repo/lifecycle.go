@@ -243,6 +243,9 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		if err != nil {
 			return err
 		}
+		if res == nil {
+			return zoo.E(op, zoo.Internal, nil, "the tester returned no result")
+		}
 		status, report = res.Status, res.Report
 		if report == nil {
 			report = json.RawMessage("null")
