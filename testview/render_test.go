@@ -126,3 +126,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRender measures the three images of a 2048×2048 float32
+// output (the largest plane drawn without downsampling), PNG encoding
+// excluded.
+func BenchmarkRender(b *testing.B) {
+	const n = 2048
+	exp, prod := make([]float32, n*n), make([]float32, n*n)
+	for i := range exp {
+		exp[i] = float32(i%977) / 977
+		prod[i] = exp[i] * 0.5
+	}
+	te, _ := tensor.FromFloat32([]int{1, 1, n, n}, exp)
+	tp, _ := tensor.FromFloat32([]int{1, 1, n, n}, prod)
+	axes := []string{"batch", "channel", "y", "x"}
+	b.ResetTimer()
+	for b.Loop() {
+		pe, err := PlaneOf(te, axes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pp, _ := PlaneOf(tp, axes)
+		for _, v := range []string{ViewExpected, ViewProduced, ViewDiff} {
+			if _, err := Render(v, pe, pp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

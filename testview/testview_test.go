@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +71,7 @@ func newEnv(t *testing.T) *env {
 		}
 		e.tokens[name], e.users[name] = tok, u
 	}
-	e.srv = httptest.NewServer(web.New(e.svc, web.Options{Routes: testview.Routes(e.svc)}))
+	e.srv = httptest.NewServer(web.New(e.svc, web.Options{Routes: testview.Routes(e.svc), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	t.Cleanup(e.srv.Close)
 	return e
 }
