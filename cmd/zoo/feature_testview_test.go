@@ -2,11 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 	"github.com/zoo-bioimage/zoo/testview"
@@ -15,12 +24,63 @@ import (
 
 // zoo serve's test jobs keep the produced tensor of a package whose test
 // output does not reproduce: the report lists it, its uploader downloads
-// it (anonymous callers get 404), zoo gc keeps it.
+// it (anonymous callers get 404), zoo gc keeps it. SQLite + disk, tests
+// run by serve's own worker.
 func TestServeKeepsProducedTensor(t *testing.T) {
 	data := t.TempDir()
-	storage := []string{"--data", data}
-	alice := token(t, storage, "alice", "contributor")
-	server, _ := startServe(t, "--data", data, "--workers", "1")
+	producedFlow(t, []string{"--data", data}, []string{"--workers", "1"}, nil, func(sha string) bool {
+		_, ok := walkDiskBlobs(t, filepath.Join(data, "blobs", "blobs"))[sha]
+		return ok
+	})
+}
+
+// The same on PostgreSQL + S3, the test run by a separate zoo worker.
+func TestServeKeepsProducedTensorPostgresS3(t *testing.T) {
+	s3URL := os.Getenv("ZOO_TEST_S3")
+	if s3URL == "" {
+		t.Skip(`ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`)
+	}
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(s3URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/produced-" + strings.ToLower(rand.Text()[:10])
+	blobs := u.String()
+	store, err := s3.New(blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var keys []string
+		store.Walk(ctx, func(sha string, _ int64) error { keys = append(keys, sha); return nil })
+		for _, k := range keys {
+			store.Delete(ctx, k)
+		}
+		store.CleanTemp(ctx, 0)
+	})
+	producedFlow(t, []string{"--db", dsn, "--blobs", blobs}, []string{"--workers", "0"}, []string{"--concurrency", "1"}, func(sha string) bool {
+		_, err := store.Stat(context.Background(), sha)
+		return err == nil
+	})
+}
+
+// producedFlow uploads the broken package to a server on storage and
+// checks what its failed test kept; worker, if not nil, are the flags of
+// a separate zoo worker.
+func producedFlow(t *testing.T, storage, serve, worker []string, hasBlob func(sha string) bool) {
+	t.Helper()
+	needORT(t)
+	catalog := storage // zoo admin takes --data or --db, not --blobs
+	if len(storage) == 4 && storage[2] == "--blobs" {
+		catalog = storage[:2]
+	}
+	alice := token(t, catalog, "alice", "contributor")
+	server, _ := startServe(t, append(append([]string{}, storage...), serve...)...)
+	if worker != nil {
+		background(t, regexp.MustCompile(`zoo worker: running`), append(append([]string{"worker"}, storage...), worker...)...)
+	}
 
 	out := zooOK(t, "upload", "--server", server, "--token", alice, testviewtest.BrokenPackage(t, 0.5), "--json")
 	var up struct {
@@ -93,10 +153,10 @@ func TestServeKeepsProducedTensor(t *testing.T) {
 		}
 	}
 	// zoo gc keeps the referenced produced tensor.
-	if out := zooOK(t, "gc", "--data", data); out != "0 unreferenced blob(s) deleted\n" {
+	if out := zooOK(t, append([]string{"gc"}, storage...)...); out != "0 unreferenced blob(s) deleted\n" {
 		t.Errorf("zoo gc printed %q", out)
 	}
-	if _, ok := walkDiskBlobs(t, filepath.Join(data, "blobs", "blobs"))[ps[0].SHA256]; !ok {
+	if !hasBlob(ps[0].SHA256) {
 		t.Errorf("the produced blob is gone after gc")
 	}
 }
