@@ -222,6 +222,7 @@ type testFormat struct {
 	// (see produced.go).
 	Outputs []comparison `json:"outputs"`
 	Views   []producedView
+	Skipped []repo.SkippedProduced `json:"produced_skipped"`
 }
 
 func versionNumber(r *http.Request) (int, error) {

@@ -1,6 +1,8 @@
 package pages_test
 
 import (
+	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"strings"
@@ -70,6 +72,16 @@ func TestProducedOnPages(t *testing.T) {
 	// The anonymous visitor sees neither the page nor the images.
 	if code, _ := e.get("", png+"?view=diff"); code != 404 {
 		t.Errorf("anonymous image: %d", code)
+	}
+
+	// A report whose produced tensor was over the budget says so.
+	rep := `{"status":"failed","formats":{"onnx":{"status":"failed","runs":true,"produced_skipped":[{"format":"onnx","output":"probability","size":1048704,"reason":"not kept: this server keeps at most 1 bytes of produced tensors per test run"}]}}}`
+	if err := e.svc.Catalog().SetTestResult(context.Background(), v.ModelID, v.Number, zoo.TestFailed, json.RawMessage(rep)); err != nil {
+		t.Fatal(err)
+	}
+	_, page = e.get("alice", "/models/"+v.ModelID+"/1")
+	if !strings.Contains(page, "the produced tensor was not kept: this server keeps at most 1 bytes") || strings.Contains(page, "/test/produced/") {
+		t.Errorf("model page does not say the produced tensor was not kept")
 	}
 }
 

@@ -92,6 +92,7 @@ func (s *Service) storeProduced(ctx context.Context, report json.RawMessage, pro
 	if budget == 0 {
 		budget = DefaultMaxProduced
 	}
+	budget = max(budget, 0)
 	var kept []Produced
 	var skipped []SkippedProduced
 	used := int64(0)
@@ -106,7 +107,7 @@ func (s *Service) storeProduced(ctx context.Context, report json.RawMessage, pro
 		}
 		if used+fi.Size() > budget {
 			skipped = append(skipped, SkippedProduced{Format: p.Format, Output: p.Output, Size: fi.Size(),
-				Reason: fmt.Sprintf("not kept: the produced tensors of one test run are kept up to %d MiB in all", budget>>20)})
+				Reason: fmt.Sprintf("not kept: this server keeps at most %s of produced tensors per test run", sizeText(budget))})
 			continue
 		}
 		f, err := os.Open(p.Path)
@@ -211,4 +212,12 @@ func ProducedTensor(v *zoo.Version, format, output string) (Produced, error) {
 	}
 	return Produced{}, zoo.E("repo.ProducedTensor", zoo.NotFound, nil,
 		"version %d of %s has no produced tensor for output %q of weight format %q (only failed reproductions keep one)", v.Number, v.ModelID, output, format)
+}
+
+// sizeText is n bytes for people: "256 MiB", "10 bytes".
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -71,7 +71,7 @@ type Config struct {
 	// ProducedTester, if set, is used instead of Tester: the produced
 	// tensors of outputs that did not reproduce are kept as blobs and
 	// referenced from the stored report (see Produced), up to MaxProduced
-	// bytes per test run (0 = DefaultMaxProduced).
+	// bytes per test run (0 = DefaultMaxProduced, negative = none).
 	ProducedTester ProducedTester
 	MaxProduced    int64
 
