@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"Unicode", testUnicode},
 		{"BadQueries", testBadQueries},
 		{"Unindexed", testUnindexed},
+		{"VisibilityFollowsCatalog", testVisibilityFollowsCatalog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := open(t)
@@ -583,4 +584,71 @@ func testUnindexed(t *testing.T, e *env) {
 	if len(refs) != 0 {
 		t.Errorf("after indexing: %v", refs)
 	}
+}
+
+// testVisibilityFollowsCatalog: whatever a backend keeps to answer fast
+// (a table of visible documents, their facets, dates and downloads), every
+// answer equals the live state of the catalog right after each catalog or
+// index write, in whichever order they come: publication before or after
+// indexing, retirement, re-indexing, downloads on any version.
+func testVisibilityFollowsCatalog(t *testing.T, e *env) {
+	lic := func(d *spec.Model, l string) *spec.Model { d.License = l; return d }
+	e.publish("a", lic(model("Alpha", "sharedword"), "MIT"))
+	b1 := e.publish("b", lic(model("Beta", "sharedword"), "MIT"))
+	check := func(q search.Query, total int, license map[string]int, want ...string) {
+		t.Helper()
+		res := e.wantSet(q, want...)
+		if res.Total != total || !mapsEqual(facet(res, "license"), license) {
+			t.Errorf("%+v: total %d, license facet %v; want %d, %v", q, res.Total, facet(res, "license"), total, license)
+		}
+	}
+	check(search.Query{Text: "sharedword"}, 2, map[string]int{"MIT": 2}, "a/1", "b/1")
+
+	// A version published in the catalog before it is indexed: the model
+	// shows nothing (its published version has no document yet, and the
+	// older one is superseded), then the new version once indexed.
+	d2 := lic(model("Beta two", "sharedword newword"), "Apache-2.0")
+	v := &zoo.Version{
+		ModelID: "b", State: zoo.StateSubmitted, TestStatus: zoo.TestPending, UploaderID: e.user.ID,
+		Name: d2.Name, Description: d2.Description, FormatVersion: "0.5.4", DescriptionFile: "rdf.yaml",
+		Files: []zoo.File{{Path: "rdf.yaml", SHA256: hash("b2"), Size: 10}}, PackageSHA256: hash("b2zip"), PackageSize: 10, CreatedAt: e.clock,
+	}
+	must(t, e.db.CreateVersion(ctx, nil, v, zoo.AuditEntry{ActorID: e.user.ID, Action: "upload"}))
+	check(search.Query{Text: "newword"}, 0, map[string]int{})
+	check(search.Query{Text: "sharedword"}, 2, map[string]int{"MIT": 2}, "a/1", "b/1") // a draft changes nothing
+	e.clock = e.clock.Add(24 * time.Hour)
+	e.transition(v, zoo.StatePublished)
+	check(search.Query{Text: "sharedword"}, 1, map[string]int{"MIT": 1}, "a/1")
+	check(search.Query{}, 1, map[string]int{"MIT": 1}, "a/1")
+	e.index(v, d2)
+	check(search.Query{Text: "sharedword"}, 2, map[string]int{"MIT": 1, "Apache-2.0": 1}, "a/1", "b/2")
+	check(search.Query{Filters: map[string][]string{"license": {"MIT"}}}, 1, map[string]int{"MIT": 1}, "a/1")
+
+	// Downloads of every version count, whenever they come; re-indexing
+	// keeps them.
+	must(t, e.db.CountDownload(ctx, "b", b1.Number))
+	must(t, e.db.CountDownload(ctx, "b", b1.Number))
+	must(t, e.db.CountDownload(ctx, "b", v.Number))
+	must(t, e.db.CountDownload(ctx, "a", 1))
+	e.index(v, d2)
+	res := e.want(search.Query{Sort: "downloads"}, "b/2", "a/1")
+	if res.Hits[0].Downloads != 3 || res.Hits[1].Downloads != 1 {
+		t.Errorf("downloads %d, %d: want 3, 1", res.Hits[0].Downloads, res.Hits[1].Downloads)
+	}
+
+	// Re-indexing with other facets moves the counts at once.
+	e.index(v, lic(model("Beta two", "sharedword newword"), "MIT"))
+	check(search.Query{Text: "sharedword"}, 2, map[string]int{"MIT": 2}, "a/1", "b/2")
+
+	// Retiring the latest shows the older published one, with its facets.
+	e.transition(v, zoo.StateRetired)
+	check(search.Query{Text: "newword"}, 0, map[string]int{})
+	check(search.Query{Text: "sharedword", Sort: "downloads"}, 2, map[string]int{"MIT": 2}, "a/1", "b/1")
+	res = e.want(search.Query{Sort: "downloads"}, "b/1", "a/1")
+	if res.Hits[0].Downloads != 3 {
+		t.Errorf("downloads of b after retiring its latest: %d, want 3", res.Hits[0].Downloads)
+	}
+	e.transition(&zoo.Version{ModelID: "b", Number: b1.Number}, zoo.StateRetired)
+	check(search.Query{Text: "newword"}, 1, map[string]int{"MIT": 1}, "b/2") // all retired: the latest retired one
+	check(search.Query{}, 2, map[string]int{"MIT": 2}, "a/1", "b/2")
 }
