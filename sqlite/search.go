@@ -111,14 +111,115 @@ func (db *DB) live(ctx context.Context) (string, error) {
 
 // SearchCandidates implements search.Store with FTS5 (bm25 over name,
 // tags, authors, description and documentation, weighted 10, 5, 3, 2, 1).
+//
+// With search_live (migration 0008) and more than parallelMin documents,
+// the documents are split into two halves by key, read at the same time on
+// two connections (each a read transaction): the match, bm25 and the
+// transfer of every match cost a few µs each, and two cores halve that for
+// broad queries. Both halves must read the same state: each reads the
+// counter search_live_gen (bumped by every change of search_live) in its
+// transaction, and when the two differ — a write committed between their
+// starts — the search runs again.
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
-	const op = "search.Search"
 	live, err := db.live(ctx)
 	if err != nil {
 		return nil, err
 	}
+	driver := ""
+	if len(terms) == 0 && len(filters) > 0 {
+		if driver, err = db.rarestFacet(ctx, filters); err != nil {
+			return nil, err
+		}
+	}
+	if live == "search_live" {
+		var lo, hi sql.NullInt64
+		if err := db.read.QueryRowContext(ctx, `SELECT min(doc), max(doc) FROM search_live`).Scan(&lo, &hi); err != nil {
+			return nil, dbError("search.Search", err, "", "")
+		}
+		if lo.Valid && hi.Int64-lo.Int64 >= parallelMin {
+			mid := lo.Int64 + (hi.Int64-lo.Int64)/2
+			for range 3 {
+				out, same, err := db.candidatesSplit(ctx, terms, prefix, filters, downloads, driver, [][2]int64{{lo.Int64, mid}, {mid + 1, hi.Int64}})
+				if err != nil || same {
+					return out, err
+				}
+			}
+		}
+	}
+	q, args := candidatesSQL(live, terms, prefix, filters, downloads, driver, nil)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, dbError("search.Search", err, "", "")
+	}
+	return scanCandidates(rows, nil)
+}
+
+// parallelMin is the span of document keys from which SearchCandidates
+// reads two halves at the same time (a variable for tests).
+var parallelMin int64 = 20000
+
+// candidatesSplit reads the candidates of each key range in its own read
+// transaction, at the same time, and reports whether all of them saw the
+// same search_live_gen.
+func (db *DB) candidatesSplit(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool, driver string, ranges [][2]int64) ([]search.Candidate, bool, error) {
+	type part struct {
+		out []search.Candidate
+		gen int64
+		err error
+	}
+	parts := make([]part, len(ranges))
+	var wg sync.WaitGroup
+	for i, r := range ranges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &parts[i]
+			tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				p.err = dbError("search.Search", err, "", "")
+				return
+			}
+			defer tx.Rollback()
+			if err := tx.QueryRowContext(ctx, `SELECT n FROM search_live_gen`).Scan(&p.gen); err != nil {
+				p.err = dbError("search.Search", err, "", "")
+				return
+			}
+			q, args := candidatesSQL("search_live", terms, prefix, filters, downloads, driver, &r)
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				p.err = dbError("search.Search", err, "", "")
+				return
+			}
+			p.out, p.err = scanCandidates(rows, nil)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, p := range parts {
+		if p.err != nil {
+			return nil, false, p.err
+		}
+		if p.gen != parts[0].gen {
+			return nil, false, nil
+		}
+		n += len(p.out)
+	}
+	out := make([]search.Candidate, 0, n)
+	for _, p := range parts {
+		out = append(out, p.out...)
+	}
+	return out, true, nil
+}
+
+// candidatesSQL is the query of SearchCandidates over the visible
+// documents live, restricted to document keys in keys (inclusive) when
+// keys is not nil. The join order is forced (CROSS JOIN): the most
+// selective source first — the full-text matches, else the documents of
+// the rarest filtered facet value set (driver), else all visible
+// documents —, then the visible document, then the other filters.
+func candidatesSQL(live string, terms []string, prefix bool, filters map[string][]string, downloads bool, driver string, keys *[2]int64) (string, []any) {
 	var q strings.Builder
-	var args []any
+	var args, where []any
 	if len(terms) > 0 {
 		q.WriteString(`SELECT l.doc, -bm25(search_fts, 10.0, 5.0, 3.0, 2.0, 1.0), `)
 	} else {
@@ -131,38 +232,32 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		q.WriteString(`0, `)
 	}
 	q.WriteString(`l.facets `)
-	// Visibility is search_live (migration 0008: the visible document of
-	// each model, kept exact by triggers on versions and search_docs). The
-	// join order is forced (CROSS JOIN): the most selective source first —
-	// the full-text matches, else the documents of the rarest filtered
-	// facet value set, else all visible documents —, then search_live,
-	// then the other filters per document.
-	var where []any
-	driver := ""
-	if len(terms) == 0 && len(filters) > 0 {
-		var err error
-		if driver, err = db.rarestFacet(ctx, filters); err != nil {
-			return nil, err
+	keyRange := func(col string) {
+		if keys != nil {
+			q.WriteString(` AND ` + col + ` BETWEEN ? AND ?`)
+			where = append(where, keys[0], keys[1])
 		}
 	}
 	switch {
 	case len(terms) > 0:
-		q.WriteString(`FROM search_fts CROSS JOIN ` + live + ` l ON l.doc = search_fts.rowid `)
+		q.WriteString(`FROM search_fts CROSS JOIN ` + live + ` l ON l.doc = search_fts.rowid WHERE search_fts MATCH ?`)
+		where = append(where, ftsQuery(terms, prefix))
+		keyRange(`search_fts.rowid`)
 	case driver != "":
 		vs := filters[driver]
-		q.WriteString(`FROM (SELECT DISTINCT doc FROM search_facets WHERE facet = ? AND value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `)) f0
-			CROSS JOIN ` + live + ` l ON l.doc = f0.doc `)
+		q.WriteString(`FROM (SELECT DISTINCT doc FROM search_facets WHERE facet = ? AND value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `)`)
 		args = append(args, driver)
 		for _, v := range vs {
 			args = append(args, v)
 		}
+		if keys != nil {
+			q.WriteString(` AND doc BETWEEN ? AND ?`)
+			args = append(args, keys[0], keys[1])
+		}
+		q.WriteString(`) f0 CROSS JOIN ` + live + ` l ON l.doc = f0.doc WHERE 1`)
 	default:
-		q.WriteString(`FROM ` + live + ` l `)
-	}
-	q.WriteString(`WHERE 1`)
-	if len(terms) > 0 {
-		q.WriteString(` AND search_fts MATCH ?`)
-		where = append(where, ftsQuery(terms, prefix))
+		q.WriteString(`FROM ` + live + ` l WHERE 1`)
+		keyRange(`l.doc`)
 	}
 	for _, f := range search.Facets { // fixed order: the same SQL for the same filters
 		vs := filters[f]
@@ -172,19 +267,24 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		// "IN (list)": SQLite builds the list once and probes it per
 		// match (EXISTS per match cost a B-tree search each, 4× slower at
 		// 12,000 matches).
-		q.WriteString(` AND l.doc IN (SELECT doc FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `))`)
+		q.WriteString(` AND l.doc IN (SELECT doc FROM search_facets f WHERE f.facet = ? AND f.value IN (?` + strings.Repeat(`, ?`, len(vs)-1) + `)`)
 		where = append(where, f)
 		for _, v := range vs {
 			where = append(where, v)
 		}
+		if keys != nil {
+			q.WriteString(` AND f.doc BETWEEN ? AND ?`)
+			where = append(where, keys[0], keys[1])
+		}
+		q.WriteString(`)`)
 	}
-	args = append(args, where...)
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, dbError(op, err, "", "")
-	}
+	return q.String(), append(args, where...)
+}
+
+// scanCandidates reads the rows of candidatesSQL and closes them.
+func scanCandidates(rows *sql.Rows, out []search.Candidate) ([]search.Candidate, error) {
+	const op = "search.Search"
 	defer rows.Close()
-	var out []search.Candidate
 	for rows.Next() {
 		var c search.Candidate
 		var at int64

@@ -13,6 +13,15 @@ func TestSearch(t *testing.T) {
 	searchtest.Run(t, func(t *testing.T) searchtest.Backend { return open(t) })
 }
 
+// TestSearchSplit runs the suite with every search read in two halves on
+// two connections (see SearchCandidates), as it is on large indexes.
+func TestSearchSplit(t *testing.T) {
+	old := parallelMin
+	parallelMin = 1
+	t.Cleanup(func() { parallelMin = old })
+	searchtest.Run(t, func(t *testing.T) searchtest.Backend { return open(t) })
+}
+
 // BenchmarkSearch: see searchtest.Bench and bench/search.sh.
 func BenchmarkSearch(b *testing.B) {
 	corpus := fixtures.Path(b, "rdf-corpus", "rdfs")
