@@ -41,6 +41,9 @@ func TestPagesVisibility(t *testing.T) {
 	// A published model page carries its JSON-LD and signposting links.
 	if _, body := e.get("", "/models/"+pub.ModelID); !strings.Contains(body, `<script type="application/ld+json">`) || !strings.Contains(body, `"@context"`) {
 		t.Errorf("model page lacks JSON-LD")
+	} else if !strings.Contains(body, `type="application/atom+xml" title="Versions of `+pub.ModelID+`" href="/models/`+pub.ModelID+`/feed.atom"`) ||
+		!strings.Contains(body, `href="/feed.atom"`) {
+		t.Errorf("model page does not announce its Atom feeds")
 	}
 	// Drafts and submissions: 404 for anonymous and for another contributor.
 	for _, user := range []string{"", "bob"} {
