@@ -393,11 +393,14 @@ func citation(v *zoo.Version, d *spec.Model, base, doi string) string {
 	return b.String()
 }
 
+// dirName is a folder name for a downloaded version ("id/2" → "id-2").
+func dirName(ref string) string { return strings.ReplaceAll(ref, "/", "-") }
+
 func snippets(v *zoo.Version, d *spec.Model, base string) []snippet {
 	ref := fmt.Sprintf("%s/%d", v.ModelID, v.Number)
 	pkg := fmt.Sprintf("%s/packages/%s/%d", base, v.ModelID, v.Number)
 	return []snippet{
-		{"zoo CLI", fmt.Sprintf("zoo predict --model %s --server %s input.tif -o output.tif", ref, base)},
+		{"zoo CLI", fmt.Sprintf("zoo download --server %s %s -o %s\nzoo predict --model %s --input input.tif --output predictions/", base, ref, dirName(ref), dirName(ref))},
 		{"Fiji / deepImageJ", fmt.Sprintf("1. Download the package: %s\n2. Fiji: Plugins › DeepImageJ › DeepImageJ Install Model › \"From ZIP file\" and choose the downloaded zip\n3. Open your image, then Plugins › DeepImageJ › DeepImageJ Run and pick \"%s\"", pkg, d.Name)},
 		{"ilastik", fmt.Sprintf("1. Download the package: %s\n2. ilastik: New Project › Neural Network Classification (Local)\n3. In \"NN Prediction\" click \"Load model\" and choose the downloaded zip", pkg)},
 		{"napari", fmt.Sprintf("pip install napari bioimageio.core\n# In napari: Plugins › bioimageio › load the model from\n#   %s", pkg)},

@@ -3,10 +3,12 @@ package pages_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/chromedp/chromedp"
 	"html"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -93,4 +95,22 @@ func TestNoProducedWhenPassing(t *testing.T) {
 	if strings.Contains(page, "did not reproduce") || strings.Contains(page, "/test/produced/") {
 		t.Errorf("a passing model's page shows produced tensors")
 	}
+}
+
+// In a real browser, the uploader of a model whose test did not reproduce
+// sees the three pictures (all loaded, nothing broken), and the page passes
+// the accessibility audit without console errors.
+func TestBrowserTestNotReproduced(t *testing.T) {
+	e := newTestEnv(t, func(e *testEnv) []web.Route { return testview.Routes(e.svc) })
+	v := e.upload("alice", testviewtest.Zip(t, testviewtest.BrokenPackage(t, 0.5)), repo.UploadOptions{})
+	if tv := e.waitTest(v.ModelID, v.Number); tv.TestStatus != zoo.TestFailed {
+		t.Fatalf("test %s: %s", tv.TestStatus, tv.TestReport)
+	}
+	b := newBrowser(t, e.srv.URL)
+	b.login(e.tokens["alice"], "/models/"+v.ModelID+"/1")
+	b.do("model page", chromedp.WaitVisible(chromedp.CSS("section.produced")), chromedp.ScrollIntoView(chromedp.CSS("section.produced")))
+	b.poll("pictures loaded", `[...document.querySelectorAll('section.produced img')].length === 3 &&
+		[...document.querySelectorAll('section.produced img')].every(i => i.complete && i.naturalWidth === 512 && i.naturalHeight === 512)`, 30*time.Second)
+	b.shot("test-not-reproduced")
+	b.checkPage("model page of a failed test")
 }

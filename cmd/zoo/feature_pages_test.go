@@ -1,10 +1,15 @@
 package main
 
 import (
+	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/tensor/tiff"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,5 +70,54 @@ func TestServePages(t *testing.T) {
 	}
 	if resp, body := get("/upload", cookie); resp.StatusCode != 200 || !regexp.MustCompile(`<meta name="csrf-token" content="[^"]{20,}">`).MatchString(body) {
 		t.Errorf("upload page: %s, no CSRF token", resp.Status)
+	}
+}
+
+// The "zoo CLI" snippet of a model page runs as shown: copied into a
+// shell in a folder holding input.tif, it downloads the model and writes
+// the prediction.
+func TestModelPageCLISnippetRuns(t *testing.T) {
+	needORT(t)
+	server, _ := startServe(t, "--data", t.TempDir(), "--workers", "0", "--seed", fixtures.Path(t, "packages"))
+	get := func(path string) string {
+		resp, err := http.Get(server + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	m := regexp.MustCompile(`<a href="/models/([a-z-]+)"`).FindStringSubmatch(get("/search?q=nuclei"))
+	if m == nil {
+		t.Fatal("search finds no nuclei model")
+	}
+	code := regexp.MustCompile(`(?s)<summary>zoo CLI</summary>\s*<pre><code id="snippet-0">(.*?)</code>`).FindStringSubmatch(get("/models/" + m[1]))
+	if code == nil {
+		t.Fatal("the model page has no zoo CLI snippet")
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	img, _ := tensor.New(tensor.Uint16, []int{600, 700})
+	img.Axes = []string{"y", "x"}
+	for i, v := 0, img.Uint16s(); i < len(v); i++ {
+		v[i] = uint16(100 + (i*37)%900)
+	}
+	if err := tiff.WriteFile("input.tif", img); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(html.UnescapeString(code[1]), "\n") {
+		args := strings.Fields(line)
+		if len(args) == 0 || args[0] != "zoo" {
+			t.Fatalf("snippet line %q is not a zoo command", line)
+		}
+		zooOK(t, args[1:]...)
+	}
+	out, err := tiff.ReadFile(filepath.Join(dir, "predictions", "input.tif"))
+	if err != nil || !slices.Equal(out.Shape, []int{600, 700}) {
+		t.Fatalf("prediction: %v %v", out, err)
 	}
 }
