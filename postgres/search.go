@@ -205,3 +205,60 @@ func (db *DB) UnindexedPublished(ctx context.Context, limit int) ([]search.Versi
 	}
 	return out, dbError(op, rows.Err(), "", "")
 }
+
+var _ search.Browser = (*DB)(nil)
+
+// SearchBrowse implements search.Browser from search_facet_counts and the
+// date index of search_live (migration 0008), in one repeatable-read
+// transaction; without them ok is false.
+func (db *DB) SearchBrowse(ctx context.Context, sortBy string, k int) (total int, counts map[string]int, top []search.Candidate, ok bool, err error) {
+	const op = "search.Search"
+	live, err := db.live(ctx)
+	if err != nil || live != "search_live" {
+		return 0, nil, nil, false, err
+	}
+	order := `l.published_at DESC, l.downloads DESC, l.doc`
+	if sortBy == search.SortDownloads {
+		order = `l.downloads DESC, l.published_at DESC, l.doc`
+	}
+	err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		counts = map[string]int{}
+		rows, err := tx.Query(ctx, `SELECT facet, value, n FROM search_facet_counts`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var f, v string
+			var n int
+			if err := rows.Scan(&f, &v, &n); err != nil {
+				return err
+			}
+			if f == "" && v == "" {
+				total = n
+			} else {
+				counts[f+"\x1f"+v] = n
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT l.doc, l.published_at, l.downloads FROM search_live l ORDER BY `+order+` LIMIT $1`, k)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c search.Candidate
+			if err := rows.Scan(&c.Key, &c.PublishedAt, &c.Downloads); err != nil {
+				return err
+			}
+			c.PublishedAt = c.PublishedAt.UTC()
+			top = append(top, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	return total, counts, top, true, nil
+}

@@ -396,3 +396,65 @@ func (db *DB) UnindexedPublished(ctx context.Context, limit int) ([]search.Versi
 	}
 	return out, nil
 }
+
+var _ search.Browser = (*DB)(nil)
+
+// SearchBrowse implements search.Browser from search_facet_counts and the
+// date index of search_live (migration 0008), in one read transaction;
+// without them ok is false.
+func (db *DB) SearchBrowse(ctx context.Context, sortBy string, k int) (int, map[string]int, []search.Candidate, bool, error) {
+	const op = "search.Search"
+	live, err := db.live(ctx)
+	if err != nil || live != "search_live" {
+		return 0, nil, nil, false, err
+	}
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	defer tx.Rollback()
+	total := 0
+	counts := map[string]int{}
+	rows, err := tx.QueryContext(ctx, `SELECT facet, value, n FROM search_facet_counts`)
+	if err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f, v string
+		var n int
+		if err := rows.Scan(&f, &v, &n); err != nil {
+			return 0, nil, nil, false, dbError(op, err, "", "")
+		}
+		if f == "" && v == "" {
+			total = n
+		} else {
+			counts[f+"\x1f"+v] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	order := `l.published_at DESC, l.downloads DESC, l.doc`
+	if sortBy == search.SortDownloads {
+		order = `l.downloads DESC, l.published_at DESC, l.doc`
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT l.doc, l.published_at, l.downloads FROM search_live l ORDER BY `+order+` LIMIT ?`, k)
+	if err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	var top []search.Candidate
+	for rows.Next() {
+		var c search.Candidate
+		var at int64
+		if err := rows.Scan(&c.Key, &at, &c.Downloads); err != nil {
+			return 0, nil, nil, false, dbError(op, err, "", "")
+		}
+		c.PublishedAt = fromMicros(at)
+		top = append(top, c)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, nil, false, dbError(op, err, "", "")
+	}
+	return total, counts, top, true, nil
+}

@@ -597,6 +597,7 @@ func testVisibilityFollowsCatalog(t *testing.T, e *env) {
 	b1 := e.publish("b", lic(model("Beta", "sharedword"), "MIT"))
 	check := func(q search.Query, total int, license map[string]int, want ...string) {
 		t.Helper()
+		browseMatchesCandidates(t, e)
 		res := e.wantSet(q, want...)
 		if res.Total != total || !mapsEqual(facet(res, "license"), license) {
 			t.Errorf("%+v: total %d, license facet %v; want %d, %v", q, res.Total, facet(res, "license"), total, license)
@@ -651,4 +652,32 @@ func testVisibilityFollowsCatalog(t *testing.T, e *env) {
 	e.transition(&zoo.Version{ModelID: "b", Number: b1.Number}, zoo.StateRetired)
 	check(search.Query{Text: "newword"}, 1, map[string]int{"MIT": 1}, "b/2") // all retired: the latest retired one
 	check(search.Query{}, 2, map[string]int{"MIT": 2}, "a/1", "b/2")
+}
+
+// browseMatchesCandidates checks that the answer to the empty query (which
+// a search.Browser store gives from counts it maintains) has the total and
+// every facet count of the visible documents as SearchCandidates lists
+// them.
+func browseMatchesCandidates(t *testing.T, e *env) {
+	t.Helper()
+	cands, err := e.db.SearchCandidates(ctx, nil, false, nil, false)
+	must(t, err)
+	want := map[string]map[string]int{}
+	for _, c := range cands {
+		search.ParseFacets(c.Facets, func(f, v string) {
+			if want[f] == nil {
+				want[f] = map[string]int{}
+			}
+			want[f][v]++
+		})
+	}
+	res := e.search(search.Query{})
+	if res.Total != len(cands) {
+		t.Errorf("browse total %d, %d visible documents", res.Total, len(cands))
+	}
+	for _, f := range search.Facets {
+		if got := facet(res, f); !mapsEqual(got, want[f]) && !(len(got) == 0 && len(want[f]) == 0) {
+			t.Errorf("browse facet %s: %v, visible documents have %v", f, got, want[f])
+		}
+	}
 }
