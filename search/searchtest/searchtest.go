@@ -354,7 +354,7 @@ func testSort(t *testing.T, e *env) {
 	e.want(search.Query{Sort: "downloads"}, fmt.Sprintf("old/%d", v2.Number), "mid/1", "new/1")
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -660,7 +660,16 @@ func testVisibilityFollowsCatalog(t *testing.T, e *env) {
 // them.
 func browseMatchesCandidates(t *testing.T, e *env) {
 	t.Helper()
-	cands, err := e.db.SearchCandidates(ctx, nil, false, nil, false)
+	CheckBrowse(t, e.db, e.idx)
+}
+
+// CheckBrowse checks that the answer of idx to the empty query has the
+// total and every facet count of the visible documents of db as
+// SearchCandidates lists them (for backends' own tests, e.g. after a bulk
+// load that rebuilds what triggers otherwise maintain).
+func CheckBrowse(t testing.TB, db Backend, idx search.Index) {
+	t.Helper()
+	cands, err := db.SearchCandidates(ctx, nil, false, nil, false)
 	must(t, err)
 	want := map[string]map[string]int{}
 	for _, c := range cands {
@@ -671,12 +680,18 @@ func browseMatchesCandidates(t *testing.T, e *env) {
 			want[f][v]++
 		})
 	}
-	res := e.search(search.Query{})
+	res, err := idx.Search(ctx, search.Query{})
+	must(t, err)
 	if res.Total != len(cands) {
 		t.Errorf("browse total %d, %d visible documents", res.Total, len(cands))
 	}
-	for _, f := range search.Facets {
-		if got := facet(res, f); !mapsEqual(got, want[f]) && !(len(got) == 0 && len(want[f]) == 0) {
+	for _, f := range search.Facets { // the most frequent MaxFacetValues values
+		got := facet(res, f)
+		ok := len(got) == min(len(want[f]), search.MaxFacetValues)
+		for v, n := range got {
+			ok = ok && want[f][v] == n
+		}
+		if !ok {
 			t.Errorf("browse facet %s: %v, visible documents have %v", f, got, want[f])
 		}
 	}
