@@ -94,45 +94,50 @@ CREATE TABLE search_facet_counts (
 );
 CREATE INDEX search_live_date ON search_live (published_at);
 
-CREATE FUNCTION search_facet_counts_add(d bigint, f text, v text, delta integer) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	IF f IS NULL THEN -- every facet value of document d
-		INSERT INTO search_facet_counts AS c (facet, value, n) SELECT facet, value, delta FROM search_facets WHERE doc = d ORDER BY facet, value
-			ON CONFLICT (facet, value) DO UPDATE SET n = c.n + excluded.n;
-		DELETE FROM search_facet_counts c USING search_facets s WHERE s.doc = d AND c.facet = s.facet AND c.value = s.value AND c.n <= 0;
-	ELSE
-		INSERT INTO search_facet_counts AS c (facet, value, n) VALUES (f, v, delta)
-			ON CONFLICT (facet, value) DO UPDATE SET n = c.n + excluded.n;
-		DELETE FROM search_facet_counts WHERE facet = f AND value = v AND n <= 0;
-	END IF;
+CREATE FUNCTION search_facet_counts_add(d bigint, delta integer) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN -- every facet value of document d
+	INSERT INTO search_facet_counts AS c (facet, value, n) SELECT facet, value, delta FROM search_facets WHERE doc = d ORDER BY facet, value
+		ON CONFLICT (facet, value) DO UPDATE SET n = c.n + excluded.n;
+	DELETE FROM search_facet_counts c USING search_facets s WHERE s.doc = d AND c.facet = s.facet AND c.value = s.value AND c.n <= 0;
 END $$;
 
 CREATE FUNCTION search_facet_counts_live_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		PERFORM search_facet_counts_add(NEW.doc, NULL, NULL, 1);
+		PERFORM search_facet_counts_add(NEW.doc, 1);
 		UPDATE search_facet_counts SET n = n + 1 WHERE facet = '' AND value = '';
 	ELSE
-		PERFORM search_facet_counts_add(OLD.doc, NULL, NULL, -1);
+		PERFORM search_facet_counts_add(OLD.doc, -1);
 		UPDATE search_facet_counts SET n = n - 1 WHERE facet = '' AND value = '';
 	END IF;
 	RETURN NULL;
 END $$;
 
-CREATE FUNCTION search_facet_counts_facet_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Facet rows come and go by statement (one per document and write):
+-- statement-level triggers with transition tables count them in one go.
+CREATE FUNCTION search_facet_counts_facets_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM search_live WHERE doc = NEW.doc) THEN
-		PERFORM search_facet_counts_add(NEW.doc, NEW.facet, NEW.value, 1);
-	ELSIF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM search_live WHERE doc = OLD.doc) THEN
-		PERFORM search_facet_counts_add(OLD.doc, OLD.facet, OLD.value, -1);
-	END IF;
+	INSERT INTO search_facet_counts AS c (facet, value, n)
+		SELECT f.facet, f.value, count(*) FROM new_rows f JOIN search_live l ON l.doc = f.doc GROUP BY f.facet, f.value ORDER BY f.facet, f.value
+		ON CONFLICT (facet, value) DO UPDATE SET n = c.n + excluded.n;
+	RETURN NULL;
+END $$;
+
+CREATE FUNCTION search_facet_counts_facets_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE search_facet_counts c SET n = c.n - o.k
+		FROM (SELECT f.facet, f.value, count(*) AS k FROM old_rows f JOIN search_live l ON l.doc = f.doc GROUP BY f.facet, f.value) o
+		WHERE c.facet = o.facet AND c.value = o.value;
+	DELETE FROM search_facet_counts c USING old_rows o WHERE c.facet = o.facet AND c.value = o.value AND c.n <= 0;
 	RETURN NULL;
 END $$;
 
 CREATE TRIGGER search_facet_counts_live AFTER INSERT OR DELETE ON search_live
 	FOR EACH ROW EXECUTE FUNCTION search_facet_counts_live_trigger();
-CREATE TRIGGER search_facet_counts_facets AFTER INSERT OR DELETE ON search_facets
-	FOR EACH ROW EXECUTE FUNCTION search_facet_counts_facet_trigger();
+CREATE TRIGGER search_facet_counts_facets_insert AFTER INSERT ON search_facets
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION search_facet_counts_facets_insert();
+CREATE TRIGGER search_facet_counts_facets_delete AFTER DELETE ON search_facets
+	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION search_facet_counts_facets_delete();
 
 -- search_live_rebuild recomputes search_live and search_facet_counts from
 -- versions, search_docs and downloads in a few set-based statements (the
