@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,49 +52,20 @@ func (db *DB) PutSearchDocs(ctx context.Context, docs []*search.Doc) error {
 	})
 }
 
-// liveViewSQL computes search_live from versions when the table is missing
-// (a database before migration 0008): the visible document of each model —
-// the highest-numbered published version, else the highest-numbered
-// retired one —, checked per document.
-const liveViewSQL = `(SELECT d.id AS doc, d.model_id AS model_id, COALESCE(v.published_at, v.created_at) AS published_at, d.facets AS facets,
-		(SELECT COALESCE(SUM(dl.count), 0) FROM versions x JOIN downloads dl ON dl.version_id = x.id WHERE x.model_id = d.model_id)::bigint AS downloads,
-		d.tsv AS tsv
-	FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number
-	WHERE v.state IN ('published', 'retired')
+// visibleSQL keeps the version a search may show of its model: the
+// highest-numbered published one, else the highest-numbered retired one.
+const visibleSQL = `v.state IN ('published', 'retired')
 	AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.model_id = v.model_id AND w.state IN ('published', 'retired')
 		AND ((w.state = 'published') > (v.state = 'published')
-			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number))))`
+			OR ((w.state = 'published') = (v.state = 'published') AND w.number > v.number)))`
 
-var hasLive sync.Map // *DB → bool: the database has table search_live
-
-// live returns the source of visible documents: table search_live
-// (migration 0008, kept exact by triggers on versions and search_docs),
-// else liveViewSQL. The answer is cached per DB, since migrations only
-// run at Open.
-func (db *DB) live(ctx context.Context) (string, error) {
-	ok, found := hasLive.Load(db)
-	if !found {
-		var b bool
-		if err := db.pool.QueryRow(ctx, `SELECT to_regclass('search_live') IS NOT NULL`).Scan(&b); err != nil {
-			return "", dbError("search.Search", err, "", "")
-		}
-		ok = b
-		hasLive.Store(db, ok)
-	}
-	if ok.(bool) {
-		return "search_live", nil
-	}
-	return liveViewSQL, nil
-}
+// downloadsSQL is the total downloads of the model of d.
+const downloadsSQL = `(SELECT COALESCE(SUM(dl.count), 0) FROM versions w JOIN downloads dl ON dl.version_id = w.id WHERE w.model_id = d.model_id)::bigint`
 
 // SearchCandidates implements search.Store with a tsvector (configuration zoo_search:
 // English stems, no stop words) ranked by ts_rank, name weighted most.
 func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]search.Candidate, error) {
 	const op = "search.Search"
-	live, err := db.live(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var q strings.Builder
 	var args []any
 	arg := func(v any) string {
@@ -103,27 +73,28 @@ func (db *DB) SearchCandidates(ctx context.Context, terms []string, prefix bool,
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if len(terms) > 0 {
-		q.WriteString(`SELECT l.doc, ts_rank(l.tsv, q)::float8, `)
+		q.WriteString(`SELECT d.id, ts_rank(d.tsv, q)::float8, `)
 	} else {
-		q.WriteString(`SELECT l.doc, 0::float8, `)
+		q.WriteString(`SELECT d.id, 0::float8, `)
 	}
-	q.WriteString(`l.published_at, `)
+	q.WriteString(`COALESCE(v.published_at, v.created_at), `)
 	if downloads {
-		q.WriteString(`l.downloads, `)
+		q.WriteString(downloadsSQL + `, `)
 	} else {
 		q.WriteString(`0::bigint, `)
 	}
-	q.WriteString(`l.facets FROM ` + live + ` l`)
+	q.WriteString(`d.facets
+		FROM search_docs d JOIN versions v ON v.model_id = d.model_id AND v.number = d.number`)
 	if len(terms) > 0 {
 		q.WriteString(`, to_tsquery('zoo_search', ` + arg(tsQuery(terms, prefix)) + `) q`)
 	}
-	q.WriteString(` WHERE true`)
+	q.WriteString(` WHERE ` + visibleSQL)
 	if len(terms) > 0 {
-		q.WriteString(` AND l.tsv @@ q`)
+		q.WriteString(` AND d.tsv @@ q`)
 	}
 	for _, f := range search.Facets {
 		if vs := filters[f]; len(vs) > 0 {
-			q.WriteString(` AND l.doc IN (SELECT doc FROM search_facets WHERE facet = ` + arg(f) + ` AND value = ANY(` + arg(vs) + `::text[]))`)
+			q.WriteString(` AND d.id IN (SELECT doc FROM search_facets WHERE facet = ` + arg(f) + ` AND value = ANY(` + arg(vs) + `::text[]))`)
 		}
 	}
 	rows, err := db.pool.Query(ctx, q.String(), args...)
@@ -163,12 +134,8 @@ func tsQuery(terms []string, prefix bool) string {
 // SearchHits implements search.Store.
 func (db *DB) SearchHits(ctx context.Context, keys []int64) (map[int64]search.StoredHit, error) {
 	const op = "search.Search"
-	live, err := db.live(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := map[int64]search.StoredHit{}
-	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, l.downloads FROM search_docs d JOIN `+live+` l ON l.doc = d.id WHERE d.id = ANY($1)`, keys)
+	rows, err := db.pool.Query(ctx, `SELECT d.id, d.hit, `+downloadsSQL+` FROM search_docs d WHERE d.id = ANY($1)`, keys)
 	if err != nil {
 		return nil, dbError(op, err, "", "")
 	}
@@ -204,61 +171,4 @@ func (db *DB) UnindexedPublished(ctx context.Context, limit int) ([]search.Versi
 		out = append(out, r)
 	}
 	return out, dbError(op, rows.Err(), "", "")
-}
-
-var _ search.Browser = (*DB)(nil)
-
-// SearchBrowse implements search.Browser from search_facet_counts and the
-// date index of search_live (migration 0008), in one repeatable-read
-// transaction; without them ok is false.
-func (db *DB) SearchBrowse(ctx context.Context, sortBy string, k int) (total int, counts map[string]int, top []search.Candidate, ok bool, err error) {
-	const op = "search.Search"
-	live, err := db.live(ctx)
-	if err != nil || live != "search_live" {
-		return 0, nil, nil, false, err
-	}
-	order := `l.published_at DESC, l.downloads DESC, l.doc`
-	if sortBy == search.SortDownloads {
-		order = `l.downloads DESC, l.published_at DESC, l.doc`
-	}
-	err = pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		counts = map[string]int{}
-		rows, err := tx.Query(ctx, `SELECT facet, value, n FROM search_facet_counts`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var f, v string
-			var n int
-			if err := rows.Scan(&f, &v, &n); err != nil {
-				return err
-			}
-			if f == "" && v == "" {
-				total = n
-			} else {
-				counts[f+"\x1f"+v] = n
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, `SELECT l.doc, l.published_at, l.downloads FROM search_live l ORDER BY `+order+` LIMIT $1`, k)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c search.Candidate
-			if err := rows.Scan(&c.Key, &c.PublishedAt, &c.Downloads); err != nil {
-				return err
-			}
-			c.PublishedAt = c.PublishedAt.UTC()
-			top = append(top, c)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return 0, nil, nil, false, dbError(op, err, "", "")
-	}
-	return total, counts, top, true, nil
 }

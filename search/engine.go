@@ -28,27 +28,14 @@ type Store interface {
 	// is set; all documents when terms is empty) and (3) has, for every
 	// facet of filters, one of its values. Score is the backend's
 	// relevance (higher is better; 0 without terms); Downloads, the
-	// model's total downloads, is only set when downloads is true (without
-	// migration 0008 it costs a lookup per candidate).
+	// model's total downloads, is only set when downloads is true (it
+	// costs a lookup per candidate).
 	SearchCandidates(ctx context.Context, terms []string, prefix bool, filters map[string][]string, downloads bool) ([]Candidate, error)
 	// SearchHits returns the stored hits of documents by key.
 	SearchHits(ctx context.Context, keys []int64) (map[int64]StoredHit, error)
 	// UnindexedPublished lists up to limit published or retired versions
 	// (model id, number) that have no document.
 	UnindexedPublished(ctx context.Context, limit int) ([]VersionRef, error)
-}
-
-// Browser is implemented by stores that answer the query without text and
-// filters (browsing the whole collection) from counts they keep exact on
-// every write, without reading every visible document.
-type Browser interface {
-	// SearchBrowse returns, read in one snapshot, the number of visible
-	// documents, the facet counts over them ("facet\x1fvalue" → count)
-	// and the first k of them in the order of sortBy (SortDate or
-	// SortDownloads, with the tie-breaks of Search). ok is false when the
-	// store cannot answer that way (e.g. an older schema): the caller
-	// falls back to SearchCandidates.
-	SearchBrowse(ctx context.Context, sortBy string, k int) (total int, counts map[string]int, top []Candidate, ok bool, err error)
 }
 
 // Candidate is one matching document.
@@ -242,32 +229,15 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Results, error) {
 	if sortBy == SortRelevance && len(terms) == 0 {
 		sortBy = SortDate
 	}
-	var res *Results
-	var page []Candidate
-	if b, ok := e.store.(Browser); ok && len(terms) == 0 && len(q.Filters) == 0 {
-		total, counts, top, ok, err := b.SearchBrowse(ctx, sortBy, q.Offset+q.Limit)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			res = &Results{Total: total, Hits: []Hit{}, Facets: facetValues(counts)}
-			if q.Offset >= len(top) {
-				return res, nil
-			}
-			page = top[q.Offset:]
-		}
+	cands, err := e.store.SearchCandidates(ctx, terms, prefix, q.Filters, sortBy == SortDownloads)
+	if err != nil {
+		return nil, err
 	}
-	if res == nil {
-		cands, err := e.store.SearchCandidates(ctx, terms, prefix, q.Filters, sortBy == SortDownloads)
-		if err != nil {
-			return nil, err
-		}
-		res = &Results{Total: len(cands), Hits: []Hit{}, Facets: facetCounts(cands)}
-		if q.Offset >= len(cands) {
-			return res, nil
-		}
-		page = topK(cands, sortBy, q.Offset+q.Limit)[q.Offset:]
+	res := &Results{Total: len(cands), Hits: []Hit{}, Facets: facetCounts(cands)}
+	if q.Offset >= len(cands) {
+		return res, nil
 	}
+	page := topK(cands, sortBy, q.Offset+q.Limit)[q.Offset:]
 	keys := make([]int64, len(page))
 	for i, c := range page {
 		keys[i] = c.Key

@@ -4,22 +4,13 @@
 //
 // The index holds one document per stored version (repo calls IndexVersion
 // for every version it stores, drafts included, and again when a test
-// result is recorded). Which document a search may return follows the
-// catalog's versions table as it is now: only the latest published version
-// of each model (or its latest retired one when none is published) is ever
-// returned, so the index is never stale about states and never leaks
-// drafts. Publication and retirement do not call the index: the backends
-// keep the visible document of each model, with its facets, date and the
-// model's downloads, in a table (search_live, migration 0008) maintained
-// by triggers on versions, the documents and downloads, in the same
-// transaction as each write; a database without that table joins versions
-// per match instead (slower, same answers). Sync indexes published versions
-// that have no document (seeded examples, a crash between the catalog write
-// and the index write).
-//
-// Every answer is exact: Total and the facet counts are over the whole
-// matching set, ranked by the backend's relevance over all matches. The
-// cost of a query is a few µs per matching model (bench/RESULTS.md).
+// result is recorded). Which document a search may return is decided at
+// query time by a live join with the catalog's versions table: only the
+// latest published version of each model (or its latest retired one when
+// none is published) is ever returned, so the index is never stale about
+// states and never leaks drafts. Sync indexes published versions that have
+// no document (seeded examples, a crash between the catalog write and the
+// index write).
 //
 // Backends: *sqlite.DB (FTS5 in the catalog file, bm25 ranking) and
 // *postgres.DB (tsvector + GIN, ts_rank) implement Store; searchtest is

@@ -13,15 +13,6 @@ func TestSearch(t *testing.T) {
 	searchtest.Run(t, func(t *testing.T) searchtest.Backend { return open(t) })
 }
 
-// TestSearchSplit runs the suite with every search read in two halves on
-// two connections (see SearchCandidates), as it is on large indexes.
-func TestSearchSplit(t *testing.T) {
-	old := parallelMin
-	parallelMin = 1
-	t.Cleanup(func() { parallelMin = old })
-	searchtest.Run(t, func(t *testing.T) searchtest.Backend { return open(t) })
-}
-
 // BenchmarkSearch: see searchtest.Bench and bench/search.sh.
 func BenchmarkSearch(b *testing.B) {
 	corpus := fixtures.Path(b, "rdf-corpus", "rdfs")
@@ -33,7 +24,7 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 // seedBench writes the generated models' catalog rows in one transaction.
-func seedBench(b testing.TB, db searchtest.Backend, models []searchtest.BenchModel) {
+func seedBench(b *testing.B, db searchtest.Backend, models []searchtest.BenchModel) {
 	d := db.(*DB)
 	err := d.tx(ctx, "bench", func(tx *sql.Tx) error {
 		for _, m := range models {

@@ -31,7 +31,7 @@ type BenchModel struct {
 // Version.UploaderID) in one transaction, after their search documents; each backend's test file
 // provides it (it writes the catalog's tables directly, which only a
 // benchmark may do).
-type Seed func(b testing.TB, db Backend, models []BenchModel)
+type Seed func(b *testing.B, db Backend, models []BenchModel)
 
 // Generate makes n published models from the descriptions in corpusDir
 // (the bioimage.io rdf-corpus), varied deterministically: names and
@@ -132,15 +132,6 @@ var BenchQueries = []BenchQuery{
 	{"facet", search.Query{Filters: map[string][]string{"tag": {"nuclei", "cells"}}}},
 }
 
-// BrowseQueries are timed after the mix and reported apart (kind
-// "browse", not in "all", so that "all" stays comparable with earlier
-// runs): the empty query, the landing page of a zoo, by date and by
-// downloads.
-var BrowseQueries = []BenchQuery{
-	{"browse", search.Query{}},
-	{"browse", search.Query{Sort: "downloads"}},
-}
-
 var benchLoaded sync.Map // "backend/n" → Backend, reused across b.N rounds
 
 // Bench loads n generated models into a fresh backend (once per process
@@ -201,14 +192,6 @@ func Bench(b *testing.B, name string, open func(b *testing.B) Backend, seed Seed
 			lat["all"] = append(lat["all"], d)
 		}
 		seqQPS := float64(total) / time.Since(t0).Seconds()
-		for i := range 20 {
-			q := BrowseQueries[i%len(BrowseQueries)]
-			s := time.Now()
-			if _, err := idx.Search(ctx, q.Q); err != nil {
-				b.Fatal(err)
-			}
-			lat[q.Kind] = append(lat[q.Kind], time.Since(s))
-		}
 		var wg sync.WaitGroup
 		t0 = time.Now()
 		for w := range 4 {
@@ -225,7 +208,7 @@ func Bench(b *testing.B, name string, open func(b *testing.B) Backend, seed Seed
 		}
 		wg.Wait()
 		parQPS := float64(total) / time.Since(t0).Seconds()
-		for _, kind := range []string{"text", "text+facet", "facet", "all", "browse"} {
+		for _, kind := range []string{"text", "text+facet", "facet", "all"} {
 			p50, p95 := percentile(lat[kind], 50), percentile(lat[kind], 95)
 			b.ReportMetric(ms(p50), kind+"-p50-ms")
 			b.ReportMetric(ms(p95), kind+"-p95-ms")

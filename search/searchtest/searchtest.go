@@ -354,7 +354,7 @@ func testSort(t *testing.T, e *env) {
 	e.want(search.Query{Sort: "downloads"}, fmt.Sprintf("old/%d", v2.Number), "mid/1", "new/1")
 }
 
-func must(t testing.TB, err error) {
+func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -597,7 +597,6 @@ func testVisibilityFollowsCatalog(t *testing.T, e *env) {
 	b1 := e.publish("b", lic(model("Beta", "sharedword"), "MIT"))
 	check := func(q search.Query, total int, license map[string]int, want ...string) {
 		t.Helper()
-		browseMatchesCandidates(t, e)
 		res := e.wantSet(q, want...)
 		if res.Total != total || !mapsEqual(facet(res, "license"), license) {
 			t.Errorf("%+v: total %d, license facet %v; want %d, %v", q, res.Total, facet(res, "license"), total, license)
@@ -652,47 +651,4 @@ func testVisibilityFollowsCatalog(t *testing.T, e *env) {
 	e.transition(&zoo.Version{ModelID: "b", Number: b1.Number}, zoo.StateRetired)
 	check(search.Query{Text: "newword"}, 1, map[string]int{"MIT": 1}, "b/2") // all retired: the latest retired one
 	check(search.Query{}, 2, map[string]int{"MIT": 2}, "a/1", "b/2")
-}
-
-// browseMatchesCandidates checks that the answer to the empty query (which
-// a search.Browser store gives from counts it maintains) has the total and
-// every facet count of the visible documents as SearchCandidates lists
-// them.
-func browseMatchesCandidates(t *testing.T, e *env) {
-	t.Helper()
-	CheckBrowse(t, e.db, e.idx)
-}
-
-// CheckBrowse checks that the answer of idx to the empty query has the
-// total and every facet count of the visible documents of db as
-// SearchCandidates lists them (for backends' own tests, e.g. after a bulk
-// load that rebuilds what triggers otherwise maintain).
-func CheckBrowse(t testing.TB, db Backend, idx search.Index) {
-	t.Helper()
-	cands, err := db.SearchCandidates(ctx, nil, false, nil, false)
-	must(t, err)
-	want := map[string]map[string]int{}
-	for _, c := range cands {
-		search.ParseFacets(c.Facets, func(f, v string) {
-			if want[f] == nil {
-				want[f] = map[string]int{}
-			}
-			want[f][v]++
-		})
-	}
-	res, err := idx.Search(ctx, search.Query{})
-	must(t, err)
-	if res.Total != len(cands) {
-		t.Errorf("browse total %d, %d visible documents", res.Total, len(cands))
-	}
-	for _, f := range search.Facets { // the most frequent MaxFacetValues values
-		got := facet(res, f)
-		ok := len(got) == min(len(want[f]), search.MaxFacetValues)
-		for v, n := range got {
-			ok = ok && want[f][v] == n
-		}
-		if !ok {
-			t.Errorf("browse facet %s: %v, visible documents have %v", f, got, want[f])
-		}
-	}
 }
