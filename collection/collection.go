@@ -456,17 +456,8 @@ func hostOf(base string) string {
 	return "localhost"
 }
 
-// base is the public base URL for a request.
-func (h *Handler) base(r *http.Request) string {
-	if h.opts.Base != "" {
-		return h.opts.Base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// base is the public base URL for a request (see web.BaseURL).
+func (h *Handler) base(r *http.Request) string { return web.BaseURL(r, h.opts.Base) }
 
 // ServeCollection serves GET|HEAD /collection.json.
 func (h *Handler) ServeCollection(w http.ResponseWriter, r *http.Request) {

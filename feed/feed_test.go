@@ -76,7 +76,7 @@ func fixture() *fake {
 		},
 		descs: map[string]*spec.Model{
 			"brave-fox": {Name: "Brave Fox", Description: "Nuclei <segmentation> & more", License: "MIT",
-				Tags: []string{"Segmentation", "2d", "nuclei"},
+				Tags:    []string{"Segmentation", "2d", "nuclei"},
 				Authors: []spec.Author{{Name: "Ada Lovelace", ORCID: "0000-0002-1825-0097"}, {Name: "Bo"}}},
 			"calm-owl": {Name: "Calm Owl", Description: "Denoising", License: "CC-BY-4.0", Tags: []string{"denoising", "2d"},
 				Authors: []spec.Author{{Name: "Cy"}}},

@@ -129,16 +129,8 @@ func (h *Handler) Routes() []web.Route {
 	}
 }
 
-func (h *Handler) base(r *http.Request) string {
-	if h.opts.Base != "" {
-		return h.opts.Base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// base is the public base URL for a request (see web.BaseURL).
+func (h *Handler) base(r *http.Request) string { return web.BaseURL(r, h.opts.Base) }
 
 // Commit is the commit id of a version: the first 40 hex digits of its
 // package's SHA-256.

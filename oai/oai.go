@@ -171,17 +171,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.finish(w, req, pe)
 }
 
-// base is the public base URL for a request.
-func (h *Handler) base(r *http.Request) string {
-	if h.opts.Base != "" {
-		return h.opts.Base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// base is the public base URL for a request (see web.BaseURL).
+func (h *Handler) base(r *http.Request) string { return web.BaseURL(r, h.opts.Base) }
 
 // hostOf is the host name (no port) of a base URL.
 func hostOf(base string) string {

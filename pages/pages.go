@@ -99,10 +99,10 @@ func New(opts Options) (*Pages, error) {
 	}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
 		if err != nil {
 			return nil, zoo.E("pages.New", zoo.Internal, err, "template %s", n)
 		}
@@ -230,17 +230,8 @@ func (p *Pages) needLogin(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// base is the public URL.
-func (p *Pages) base(r *http.Request) string {
-	if p.opts.Base != "" {
-		return strings.TrimSuffix(p.opts.Base, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// base is the public base URL for a request (see web.BaseURL).
+func (p *Pages) base(r *http.Request) string { return web.BaseURL(r, p.opts.Base) }
 
 var funcs = template.FuncMap{
 	"date": func(t any) string {

@@ -86,21 +86,17 @@ func NewPipeline(m *spec.Model) (*Pipeline, error) {
 // An optional input may be absent; every other input must be present and
 // in may hold no other tensors.
 func (p *Pipeline) Preprocess(in Sample) (Sample, error) {
-	const op = "process.Preprocess"
-	if err := checkSample(in, p.inputs, "input"); err != nil {
-		return nil, zoo.E(op, zoo.KindOf(err), err, "")
-	}
-	st, err := p.pre.compute(func(id string) *tensor.Tensor { return in[id] }, &p.mu)
-	if err != nil {
-		return nil, zoo.E(op, zoo.KindOf(err), err, "statistics")
-	}
-	return runChains(op, p.inputs, in, st, false)
+	return p.preprocess(in, false)
 }
 
 // PreprocessInPlace is Preprocess for a caller that hands over in: the
 // chains may overwrite its tensors and return their memory (saving a copy
 // of every input), so the caller must not use them afterwards.
 func (p *Pipeline) PreprocessInPlace(in Sample) (Sample, error) {
+	return p.preprocess(in, true)
+}
+
+func (p *Pipeline) preprocess(in Sample, inPlace bool) (Sample, error) {
 	const op = "process.Preprocess"
 	if err := checkSample(in, p.inputs, "input"); err != nil {
 		return nil, zoo.E(op, zoo.KindOf(err), err, "")
@@ -109,7 +105,7 @@ func (p *Pipeline) PreprocessInPlace(in Sample) (Sample, error) {
 	if err != nil {
 		return nil, zoo.E(op, zoo.KindOf(err), err, "statistics")
 	}
-	return runChains(op, p.inputs, in, st, true)
+	return runChains(op, p.inputs, in, st, inPlace)
 }
 
 // Postprocess does the same for the outputs: statistics come from the raw

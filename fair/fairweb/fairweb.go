@@ -27,10 +27,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/fair"
@@ -190,28 +188,9 @@ func versionNumber(s string) (int, error) {
 	return n, nil
 }
 
-// hostRe is compiled on first use (counted repetitions are costly to compile at start-up).
-var hostRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$`)
-})
-
 // BaseURL derives the public base URL from a request (see the package
-// comment).
-func BaseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
-		if first, _, _ := strings.Cut(p, ","); strings.EqualFold(strings.TrimSpace(first), "https") {
-			scheme = "https"
-		}
-	}
-	host := r.Host
-	if !hostRe().MatchString(host) {
-		host = "localhost"
-	}
-	return scheme + "://" + host
-}
+// comment and web.BaseURL).
+func BaseURL(r *http.Request) string { return web.BaseURL(r, "") }
 
 func doc(e export, latest bool) json.RawMessage {
 	params := []any{map[string]any{"$ref": "#/components/parameters/id"}}
