@@ -129,17 +129,37 @@ func (b *browserSession) eval(expr string) bool {
 	return v
 }
 
-// poll waits until a JavaScript expression is true.
+// poll waits until a JavaScript expression is true. An evaluation that
+// fails because the page is navigating (the expression often waits for a
+// navigation) counts as not yet.
 func (b *browserSession) poll(what, expr string, limit time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(limit)
-	for !b.eval(expr) {
+	for !b.evalDuringNavigation(expr) {
 		if time.Now().After(deadline) {
 			b.shot("failure-" + strings.ReplaceAll(what, " ", "-"))
 			b.t.Fatalf("%s: timed out waiting for %s", what, expr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// evalDuringNavigation is eval where an evaluation that the page's
+// navigation interrupted ("Inspected target navigated or closed", a
+// destroyed execution context) is false rather than fatal.
+func (b *browserSession) evalDuringNavigation(expr string) bool {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		if msg := err.Error(); strings.Contains(msg, "navigated or closed") || strings.Contains(msg, "context was destroyed") ||
+			strings.Contains(msg, "Cannot find context") {
+			return false
+		}
+		b.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
 }
 
 // shot saves a screenshot of the viewport as NAME.png.

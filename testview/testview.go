@@ -18,6 +18,7 @@
 package testview
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"image/png"
@@ -214,13 +215,22 @@ func (h *handler) servePNG(w http.ResponseWriter, r *http.Request, v *zoo.Versio
 	if err != nil {
 		return err
 	}
+	// Encoded before anything is written, so that an error can still be
+	// a problem response; a client that goes away while the bytes are
+	// sent is not an error to report.
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return zoo.E(op, zoo.Internal, err, "cannot encode the picture")
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "image/png")
+	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
 	hd.Set("Content-Security-Policy", "default-src 'none'")
 	hd.Set("Cache-Control", cacheControl(v))
 	hd.Set("ETag", etag)
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	return enc.Encode(w, img)
+	w.Write(buf.Bytes())
+	return nil
 }
 
 // readNPY reads the .npy blob sha, refusing more than MaxElements elements
