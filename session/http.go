@@ -3,12 +3,14 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/zoo-bioimage/zoo"
@@ -32,7 +34,11 @@ const (
 // path on this site to return to; anything else becomes "/"). On success
 // it sets the session cookie and answers 303 See Other to next; on failure
 // 303 to /login?error=MESSAGE&next=NEXT (the login page shows the error).
-// A post another site made the browser send is refused with 403.
+// A post another site made the browser send is refused with 403. After
+// Options.LoginFailures failed logins from one address within
+// Options.LoginWindow, its attempts are refused (303 back to the login page
+// with the time to wait) until the window ends, without looking the token
+// up.
 //
 // POST /logout needs the session's CSRF token (field "csrf" or header
 // X-CSRF-Token), deletes the session, clears the cookie and answers 303 to
@@ -59,21 +65,28 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request) {
 	back := func(msg string) {
 		http.Redirect(w, r, "/login?error="+url.QueryEscape(msg)+"&next="+url.QueryEscape(next), http.StatusSeeOther)
 	}
+	now := m.opts.Now()
+	addr := clientAddr(r)
+	if wait := m.throttle.wait(addr, now); wait > 0 {
+		back(fmt.Sprintf("too many failed logins from your address; try again in %s", roundUp(wait)))
+		return
+	}
 	switch {
 	case token == "":
 		back("enter your API token")
 		return
 	case len(token) > maxTokenLen:
+		m.throttle.failed(addr, now)
 		back("that is not an API token")
 		return
 	}
 	ctx := r.Context()
-	now := m.opts.Now()
 	id := newSecret()
 	s := &zoo.Session{IDHash: hashID(id), TokenHash: web.HashToken(token), CSRF: newSecret(),
 		CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(m.opts.MaxAge)}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		if zoo.KindOf(err) == zoo.NotFound {
+			m.throttle.failed(addr, now)
 			back("unknown or revoked API token; ask an administrator for a new one")
 			return
 		}
@@ -92,6 +105,15 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request) {
 	})
 	m.maybePurge(ctx)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// roundUp says a wait in whole minutes ("1 minute", "7 minutes").
+func roundUp(d time.Duration) string {
+	n := int((d + time.Minute - 1) / time.Minute)
+	if n <= 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
 }
 
 // readLogin reads the login form (urlencoded or multipart, at most

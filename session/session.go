@@ -98,6 +98,11 @@ type Options struct {
 	// requests count as this site's, e.g. the public address behind a
 	// proxy that rewrites Host. Request.Host is always accepted.
 	Origins []string
+	// LoginFailures is how many failed logins an address may make within
+	// LoginWindow before further attempts from it are refused until the
+	// window ends (defaults 10 and 10 minutes).
+	LoginFailures int
+	LoginWindow   time.Duration
 	// Logger receives store errors that do not fail a request.
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
@@ -111,6 +116,8 @@ type Manager struct {
 
 	mu        sync.Mutex
 	lastPurge time.Time
+
+	throttle *throttle // failed logins per address
 }
 
 var _ web.Session = (*Manager)(nil)
@@ -129,6 +136,12 @@ func New(store Store, opts Options) *Manager {
 	if opts.PurgeEvery <= 0 {
 		opts.PurgeEvery = time.Hour
 	}
+	if opts.LoginFailures <= 0 {
+		opts.LoginFailures = 10
+	}
+	if opts.LoginWindow <= 0 {
+		opts.LoginWindow = 10 * time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -140,7 +153,7 @@ func New(store Store, opts Options) *Manager {
 		origins[i] = strings.ToLower(strings.TrimSuffix(o, "/"))
 	}
 	opts.Origins = origins
-	return &Manager{store: store, opts: opts}
+	return &Manager{store: store, opts: opts, throttle: newThrottle(opts.LoginFailures, opts.LoginWindow)}
 }
 
 // idLen is the length of a session id in the cookie: 32 random bytes in

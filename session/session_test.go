@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -471,4 +472,34 @@ func BenchmarkUser(b *testing.B) {
 			b.Fatal(u, err)
 		}
 	}
+}
+
+// After LoginFailures failed logins from one address, even the right token
+// is turned away with the time to wait, until the window has passed; a
+// successful login does not count.
+func TestLoginThrottle(t *testing.T) {
+	r := newRig(t, session.Options{LoginFailures: 3, LoginWindow: 10 * time.Minute})
+	r.login("carl") // successes do not count
+	try := func(token string) string {
+		resp := r.form("/login", url.Values{"token": {token}, "next": {"/models"}}, nil,
+			"Origin", r.srv.URL, "Sec-Fetch-Site", "same-origin")
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %s", resp.Status)
+		}
+		return resp.Header.Get("Location")
+	}
+	for i := range 3 {
+		if loc := try("zoo_wrong" + strconv.Itoa(i)); !strings.Contains(loc, "unknown+or+revoked") {
+			t.Fatalf("failure %d: %q", i+1, loc)
+		}
+	}
+	if loc := try(r.tokens["carl"]); !strings.Contains(loc, "too+many+failed+logins") || !strings.Contains(loc, "10+minutes") {
+		t.Fatalf("fourth attempt with the right token: %q, want the throttle's message", loc)
+	}
+	r.clock.Add(9 * time.Minute)
+	if loc := try(r.tokens["carl"]); !strings.Contains(loc, "1+minute") {
+		t.Fatalf("a minute before the window ends: %q", loc)
+	}
+	r.clock.Add(time.Minute)
+	r.login("carl") // the window has passed
 }
