@@ -119,7 +119,30 @@ type Challenge struct {
 	Files       []File    `json:"files"`
 	CreatedBy   int64     `json:"-"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Changes is the challenge's edit history, oldest first; set by the
+	// service for organisers only (stores keep it apart from the spec).
+	Changes []Change `json:"changes,omitempty"`
 }
+
+// Change records one edit of a challenge: who made it, when, and which
+// fields it changed ("title", "description", "metrics",
+// "phases.final.closes_at", …).
+type Change struct {
+	User   string    `json:"user"`
+	At     time.Time `json:"at"`
+	Fields []string  `json:"fields"`
+}
+
+// Disqualification is an organiser's decision to take a submission off
+// the leaderboards, with the reason shown to the submitter.
+type Disqualification struct {
+	Reason string    `json:"reason"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+}
+
+// MaxReason is the longest disqualification reason, in characters.
+const MaxReason = 500
 
 // Metric is one metric of a challenge and its options.
 type Metric struct {
@@ -218,6 +241,18 @@ type Submission struct {
 	ScoredAt    *time.Time       `json:"scored_at,omitempty"`
 	Scores      map[string]Value `json:"scores,omitempty"` // metric key → mean over images
 	Images      []ImageScore     `json:"images,omitempty"`
+	// WithdrawnAt is when the submitter withdrew it: it stays recorded
+	// (and counted against the phase's limits) but is never ranked.
+	WithdrawnAt *time.Time `json:"withdrawn_at,omitempty"`
+	// Disqualified is set while an organiser has disqualified it: it is
+	// never ranked until reinstated.
+	Disqualified *Disqualification `json:"disqualified,omitempty"`
+}
+
+// Ranked reports whether s may appear on a leaderboard: scored, neither
+// withdrawn nor disqualified.
+func (s *Submission) Ranked() bool {
+	return s.Status == StatusScored && s.WithdrawnAt == nil && s.Disqualified == nil
 }
 
 // ImageScore is the scores of one hidden image.
@@ -292,8 +327,25 @@ type Store interface {
 	Submissions(ctx context.Context, challengeID, userID int64) ([]*Submission, error)
 	// FinishSubmission records the outcome of scoring (status scored or
 	// failed, the message, scores, per-image scores and the time) and
-	// drops the stored data.
+	// drops the stored data. It leaves a withdrawal or disqualification
+	// as it is: a score arriving after a withdrawal is stored, and the
+	// submission stays withdrawn.
 	FinishSubmission(ctx context.Context, s *Submission) error
+
+	// UpdateChallenge replaces the title, description, metrics and
+	// phases of challenge c.ID with c's and appends ch to its history, in
+	// one transaction. With metricsChanged, a challenge that has any
+	// submission is a Conflict and nothing changes. Files, slug,
+	// organisers and creation are not changed.
+	UpdateChallenge(ctx context.Context, c *Challenge, ch Change, metricsChanged bool) error
+	// ChallengeChanges returns the history of a challenge, oldest first.
+	ChallengeChanges(ctx context.Context, challengeID int64) ([]Change, error)
+	// WithdrawSubmission marks submission id withdrawn at at (NotFound;
+	// Conflict when it already is).
+	WithdrawSubmission(ctx context.Context, id int64, at time.Time) error
+	// DisqualifySubmission sets (d != nil) or clears (d == nil, a
+	// reinstatement) the disqualification of submission id (NotFound).
+	DisqualifySubmission(ctx context.Context, id int64, d *Disqualification) error
 }
 
 // CheckLimit is the rule stores apply in AddSubmission: total and today

@@ -89,14 +89,15 @@ func Rank(c *Challenge, subs []*Submission) []Row {
 	return rows
 }
 
-// Leaderboard ranks the scored submissions of one phase and keeps each
+// Leaderboard ranks the scored submissions of one phase (withdrawn and
+// disqualified ones are left out: Submission.Ranked) and keeps each
 // participant's best (best rank among all the phase's scored submissions,
 // the earliest among equals), then ranks those again. subs are oldest
 // first.
 func Leaderboard(c *Challenge, phase string, subs []*Submission) []Row {
 	var scored []*Submission
 	for _, s := range subs {
-		if s.Phase == phase && s.Status == StatusScored {
+		if s.Phase == phase && s.Ranked() {
 			scored = append(scored, s)
 		}
 	}

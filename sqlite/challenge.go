@@ -120,18 +120,24 @@ func (s *challengeStore) AddSubmission(ctx context.Context, sub *challenge.Submi
 	})
 }
 
-const submissionCols = `id, challenge_id, phase, user_id, user_name, kind, model, status, message, created_at, scored_at, scores, images`
+const submissionCols = `id, challenge_id, phase, user_id, user_name, kind, model, status, message, created_at, scored_at, scores, images, withdrawn_at, dq_reason, dq_by, dq_at`
 
 func scanSubmission(op string, sc interface{ Scan(...any) error }) (*challenge.Submission, error) {
 	var sub challenge.Submission
 	var at int64
 	var scored sql.NullInt64
 	var scores, images sql.NullString
+	var withdrawn, dqAt sql.NullInt64
+	var dqReason, dqBy string
 	if err := sc.Scan(&sub.ID, &sub.ChallengeID, &sub.Phase, &sub.UserID, &sub.User, &sub.Kind, &sub.Model, &sub.Status, &sub.Message,
-		&at, &scored, &scores, &images); err != nil {
+		&at, &scored, &scores, &images, &withdrawn, &dqReason, &dqBy, &dqAt); err != nil {
 		return nil, dbError(op, err, "no such submission", "")
 	}
 	sub.CreatedAt, sub.ScoredAt = fromMicros(at), timePtr(scored)
+	sub.WithdrawnAt = timePtr(withdrawn)
+	if dqAt.Valid {
+		sub.Disqualified = &challenge.Disqualification{Reason: dqReason, By: dqBy, At: fromMicros(dqAt.Int64)}
+	}
 	if err := challenge.DecodeScores(scores.String, images.String, &sub); err != nil {
 		return nil, zoo.E(op, zoo.Internal, err, "")
 	}

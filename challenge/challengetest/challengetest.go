@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) challenge.Store) {
 		{"Submissions", testSubmissions},
 		{"Limits", testLimits},
 		{"ConcurrentLimits", testConcurrent},
+		{"Update", testUpdate},
+		{"WithdrawDisqualify", testWithdraw},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -245,4 +247,85 @@ func testConcurrent(t *testing.T, s challenge.Store) {
 	if ok != 5 || refused != 15 || len(mine) != 5 {
 		t.Errorf("20 concurrent submissions, limit 5: %d accepted, %d refused, %d recorded; want 5, 15, 5", ok, refused, len(mine))
 	}
+}
+
+func testUpdate(t *testing.T, s challenge.Store) {
+	c, data := Example("edits")
+	must(t, s.CreateChallenge(ctx, c, data))
+	c.Title, c.Phases[0].Total = "Nuclei, again", 2
+	c.Metrics = c.Metrics[:1]
+	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(time.Hour), Fields: []string{"title", "metrics", "phases.final.total"}}, true))
+	got, err := s.Challenge(ctx, "edits")
+	must(t, err)
+	if got.Title != "Nuclei, again" || got.Phases[0].Total != 2 || len(got.Metrics) != 1 || len(got.Files) != 3 || got.Changes != nil {
+		t.Errorf("after UpdateChallenge: %+v", got)
+	}
+	must(t, s.AddSubmission(ctx, sub(c, 1, t0), []byte("z"), lim(c, t0)))
+	c.Metrics = append(c.Metrics, challenge.Metric{Name: score.MetricMSE})
+	err = s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(2 * time.Hour), Fields: []string{"metrics"}}, true)
+	kind(t, err, zoo.Conflict, "metrics changed after a submission")
+	got, err = s.Challenge(ctx, "edits")
+	must(t, err)
+	if len(got.Metrics) != 1 {
+		t.Errorf("a refused update changed the metrics: %+v", got.Metrics)
+	}
+	c.Metrics = got.Metrics
+	c.Description = "new"
+	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "admin", At: t0.Add(3 * time.Hour), Fields: []string{"description"}}, false))
+	chs, err := s.ChallengeChanges(ctx, c.ID)
+	must(t, err)
+	if len(chs) != 2 || chs[0].User != "olga" || !chs[0].At.Equal(t0.Add(time.Hour)) || len(chs[0].Fields) != 3 ||
+		chs[1].User != "admin" || chs[1].Fields[0] != "description" {
+		t.Errorf("ChallengeChanges: %+v", chs)
+	}
+	other, data := Example("edits-other")
+	must(t, s.CreateChallenge(ctx, other, data))
+	if chs, err := s.ChallengeChanges(ctx, other.ID); err != nil || len(chs) != 0 {
+		t.Errorf("another challenge's changes: %v %+v", err, chs)
+	}
+}
+
+func testWithdraw(t *testing.T, s challenge.Store) {
+	c, data := Example("withdraw")
+	must(t, s.CreateChallenge(ctx, c, data))
+	a := sub(c, 1, t0)
+	must(t, s.AddSubmission(ctx, a, []byte("z"), lim(c, t0)))
+	// A withdrawal racing the scoring job: the score arrives after it.
+	must(t, s.WithdrawSubmission(ctx, a.ID, t0.Add(time.Minute)))
+	kind(t, s.WithdrawSubmission(ctx, a.ID, t0.Add(2*time.Minute)), zoo.Conflict, "withdrawing twice")
+	kind(t, s.WithdrawSubmission(ctx, a.ID+1000, t0), zoo.NotFound, "withdrawing a missing submission")
+	at := t0.Add(3 * time.Minute)
+	a.Status, a.ScoredAt, a.Scores = challenge.StatusScored, &at, map[string]challenge.Value{"psnr": 20}
+	must(t, s.FinishSubmission(ctx, a))
+	got, err := s.Submission(ctx, a.ID)
+	must(t, err)
+	if got.Status != challenge.StatusScored || got.Scores["psnr"] != 20 || got.WithdrawnAt == nil || !got.WithdrawnAt.Equal(t0.Add(time.Minute)) || got.Ranked() {
+		t.Errorf("withdrawn, then scored: %+v", got)
+	}
+	// The withdrawn submission still counts against the limits.
+	l := lim(c, t0)
+	l.Total = 1
+	kind(t, s.AddSubmission(ctx, sub(c, 1, t0.Add(time.Hour)), nil, l), zoo.Conflict, "a withdrawn submission's slot")
+
+	b := sub(c, 2, t0)
+	must(t, s.AddSubmission(ctx, b, nil, lim(c, t0)))
+	d := &challenge.Disqualification{Reason: "copied — the same bytes as #1", By: "olga", At: t0.Add(time.Hour)}
+	must(t, s.DisqualifySubmission(ctx, b.ID, d))
+	got, err = s.Submission(ctx, b.ID)
+	must(t, err)
+	if got.Disqualified == nil || *got.Disqualified != *d || got.WithdrawnAt != nil {
+		t.Errorf("disqualified: %+v", got)
+	}
+	all, err := s.Submissions(ctx, c.ID, 2)
+	must(t, err)
+	if len(all) != 1 || all[0].Disqualified == nil {
+		t.Errorf("Submissions lost the disqualification: %+v", all)
+	}
+	must(t, s.DisqualifySubmission(ctx, b.ID, nil))
+	got, err = s.Submission(ctx, b.ID)
+	must(t, err)
+	if got.Disqualified != nil {
+		t.Errorf("reinstated, still disqualified: %+v", got.Disqualified)
+	}
+	kind(t, s.DisqualifySubmission(ctx, b.ID+1000, d), zoo.NotFound, "disqualifying a missing submission")
 }
