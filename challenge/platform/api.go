@@ -28,6 +28,9 @@ type Limits struct {
 type Handler struct {
 	Svc    *Service
 	Limits Limits
+	// CSRF gives the session's CSRF token that the pages' forms send
+	// (nil: the forms carry none, and web refuses them from sessions).
+	CSRF interface{ CSRFToken(*http.Request) string }
 }
 
 func (h *Handler) maxChallenge() int64 {
@@ -55,7 +58,12 @@ func (h *Handler) maxSubmission() int64 {
 //	GET  /api/v1/challenges/{slug}/submissions/{id}              one submission with per-image scores
 //	GET  /api/v1/challenges/{slug}/phases/{phase}/leaderboard    ranked JSON
 //	GET  /api/v1/challenges/{slug}/phases/{phase}/leaderboard.csv
+//	PATCH  /api/v1/challenges/{slug}                             edit (organisers; merge-patch: title, description, metrics, phases by name)
+//	DELETE /api/v1/challenges/{slug}/submissions/{id}            withdraw (the submitter, while the phase is open)
+//	POST /api/v1/challenges/{slug}/submissions/{id}/disqualify   {"reason": "…"} (organisers)
+//	POST /api/v1/challenges/{slug}/submissions/{id}/reinstate    undo a disqualification (organisers)
 //	GET  /challenges, /challenges/{slug}, /challenges/{slug}/submissions/{id}   pages
+//	POST /challenges/{slug}/submissions/{id}/{withdraw,disqualify,reinstate}    the submission page's forms
 func (h *Handler) Routes() []web.Route {
 	r := func(pattern string, fn http.HandlerFunc, doc string) web.Route {
 		var d json.RawMessage
@@ -74,9 +82,16 @@ func (h *Handler) Routes() []web.Route {
 		r("GET /api/v1/challenges/{slug}/submissions/{id}", h.submission, docSubmission),
 		r("GET /api/v1/challenges/{slug}/phases/{phase}/leaderboard", h.leaderboardJSON, docLeaderboard),
 		r("GET /api/v1/challenges/{slug}/phases/{phase}/leaderboard.csv", h.leaderboardCSV, docLeaderboardCSV),
+		r("PATCH /api/v1/challenges/{slug}", h.patch, docPatch),
+		r("DELETE /api/v1/challenges/{slug}/submissions/{id}", h.withdraw, docWithdraw),
+		r("POST /api/v1/challenges/{slug}/submissions/{id}/disqualify", h.disqualify, docDisqualify),
+		r("POST /api/v1/challenges/{slug}/submissions/{id}/reinstate", h.reinstate, docReinstate),
 		r("GET /challenges", h.pageList, ""),
 		r("GET /challenges/{slug}", h.pageChallenge, ""),
 		r("GET /challenges/{slug}/submissions/{id}", h.pageSubmission, ""),
+		r("POST /challenges/{slug}/submissions/{id}/withdraw", h.pageAction("withdraw"), ""),
+		r("POST /challenges/{slug}/submissions/{id}/disqualify", h.pageAction("disqualify"), ""),
+		r("POST /challenges/{slug}/submissions/{id}/reinstate", h.pageAction("reinstate"), ""),
 	}
 }
 

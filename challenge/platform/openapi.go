@@ -46,3 +46,25 @@ const docLeaderboard = `{"tags": ["challenges"], "operationId": "getLeaderboard"
 const docLeaderboardCSV = `{"tags": ["challenges"], "operationId": "getLeaderboardCSV", "summary": "The leaderboard of a phase as CSV",
  "parameters": [` + slugP + `, ` + phaseP + `],
  "responses": {"200": {"description": "CSV: rank, user, submission, kind, model, created_at, mean_rank, then each metric and its rank", "content": {"text/csv": {"schema": {"type": "string"}}}}, "403": {"$ref": "#/components/responses/Forbidden"}, ` + errs + `}}`
+
+const idP = `{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "the submission's id"}`
+
+const docPatch = `{"tags": ["challenges"], "operationId": "updateChallenge", "summary": "Edit a challenge (its organisers, reviewers and admins)",
+ "description": "JSON merge-patch: only the fields sent change. title, description (markdown), metrics (replaces the list; 409 once the challenge has any submission) and phases [{name, opens_at, closes_at, per_day, total}] matched by name, only the given fields changing. A phase must close after it opens; limits are at least 1. Lowering a limit keeps the submissions already made and only refuses new ones. Files (public data, hidden inputs, ground truth) cannot be changed: unknown fields are 400. Every edit is recorded (who, when, which fields) in the challenge's changes, shown to organisers.",
+ "security": [{"bearer": []}], "parameters": [` + slugP + `],
+ "requestBody": {"required": true, "content": {"application/merge-patch+json": {"schema": {"type": "object", "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "metrics": {"type": "array", "items": {"type": "object"}}, "phases": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"}, "per_day": {"type": "integer", "minimum": 1}, "total": {"type": "integer", "minimum": 1}}, "required": ["name"]}}}, "additionalProperties": false}}}},
+ "responses": {"200": {"description": "The challenge with its changes", ` + jsonResp + `}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}, "409": {"$ref": "#/components/responses/Conflict"}, "413": {"$ref": "#/components/responses/TooLarge"}, ` + errs + `}}`
+
+const docWithdraw = `{"tags": ["challenges"], "operationId": "withdrawChallengeSubmission", "summary": "Withdraw one of your submissions while its phase is open",
+ "description": "The submission is kept for the record, marked withdrawn and never ranked. Its slot is not given back: it still counts against the phase's limits. After the phase has closed, or withdrawn already: 409. Only the submitter may withdraw (organisers disqualify).",
+ "security": [{"bearer": []}], "parameters": [` + slugP + `, ` + idP + `],
+ "responses": {"200": {"description": "The withdrawn submission", ` + jsonResp + `}, "403": {"$ref": "#/components/responses/Forbidden"}, "409": {"$ref": "#/components/responses/Conflict"}, ` + errs + `}}`
+
+const docDisqualify = `{"tags": ["challenges"], "operationId": "disqualifyChallengeSubmission", "summary": "Disqualify a submission (organisers): it leaves the leaderboards and exports; its submitter sees the reason",
+ "security": [{"bearer": []}], "parameters": [` + slugP + `, ` + idP + `],
+ "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}, "required": ["reason"], "additionalProperties": false}}}},
+ "responses": {"200": {"description": "The disqualified submission", ` + jsonResp + `}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}, "413": {"$ref": "#/components/responses/TooLarge"}, ` + errs + `}}`
+
+const docReinstate = `{"tags": ["challenges"], "operationId": "reinstateChallengeSubmission", "summary": "Undo a disqualification (organisers); not disqualified: 409",
+ "security": [{"bearer": []}], "parameters": [` + slugP + `, ` + idP + `],
+ "responses": {"200": {"description": "The reinstated submission", ` + jsonResp + `}, "403": {"$ref": "#/components/responses/Forbidden"}, "409": {"$ref": "#/components/responses/Conflict"}, ` + errs + `}}`

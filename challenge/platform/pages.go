@@ -110,13 +110,21 @@ Equal scores share a rank ("1224" ranking).</p>
 {{end}}
 {{with .Left}}<p class="note">{{.}}</p>{{end}}
 {{if .Mine}}<h2>{{if .All}}All submissions (you organise this challenge){{else}}Your submissions{{end}}</h2><table><tr><th>submission</th><th>participant</th><th>phase</th><th>status</th><th>submitted</th></tr>
-{{range .Mine}}<tr><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.ID}}">#{{.ID}}</a> {{.Kind}}{{with .Model}} {{.}}{{end}}</td><td>{{.User}}</td><td>{{.Phase}}</td><td>{{.Status}}{{with .Message}}: {{.}}{{end}}</td><td>{{when .CreatedAt}}</td></tr>{{end}}</table>{{end}}
+{{range .Mine}}<tr><td><a href="/challenges/{{$.C.Slug}}/submissions/{{.ID}}">#{{.ID}}</a> {{.Kind}}{{with .Model}} {{.}}{{end}}</td><td>{{.User}}</td><td>{{.Phase}}</td><td>{{.Status}}{{with .Message}}: {{.}}{{end}}{{if .WithdrawnAt}}, withdrawn{{end}}{{if .Disqualified}}, disqualified{{end}}</td><td>{{when .CreatedAt}}</td></tr>{{end}}</table>{{end}}
 {{template "foot"}}{{end}}
 
 {{define "submission"}}{{template "head" "Submission"}}
 <p><a href="/challenges/{{.C.Slug}}">{{.C.Title}}</a></p>
 <h1>Submission #{{.S.ID}}</h1>
 <p>{{.S.User}}, phase {{.S.Phase}}, {{.S.Kind}}{{with .S.Model}} {{.}}{{end}}, submitted {{when .S.CreatedAt}}: <strong>{{.S.Status}}</strong>{{with .S.Message}}: {{.}}{{end}}</p>
+{{with .S.WithdrawnAt}}<p class="hidden" role="status"><strong>Withdrawn</strong> {{when .}}: kept for the record and never ranked; it still counts against the phase's submission limits.</p>{{end}}
+{{with .S.Disqualified}}<p class="hidden" role="status"><strong>Disqualified</strong> by the organisers ({{when .At}}); it is not ranked. Reason: {{.Reason}}</p>{{end}}
+{{if .CanWithdraw}}<form method="post" action="/challenges/{{.C.Slug}}/submissions/{{.S.ID}}/withdraw"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<button type="submit">Withdraw this submission</button> <span class="note">It leaves the leaderboard for good but still counts against your limits.</span></form>{{end}}
+{{if .Organiser}}{{if .S.Disqualified}}<form method="post" action="/challenges/{{.C.Slug}}/submissions/{{.S.ID}}/reinstate"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<button type="submit">Reinstate</button></form>{{else}}<form method="post" action="/challenges/{{.C.Slug}}/submissions/{{.S.ID}}/disqualify"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<label for="reason">Reason (shown to the participant)</label> <input id="reason" name="reason" required maxlength="500" size="50">
+<button type="submit">Disqualify</button></form>{{end}}{{end}}
 {{if .S.Scores}}<h2>Scores (mean over images)</h2><table><tr>{{range .C.Metrics}}<th>{{.Key}}</th>{{end}}</tr><tr>{{range .C.Metrics}}<td class="n">{{val $.S.Scores .Key}}</td>{{end}}</tr></table>
 <h2>Per image</h2><table><tr><th>image</th>{{range .C.Metrics}}<th>{{.Key}}</th>{{end}}</tr>
 {{range .S.Images}}{{$i := .}}<tr><td>{{.Name}}</td>{{range $.C.Metrics}}<td class="n">{{val $i.Scores .Key}}</td>{{end}}</tr>{{end}}</table>
@@ -238,7 +246,7 @@ func plots(c *challenge.Challenge, phase string, all []*challenge.Submission, ro
 	for _, m := range c.Metrics {
 		var pts []point
 		for _, s := range all {
-			if s.Phase != phase || s.Status != challenge.StatusScored {
+			if s.Phase != phase || !s.Ranked() { // withdrawn and disqualified ones are not shown
 				continue
 			}
 			pts = append(pts, point{X: float64(s.CreatedAt.Unix()), Y: float64(s.Scores[m.Key()]), Hi: onBoard[s.ID],
@@ -290,7 +298,15 @@ func (h *Handler) pageSubmission(w http.ResponseWriter, r *http.Request) {
 			plot = stripPlot("per-image scores by metric (bar: mean)", "score", groups)
 		}
 	}
-	h.render(w, r, "submission", map[string]any{"C": c, "S": s, "Plot": plot})
+	u := web.UserOf(r)
+	data := map[string]any{"C": c, "S": s, "Plot": plot, "Organiser": c.Organiser(u)}
+	if p, ok := c.Phase(s.Phase); ok && u != nil && u.ID == s.UserID && s.WithdrawnAt == nil && !p.Closed(h.Svc.now()) {
+		data["CanWithdraw"] = true
+	}
+	if h.CSRF != nil {
+		data["CSRF"] = h.CSRF.CSRFToken(r)
+	}
+	h.render(w, r, "submission", data)
 }
 
 // markdown renders a small safe subset of Markdown (headings, paragraphs,

@@ -93,18 +93,8 @@ func (s *Service) Create(ctx context.Context, u *zoo.User, c *challenge.Challeng
 	if len(c.Metrics) == 0 {
 		return bad("a challenge needs at least one metric (psnr, si-psnr, ssim, mse, mae, iou, dice, f1, ap, mean-ap, pq)")
 	}
-	keys := map[string]bool{}
-	for i, m := range c.Metrics {
-		if _, err := score.ParseMetric(string(m.Name)); err != nil {
-			return bad("metrics.%d: %v", i, err)
-		}
-		if err := m.Options().Check(m.Name); err != nil {
-			return bad("metrics.%d (%s): %v", i, m.Name, err)
-		}
-		if keys[m.Key()] {
-			return bad("metrics.%d: %s is listed twice", i, m.Key())
-		}
-		keys[m.Key()] = true
+	if err := checkMetrics(op, c.Metrics); err != nil {
+		return err
 	}
 	if len(c.Phases) == 0 {
 		return bad("a challenge needs at least one phase (name, opens_at, closes_at, per_day, total)")
@@ -218,6 +208,29 @@ func (s *Service) truths(ctx context.Context, c *challenge.Challenge) (map[strin
 	return out, nil
 }
 
+// checkMetrics checks a challenge's metrics: known, with valid options,
+// each key once.
+func checkMetrics(op string, metrics []challenge.Metric) error {
+	bad := func(format string, args ...any) error { return zoo.E(op, zoo.Invalid, nil, format, args...) }
+	if len(metrics) == 0 {
+		return bad("a challenge needs at least one metric (psnr, si-psnr, ssim, mse, mae, iou, dice, f1, ap, mean-ap, pq)")
+	}
+	keys := map[string]bool{}
+	for i, m := range metrics {
+		if _, err := score.ParseMetric(string(m.Name)); err != nil {
+			return bad("metrics.%d: %v", i, err)
+		}
+		if err := m.Options().Check(m.Name); err != nil {
+			return bad("metrics.%d (%s): %v", i, m.Name, err)
+		}
+		if keys[m.Key()] {
+			return bad("metrics.%d: %s is listed twice", i, m.Key())
+		}
+		keys[m.Key()] = true
+	}
+	return nil
+}
+
 // Get returns the challenge with slug as u may see it: hidden files are
 // listed by name only, and only input names (what predictions are named
 // after) are listed to non-organisers.
@@ -226,13 +239,22 @@ func (s *Service) Get(ctx context.Context, u *zoo.User, slug string) (*challenge
 	if err != nil {
 		return nil, err
 	}
-	return view(c, u), nil
+	v := view(c, u)
+	if c.Organiser(u) {
+		if v.Changes, err = s.Store.ChallengeChanges(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 func view(c *challenge.Challenge, u *zoo.User) *challenge.Challenge {
 	v := *c
 	v.Files = nil
 	org := c.Organiser(u)
+	if !org {
+		v.Changes = nil
+	}
 	for _, f := range c.Files {
 		switch {
 		case f.Kind == challenge.Public:
@@ -604,9 +626,9 @@ func (s *Service) Submissions(ctx context.Context, u *zoo.User, slug string) ([]
 	return subs, nil
 }
 
-// challenge.Submission returns one submission of a challenge: to its owner and the
-// organisers, and to anyone once its scores are visible (it is on a
-// visible leaderboard). Otherwise it is NotFound.
+// Submission returns one submission of a challenge: to its owner and the
+// organisers, and to anyone once it is on a visible leaderboard (scored,
+// not withdrawn or disqualified, scores visible). Otherwise it is NotFound.
 func (s *Service) Submission(ctx context.Context, u *zoo.User, slug string, id int64) (*challenge.Challenge, *challenge.Submission, error) {
 	c, err := s.Store.Challenge(ctx, slug)
 	if err != nil {
@@ -617,7 +639,7 @@ func (s *Service) Submission(ctx context.Context, u *zoo.User, slug string, id i
 		return nil, nil, zoo.E("challenge.Submission", zoo.NotFound, nil, "challenge %s has no submission %d", slug, id)
 	}
 	own := u != nil && u.ID == sub.UserID
-	if !own && !(sub.Status == challenge.StatusScored && s.ScoresVisible(c, sub.Phase, u)) && !c.Organiser(u) {
+	if !own && !(sub.Ranked() && s.ScoresVisible(c, sub.Phase, u)) && !c.Organiser(u) {
 		return nil, nil, zoo.E("challenge.Submission", zoo.NotFound, nil, "challenge %s has no submission %d", slug, id)
 	}
 	return view(c, u), s.redact(c, sub, u), nil

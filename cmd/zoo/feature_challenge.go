@@ -47,7 +47,11 @@ func init() {
 			if err != nil {
 				return nil, nil // a catalog without challenge storage: no routes
 			}
-			return (&platform.Handler{Svc: svc}).Routes(), nil
+			h := &platform.Handler{Svc: svc}
+			if m := sessionManager(env); m != nil {
+				h.CSRF = m // the submission page's forms
+			}
+			return h.Routes(), nil
 		},
 		start: func(env *serverEnv) error {
 			if env.seed == "" || !env.serve {
