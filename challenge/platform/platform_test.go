@@ -67,6 +67,7 @@ func TestOnPostgres(t *testing.T) {
 	t.Run("SubmitPhasesAndLimits", func(t *testing.T) { testSubmitPhasesAndLimits(t, on(t)) })
 	t.Run("ScoringAndRanking", func(t *testing.T) { testScoringAndRanking(t, on(t)) })
 	t.Run("HiddenLeaderboard", func(t *testing.T) { testHiddenLeaderboard(t, on(t)) })
+	t.Run("UpdateRules", func(t *testing.T) { testUpdateRules(t, on(t)) })
 }
 
 func newEnvOn(t *testing.T, db catalog) *env {
