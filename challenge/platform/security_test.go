@@ -117,6 +117,39 @@ func TestNoRouteServesHiddenData(t *testing.T) {
 			okPublic++
 		}
 	}
+	// The edit, withdraw, disqualify and reinstate routes, as every caller,
+	// answer without hidden bytes either (a PATCH returns the challenge).
+	type call struct{ method, path, ct, body string }
+	var calls []call
+	for _, slug := range []string{"demo", "secret"} {
+		base := "/api/v1/challenges/" + slug
+		calls = append(calls, call{"PATCH", base, "application/merge-patch+json", `{"title": "Edited"}`},
+			call{"PATCH", base, "application/merge-patch+json", `{"files": [{"kind": "truth", "name": "img01.npy"}]}`},
+			call{"PATCH", base, "application/merge-patch+json", `{"phases": [{"name": "dev", "total": 9}]}`})
+		for id := range 4 {
+			sp := fmt.Sprintf("%s/submissions/%d", base, id)
+			calls = append(calls, call{"POST", sp + "/disqualify", "application/json", `{"reason": "checking"}`}, call{"POST", sp + "/reinstate", "", ""},
+				call{"DELETE", sp, "", ""}, call{"POST", fmt.Sprintf("/challenges/%s/submissions/%d/withdraw", slug, id), "application/x-www-form-urlencoded", ""})
+		}
+	}
+	for _, who := range []string{"", "alice", "bo", "olga"} {
+		for _, c := range calls {
+			r := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+			if c.ct != "" {
+				r.Header.Set("Content-Type", c.ct)
+			}
+			if tokens[who] != "" {
+				r.Header.Set("Authorization", "Bearer "+tokens[who])
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			for _, n := range needles {
+				if bytes.Contains(w.Body.Bytes(), n.b) {
+					t.Errorf("%s %s as %q (status %d) leaks %s", c.method, c.path, who, w.Code, n.what)
+				}
+			}
+		}
+	}
 	if okPublic != 4 {
 		t.Errorf("the public file was served %d times of 4 (the test's positive control)", okPublic)
 	}
