@@ -35,10 +35,14 @@ func newChallengeCmd() *cobra.Command {
   zoo challenge submit SLUG PHASE PREDICTIONS (a .zip, or a folder zipped for you)
   zoo challenge submit SLUG PHASE --model ID/N
   zoo challenge leaderboard SLUG PHASE [--csv | --json]
+  zoo challenge update SLUG [--title T] [--description-file F] [--phase NAME --opens T --closes T --per-day N --total N]
+  zoo challenge withdraw SLUG SUBMISSION
+  zoo challenge disqualify SLUG SUBMISSION --reason TEXT   (or --reinstate)
 
 ` + remoteHelp,
 	}
-	cmd.AddCommand(newChallengeCreateCmd(), newChallengeSubmitCmd(), newChallengeLeaderboardCmd())
+	cmd.AddCommand(newChallengeCreateCmd(), newChallengeSubmitCmd(), newChallengeLeaderboardCmd(),
+		newChallengeUpdateCmd(), newChallengeWithdrawCmd(), newChallengeDisqualifyCmd())
 	return cmd
 }
 
@@ -363,5 +367,176 @@ challenge's rule; equal scores share a rank ("1224" competition ranking).
 	rf.register(cmd)
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print the CSV export")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON export")
+	return cmd
+}
+
+func newChallengeUpdateCmd() *cobra.Command {
+	var rf remoteFlags
+	var title, descFile, phase, opens, closes string
+	var perDay, total int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "update SLUG [--title T] [--description-file F] [--phase NAME --opens T --closes T --per-day N --total N] [--json]",
+		Short: "Edit a challenge (its organisers, reviewers and admins)",
+		Long: `update changes only the fields given: the title, the description (markdown,
+read from --description-file), and of the phase named by --phase its opening
+and closing times (RFC 3339, e.g. 2026-06-01T00:00:00Z) and its submission
+limits per participant (--per-day, --total). A phase must close after it
+opens; limits are at least 1. Lowering a limit keeps the submissions already
+made and only refuses new ones. The hidden data cannot be changed. The server
+records who changed what, shown with --json in "changes".
+
+` + remoteHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			patch := map[string]any{}
+			if f.Changed("title") {
+				patch["title"] = title
+			}
+			if descFile != "" {
+				b, err := os.ReadFile(descFile)
+				if err != nil {
+					return usageErr("--description-file: %v", err)
+				}
+				patch["description"] = string(b)
+			}
+			ph := map[string]any{}
+			for _, t := range []struct {
+				flag, field string
+				v           *string
+			}{{"opens", "opens_at", &opens}, {"closes", "closes_at", &closes}} {
+				if f.Changed(t.flag) {
+					at, err := time.Parse(time.RFC3339, *t.v)
+					if err != nil {
+						return usageErr("--%s %q: give an RFC 3339 time such as 2026-06-01T00:00:00Z", t.flag, *t.v)
+					}
+					ph[t.field] = at
+				}
+			}
+			if f.Changed("per-day") {
+				ph["per_day"] = perDay
+			}
+			if f.Changed("total") {
+				ph["total"] = total
+			}
+			switch {
+			case len(ph) > 0 && phase == "":
+				return usageErr("--opens, --closes, --per-day and --total need --phase NAME")
+			case phase != "" && len(ph) == 0:
+				return usageErr("--phase %s: say what changes (--opens, --closes, --per-day, --total)", phase)
+			case phase != "":
+				ph["name"] = phase
+				patch["phases"] = []any{ph}
+			}
+			if len(patch) == 0 {
+				return usageErr("nothing to change: give --title, --description-file or --phase with its changes\nRun 'zoo challenge update --help' for usage.")
+			}
+			body, _ := json.Marshal(patch)
+			var c challenge.Challenge
+			if err := challengeAPI(cmd.Context(), &rf, "PATCH", "/api/v1/challenges/"+url.PathEscape(args[0]), "application/merge-patch+json", bytes.NewReader(body), &c, nil); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(&c)
+			}
+			fmt.Fprintf(out, "updated challenge %s (%s)\n", c.Slug, c.Title)
+			for _, p := range c.Phases {
+				fmt.Fprintf(out, "  %s: %s – %s, %d per day, %d in total\n", p.Name, p.OpensAt.Format(time.RFC3339), p.ClosesAt.Format(time.RFC3339), p.PerDay, p.Total)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().StringVar(&title, "title", "", "the new title")
+	cmd.Flags().StringVar(&descFile, "description-file", "", "a markdown file holding the new description")
+	cmd.Flags().StringVar(&phase, "phase", "", "the phase that --opens, --closes, --per-day and --total change")
+	cmd.Flags().StringVar(&opens, "opens", "", "when the phase opens (RFC 3339)")
+	cmd.Flags().StringVar(&closes, "closes", "", "when the phase closes (RFC 3339)")
+	cmd.Flags().IntVar(&perDay, "per-day", 0, "submissions per participant and UTC day")
+	cmd.Flags().IntVar(&total, "total", 0, "submissions per participant over the phase")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the challenge, with its changes, as JSON")
+	return cmd
+}
+
+// submissionPath is the API path of submission id (a positive integer) of slug.
+func submissionPath(slug, id string) (string, error) {
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n < 1 {
+		return "", usageErr("submission %q: give its number, e.g. 12", id)
+	}
+	return "/api/v1/challenges/" + url.PathEscape(slug) + "/submissions/" + id, nil
+}
+
+func newChallengeWithdrawCmd() *cobra.Command {
+	var rf remoteFlags
+	cmd := &cobra.Command{
+		Use:   "withdraw SLUG SUBMISSION",
+		Short: "Withdraw one of your submissions while its phase is open",
+		Long: `withdraw takes your submission off the leaderboard for good. It stays
+recorded and still counts against the phase's submission limits.
+
+` + remoteHelp,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := submissionPath(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			var s challenge.Submission
+			if err := challengeAPI(cmd.Context(), &rf, "DELETE", path, "", nil, &s, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "submission %d to %s withdrawn\n", s.ID, args[0])
+			return nil
+		},
+	}
+	rf.register(cmd)
+	return cmd
+}
+
+func newChallengeDisqualifyCmd() *cobra.Command {
+	var rf remoteFlags
+	var reason string
+	var reinstate bool
+	cmd := &cobra.Command{
+		Use:   "disqualify SLUG SUBMISSION (--reason TEXT | --reinstate)",
+		Short: "Disqualify a submission, or reinstate it (organisers)",
+		Long: `disqualify takes a submission off the leaderboards and their exports; its
+submitter sees the reason (at most 500 characters). --reinstate undoes it.
+
+` + remoteHelp,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := submissionPath(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			var s challenge.Submission
+			switch {
+			case reinstate && reason != "":
+				return usageErr("give --reason or --reinstate, not both")
+			case reinstate:
+				err = challengeAPI(cmd.Context(), &rf, "POST", path+"/reinstate", "", nil, &s, nil)
+			case reason != "":
+				body, _ := json.Marshal(map[string]string{"reason": reason})
+				err = challengeAPI(cmd.Context(), &rf, "POST", path+"/disqualify", "application/json", bytes.NewReader(body), &s, nil)
+			default:
+				return usageErr("disqualify needs --reason TEXT (the participant sees it), or --reinstate")
+			}
+			if err != nil {
+				return err
+			}
+			if s.Disqualified != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "submission %d to %s disqualified: %s\n", s.ID, args[0], s.Disqualified.Reason)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "submission %d to %s reinstated\n", s.ID, args[0])
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why (shown to the participant)")
+	cmd.Flags().BoolVar(&reinstate, "reinstate", false, "undo the disqualification")
 	return cmd
 }
