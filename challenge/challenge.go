@@ -35,6 +35,13 @@
 // unsafe zip) is not recorded and does not count; one recorded and then
 // failed (a model that does not run) counts.
 //
+// Organisers may edit a challenge's title, description, phase dates and
+// limits at any time, and its metrics until the first submission; every
+// edit is recorded (Change). A participant may withdraw a submission while
+// its phase is open: it is kept, never ranked, and still counts against
+// the limits (the slot is not refunded). Organisers may disqualify a
+// submission with a reason its submitter sees, and reinstate it.
+//
 // # Scoring and ranking
 //
 // Each prediction is scored against its ground truth with every metric of
