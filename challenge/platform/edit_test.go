@@ -2,9 +2,9 @@ package platform
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
