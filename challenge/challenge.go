@@ -339,12 +339,14 @@ type Store interface {
 	// submission stays withdrawn.
 	FinishSubmission(ctx context.Context, s *Submission) error
 
-	// UpdateChallenge replaces the title, description, metrics and
-	// phases of challenge c.ID with c's and appends ch to its history, in
-	// one transaction. With metricsChanged, a challenge that has any
-	// submission is a Conflict and nothing changes. Files, slug,
-	// organisers and creation are not changed.
-	UpdateChallenge(ctx context.Context, c *Challenge, ch Change, metricsChanged bool) error
+	// UpdateChallenge stores c (read with Challenge, then edited) as
+	// challenge c.ID and appends ch to its history, in one transaction
+	// serialised with AddSubmission. seen is the number of changes the
+	// edit was based on (read before c): if the history has grown since,
+	// another edit came first and this one is a Conflict ("reload and try
+	// again"), so no edit is lost. With metricsChanged, a challenge that
+	// has any submission is a Conflict. On a Conflict nothing changes.
+	UpdateChallenge(ctx context.Context, c *Challenge, ch Change, seen int, metricsChanged bool) error
 	// ChallengeChanges returns the history of a challenge, oldest first.
 	ChallengeChanges(ctx context.Context, challengeID int64) ([]Change, error)
 	// WithdrawSubmission marks submission id withdrawn at at (NotFound;

@@ -11,7 +11,7 @@ import (
 	"github.com/zoo-bioimage/zoo/challenge"
 )
 
-func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Challenge, ch challenge.Change, metricsChanged bool) error {
+func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Challenge, ch challenge.Change, seen int, metricsChanged bool) error {
 	const op = "postgres.UpdateChallenge"
 	v := *c
 	v.Changes = nil
@@ -29,6 +29,13 @@ func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Chall
 		var one int
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM challenges WHERE id = $1 FOR UPDATE`, c.ID).Scan(&one); err != nil {
 			return dbError(op, err, "no such challenge", "")
+		}
+		var edits int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM challenge_changes WHERE challenge_id = $1`, c.ID).Scan(&edits); err != nil {
+			return dbError(op, err, "", "")
+		}
+		if edits != seen {
+			return zoo.E(op, zoo.Conflict, nil, "challenge %s was edited by someone else meanwhile; reload it and make your edit again", c.Slug)
 		}
 		if metricsChanged {
 			var n int

@@ -10,7 +10,7 @@ import (
 	"github.com/zoo-bioimage/zoo/challenge"
 )
 
-func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Challenge, ch challenge.Change, metricsChanged bool) error {
+func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Challenge, ch challenge.Change, seen int, metricsChanged bool) error {
 	const op = "sqlite.UpdateChallenge"
 	v := *c
 	v.Changes = nil
@@ -25,6 +25,13 @@ func (s *challengeStore) UpdateChallenge(ctx context.Context, c *challenge.Chall
 	// BEGIN IMMEDIATE on the one writer: no submission can be added
 	// between the count and the update.
 	return s.db.tx(ctx, op, func(tx *sql.Tx) error {
+		var edits int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM challenge_changes WHERE challenge_id = ?`, c.ID).Scan(&edits); err != nil {
+			return dbError(op, err, "", "")
+		}
+		if edits != seen {
+			return zoo.E(op, zoo.Conflict, nil, "challenge %s was edited by someone else meanwhile; reload it and make your edit again", c.Slug)
+		}
 		if metricsChanged {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM challenge_submissions WHERE challenge_id = ?`, c.ID).Scan(&n); err != nil {

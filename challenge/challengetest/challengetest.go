@@ -254,7 +254,7 @@ func testUpdate(t *testing.T, s challenge.Store) {
 	must(t, s.CreateChallenge(ctx, c, data))
 	c.Title, c.Phases[0].Total = "Nuclei, again", 2
 	c.Metrics = c.Metrics[:1]
-	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(time.Hour), Fields: []string{"title", "metrics", "phases.final.total"}}, true))
+	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(time.Hour), Fields: []string{"title", "metrics", "phases.final.total"}}, 0, true))
 	got, err := s.Challenge(ctx, "edits")
 	must(t, err)
 	if got.Title != "Nuclei, again" || got.Phases[0].Total != 2 || len(got.Metrics) != 1 || len(got.Files) != 3 || got.Changes != nil {
@@ -262,7 +262,7 @@ func testUpdate(t *testing.T, s challenge.Store) {
 	}
 	must(t, s.AddSubmission(ctx, sub(c, 1, t0), []byte("z"), lim(c, t0)))
 	c.Metrics = append(c.Metrics, challenge.Metric{Name: score.MetricMSE})
-	err = s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(2 * time.Hour), Fields: []string{"metrics"}}, true)
+	err = s.UpdateChallenge(ctx, c, challenge.Change{User: "olga", At: t0.Add(2 * time.Hour), Fields: []string{"metrics"}}, 1, true)
 	kind(t, err, zoo.Conflict, "metrics changed after a submission")
 	got, err = s.Challenge(ctx, "edits")
 	must(t, err)
@@ -271,7 +271,10 @@ func testUpdate(t *testing.T, s challenge.Store) {
 	}
 	c.Metrics = got.Metrics
 	c.Description = "new"
-	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "admin", At: t0.Add(3 * time.Hour), Fields: []string{"description"}}, false))
+	// An edit based on a stale history (another edit came first) is refused.
+	err = s.UpdateChallenge(ctx, c, challenge.Change{User: "admin", At: t0.Add(3 * time.Hour), Fields: []string{"description"}}, 0, false)
+	kind(t, err, zoo.Conflict, "an edit racing another")
+	must(t, s.UpdateChallenge(ctx, c, challenge.Change{User: "admin", At: t0.Add(3 * time.Hour), Fields: []string{"description"}}, 1, false))
 	chs, err := s.ChallengeChanges(ctx, c.ID)
 	must(t, err)
 	if len(chs) != 2 || chs[0].User != "olga" || !chs[0].At.Equal(t0.Add(time.Hour)) || len(chs[0].Fields) != 3 ||

@@ -79,7 +79,8 @@ func ParsePatch(b []byte) (*Patch, error) {
 // fields when. Rules: a phase closes after it opens, limits are at least
 // 1, and the metrics cannot change once any submission exists (Conflict).
 // Lowering a limit keeps the submissions already made; it only refuses
-// new ones. An edit that changes nothing records nothing.
+// new ones. An edit that changes nothing records nothing; one that races
+// another edit of the same challenge is a Conflict (reload and retry).
 func (s *Service) Update(ctx context.Context, u *zoo.User, slug string, p *Patch) (*challenge.Challenge, error) {
 	const op = "challenge.Update"
 	if u == nil {
@@ -91,6 +92,16 @@ func (s *Service) Update(ctx context.Context, u *zoo.User, slug string, p *Patch
 	}
 	if !c.Organiser(u) {
 		return nil, zoo.E(op, zoo.Forbidden, nil, "only the organisers of %s (and reviewers and admins) may edit it", slug)
+	}
+	// The history is counted before the challenge is read again: an edit
+	// committed in between makes the store refuse this one rather than
+	// overwrite it with stale fields.
+	before, err := s.Store.ChallengeChanges(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c, err = s.Store.ChallengeByID(ctx, c.ID); err != nil {
+		return nil, err
 	}
 	bad := func(format string, args ...any) error { return zoo.E(op, zoo.Invalid, nil, format, args...) }
 	var fields []string
@@ -162,7 +173,7 @@ func (s *Service) Update(ctx context.Context, u *zoo.User, slug string, p *Patch
 	}
 	if len(fields) > 0 {
 		ch := challenge.Change{User: u.Name, At: s.now(), Fields: fields}
-		if err := s.Store.UpdateChallenge(ctx, c, ch, metricsChanged); err != nil {
+		if err := s.Store.UpdateChallenge(ctx, c, ch, len(before), metricsChanged); err != nil {
 			return nil, err
 		}
 	}

@@ -427,3 +427,47 @@ func TestSubmissionPageForms(t *testing.T) {
 type fixedCSRF string
 
 func (f fixedCSRF) CSRFToken(*http.Request) string { return string(f) }
+
+// Concurrent edits of different fields: each either lands or is refused
+// with Conflict; none is silently overwritten by another.
+func TestConcurrentEdits(t *testing.T) {
+	x := newEditEnv(t, newEnv(t))
+	bodies := []string{`{"title": "T"}`, `{"description": "D"}`, `{"phases": [{"name": "dev", "per_day": 7}]}`,
+		`{"phases": [{"name": "dev", "total": 8}]}`, `{"phases": [{"name": "final", "per_day": 4}]}`, `{"phases": [{"name": "final", "total": 9}]}`}
+	errs := make([]error, len(bodies))
+	done := make(chan int)
+	for i, b := range bodies {
+		go func() {
+			p, err := ParsePatch([]byte(b))
+			if err == nil {
+				_, err = x.svc.Update(ctx, x.contributor, "demo", p)
+			}
+			errs[i] = err
+			done <- i
+		}()
+	}
+	for range bodies {
+		<-done
+	}
+	c, err := x.svc.Get(ctx, x.contributor, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := c.Phase("dev")
+	final, _ := c.Phase("final")
+	landed := []bool{c.Title == "T", c.Description == "D", dev.PerDay == 7, dev.Total == 8, final.PerDay == 4, final.Total == 9}
+	n := 0
+	for i, err := range errs {
+		switch {
+		case err == nil && !landed[i]:
+			t.Errorf("edit %s succeeded but was lost", bodies[i])
+		case err != nil && zoo.KindOf(err) != zoo.Conflict:
+			t.Errorf("edit %s: %v", bodies[i], err)
+		case err == nil:
+			n++
+		}
+	}
+	if n == 0 || len(c.Changes) != n {
+		t.Errorf("%d edits landed, %d changes recorded", n, len(c.Changes))
+	}
+}
