@@ -34,7 +34,7 @@ const docSubmissions = `{"tags": ["challenges"], "operationId": "listChallengeSu
  "security": [{"bearer": []}], "parameters": [` + slugP + `],
  "responses": {"200": {"description": "{\"submissions\": [...]}", ` + jsonResp + `}, ` + errs + `}}`
 
-const docSubmission = `{"tags": ["challenges"], "operationId": "getChallengeSubmission", "summary": "One submission with its per-image scores",
+const docSubmission = `{"tags": ["challenges"], "operationId": "getChallengeSubmission", "summary": "One submission with its per-image scores", "description": "withdrawn_at is set once its submitter withdrew it; disqualified ({reason, by, at}) while organisers have disqualified it. Neither is ranked; others than the submitter and the organisers then get 404.",
  "parameters": [` + slugP + `, {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
  "responses": {"200": {"description": "The submission", ` + jsonResp + `}, ` + errs + `}}`
 

@@ -84,7 +84,7 @@ var tmpl = sync.OnceValue(func() *template.Template {
 <table><tr><th>phase</th><th>opens</th><th>closes</th><th>per day</th><th>in total</th><th></th></tr>
 {{range .C.Phases}}<tr><td><a href="?phase={{.Name}}">{{.Name}}</a></td><td>{{when .OpensAt}}</td><td>{{when .ClosesAt}}</td><td class="n">{{.PerDay}}</td><td class="n">{{.Total}}</td>
 <td>{{if $.Now.Before .OpensAt}}not open yet{{else if .Open $.Now}}open{{else}}closed{{end}}</td></tr>{{end}}</table>
-<p class="note">Limits are per participant: per UTC day (counts reset at 00:00 UTC) and over the phase. Submissions refused as invalid do not count.</p>
+<p class="note">Limits are per participant: per UTC day (counts reset at 00:00 UTC) and over the phase. Submissions refused as invalid do not count; withdrawn ones do (withdrawing does not give the slot back).</p>
 <h2>Scoring</h2>
 <p>Metrics: {{range $i, $m := .C.Metrics}}{{if $i}}, {{end}}<code>{{$m.Key}}</code>{{if $m.Name.HigherIsBetter}} (higher is better){{else}} (lower is better){{end}}{{end}}.
 Each submission's score is the mean over the hidden images.
