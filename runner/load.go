@@ -65,7 +65,7 @@ func Load(path string, opts LoadOptions) (*Package, error) {
 	if orig.Report.Type != "model" {
 		return nil, &LoadError{Err: zoo.E("runner.Load", zoo.Invalid, nil, "%s describes a %s, not a model", path, orig.Report.Type)}
 	}
-	m, src, res, err := spec.Load(path, spec.Options{})
+	m, res, err := spec.LoadValidated(orig, path, spec.Options{})
 	if err != nil {
 		var probs []spec.Problem
 		if res != nil {

@@ -99,22 +99,30 @@ func Load(path string, opts Options) (*Model, *Source, *Result, error) {
 	if opts.Files {
 		opts.FS = src.FS
 	}
-	res := Validate(src.YAML, path, opts)
+	m, res, err := LoadValidated(Validate(src.YAML, path, opts), path, opts)
+	return m, src, res, err
+}
+
+// LoadValidated is Load for a caller that has already validated the
+// description (res is Validate's result for it, with the same opts): it
+// converts it to the latest format and returns it typed, without reading
+// or checking it again.
+func LoadValidated(res *Result, path string, opts Options) (*Model, *Result, error) {
 	if !res.Report.OK() {
-		return nil, src, res, fmt.Errorf("%s is not a valid description: %s", path, firstError(res.Report))
+		return nil, res, fmt.Errorf("%s is not a valid description: %s", path, firstError(res.Report))
 	}
 	if res.Report.Type != "model" {
-		return nil, src, res, fmt.Errorf("%s describes a %s, not a model", path, res.Report.Type)
+		return nil, res, fmt.Errorf("%s describes a %s, not a model", path, res.Report.Type)
 	}
 	latest, err := toLatest(res, path, opts)
 	if err != nil {
-		return nil, src, latest, err
+		return nil, latest, err
 	}
 	if !latest.Report.OK() {
-		return nil, src, latest, fmt.Errorf("%s converted to model %s is not valid: %s", path, LatestModel, firstError(latest.Report))
+		return nil, latest, fmt.Errorf("%s converted to model %s is not valid: %s", path, LatestModel, firstError(latest.Report))
 	}
 	m, err := decodeModel(latest.Doc)
-	return m, src, latest, err
+	return m, latest, err
 }
 
 // HashUpdate is one sha256 that UpdateHashes wrote.
