@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -25,7 +24,6 @@ import (
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/repo"
-	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/search"
 	"github.com/zoo-bioimage/zoo/search/searchweb"
 	"github.com/zoo-bioimage/zoo/session"
@@ -48,27 +46,6 @@ type testEnv struct {
 	tokens  map[string]string
 	cookies map[string]*http.Cookie // session cookie per user, made on first use
 	wg      sync.WaitGroup
-}
-
-// runnerTester is the reproducibility test as zoo's workers run it.
-func runnerTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
-	out, err := os.MkdirTemp("", "pages-test-")
-	if err != nil {
-		return "", nil, err
-	}
-	defer os.RemoveAll(out)
-	rep := runner.Test(ctx, dir, runner.TestOptions{SaveDir: out})
-	data, err := json.Marshal(rep)
-	if err != nil {
-		return "", nil, err
-	}
-	switch rep.Status {
-	case runner.StatusPassed:
-		return zoo.TestPassed, data, nil
-	case runner.StatusNotSupported:
-		return zoo.TestNotSupported, data, nil
-	}
-	return zoo.TestFailed, data, nil
 }
 
 // goQueue runs test jobs at once, in goroutines.
@@ -108,7 +85,7 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, users: map[string]*zoo.User{}, tokens: map[string]string{}, cookies: map[string]*http.Cookie{}}
-	cfg := repo.Config{TempDir: t.TempDir(), Tester: runnerTester, ProducedTester: testview.Tester}
+	cfg := repo.Config{TempDir: t.TempDir(), Tester: testview.Tester}
 	var idx *search.Engine
 	if withIndex {
 		idx = search.New(db, blobs, compat.Declared)

@@ -217,7 +217,7 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.Tester == nil && s.cfg.ProducedTester == nil {
+	if s.cfg.Tester == nil {
 		return zoo.E(op, zoo.NotSupported, nil, "this server has no model runtime configured")
 	}
 	dir, err := os.MkdirTemp(s.cfg.TempDir, "zoo-test-*")
@@ -232,38 +232,29 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err := s.Unpack(ctx, v, pkg); err != nil {
 		return err
 	}
-	var status zoo.TestStatus
-	var report json.RawMessage
-	if s.cfg.ProducedTester != nil {
-		out := filepath.Join(dir, "produced")
-		if err := os.Mkdir(out, 0o755); err != nil {
-			return zoo.E(op, zoo.Internal, err, "cannot make a folder for the test's outputs")
-		}
-		res, err := s.cfg.ProducedTester(ctx, pkg, out)
-		if err != nil {
-			return err
-		}
-		if res == nil {
-			return zoo.E(op, zoo.Internal, nil, "the tester returned no result")
-		}
-		status, report = res.Status, res.Report
-		if report == nil {
-			report = json.RawMessage("null")
-		}
-		if len(res.Produced) > 0 {
-			// Stored before the report that references them, so that a
-			// report never names a missing blob.
-			if report, err = s.storeProduced(ctx, report, res.Produced); err != nil {
-				return err
-			}
-		}
-	} else if status, report, err = s.cfg.Tester(ctx, pkg); err != nil {
+	out := filepath.Join(dir, "produced")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return zoo.E(op, zoo.Internal, err, "cannot make a folder for the test's outputs")
+	}
+	res, err := s.cfg.Tester(ctx, pkg, out)
+	if err != nil {
 		return err
 	}
+	if res == nil {
+		return zoo.E(op, zoo.Internal, nil, "the tester returned no result")
+	}
+	report := res.Report
 	if report == nil {
 		report = json.RawMessage("null")
 	}
-	if err := s.cat.SetTestResult(ctx, v.ModelID, v.Number, status, report); err != nil {
+	if len(res.Produced) > 0 {
+		// Stored before the report that references them, so that a report
+		// never names a missing blob.
+		if report, err = s.storeProduced(ctx, report, res.Produced); err != nil {
+			return err
+		}
+	}
+	if err := s.cat.SetTestResult(ctx, v.ModelID, v.Number, res.Status, report); err != nil {
 		return err
 	}
 	if s.cfg.Index != nil { // the index carries the test outcome as a facet

@@ -28,7 +28,7 @@ type Produced struct {
 	Size   int64  `json:"size"`
 	Shape  []int  `json:"shape"`
 	DType  string `json:"dtype"`
-	// Path is the local .npy file a ProducedTester wrote (inside its out
+	// Path is the local .npy file a Tester wrote (inside its out
 	// folder); RunTest stores it and fills SHA256 and Size. Not stored.
 	Path string `json:"-"`
 }
@@ -41,7 +41,7 @@ type SkippedProduced struct {
 	Reason string `json:"reason"`
 }
 
-// TestResult is what a ProducedTester returns.
+// TestResult is what a Tester returns.
 type TestResult struct {
 	Status zoo.TestStatus
 	// Report is the JSON report; when Produced is not empty it must be a
@@ -52,13 +52,6 @@ type TestResult struct {
 	// Format, Output, Shape, DType and Path set.
 	Produced []Produced
 }
-
-// ProducedTester is a Tester that also hands over the tensors its test
-// produced for outputs that did not reproduce: it writes them as .npy
-// files into out (an empty folder RunTest made and removes afterwards) and
-// lists them in the result. RunTest stores them (see Produced) before it
-// records the report.
-type ProducedTester func(ctx context.Context, dir, out string) (*TestResult, error)
 
 // DefaultMaxProduced is Config.MaxProduced's default: the bytes of produced
 // tensors one test run may keep (256 MiB).

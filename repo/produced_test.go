@@ -16,7 +16,7 @@ import (
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
 
-// producedEnv is a service whose ProducedTester writes, per run, the
+// producedEnv is a service whose Tester writes, per run, the
 // files named in outputs (output → content) for weight format "onnx".
 type producedEnv struct {
 	svc     *repo.Service
@@ -63,7 +63,7 @@ func newProducedEnv(t *testing.T, maxProduced int64) *producedEnv {
 		}
 		return res, nil
 	}
-	e.svc = repo.New(db, blobs, e, repo.Config{TempDir: t.TempDir(), ProducedTester: tester, MaxProduced: maxProduced})
+	e.svc = repo.New(db, blobs, e, repo.Config{TempDir: t.TempDir(), Tester: tester, MaxProduced: maxProduced})
 	if e.alice, err = db.CreateUser(ctx, "alice", zoo.RoleContributor); err != nil {
 		t.Fatal(err)
 	}

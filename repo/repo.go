@@ -56,11 +56,14 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, kind string, args any) (int64, error)
 }
 
-// Tester runs the reproducibility test of the package unpacked in dir and
-// returns the status and a JSON report (cmd/zoo wires the runner). A
-// ProducedTester (Config.ProducedTester) can also hand over the tensors
-// that did not reproduce.
-type Tester func(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error)
+// Tester runs the reproducibility test of the package unpacked in dir
+// (cmd/zoo wires the runner through testview.Tester) and returns the status
+// and JSON report. It may also hand over the tensors its test produced for
+// outputs that did not reproduce: it writes them as .npy files into out (an
+// empty folder RunTest made and removes afterwards) and lists them in
+// TestResult.Produced; RunTest stores them (see Produced) before it records
+// the report.
+type Tester func(ctx context.Context, dir, out string) (*TestResult, error)
 
 // Config tunes a Service.
 type Config struct {
@@ -68,12 +71,9 @@ type Config struct {
 	TempDir   string        // where uploads wait while being checked ("" = os.TempDir())
 	Limits    bundle.Limits // package limits
 	Tester    Tester        // nil: test jobs fail with "no runtime configured"
-	// ProducedTester, if set, is used instead of Tester: the produced
-	// tensors of outputs that did not reproduce are kept as blobs and
-	// referenced from the stored report (see Produced), up to MaxProduced
-	// bytes per test run (0 = DefaultMaxProduced, negative = none).
-	ProducedTester ProducedTester
-	MaxProduced    int64
+	// MaxProduced bounds the bytes of produced tensors (see Produced) one
+	// test run keeps: 0 = DefaultMaxProduced, negative = none.
+	MaxProduced int64
 
 	// Index, if set, is told of every stored version (any state) with its
 	// description, right after the version is created and again when its

@@ -77,11 +77,11 @@ func packageZip(t *testing.T, name string) []byte {
 	return buf.Bytes()
 }
 
-func passTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
+func passTester(ctx context.Context, dir, out string) (*repo.TestResult, error) {
 	if _, err := os.Stat(filepath.Join(dir, "rdf.yaml")); err != nil {
-		return zoo.TestFailed, nil, err
+		return nil, err
 	}
-	return zoo.TestPassed, json.RawMessage(`{"status":"passed"}`), nil
+	return &repo.TestResult{Status: zoo.TestPassed, Report: json.RawMessage(`{"status":"passed"}`)}, nil
 }
 
 func TestUploadReviewPublishDownload(t *testing.T) {

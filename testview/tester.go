@@ -15,7 +15,7 @@ import (
 )
 
 // Tester is the reproducibility test of `zoo test` (runner.Test) on the
-// package unpacked in dir, as a repo.ProducedTester: runner.Test writes
+// package unpacked in dir, as a repo.Tester: runner.Test writes
 // the produced tensor of every output that mismatches into out
 // (<format>_<output>.npy), and Tester hands them to the repository with
 // their shape and dtype; their temporary paths are left out of the

@@ -1,5 +1,5 @@
 // Package testview keeps and shows what a failed reproducibility test
-// produced: Tester runs runner.Test as a repo.ProducedTester (the produced
+// produced: Tester runs runner.Test as a repo.Tester (the produced
 // tensors of outputs that did not reproduce go to the repository, which
 // stores them as blobs and references them from the report, see
 // repo.Produced), and Routes serves them:

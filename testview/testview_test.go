@@ -59,7 +59,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{db: db, blobs: blobs, tokens: map[string]string{}, users: map[string]*zoo.User{}}
-	e.svc = repo.New(db, blobs, e, repo.Config{TempDir: t.TempDir(), ProducedTester: testview.Tester})
+	e.svc = repo.New(db, blobs, e, repo.Config{TempDir: t.TempDir(), Tester: testview.Tester})
 	for name, role := range map[string]zoo.Role{"alice": zoo.RoleContributor, "bob": zoo.RoleContributor, "rita": zoo.RoleReviewer} {
 		u, err := db.CreateUser(ctx, name, role)
 		if err != nil {
@@ -351,7 +351,7 @@ func testGCProduced(t *testing.T, e *env, v *zoo.Version) {
 	}
 	// The test runs again on a service that keeps at most 1 byte of
 	// produced tensors: the new report lists the tensor as skipped.
-	again := repo.New(e.db, e.blobs, e, repo.Config{TempDir: t.TempDir(), ProducedTester: testview.Tester, MaxProduced: 1})
+	again := repo.New(e.db, e.blobs, e, repo.Config{TempDir: t.TempDir(), Tester: testview.Tester, MaxProduced: 1})
 	if err := again.RunTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/sqlite"
-	"github.com/zoo-bioimage/zoo/testview"
 )
 
 // storageFlags choose where an instance keeps its catalog and blobs: by
@@ -159,24 +158,6 @@ func redact(s string) string {
 		}
 	}
 	return s
-}
-
-// runnerTester is the repo.Tester of zoo's servers and workers: the
-// reproducibility test of `zoo test` (runner.Test) on the unpacked package
-// (testview.Tester), keeping nothing it produced. serve and worker use
-// testview.Tester itself as repo.Config.ProducedTester (feature testview),
-// which keeps the produced tensors of failed reproductions.
-func runnerTester(ctx context.Context, dir string) (zoo.TestStatus, json.RawMessage, error) {
-	out, err := os.MkdirTemp("", "zoo-test-outputs-")
-	if err != nil {
-		return "", nil, zoo.E("test", zoo.Internal, err, "cannot create a temporary folder")
-	}
-	defer os.RemoveAll(out)
-	res, err := testview.Tester(ctx, dir, out)
-	if err != nil {
-		return "", nil, err
-	}
-	return res.Status, res.Report, nil
 }
 
 // testHandler is the queue handler of repo.JobTest. svc returns the

@@ -17,6 +17,7 @@ import (
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/testview"
 )
 
 func newWorkerCmd() *cobra.Command {
@@ -78,7 +79,7 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 		return nil, nil, err
 	}
 	env.queue = q
-	cfg := repo.Config{TempDir: st.tempDir, Tester: runnerTester}
+	cfg := repo.Config{TempDir: st.tempDir, Tester: testview.Tester}
 	if err := configureService(env, &cfg); err != nil {
 		return nil, nil, err
 	}
