@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/tls"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 )
 
@@ -36,4 +37,22 @@ func TestBaseURL(t *testing.T) {
 			t.Errorf("host %q proto %q configured %q: %q, want %q", c.host, c.proto, c.configured, got, c.want)
 		}
 	}
+}
+
+// Whatever Host and X-Forwarded-Proto a client sends, the base URL is a
+// plain http(s)://host[:port] that cannot break a Link header or a URL.
+func FuzzBaseURL(f *testing.F) {
+	f.Add("zoo.example.org:8443", "https")
+	f.Add(`a>; rel="x"`, "https,http")
+	f.Add("[::1]:80", "")
+	f.Add("ex ample.org", "HTTPS ")
+	safe := regexp.MustCompile(`^https?://[A-Za-z0-9.\-\[\]:]+$`)
+	f.Fuzz(func(t *testing.T, host, proto string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = host
+		r.Header.Set("X-Forwarded-Proto", proto)
+		if got := BaseURL(r, ""); !safe.MatchString(got) || len(got) > 300 {
+			t.Fatalf("BaseURL(%q, %q) = %q", host, proto, got)
+		}
+	})
 }

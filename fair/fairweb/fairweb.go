@@ -109,10 +109,7 @@ func Record(r *http.Request, svc *repo.Service, opts Options, id string, n int) 
 	if err != nil {
 		return fair.Record{}, err
 	}
-	rec := fair.Record{Version: v, Desc: d, Base: opts.Base, Publisher: opts.Publisher}
-	if rec.Base == "" {
-		rec.Base = BaseURL(r)
-	}
+	rec := fair.Record{Version: v, Desc: d, Base: web.BaseURL(r, opts.Base), Publisher: opts.Publisher}
 	if opts.DOIs != nil {
 		doi, err := opts.DOIs.VersionDOI(ctx, v.ModelID, v.Number)
 		switch {
@@ -187,10 +184,6 @@ func versionNumber(s string) (int, error) {
 	}
 	return n, nil
 }
-
-// BaseURL derives the public base URL from a request (see the package
-// comment and web.BaseURL).
-func BaseURL(r *http.Request) string { return web.BaseURL(r, "") }
 
 func doc(e export, latest bool) json.RawMessage {
 	params := []any{map[string]any{"$ref": "#/components/parameters/id"}}
