@@ -384,7 +384,11 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	} else {
-		cmd.Env = nil // bwrap --clearenv; its own environment is empty
+		// Empty, not nil: a nil Env would hand zoo's whole environment to
+		// prlimit and bwrap, and bwrap is pid 1 inside the sandbox, where
+		// /proc/1/environ shows it (the program's own environment comes
+		// from --setenv after --clearenv).
+		cmd.Env = []string{}
 		dropPrivileges(cmd)
 		if os.Geteuid() == 0 {
 			for _, m := range append(writableOf(c.Mounts), copyBack...) {
