@@ -178,7 +178,11 @@ func (r *Result) Err() error {
 	const op = "sandbox"
 	switch r.Limit {
 	case LimitMemory:
-		return zoo.E(op, zoo.Invalid, nil, "it needed more memory than the %s allowed (peak %s)", human(r.limits.Memory), human(r.PeakRSS))
+		peak := ""
+		if r.PeakRSS >= r.limits.Memory/2 {
+			peak = " (peak " + human(r.PeakRSS) + ")"
+		}
+		return zoo.E(op, zoo.Invalid, nil, "it needed more memory than the %s allowed%s", human(r.limits.Memory), peak)
 	case LimitCPU:
 		return zoo.E(op, zoo.Invalid, nil, "it used more than the %s of CPU time allowed", r.limits.CPU)
 	case LimitTime:
@@ -470,15 +474,17 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		res.Limit = LimitCPU
 	case res.Signal == syscall.SIGXFSZ.String():
 		res.Limit = LimitFileSize
-	case res.ExitCode != 0 && outOfMemory(res.Stderr):
+	case res.ExitCode != 0 && OutOfMemory(res.Stderr):
 		res.Limit = LimitMemory
 	}
 	return res, nil
 }
 
-// outOfMemory recognises the ways programs report a failed allocation
-// (Python, C++, Go, ONNX Runtime, PyTorch).
-func outOfMemory(stderr []byte) bool {
+// OutOfMemory recognises, in the last 8 KiB of a program's output, the
+// ways programs report a failed allocation (Python, C++, Go, ONNX Runtime,
+// PyTorch): under the memory limit an allocation fails, and a program may
+// report that and exit normally.
+func OutOfMemory(stderr []byte) bool {
 	tail := stderr
 	if len(tail) > 8192 {
 		tail = tail[len(tail)-8192:]

@@ -54,14 +54,15 @@ import (
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
 
-// asZooEnv makes this test binary run as the zoo command (TestMain): the
-// crash test starts `zoo serve` as a real child process without a build.
-const asZooEnv = "ZOO_TEST_RUN_AS_ZOO"
-
+// TestMain makes this test binary run as the zoo command when asZooEnv is
+// set: the crash test starts `zoo serve` as a real child process without a
+// build, and servers started in tests run model tests in sandboxed children
+// of this binary (modelTester).
 func TestMain(m *testing.M) {
 	if os.Getenv(asZooEnv) == "1" {
 		os.Exit(run(os.Args[1:]))
 	}
+	os.Setenv(asZooEnv, "1") // for children only
 	os.Exit(m.Run())
 }
 

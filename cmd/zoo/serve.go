@@ -21,7 +21,6 @@ import (
 	"github.com/zoo-bioimage/zoo/doi"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
-	"github.com/zoo-bioimage/zoo/testview"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
@@ -170,7 +169,11 @@ func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) err
 		return err
 	}
 	// Without a queue: each test runs here, before its review.
-	svc := repo.New(st.cat, st.blobs, nil, repo.Config{TempDir: st.tempDir, Tester: testview.Tester})
+	tester, err := modelTester()
+	if err != nil {
+		return err
+	}
+	svc := repo.New(st.cat, st.blobs, nil, repo.Config{TempDir: st.tempDir, Tester: tester})
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	n := 0
 	for _, e := range entries {

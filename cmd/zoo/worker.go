@@ -17,7 +17,6 @@ import (
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
-	"github.com/zoo-bioimage/zoo/testview"
 )
 
 func newWorkerCmd() *cobra.Command {
@@ -79,7 +78,11 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 		return nil, nil, err
 	}
 	env.queue = q
-	cfg := repo.Config{TempDir: st.tempDir, Tester: testview.Tester}
+	tester, err := modelTester()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := repo.Config{TempDir: st.tempDir, Tester: tester}
 	if err := configureService(env, &cfg); err != nil {
 		return nil, nil, err
 	}
