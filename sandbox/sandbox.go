@@ -419,6 +419,7 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 	var timedOut bool
 	var mu sync.Mutex
 	done := make(chan struct{})
+	peak := watchPeak(cmd.Process.Pid, done)
 	go func() {
 		t := time.NewTimer(lim.Wall)
 		defer t.Stop()
@@ -452,6 +453,9 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		res.PeakRSS = ru.Maxrss * 1024
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	// bubblewrap does not always wait for the processes inside, so their
+	// usage may be missing from the rusage: the watcher's samples fill in.
+	res.PeakRSS = max(res.PeakRSS, <-peak)
 	ws, _ := st.Sys().(syscall.WaitStatus)
 	res.ExitCode = st.ExitCode()
 	if ws.Signaled() {
@@ -478,6 +482,80 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		res.Limit = LimitMemory
 	}
 	return res, nil
+}
+
+// watchPeak samples, until done is closed, the peak resident set (VmHWM)
+// of every process descended from pid, and sends the largest seen.
+func watchPeak(pid int, done <-chan struct{}) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, p := range descendants(pid) {
+				peak = max(peak, vmHWM(p))
+			}
+			select {
+			case <-done:
+				out <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// descendants returns pid and every process below it (from /proc).
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(f[1]); err == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// vmHWM is a process's peak resident set in bytes (0 if unknown).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // OutOfMemory recognises, in the last 8 KiB of a program's output, the

@@ -316,3 +316,21 @@ func TestUnreachableFolderIsStaged(t *testing.T) {
 		t.Errorf("output %q, %v", b, err)
 	}
 }
+
+// The peak memory of the program inside is measured, not only that of
+// the processes around it.
+func TestPeakRSSIsMeasured(t *testing.T) {
+	needSandbox(t)
+	pkg, out := pkgDir(t)
+	res := runPy(t, `
+import time
+b = bytearray(300 << 20)
+time.sleep(0.5)
+`, sandbox.Limits{}, pkg, out)
+	if err := res.Err(); err != nil {
+		t.Fatalf("%v\n%s", err, res.Stderr)
+	}
+	if res.PeakRSS < 250<<20 || res.PeakRSS > 1<<30 {
+		t.Errorf("peak RSS %d MiB, want about 300", res.PeakRSS>>20)
+	}
+}

@@ -72,6 +72,9 @@ errors.`,
 				fmt.Fprintf(out, "%s\n", b)
 			} else {
 				writeTestText(out, rep)
+				if sd := rep.Formats["pytorch_state_dict"]; sd != nil && sd.Status == runner.StatusNotSupported && rep.Status != runner.StatusPassed {
+					fmt.Fprintf(out, "The PyTorch state-dict weights run once converted to TorchScript and ONNX:\n  zoo convert %s -o CONVERTED && zoo test CONVERTED\n", args[0])
+				}
 			}
 			if rep.Status != runner.StatusPassed {
 				return failed
