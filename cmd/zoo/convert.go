@@ -1,15 +1,19 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo/convert"
+	"github.com/zoo-bioimage/zoo/spec"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -127,4 +131,64 @@ func writeConvertText(w io.Writer, rep *convert.Report, _ []string) {
 	if rep.Status != convert.StatusFailed {
 		fmt.Fprintf(w, "wrote %s (PyTorch %s, %.0f s, peak memory %d MiB)\n", rep.Output, rep.TorchVersion, rep.Seconds, rep.PeakRSS>>20)
 	}
+}
+
+// convertedPackage returns the folder of path's package with its
+// pytorch_state_dict weights converted (zoo test --convert, zoo predict
+// --convert), from the cache when this description and these weights were
+// converted before: the cache key is the sha256 of the description and of
+// the state-dict weights.
+func convertedPackage(cmd *cobra.Command, path string) (string, error) {
+	src, err := spec.OpenSource(path)
+	if err != nil {
+		return "", err
+	}
+	m, _, _, err := spec.Load(path, spec.Options{})
+	if err != nil {
+		return "", err
+	}
+	if m.Weights.PytorchStateDict == nil {
+		return path, nil // nothing to convert: run as given
+	}
+	h := sha256.New()
+	h.Write(src.YAML)
+	w, err := src.FS.Open(m.Weights.PytorchStateDict.Source)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the state-dict weights %s: %w", m.Weights.PytorchStateDict.Source, err)
+	}
+	_, err = io.Copy(h, w)
+	w.Close()
+	if err != nil {
+		return "", err
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "zoo", "converted", hex.EncodeToString(h.Sum(nil)))
+	stderr := cmd.ErrOrStderr()
+	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
+		fmt.Fprintf(stderr, "zoo: using the converted weights cached in %s\n", dir)
+		return filepath.Join(dir, "package"), nil
+	}
+	os.RemoveAll(dir)
+	rep, err := convert.Convert(cmd.Context(), path, convert.Options{
+		Out:      filepath.Join(dir, "package"),
+		Progress: func(msg string) { fmt.Fprintf(stderr, "zoo convert: %s\n", msg) },
+	})
+	if err != nil {
+		return "", err
+	}
+	if rep.Status == convert.StatusFailed {
+		os.RemoveAll(dir)
+		msg := rep.Message
+		if rep.Problem != nil {
+			msg = rep.Problem.Message
+		}
+		return "", fmt.Errorf("the state-dict weights could not be converted: %s", msg)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "package"), nil
 }

@@ -23,6 +23,7 @@ import (
 func newPredictCmd() *cobra.Command {
 	var model, input, output, tile, axes, weights string
 	var halo int
+	var convertFirst bool
 	cmd := &cobra.Command{
 		Use:   "predict --model PATH --input FILE|DIR --output DIR [--tile auto|SIZE] [--axes AXES]",
 		Short: "Run a model on images (tif, png, npy)",
@@ -94,6 +95,13 @@ loaded or run here, or an image failed (the others are still written);
 				if axisLetters, err = runner.ParseAxes(axes); err != nil {
 					return usageErr("--axes: %s", zoo.MessageOf(err))
 				}
+			}
+			if convertFirst {
+				p, err := convertedPackage(cmd, model)
+				if err != nil {
+					return err
+				}
+				model = p
 			}
 			if weights != "" && !slices.Contains(spec.WeightFormats, weights) {
 				return usageErr("--weights %q: use one of %s", weights, strings.Join(spec.WeightFormats, ", "))
@@ -193,6 +201,7 @@ loaded or run here, or an image failed (the others are still written);
 	f.StringVar(&tile, "tile", "auto", "auto, or the block size in pixels along each space axis")
 	f.StringVar(&axes, "axes", "", "the image file's axes, one letter each among b c t i z y x (e.g. yx, cyx)")
 	f.StringVar(&weights, "weights", "", "the weight format to run (default: the first one zoo can run)")
+	f.BoolVar(&convertFirst, "convert", false, "convert pytorch_state_dict weights to TorchScript and ONNX first (zoo convert; cached)")
 	f.IntVar(&halo, "halo", -1, "context in pixels around each block (default: the declared halo, raised to 64)")
 	return cmd
 }

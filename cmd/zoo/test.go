@@ -16,9 +16,9 @@ import (
 
 func newTestCmd() *cobra.Command {
 	var weights, saveDir string
-	var asJSON bool
+	var asJSON, convertFirst bool
 	cmd := &cobra.Command{
-		Use:   "test PATH [--weights FORMAT] [--json]",
+		Use:   "test PATH [--weights FORMAT] [--convert] [--json]",
 		Short: "Run a model's weights on its test inputs and check the test outputs",
 		Long: `test runs every weight format of a model (or only --weights FORMAT) on the
 model's test inputs — preprocessing, model, postprocessing — and checks:
@@ -62,7 +62,18 @@ errors.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			opts.Progress = func(msg string) { fmt.Fprintf(stderr, "zoo test: %s\n", msg) }
-			rep := runner.Test(cmd.Context(), args[0], opts)
+			path := args[0]
+			if convertFirst {
+				p, err := convertedPackage(cmd, path)
+				if err != nil {
+					return err
+				}
+				path = p
+			}
+			rep := runner.Test(cmd.Context(), path, opts)
+			if path != args[0] {
+				rep.Source = args[0] + " (converted)"
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				b, err := json.Marshal(rep)
@@ -73,7 +84,7 @@ errors.`,
 			} else {
 				writeTestText(out, rep)
 				if sd := rep.Formats["pytorch_state_dict"]; sd != nil && sd.Status == runner.StatusNotSupported && rep.Status != runner.StatusPassed {
-					fmt.Fprintf(out, "The PyTorch state-dict weights run once converted to TorchScript and ONNX:\n  zoo convert %s -o CONVERTED && zoo test CONVERTED\n", args[0])
+					fmt.Fprintf(out, "The PyTorch state-dict weights run once converted to TorchScript and ONNX:\n  zoo test --convert %s   (or: zoo convert %s -o CONVERTED)\n", args[0], args[0])
 				}
 			}
 			if rep.Status != runner.StatusPassed {
@@ -84,6 +95,7 @@ errors.`,
 	}
 	cmd.Flags().StringVar(&weights, "weights", "", "test only this weight format (e.g. onnx)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.Flags().BoolVar(&convertFirst, "convert", false, "convert pytorch_state_dict weights to TorchScript and ONNX first (zoo convert; cached), then test those")
 	cmd.Flags().StringVar(&saveDir, "save-dir", "", "save produced tensors of mismatching outputs here (default: a new temporary folder)")
 	return cmd
 }
