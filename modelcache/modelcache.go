@@ -54,6 +54,10 @@ type Options struct {
 	Threads int
 	// PerEntry is how many callers may hold one entry at once; 0 means 4.
 	PerEntry int
+	// Open loads an entry's weights (runner.Options.Open); nil runs them
+	// in this process. zoo serve passes modelhost's, which runs each
+	// published model in a bounded child process.
+	Open func(m *spec.Model, src *spec.Source, format string, threads int) (runner.Model, error)
 	// TempDir is where versions are unpacked ("" = os.TempDir()). An
 	// entry's folder is removed when the entry is evicted or the cache
 	// closed.
@@ -320,7 +324,7 @@ func (e *Entry) load(ctx context.Context, v *zoo.Version, format string) {
 		fail(zoo.E(op, zoo.KindOf(err), err, "cannot load %s/%d", v.ModelID, v.Number))
 		return
 	}
-	pred, err := runner.NewPredictor(pkg, format, runner.Options{Threads: e.c.opts.Threads})
+	pred, err := runner.NewPredictor(pkg, format, runner.Options{Threads: e.c.opts.Threads, Open: e.c.opts.Open})
 	if err != nil {
 		fail(err)
 		return

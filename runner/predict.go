@@ -21,6 +21,10 @@ type Sample = process.Sample
 type Options struct {
 	// Threads for the inference engine; 0 means all CPUs.
 	Threads int
+	// Open loads the weights; nil means Open of this package, in this
+	// process. A server passes one that runs the model in a bounded child
+	// process (package modelhost).
+	Open func(m *spec.Model, src *spec.Source, format string, threads int) (Model, error)
 }
 
 // Predictor runs one weight format of a model: preprocessing, the model,
@@ -58,7 +62,11 @@ func NewPredictor(pkg *Package, format string, opts Options) (*Predictor, error)
 	if err != nil {
 		return nil, zoo.E("runner.NewPredictor", zoo.KindOf(err), err, "the model's pre- or postprocessing")
 	}
-	net, err := Open(pkg.Model, pkg.Source, format, opts.Threads)
+	open := opts.Open
+	if open == nil {
+		open = Open
+	}
+	net, err := open(pkg.Model, pkg.Source, format, opts.Threads)
 	if err != nil {
 		return nil, err
 	}

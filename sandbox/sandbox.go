@@ -126,8 +126,12 @@ type Command struct {
 	Env    []string
 	Mounts []Mount
 	// Dir is the working folder inside the sandbox (default /tmp).
-	Dir    string
-	Stdin  io.Reader
+	Dir   string
+	Stdin io.Reader
+	// Stdout, if set, receives the program's standard output as it runs
+	// (Result.Stdout is then empty): a long-lived program talks to its
+	// caller through Stdin and Stdout while Run waits in a goroutine.
+	Stdout io.Writer
 	Limits Limits
 	// Contain requires bubblewrap: Run refuses when it cannot be set up.
 	// Without Contain, Run contains the program where bubblewrap works and
@@ -409,6 +413,9 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 	stdout := &headBuffer{max: lim.Output}
 	stderr := &tailBuffer{max: lim.Output, progress: c.Progress}
 	cmd.Stdout = stdout
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
 

@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/zoo-bioimage/zoo"
-	"github.com/zoo-bioimage/zoo/internal/libfind"
-	"github.com/zoo-bioimage/zoo/onnx"
+	"github.com/zoo-bioimage/zoo/modelhost"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/sandbox"
-	"github.com/zoo-bioimage/zoo/torch"
 )
 
 // ChildCommand is the hidden zoo subcommand that runs one test inside the
@@ -70,22 +67,9 @@ func (s Sandboxed) Test(ctx context.Context, dir, out string) (*repo.TestResult,
 		{Host: out, Inside: outInside, Writable: true},
 		{Host: s.Exe, Inside: exeInside},
 	}
-	env := append([]string{}, s.Env...)
-	// The engines' libraries, where this process would load them from.
-	if p, _ := libfind.Find("libonnxruntime.so.1", "libonnxruntime.so"); p != "" || os.Getenv(onnx.LibEnv) != "" {
-		if v := os.Getenv(onnx.LibEnv); v != "" {
-			p = v
-		}
-		mounts = append(mounts, sandbox.Mount{Host: p, Inside: "/zoo/lib/libonnxruntime.so.1"})
-		env = append(env, onnx.LibEnv+"=/zoo/lib/libonnxruntime.so.1")
-	}
-	if p, _ := libfind.Find("libzootorch.so"); p != "" || os.Getenv(torch.LibEnv) != "" {
-		if v := os.Getenv(torch.LibEnv); v != "" {
-			p = v
-		}
-		mounts = append(mounts, sandbox.Mount{Host: p, Inside: "/zoo/lib/libzootorch.so"})
-		env = append(env, torch.LibEnv+"=/zoo/lib/libzootorch.so")
-	}
+	engines, env := modelhost.EngineMounts()
+	mounts = append(mounts, engines...)
+	env = append(env, s.Env...)
 	args := append(append([]string{}, s.Args...), ChildCommand, pkgInside, outInside)
 	res, err := sandbox.Run(ctx, sandbox.Command{Path: exeInside, Args: args, Env: env, Mounts: mounts, Limits: s.Limits})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/score"
+	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/tensor"
 )
 
@@ -35,6 +36,10 @@ type Service struct {
 	TempDir string
 	Zip     challenge.ZipLimits
 	Threads int // inference threads of a model submission (0 = all CPUs)
+	// Open loads a submitted model's weights (runner.Options.Open); nil
+	// runs them in this process. zoo serve and worker run them in a bounded
+	// child process (package modelhost).
+	Open func(m *spec.Model, src *spec.Source, format string, threads int) (runner.Model, error)
 	// ModelTimeout bounds a model submission's run on all hidden inputs
 	// (default 30 minutes); a model that takes longer fails.
 	ModelTimeout time.Duration
@@ -500,7 +505,7 @@ func (s *Service) runModel(ctx context.Context, c *challenge.Challenge, sub *cha
 	if err != nil {
 		return nil, &failure{"the model cannot be loaded: " + zoo.MessageOf(err)}
 	}
-	pred, err := runner.NewPredictor(pkg, "", runner.Options{Threads: s.Threads})
+	pred, err := runner.NewPredictor(pkg, "", runner.Options{Threads: s.Threads, Open: s.Open})
 	if err != nil {
 		if zoo.KindOf(err) == zoo.Unavailable {
 			return nil, err // this worker cannot run it now: the job is retried

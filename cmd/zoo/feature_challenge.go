@@ -68,7 +68,11 @@ func challengeService(env *serverEnv) (*platform.Service, error) {
 	if !ok {
 		return nil, zoo.E("challenges", zoo.NotSupported, nil, "this catalog has no challenge storage")
 	}
-	svc := &platform.Service{Store: st.Challenges(), Repo: env.svc, TempDir: env.st.tempDir}
+	hosted, err := modelHost()
+	if err != nil {
+		return nil, err
+	}
+	svc := &platform.Service{Store: st.Challenges(), Repo: env.svc, TempDir: env.st.tempDir, Open: hosted.Open}
 	if env.queue != nil {
 		svc.Queue = env.queue
 	}

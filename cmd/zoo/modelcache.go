@@ -35,7 +35,11 @@ func modelCacheFor(env *serverEnv) (*modelcache.Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, loaded := modelCaches.LoadOrStore(env, modelcache.New(env.svc, modelcache.Options{Budget: int64(mib) << 20, TempDir: env.st.tempDir}))
+	hosted, err := modelHost()
+	if err != nil {
+		return nil, err
+	}
+	c, loaded := modelCaches.LoadOrStore(env, modelcache.New(env.svc, modelcache.Options{Budget: int64(mib) << 20, TempDir: env.st.tempDir, Open: hosted.Open}))
 	if !loaded {
 		go func() { <-env.ctx.Done(); c.(*modelcache.Cache).Close() }()
 	}

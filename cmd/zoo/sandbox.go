@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zoo-bioimage/zoo/modelhost"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/testview"
 )
@@ -63,3 +64,46 @@ func modelTester() (repo.Tester, error) {
 // asZooEnv makes a `go test` binary of this package act as zoo (see
 // TestMain in crash_test.go); a real zoo binary ignores it.
 const asZooEnv = "ZOO_TEST_RUN_AS_ZOO"
+
+// newModelHostCmd is the hidden child command that serves one published
+// model's weights to serve or worker (package modelhost).
+func newModelHostCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    modelhost.ChildCommand + " DESCRIPTION FORMAT THREADS",
+		Short:  "Serve one model's weights to zoo serve over stdin/stdout (started by zoo serve and zoo worker)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := modelhost.Serve(cmd.Context(), args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+}
+
+// modelHost is how serve and worker run published models (/v2, inference
+// jobs and try-it, challenge model submissions): each in a child process of
+// this binary, bounded by ZOO_MODEL_MEMORY_MB (address space, default
+// 4096) and ZOO_MODEL_RUN_TIMEOUT (one run, default 10m).
+func modelHost() (modelhost.Config, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return modelhost.Config{}, err
+	}
+	c := modelhost.Config{Exe: exe}
+	if c.RunTimeout, err = envDuration("ZOO_MODEL_RUN_TIMEOUT", 10*time.Minute); err != nil {
+		return c, err
+	}
+	if v := os.Getenv("ZOO_MODEL_MEMORY_MB"); v != "" {
+		mb, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mb < 256 {
+			return c, usageErr("ZOO_MODEL_MEMORY_MB=%q: give the memory one published model may use in MiB, at least 256 (default 4096)", v)
+		}
+		c.Memory = mb << 20
+	}
+	if v := os.Getenv(asZooEnv); v != "" {
+		c.Env = append(c.Env, asZooEnv+"="+v)
+	}
+	return c, nil
+}
