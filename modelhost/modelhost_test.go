@@ -173,3 +173,41 @@ func abs(t *testing.T, p string) string {
 	}
 	return a
 }
+
+// The cost of isolation: the nuclei U-Net (1×1×512×512) run in a child
+// process against the same weights in this process (one thread each).
+func BenchmarkNuclei(b *testing.B) {
+	if _, err := os.Stat("../lib/libonnxruntime.so.1"); err != nil {
+		b.Skip("ONNX Runtime is not installed")
+	}
+	exe, _ := os.Executable()
+	cfg := modelhost.Config{Exe: exe, Env: []string{childEnv + "=1"}}
+	dir := fixtures.Path(b, "packages", "unet2d-nuclei-broad-onnx")
+	pkg, err := runner.Load(dir, runner.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := randomInput(pkg)
+	for _, engine := range []string{"in-process", "child-process"} {
+		b.Run(engine, func(b *testing.B) {
+			open := runner.Open
+			if engine == "child-process" {
+				open = cfg.Open
+			}
+			m, err := open(pkg.Model, pkg.Source, "onnx", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			if _, err := m.Run(context.Background(), in); err != nil { // warm up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Run(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
