@@ -16,7 +16,6 @@
 package convert
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -37,6 +36,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/internal/yamledit"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/sandbox"
 	"github.com/zoo-bioimage/zoo/spec"
@@ -239,7 +239,7 @@ func Convert(ctx context.Context, src string, opts Options) (rep *Report, err er
 	}
 
 	// The package, materialised in opts.Out, read through bundle's limits.
-	desc, err := materialise(src, opts.Out)
+	desc, err := bundle.CopyTo(src, opts.Out)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +350,7 @@ func Convert(ctx context.Context, src string, opts Options) (rep *Report, err er
 	}
 
 	// Add each converted file and its weights entry, then test each.
-	doc, err := parseYAML(latest)
+	doc, err := yamledit.Parse(latest)
 	if err != nil {
 		return nil, zoo.E(op, zoo.Internal, err, "cannot edit the description")
 	}
@@ -567,72 +567,6 @@ func firstProblem(res *spec.Result) string {
 	return e.Loc + ": " + e.Msg
 }
 
-// materialise copies the package at src into the empty or new folder out
-// (through bundle's limits and name checks) and returns the description's
-// name there.
-func materialise(src, out string) (string, error) {
-	const op = "convert"
-	fi, err := os.Stat(src)
-	if err != nil {
-		return "", zoo.E(op, zoo.NotFound, err, "cannot open %s", src)
-	}
-	var pkg *bundle.Package
-	descName := ""
-	switch {
-	case fi.IsDir():
-		pkg, err = bundle.OpenDir(src, bundle.Limits{})
-	case strings.HasSuffix(strings.ToLower(src), ".zip"):
-		f, ferr := os.Open(src)
-		if ferr != nil {
-			return "", zoo.E(op, zoo.NotFound, ferr, "cannot open %s", src)
-		}
-		defer f.Close()
-		pkg, err = bundle.OpenZip(f, fi.Size(), bundle.Limits{})
-	default: // a description in its package folder
-		data, rerr := os.ReadFile(src)
-		if rerr != nil {
-			return "", zoo.E(op, zoo.NotFound, rerr, "cannot open %s", src)
-		}
-		pkg, err = bundle.OpenDir(filepath.Dir(src), bundle.Limits{})
-		if err == nil {
-			descName = filepath.Base(src)
-			_ = data
-		}
-	}
-	if err != nil {
-		return "", err
-	}
-	defer pkg.Close()
-	if descName == "" {
-		descName, _ = pkg.Description()
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return "", zoo.E(op, zoo.Internal, err, "cannot make %s", out)
-	}
-	for _, f := range pkg.Files() {
-		dst := filepath.Join(out, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return "", zoo.E(op, zoo.Internal, err, "cannot make %s", filepath.Dir(dst))
-		}
-		r, err := pkg.Open(f.Path)
-		if err != nil {
-			return "", zoo.E(op, zoo.Invalid, err, "cannot read %s", f.Path)
-		}
-		w, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err == nil {
-			_, err = io.Copy(w, r)
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-		}
-		r.Close()
-		if err != nil {
-			return "", zoo.E(op, zoo.Internal, err, "cannot write %s", dst)
-		}
-	}
-	return descName, nil
-}
-
 // moveIn moves a converted file into the package and returns its sha256.
 func moveIn(from, to string) (string, error) {
 	data, err := os.Open(from)
@@ -670,26 +604,15 @@ func freeName(dir, name string) string {
 
 // weightsEntry is the description's entry of a converted format.
 func weightsEntry(format string, fr *FormatReport, torchVersion string) *yaml.Node {
-	kv := []string{"source", fr.Source, "sha256", fr.SHA256, "parent", "pytorch_state_dict"}
 	comment := fmt.Sprintf("Converted from the pytorch_state_dict weights by zoo with PyTorch %s (%s).", torchVersion, methodWords(fr.Method))
+	kv := []any{"source", fr.Source, "sha256", fr.SHA256, "parent", "pytorch_state_dict"}
 	switch format {
 	case "torchscript":
-		kv = append(kv, "pytorch_version", torchVersion, "comment", comment)
+		kv = append(kv, "pytorch_version", torchVersion)
 	case "onnx":
-		kv = append(kv, "opset_version", fmt.Sprint(fr.Opset), "comment", comment)
+		kv = append(kv, "opset_version", fr.Opset)
 	}
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	for i := 0; i < len(kv); i += 2 {
-		v := &yaml.Node{Kind: yaml.ScalarNode, Value: kv[i+1], Tag: "!!str"}
-		if kv[i] == "opset_version" {
-			v.Tag = "!!int"
-		}
-		if kv[i] == "pytorch_version" {
-			v.Style = yaml.DoubleQuotedStyle
-		}
-		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[i], Tag: "!!str"}, v)
-	}
-	return n
+	return yamledit.Map(append(kv, "comment", comment)...)
 }
 
 func methodWords(method string) string {
@@ -699,50 +622,18 @@ func methodWords(method string) string {
 	return "scripted"
 }
 
-func parseYAML(b []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, err
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("the description is not a mapping")
-	}
-	return &doc, nil
-}
-
-func weightsNode(doc *yaml.Node) *yaml.Node {
-	root := doc.Content[0]
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "weights" {
-			return root.Content[i+1]
-		}
-	}
-	return nil
-}
+func weightsNode(doc *yaml.Node) *yaml.Node { return yamledit.Get(doc, "weights") }
 
 func addWeights(doc *yaml.Node, format string, entry *yaml.Node) {
-	w := weightsNode(doc)
-	removeWeights(doc, format)
-	w.Content = append(w.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: format, Tag: "!!str"}, entry)
+	yamledit.Set(weightsNode(doc), format, entry)
 }
 
-func removeWeights(doc *yaml.Node, format string) {
-	w := weightsNode(doc)
-	for i := 0; i+1 < len(w.Content); i += 2 {
-		if w.Content[i].Value == format {
-			w.Content = append(w.Content[:i], w.Content[i+2:]...)
-			return
-		}
-	}
-}
+func removeWeights(doc *yaml.Node, format string) { yamledit.Delete(weightsNode(doc), format) }
 
 func writeDescription(p string, doc *yaml.Node) error {
-	b, err := spec.Marshal(doc)
+	b, err := yamledit.Marshal(doc)
 	if err != nil {
 		return zoo.E("convert", zoo.Internal, err, "cannot write the description")
-	}
-	if bytes.HasPrefix(b, []byte("---")) {
-		b = bytes.TrimPrefix(b, []byte("---\n"))
 	}
 	return os.WriteFile(p, b, 0o644)
 }
