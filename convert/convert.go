@@ -30,6 +30,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -179,6 +180,16 @@ const (
 // Available reports whether this machine can convert: nil, or a
 // NotSupported error that says what to install.
 func Available() error {
+	availableOnce.Do(func() { availableErr = probePython() })
+	return availableErr
+}
+
+var (
+	availableOnce sync.Once
+	availableErr  error
+)
+
+func probePython() error {
 	if _, err := os.Stat(Python); err != nil {
 		return zoo.E("convert", zoo.NotSupported, nil, "converting PyTorch weights needs Debian's PyTorch: apt-get install python3-torch")
 	}

@@ -155,7 +155,9 @@ if os.path.exists(ckpt):
 
 model.train()
 last_ckpt = time.monotonic()
+durations = []
 for it in range(start, job["iterations"]):
+    t0 = time.monotonic()
     xb, yb = sample()
     try:
         loss = loss_of(xb, yb)
@@ -165,6 +167,7 @@ for it in range(start, job["iterations"]):
     loss.backward()
     opt.step()
     losses.append(float(loss))
+    durations.append(time.monotonic() - t0)
     progress("%d %.6g" % (it + 1, float(loss)))
     if time.monotonic() - last_ckpt > job["checkpoint_seconds"] and it + 1 < job["iterations"]:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "iteration": it + 1, "losses": losses}, ckpt + ".tmp")
@@ -176,5 +179,6 @@ for i, x in enumerate(val_x):
     np.save(os.path.join(out, "val_after_%d.npy" % i), predict(model, x))
 model.save(os.path.join(out, "finetuned.pt"))
 result["losses"] = losses
+result["iteration_seconds"] = sorted(durations)[len(durations) // 2] if durations else None
 save_result()
 progress("%d done" % job["iterations"])

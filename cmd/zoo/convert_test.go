@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/convert"
+	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/sandbox"
 )
 
@@ -80,5 +81,22 @@ func TestTestConvertFlag(t *testing.T) {
 	// The second run uses the cache.
 	if _, _, stderr := runZoo(t, "test", pkg, "--convert"); !strings.Contains(stderr, "cached") {
 		t.Errorf("second run did not use the cache: %s", stderr)
+	}
+}
+
+// zoo finetune: usage errors exit 2; a model that cannot be fine-tuned
+// says why.
+func TestFinetuneCommandRefuses(t *testing.T) {
+	if code, _, _ := runZoo(t, "finetune", "--model", "x"); code != 2 {
+		t.Errorf("missing flags: exit %d, want 2", code)
+	}
+	if code, _, _ := runZoo(t, "finetune", "--model", "x", "--images", "i", "--out", "o", "--task", "paint"); code != 2 {
+		t.Errorf("--task paint: exit %d, want 2", code)
+	}
+	needConverter(t)
+	onnxOnly := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
+	err := runZooErr(t, "finetune", "--model", onnxOnly, "--images", t.TempDir(), "--out", filepath.Join(t.TempDir(), "o"))
+	if err == nil || !strings.Contains(err.Error(), "fine-tuning needs PyTorch weights") {
+		t.Errorf("ONNX-only model: %v", err)
 	}
 }

@@ -54,7 +54,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newSearchCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newChallengeCmd())
-	root.AddCommand(newConvertCmd(), newSandboxTestCmd(), newModelHostCmd())
+	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
 	return root
 }
 
