@@ -56,8 +56,9 @@ import (
 //
 // Deviations from the reference: a tensor without a test or sample file
 // (fewer test_inputs than inputs) is converted without that file instead of
-// being dropped, and a 0.4 parent {id, version_number} is converted
-// (the reference's 0.4 model discards parent mappings).
+// being dropped, and a well-formed 0.4 parent {id, version_number} is
+// converted (the reference's 0.4 model discards parent mappings; other
+// parent mappings are dropped here too).
 func ConvertModel04To05(root *yaml.Node) (*yaml.Node, error) {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, errors.New("the description is not a mapping")
@@ -140,8 +141,12 @@ func (mc *modelConv) convert() {
 		}
 	}
 	mc.copyField("timestamp")
-	if v := lookup(src, "parent"); v != nil && v.Kind == yaml.MappingNode {
-		mc.put("parent", "parent", linkedID(v))
+	if v := lookup(src, "parent"); v != nil && v.Kind == yaml.MappingNode && linkedModel04OK(v) {
+		// zoo keeps a well-formed linked model (the reference drops every
+		// parent mapping); a link to the model itself is dropped too.
+		if p, self := linkedID(v), lookup(src, "id"); self == nil || lookup(p, "id").Value != strings.ToLower(self.Value) {
+			mc.put("parent", "parent", p)
+		}
 	}
 	if v := lookup(src, "training_data"); !isNull(v) {
 		if v.Kind == yaml.MappingNode && lookup(v, "type") == nil {

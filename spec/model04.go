@@ -316,6 +316,7 @@ func validateModel04(c *checker, root *yaml.Node) {
 		field{key: "training_data", check: nullable(trainingDataRule04)},
 		field{key: "weights", required: true, check: weightsRule04},
 	)
+	discardParent04(c, root)
 	if c.object(root, nil, fields, false) == nil {
 		return
 	}
@@ -334,11 +335,35 @@ func licenseRule04(c *checker, n *yaml.Node, p path) {
 	}
 }
 
+// discardParent04 drops a parent mapping that is not a well-formed linked
+// model {id, version_number?}, with an INFO saying so. The reference
+// discards every mapping-valued parent of a 0.4 model unread (v0_4.py
+// ModelDescr.ignore_url_parent, which removed the URL parents {uri,
+// sha256} older files use), so no parent mapping is ever an error; zoo
+// keeps the well-formed ones, which the 0.5 converter carries over.
+// A parent that is not a mapping is left to the field rule.
+func discardParent04(c *checker, root *yaml.Node) {
+	par := lookup(root, "parent")
+	if par == nil || par.Kind != yaml.MappingNode || linkedModel04OK(par) {
+		return
+	}
+	var keys []string
+	for i := 0; i < len(par.Content); i += 2 {
+		keys = append(keys, par.Content[i].Value)
+	}
+	c.warnf(Info, par, path{"parent"}, "parent {%s} is not a linked model {id, version_number}; it is ignored, as format 0.4 ignores parent mappings (format 0.5 links a parent model by its bioimage.io id)", clip(strings.Join(keys, ", "), 60))
+	del(root, "parent")
+}
+
+// linkedModel04OK reports whether n passes linkedRule04 without a problem.
+func linkedModel04OK(n *yaml.Node) bool {
+	sub := &checker{rep: &Report{}, opts: &Options{}, last: n}
+	linkedRule04(sub, deepCopy(n), nil)
+	return len(sub.rep.Errors) == 0
+}
+
 // linkedRule04 is a LinkedModel or LinkedDataset of format 0.2:
 // {id, version_number?}.
-//
-// Deviation: the reference's 0.4 model discards a parent mapping without
-// looking at it (a "before" validator quirk); zoo validates it.
 var linkedRule04 = objectRule([]field{
 	{key: "id", required: true, check: resourceIDRule02},
 	{key: "version_number", check: nullable(intRule(math.MinInt64, maxInt))},
@@ -452,10 +477,31 @@ func dataRangeRule04(c *checker, n *yaml.Node, p path) {
 		return
 	}
 	for i, it := range items {
-		if _, ok := asFloat(it); !ok {
+		f, ok := asFloat(it)
+		if !ok {
 			c.errorf(it, p.i(i), "expected a number, found %s", kindName(it))
+			continue
+		}
+		if it.Tag == "!!str" {
+			// The reference reads numeric strings ("-inf", "1e3") as numbers.
+			c.warnf(Info, it, p.i(i), "the string %q is read as the number %s; write the number without quotes", clip(it.Value, 20), yamlFloat(f))
+			it.Tag, it.Value, it.Style = "!!float", yamlFloat(f), 0
 		}
 	}
+}
+
+// yamlFloat writes f as a YAML float (.inf, -.inf and .nan for the special
+// values).
+func yamlFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return ".inf"
+	case math.IsInf(f, -1):
+		return "-.inf"
+	case math.IsNaN(f):
+		return ".nan"
+	}
+	return formatFloat(f)
 }
 
 var intList = listRule(1, intRule(math.MinInt64, maxInt))

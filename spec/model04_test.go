@@ -399,7 +399,6 @@ func TestModel04Invalid(t *testing.T) {
 		{"architecture callable", "weights.pytorch_state_dict.architecture", "not a Python identifier", []string{"weights.pytorch_state_dict={source: w.pt, architecture: unet.py:U-Net, architecture_sha256: " + strings.Repeat("a", 64) + "}"}},
 		{"dependencies without manager", "weights.onnx.dependencies", "manager", []string{"weights.onnx.dependencies=environment.yaml"}},
 		{"parent string", "parent", "expected a mapping", []string{"parent=https://example.com/rdf.yaml"}},
-		{"parent bad id", "parent.id", "may only contain", []string{"parent={id: 'a b'}"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -425,6 +424,8 @@ func TestModel04ValidEdgeCases(t *testing.T) {
 	}{
 		{"sha256 of 64 non-hex characters", []string{"weights.onnx.sha256=" + strings.Repeat("s", 64)}},
 		{"zenodo parent id", []string{`parent={id: "10.5281/zenodo.5764892/6647674", version_number: 2}`}},
+		{"parent mapping with a bad id is ignored", []string{"parent={id: 'a b'}"}},
+		{"URL parent of older files is ignored", []string{"parent={uri: 'https://x/rdf.yaml', sha256: " + strings.Repeat("a", 64) + "}"}},
 		{"pytorch_version as float", []string{"weights.torchscript={source: w.pt, pytorch_version: 1.15}"}},
 		{"run mode", []string{"run_mode={name: special_run_mode, kwargs: {a: 1}}"}},
 		{"author strings", []string{"authors=[Ada Lovelace, {name: Bob}]"}},

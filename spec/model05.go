@@ -350,6 +350,12 @@ func unitRule(c *checker, n *yaml.Node, p path) {
 	siUnitRule(c, n, p)
 }
 
+// infWords are the strings the reference replaces by null in a data range
+// (v0_5.py IntervalOrRatioDataDescr._replace_inf); other spellings of
+// infinity ("Infinity", "+inf") are read as numbers and refused as not
+// finite.
+var infWords = map[string]bool{"inf": true, "-inf": true, ".inf": true, "-.inf": true}
+
 // rangeRule checks [min|null, max|null]; infinite bounds become null with a
 // warning.
 func rangeRule(c *checker, n *yaml.Node, p path) {
@@ -365,7 +371,7 @@ func rangeRule(c *checker, n *yaml.Node, p path) {
 		if isNull(it) {
 			continue
 		}
-		if f, ok := asFloat(it); ok && math.IsInf(f, 0) {
+		if f, ok := asFloat(it); ok && math.IsInf(f, 0) && (it.Tag != "!!str" || infWords[it.Value]) {
 			c.warnf(Warning, it, p.i(i), "replaced 'inf' value with null")
 			*it = *nullNode()
 			continue
