@@ -55,7 +55,7 @@ func validateModel05(c *checker, root *yaml.Node) {
 	}
 	checkMaintainers(c, root)
 	if pid, id := lookup(vals["parent"], "id"), vals["id"]; pid != nil && id != nil && pid.Value == id.Value && pid.Tag == "!!str" {
-		c.errorf(pid, path{"parent", "id"}, "a model cannot be its own parent (parent.id equals id %q)", id.Value)
+		c.errorf(pid, nil, "a model cannot be its own parent (parent.id equals id %q)", id.Value)
 	}
 	tensors := collectTensors(root)
 	checkTensorIDs(c, tensors)
@@ -295,7 +295,7 @@ func dataRule(c *checker, n *yaml.Node, p path) {
 		if i == 0 {
 			first = t
 		} else if t != first {
-			c.errorf(d, p.i(i).k("type"), "all entries of a per-channel data list need the same type; entry 0 is %s, entry %d is %s", first, i, t)
+			c.errorf(d, p, "all entries of a per-channel data list need the same type; entry 0 is %s, entry %d is %s", first, i, t)
 		}
 	}
 }
@@ -462,7 +462,7 @@ func weightsRule05(c *checker, n *yaml.Node, p path) {
 			continue
 		}
 		if par.Value == f {
-			c.errorf(par, p.k(f).k("parent"), "Weights entry can't be it's own parent.")
+			c.errorf(par, p.k(f), "Weights entry can't be it's own parent.")
 			continue
 		}
 		found := false
@@ -470,7 +470,7 @@ func weightsRule05(c *checker, n *yaml.Node, p path) {
 			found = found || g == par.Value
 		}
 		if !found {
-			c.errorf(par, p.k(f).k("parent"), "`weights.%s.parent=%s` not in specified weight formats: %s", f, par.Value, strings.Join(present, ", "))
+			c.errorf(par, p, "`weights.%s.parent=%s` not in specified weight formats: %s", f, par.Value, strings.Join(present, ", "))
 		}
 	}
 	if roots != 1 {
