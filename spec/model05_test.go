@@ -407,6 +407,8 @@ func TestModel05Rules(t *testing.T) {
 			loc: "inputs.0.preprocessing.0.id", msg: "a processing step needs an 'id'"},
 		{name: "clip without bounds", edit: setv("inputs.0.preprocessing", yv(`[{id: clip, kwargs: {}}]`)),
 			loc: "inputs.0.preprocessing.0.kwargs", msg: "clip needs at least one of min, min_percentile, max, max_percentile"},
+		{name: "clip axes without percentiles (reported at kwargs, as the reference's ClipKwargs validator)", edit: setv("inputs.0.preprocessing", yv(`[{id: clip, kwargs: {min: 0, axes: [x, y]}}]`)),
+			loc: "inputs.0.preprocessing.0.kwargs", msg: "axes only matter for percentiles"},
 		{name: "clip min and min_percentile", edit: setv("inputs.0.preprocessing", yv(`[{id: clip, kwargs: {min: 0, min_percentile: 1}}]`)),
 			loc: "inputs.0.preprocessing.0.kwargs", msg: "give either min or min_percentile, not both"},
 		{name: "fixed zmuv list lengths differ", edit: setv("inputs.0.preprocessing", yv(`[{id: fixed_zero_mean_unit_variance, kwargs: {mean: [1, 2], std: [1], axis: channel}}]`)),
