@@ -82,6 +82,10 @@ func TestExampleModels(t *testing.T) {
 			if rep.Status != status {
 				t.Fatalf("status %s (%s), want %s", rep.Status, rep.Message, status)
 			}
+			if status == StatusNotSupported && len(rep.Formats) == 0 {
+				// loaded, and every weight format found not runnable here
+				t.Errorf("no weight format was looked at: %s", rep.Message)
+			}
 			for f, fr := range rep.Formats {
 				if f == "onnx" {
 					continue

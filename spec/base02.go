@@ -29,7 +29,7 @@ func genericBase02(isModel bool) []field {
 		{key: "name", required: true, check: nameRule02(isModel)},
 		{key: "description", required: true, check: anyStr},
 		{key: "covers", check: listRule(0, coverFile.rule)},
-		{key: "id_emoji", check: nullable(strRule(1, 1))},
+		{key: "id_emoji", check: nullable(emojiRule(1))},
 		{key: "attachments", check: nullable(attachmentsRule02)},
 		{key: "cite", missing: Warning, check: citeListRule02},
 		{key: "config", check: configRule02},

@@ -228,9 +228,14 @@ func asInt(n *yaml.Node) (int64, bool) {
 	return 0, false
 }
 
+// looksNumeric reports whether s is a number in the reference's lax
+// parsing of strings (pydantic's, which is Rust's f64 syntax): decimal
+// digits with an optional sign, point and exponent, or the words inf,
+// infinity and nan in any case with an optional sign. Hexadecimal floats
+// and digit separators, which Go also reads, are not numbers there.
 func looksNumeric(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
-	return err == nil && !strings.ContainsAny(strings.ToLower(s), "inax") // no inf/nan/hex
+	return err == nil && !strings.ContainsAny(s, "xX_")
 }
 
 // number returns n as a finite float64 (ints and numeric strings accepted).

@@ -28,9 +28,10 @@ import (
 //
 // The conversion fails, with every reason joined into one error, when the
 // 0.4 description cannot be expressed in 0.5: an output axis with a halo
-// and a fixed size, processing axes leaving more than one complementary
-// axis, lists of gains/means where 0.5 needs a single value, a
-// parameterized channel axis, or tensor fields too malformed to read.
+// and a parameterized size, processing axes leaving more than one
+// complementary axis for lists of gains/means, lists where 0.5 needs a
+// single value, a parameterized channel axis, or tensor fields too
+// malformed to read.
 //
 // It follows the reference converter, including its quirks:
 //   - the name loses every character outside A–Z a–z 0–9 _ + - ( ) and
@@ -43,21 +44,31 @@ import (
 //     and pytorch 1.10;
 //   - scale_range loses its mode and reference_tensor (per_dataset becomes
 //     per-sample statistics); scale_mean_variance loses its mode;
-//   - a scale_linear with axes leaving one complementary axis becomes a
-//     scale_linear along that axis even for scalar gain and offset, which
-//     0.5 rejects ("Do not specify an `axis` for scalar gain and offset");
-//   - an output time axis of a tensor with a halo list becomes an axis with
-//     halo even when its halo is 0, which 0.5 rejects (halo ≥ 1);
 //   - a channel axis sized by reference gets channel_names from the
 //     reference's offset, which may be wrong;
 //   - dependencies other than conda:… keep their manager prefix and then
 //     fail the .yaml/.yml rule; other formats' dependencies and all
 //     weights attachments are dropped.
 //
-// Deviations from the reference: a tensor without a test or sample file
+// Deviations from the reference, so that every 0.4 model the reference
+// runs (it runs them as 0.4) converts to a valid 0.5 description zoo runs:
+//   - an output space or time axis with a halo and a fixed size, which
+//     the reference cannot convert, is sized by reference to the first
+//     input axis of the same letter with a fixed size (offset = the
+//     difference, 0 for unet2d_fixed_shape), so its size stays the same
+//     and it keeps its halo; without such an input axis the halo is
+//     dropped (a fixed-size output is never tiled, nothing is cropped);
+//   - an output axis with halo 0 gets no halo (the reference gives time
+//     axes halo 0, which 0.5 refuses);
+//   - scale_linear with a scalar gain and offset gets no axis, whatever
+//     its axes (the reference gives it the complementary axis, which 0.5
+//     refuses, or fails for several);
+//
+// and a tensor without a test or sample file
 // (fewer test_inputs than inputs) is converted without that file instead of
-// being dropped, and a 0.4 parent {id, version_number} is converted
-// (the reference's 0.4 model discards parent mappings).
+// being dropped, and a well-formed 0.4 parent {id, version_number} is
+// converted (the reference's 0.4 model discards parent mappings; other
+// parent mappings are dropped here too).
 func ConvertModel04To05(root *yaml.Node) (*yaml.Node, error) {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, errors.New("the description is not a mapping")
@@ -82,6 +93,14 @@ type modelConv struct {
 	src, out *yaml.Node
 	errs     []error
 	sizeRefs map[string]map[byte]int64 // tensor name → axis letter → size
+	// fixedInputs lists, in input order, each input's axes of fixed size
+	// (letter → size), for outputs with a halo and a fixed size.
+	fixedInputs []fixedAxes
+}
+
+type fixedAxes struct {
+	name  string
+	sizes map[byte]int64
 }
 
 func (mc *modelConv) fail(p path, format string, args ...any) {
@@ -140,8 +159,12 @@ func (mc *modelConv) convert() {
 		}
 	}
 	mc.copyField("timestamp")
-	if v := lookup(src, "parent"); v != nil && v.Kind == yaml.MappingNode {
-		mc.put("parent", "parent", linkedID(v))
+	if v := lookup(src, "parent"); v != nil && v.Kind == yaml.MappingNode && linkedModel04OK(v) {
+		// zoo keeps a well-formed linked model (the reference drops every
+		// parent mapping); a link to the model itself is dropped too.
+		if p, self := linkedID(v), lookup(src, "id"); self == nil || lookup(p, "id").Value != strings.ToLower(self.Value) {
+			mc.put("parent", "parent", p)
+		}
 	}
 	if v := lookup(src, "training_data"); !isNull(v) {
 		if v.Kind == yaml.MappingNode && lookup(v, "type") == nil {
@@ -152,6 +175,7 @@ func (mc *modelConv) convert() {
 	}
 	mc.copyField("run_mode")
 	mc.sizeRefs = mc.collectSizeRefs()
+	mc.fixedInputs = collectFixedInputs(src)
 	mc.put("inputs", "inputs", mc.convertTensors("inputs", "test_inputs", "sample_inputs"))
 	mc.put("outputs", "outputs", mc.convertTensors("outputs", "test_outputs", "sample_outputs"))
 	if w := lookup(src, "weights"); w != nil {
@@ -272,6 +296,43 @@ func linkedID(m *yaml.Node) *yaml.Node {
 }
 
 // --- tensors -------------------------------------------------------------------------
+
+// collectFixedInputs returns the axes of fixed size of every input: all of
+// them for an explicit shape, those with step 0 for a parameterized one.
+func collectFixedInputs(src *yaml.Node) []fixedAxes {
+	var out []fixedAxes
+	for _, t := range seqItems(lookup(src, "inputs")) {
+		name, axes := lookup(t, "name"), lookup(t, "axes")
+		if name == nil || name.Tag != "!!str" || axes == nil || axes.Tag != "!!str" {
+			continue
+		}
+		s := readShape04(lookup(t, "shape"))
+		if s.kind != shapeFixed04 && s.kind != shapeParam04 {
+			continue
+		}
+		m := map[byte]int64{}
+		for i := 0; i < len(axes.Value) && i < len(s.sizes); i++ {
+			if s.kind == shapeFixed04 || (i < len(s.step) && s.step[i] == 0) {
+				m[axes.Value[i]] = s.sizes[i]
+			}
+		}
+		out = append(out, fixedAxes{name.Value, m})
+	}
+	return out
+}
+
+// fixedRef expresses a fixed output size as a size reference to the first
+// input axis of the same letter that has a fixed size: size = that axis's
+// size + offset, which is the fixed size whatever is fed. ok is false when
+// no input has such an axis.
+func (mc *modelConv) fixedRef(letter byte, size int64) (axisSize, bool) {
+	for _, in := range mc.fixedInputs {
+		if ref, ok := in.sizes[letter]; ok {
+			return axisSize{isRef: true, refTensor: in.name, refAxis: axisID05(letter), offset: size - ref, scale: 1}, true
+		}
+	}
+	return axisSize{}, false
+}
 
 // collectSizeRefs records the known axis sizes: input fixed sizes or
 // parameterized minima, and output fixed sizes (inputs win on a name
@@ -557,9 +618,20 @@ func (mc *modelConv) convertAxis(typ string, letter byte, size axisSize, input b
 		if typ == "space" {
 			a.Content = append(a.Content, strNode("id"), strNode(string(letter)))
 		}
-		withHalo := !input && halo != nil && (typ == "time" || *halo != 0)
+		withHalo := !input && halo != nil && *halo != 0
+		if withHalo && size.isFixed {
+			// 0.5 gives a halo only to an axis sized by reference. A fixed
+			// size becomes a reference to a fixed input axis (same size);
+			// without one the halo is dropped: a fixed-size output is never
+			// tiled, so there is nothing to crop.
+			if ref, ok := mc.fixedRef(letter, size.fixed); ok {
+				size = ref
+			} else {
+				withHalo = false
+			}
+		}
 		if withHalo && !size.isRef {
-			mc.fail(p, "output axis with halo and fixed size (here %s) not allowed", sizeText(size))
+			mc.fail(p, "output axis with halo and parameterized size (here %s) not allowed", sizeText(size))
 			return nil
 		}
 		if withHalo {
@@ -615,11 +687,18 @@ func (mc *modelConv) convertProc(s *yaml.Node, tensorAxes string, p path) *yaml.
 		put("max", get("max", nil))
 	case "sigmoid":
 	case "scale_linear":
-		axis, ok := mc.complementAxis(tensorAxes, axesKw, p)
-		if !ok {
-			return nil
-		}
 		gain, offset := get("gain", floatNode(1)), get("offset", floatNode(0))
+		axis := ""
+		// Scalars apply alike along every axis, so their axes do not
+		// matter; 0.5 refuses an axis for them ("Do not specify an `axis`
+		// for scalar gain and offset values"), which the reference's
+		// converter gives them anyway.
+		if gain.Kind == yaml.SequenceNode || offset.Kind == yaml.SequenceNode {
+			var ok bool
+			if axis, ok = mc.complementAxis(tensorAxes, axesKw, p); !ok {
+				return nil
+			}
+		}
 		if axis == "" {
 			if gain.Kind == yaml.SequenceNode || offset.Kind == yaml.SequenceNode {
 				mc.fail(p.k("kwargs"), "scale_linear with lists of gains or offsets needs axes leaving exactly one axis (e.g. axes: yx for a bcyx tensor) to apply them along")

@@ -9,12 +9,31 @@ import (
 // Dataset, application, notebook and generic descriptions of format 0.2
 // (reference §15 "generic 0.2 base", §17).
 
-// upgradeGeneric02 applies the 0.2.x → 0.2.4 upgrades in place: slashes
-// leave names, config.bioimageio.nickname becomes id, DOI and GitHub
-// prefixes are stripped, empty config sections dropped.
+// upgradeGeneric02 applies the 0.2.x → 0.2.4 upgrades in place, each step
+// only for the format versions it was written for, as the reference's
+// chain does (generic/_v0_2_converter.py): 0.2.0 and 0.2.1 become 0.2.2;
+// 0.2.2 → 0.2.3 removes slashes from names; 0.2.3 → 0.2.4 makes
+// config.bioimageio.nickname the id and nickname_icon the id_emoji. A
+// description already at 0.2.4 keeps its id and id_emoji whatever its
+// config says. Every version then has DOI and GitHub prefixes stripped and
+// empty config sections dropped.
 func upgradeGeneric02(root *yaml.Node) {
-	removeSlashesFromNames(root) // 0.2.2
-	nicknameToID(root)           // 0.2.3
+	fvNode := lookup(root, "format_version")
+	fv := ""
+	if fvNode != nil && fvNode.Tag == "!!str" {
+		fv = strings.TrimSpace(fvNode.Value)
+	}
+	if fv == "0.2.0" || fv == "0.2.1" {
+		fv = "0.2.2"
+	}
+	if fv == "0.2.2" {
+		removeSlashesFromNames(root)
+		fv = "0.2.3"
+	}
+	if fv == "0.2.3" {
+		nicknameToID(root)
+		fvNode.Value = "0.2.4"
+	}
 	if cite := lookup(root, "cite"); cite != nil && cite.Kind == yaml.SequenceNode {
 		for _, e := range cite.Content {
 			stripDOIPrefix(lookup(e, "doi"))

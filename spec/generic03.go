@@ -84,7 +84,7 @@ func iconRule(c *checker, n *yaml.Node, p path) {
 	if !ok {
 		return
 	}
-	if len([]rune(s)) <= 2 {
+	if visibleChars(s, 2) <= 2 {
 		return
 	}
 	anyFile.rule(c, n, p)
@@ -110,7 +110,7 @@ func genericBase03() []field {
 		{key: "name", required: true, check: nameRule03},
 		{key: "description", fair: true, check: descriptionRule03},
 		{key: "covers", check: listRule(0, coverFile.rule)},
-		{key: "id_emoji", check: shortStr(2)},
+		{key: "id_emoji", check: emojiRule(2)},
 		{key: "authors", fair: true, check: listRule(0, authorRule)},
 		{key: "attachments", check: listRule(0, fileDescr(anyFile))},
 		{key: "cite", fair: true, check: listRule(0, citeRule03)},
@@ -175,6 +175,33 @@ var badgeRule = objectRule([]field{
 	{key: "icon", check: anyFile.rule},
 	{key: "url", required: true, check: httpURLRule},
 }, false)
+
+// upgradeGeneric03 applies, in place, what the reference's generic 0.3
+// converter does to every 0.3.x description before validating it
+// (generic/_v0_3_converter.py convert_from_older_format, which runs for
+// 0.2.x and 0.3.x alike): attachments given the 0.2 way ({files: [...]})
+// become a list of {source}, the 0.2 fields download_url and rdf_source
+// are dropped, and the name loses the characters a 0.3 name may not hold
+// (replaced by spaces) and is cut to 128 characters. The reference does it
+// silently; zoo says what it changed with an INFO each.
+func upgradeGeneric03(c *checker, root *yaml.Node) {
+	if a := lookup(root, "attachments"); a != nil && a.Kind == yaml.MappingNode {
+		c.warnf(Info, a, path{"attachments"}, "attachments {files: [...]} is the format 0.2 form; read as a list of {source: file}")
+		set(root, "attachments", convertAttachments(a))
+	}
+	for _, k := range []string{"download_url", "rdf_source"} {
+		if kn := keyNode(root, k); kn != nil {
+			c.warnf(Info, kn, path{k}, "%s belongs to format 0.2 and is ignored in %s (dropped)", k, LatestGeneric)
+			del(root, k)
+		}
+	}
+	if n := lookup(root, "name"); n != nil && n.Tag == "!!str" {
+		if conv := convertName(n, true); conv.Value != n.Value {
+			c.warnf(Info, n, path{"name"}, "the name %q is read as %q: a 0.3 name holds only ASCII letters, digits, spaces and _ + - ( ), at most 128 of them", clip(n.Value, 60), clip(conv.Value, 60))
+			n.Value = conv.Value
+		}
+	}
+}
 
 // validateGeneric03 validates dataset, application, notebook and generic
 // descriptions of format 0.3.

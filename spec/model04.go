@@ -316,6 +316,7 @@ func validateModel04(c *checker, root *yaml.Node) {
 		field{key: "training_data", check: nullable(trainingDataRule04)},
 		field{key: "weights", required: true, check: weightsRule04},
 	)
+	discardParent04(c, root)
 	if c.object(root, nil, fields, false) == nil {
 		return
 	}
@@ -334,11 +335,35 @@ func licenseRule04(c *checker, n *yaml.Node, p path) {
 	}
 }
 
+// discardParent04 drops a parent mapping that is not a well-formed linked
+// model {id, version_number?}, with an INFO saying so. The reference
+// discards every mapping-valued parent of a 0.4 model unread (v0_4.py
+// ModelDescr.ignore_url_parent, which removed the URL parents {uri,
+// sha256} older files use), so no parent mapping is ever an error; zoo
+// keeps the well-formed ones, which the 0.5 converter carries over.
+// A parent that is not a mapping is left to the field rule.
+func discardParent04(c *checker, root *yaml.Node) {
+	par := lookup(root, "parent")
+	if par == nil || par.Kind != yaml.MappingNode || linkedModel04OK(par) {
+		return
+	}
+	var keys []string
+	for i := 0; i < len(par.Content); i += 2 {
+		keys = append(keys, par.Content[i].Value)
+	}
+	c.warnf(Info, par, path{"parent"}, "parent {%s} is not a linked model {id, version_number}; it is ignored, as format 0.4 ignores parent mappings (format 0.5 links a parent model by its bioimage.io id)", clip(strings.Join(keys, ", "), 60))
+	del(root, "parent")
+}
+
+// linkedModel04OK reports whether n passes linkedRule04 without a problem.
+func linkedModel04OK(n *yaml.Node) bool {
+	sub := &checker{rep: &Report{}, opts: &Options{}, last: n}
+	linkedRule04(sub, deepCopy(n), nil)
+	return len(sub.rep.Errors) == 0
+}
+
 // linkedRule04 is a LinkedModel or LinkedDataset of format 0.2:
 // {id, version_number?}.
-//
-// Deviation: the reference's 0.4 model discards a parent mapping without
-// looking at it (a "before" validator quirk); zoo validates it.
 var linkedRule04 = objectRule([]field{
 	{key: "id", required: true, check: resourceIDRule02},
 	{key: "version_number", check: nullable(intRule(math.MinInt64, maxInt))},
@@ -414,7 +439,7 @@ func tensorRule04(c *checker, n *yaml.Node, p path, input bool) {
 		checkBatchSize04(c, t, vals["shape"])
 	}
 	if halo := vals["halo"]; halo != nil && halo.Kind == yaml.SequenceNode && len(halo.Content) > 0 && len(halo.Content) != t.shape.len() {
-		c.errorf(halo, p.k("halo"), "halo has %d entries but shape has %d; halo has to have the same length as shape", len(halo.Content), t.shape.len())
+		c.errorf(halo, p, "halo has %d entries but shape has %d; halo has to have the same length as shape", len(halo.Content), t.shape.len())
 	}
 	checkKwargsAxes04(c, t, lookup(n, procKey), p.k(procKey))
 }
@@ -452,10 +477,31 @@ func dataRangeRule04(c *checker, n *yaml.Node, p path) {
 		return
 	}
 	for i, it := range items {
-		if _, ok := asFloat(it); !ok {
+		f, ok := asFloat(it)
+		if !ok {
 			c.errorf(it, p.i(i), "expected a number, found %s", kindName(it))
+			continue
+		}
+		if it.Tag == "!!str" {
+			// The reference reads numeric strings ("-inf", "1e3") as numbers.
+			c.warnf(Info, it, p.i(i), "the string %q is read as the number %s; write the number without quotes", clip(it.Value, 20), yamlFloat(f))
+			it.Tag, it.Value, it.Style = "!!float", yamlFloat(f), 0
 		}
 	}
+}
+
+// yamlFloat writes f as a YAML float (.inf, -.inf and .nan for the special
+// values).
+func yamlFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return ".inf"
+	case math.IsInf(f, -1):
+		return "-.inf"
+	case math.IsNaN(f):
+		return ".nan"
+	}
+	return formatFloat(f)
 }
 
 var intList = listRule(1, intRule(math.MinInt64, maxInt))
@@ -498,7 +544,7 @@ func outputShapeRule04(c *checker, n *yaml.Node, p path) {
 	}
 	for i, s := range scale {
 		if o, _ := asFloat(offset[i]); isNull(s) && o == 0 {
-			c.errorf(offset[i], p.k("offset").i(i), "`offset` must not be zero if `scale` is none/zero (a null scale adds an axis of length 2·offset)")
+			c.errorf(offset[i], p, "`offset` must not be zero if `scale` is none/zero (a null scale adds an axis of length 2·offset)")
 		}
 	}
 }
@@ -518,11 +564,11 @@ func checkBatchSize04(c *checker, t *tensor04, shape *yaml.Node) {
 		return
 	}
 	if t.shape.kind == shapeParam04 && b < len(t.shape.step) && t.shape.step[b] != 0 {
-		c.errorf(shape, t.p.k("shape").k("step").i(b), "Input shape step has to be zero in the batch dimension (the batch dimension can always be increased, but `step` should specify how to increase the minimal shape to find the largest single batch shape)")
+		c.errorf(shape, t.p, "Input shape step has to be zero in the batch dimension (the batch dimension can always be increased, but `step` should specify how to increase the minimal shape to find the largest single batch shape)")
 		return
 	}
 	if t.shape.sizes[b] != 1 {
-		c.errorf(shape, t.p.k("shape"), "Input shape has to be 1 in the batch dimension b (it is %d)", t.shape.sizes[b])
+		c.errorf(shape, t.p, "Input shape has to be 1 in the batch dimension b (it is %d)", t.shape.sizes[b])
 	}
 }
 
@@ -535,7 +581,7 @@ func checkKwargsAxes04(c *checker, t *tensor04, steps *yaml.Node, p path) {
 		}
 		for _, r := range axes.Value {
 			if !strings.ContainsRune(t.axes, r) {
-				c.errorf(axes, p.i(i).k("kwargs").k("axes"), "`kwargs.axes` needs to be subset of axes: %q is not an axis of %q", string(r), t.axes)
+				c.errorf(axes, t.p, "%s: `kwargs.axes` needs to be subset of axes: %q is not an axis of %q", p.i(i).k("kwargs").k("axes"), string(r), t.axes)
 				break
 			}
 		}
@@ -749,7 +795,7 @@ func weightsEntryRule04(format string) check {
 			c.warnf(Warning, d, p.k("dependencies"), "Custom dependencies (%s) specified. Avoid this whenever possible to allow execution in a wider range of software environments.", d.Value)
 		}
 		if par := vals["parent"]; par != nil && par.Tag == "!!str" && par.Value == format {
-			c.errorf(par, p.k("parent"), "Weights entry can't be it's own parent.")
+			c.errorf(par, p, "Weights entry can't be it's own parent.")
 		}
 		if format == "pytorch_state_dict" {
 			checkArchitectureSha04(c, vals, n, p)
@@ -855,9 +901,9 @@ func checkArchitectureSha04(c *checker, vals map[string]*yaml.Node, n *yaml.Node
 	sha := vals["architecture_sha256"]
 	switch {
 	case a.fromFile && isNull(sha):
-		c.errorf(n, p.k("architecture_sha256"), "Missing required `architecture_sha256` for `architecture` with source file.")
+		c.errorf(n, p, "Missing required `architecture_sha256` for `architecture` with source file.")
 	case !a.fromFile && !isNull(sha):
-		c.errorf(sha, p.k("architecture_sha256"), "Got `architecture_sha256` for architecture that does not have a source file.")
+		c.errorf(sha, p, "Got `architecture_sha256` for architecture that does not have a source file.")
 	}
 }
 
@@ -1003,11 +1049,13 @@ func checkTensorNames04(c *checker, ts []*tensor04) {
 			seen[t.name] = t
 			continue
 		}
-		where := "across inputs/outputs"
+		// the reference checks names within inputs and within outputs
+		// in validators of those fields, across both in one of the model
+		where, loc := "across inputs/outputs", path(nil)
 		if first.input == t.input {
-			where = "in " + t.p[0]
+			where, loc = "in "+t.p[0], t.p[:1]
 		}
-		c.errorf(lookup(t.node, "name"), t.p.k("name"), "Duplicate tensor descriptor names %s: %q is already the name of %s", where, t.name, first.p)
+		c.errorf(lookup(t.node, "name"), loc, "Duplicate tensor descriptor names %s: %q is already the name of %s", where, t.name, first.p)
 	}
 }
 
@@ -1030,7 +1078,7 @@ func checkOutputShapes04(c *checker, ts []*tensor04) {
 			ref := byName[out.shape.ref]
 			refNode := lookup(lookup(out.node, "shape"), "reference_tensor")
 			if ref == nil {
-				c.errorf(refNode, sp.k("reference_tensor"), "reference_tensor %q is not the name of any tensor", out.shape.ref)
+				c.errorf(refNode, nil, "%s: reference_tensor %q is not the name of any tensor", sp.k("reference_tensor"), out.shape.ref)
 				continue
 			}
 			if ref.shape.kind == shapeBad04 {
@@ -1047,7 +1095,7 @@ func checkOutputShapes04(c *checker, ts []*tensor04) {
 				if nonNull != len(out.shape.scale) {
 					note = fmt.Sprintf(" Note that expanded dimensions (`scale`: null) are not counted for %s's dimensionality here.", out.name)
 				}
-				c.errorf(refNode, sp.k("reference_tensor"), "Referenced tensor '%s' with %d dimensions does not match output tensor '%s' with %d dimensions.%s", out.shape.ref, ref.shape.len(), out.name, nonNull, note)
+				c.errorf(refNode, nil, "Referenced tensor '%s' with %d dimensions does not match output tensor '%s' with %d dimensions.%s", out.shape.ref, ref.shape.len(), out.name, nonNull, note)
 				continue
 			}
 		}
@@ -1065,7 +1113,7 @@ func checkOutputShapes04(c *checker, ts []*tensor04) {
 				if len(out.halo) > 0 {
 					msg = fmt.Sprintf(" for halo %v", fmtInts(out.halo))
 				}
-				c.errorf(lookup(out.node, "shape"), sp, "Minimal shape %v of output %s is too small%s.", fmtInts(minShape), out.name, msg)
+				c.errorf(lookup(out.node, "shape"), nil, "Minimal shape %v of output %s is too small%s.", fmtInts(minShape), out.name, msg)
 				break
 			}
 		}
@@ -1137,9 +1185,9 @@ func checkProcRefs04(c *checker, ts []*tensor04) {
 			p := t.p.k(key).i(i).k("kwargs").k("reference_tensor")
 			switch {
 			case !inputs[ref.Value]:
-				c.errorf(ref, p, "'%s' not found in inputs; reference_tensor has to name an input tensor (%s)", ref.Value, strings.Join(keys(inputs), ", "))
+				c.errorf(ref, nil, "%s: '%s' not found in inputs; reference_tensor has to name an input tensor (%s)", p, ref.Value, strings.Join(keys(inputs), ", "))
 			case t.input && ref.Value == t.name:
-				c.errorf(ref, p, "invalid self reference for preprocessing of tensor %s", t.name)
+				c.errorf(ref, nil, "%s: invalid self reference for preprocessing of tensor %s", p, t.name)
 			}
 		}
 	}

@@ -55,7 +55,7 @@ func validateModel05(c *checker, root *yaml.Node) {
 	}
 	checkMaintainers(c, root)
 	if pid, id := lookup(vals["parent"], "id"), vals["id"]; pid != nil && id != nil && pid.Value == id.Value && pid.Tag == "!!str" {
-		c.errorf(pid, path{"parent", "id"}, "a model cannot be its own parent (parent.id equals id %q)", id.Value)
+		c.errorf(pid, nil, "a model cannot be its own parent (parent.id equals id %q)", id.Value)
 	}
 	tensors := collectTensors(root)
 	checkTensorIDs(c, tensors)
@@ -295,7 +295,7 @@ func dataRule(c *checker, n *yaml.Node, p path) {
 		if i == 0 {
 			first = t
 		} else if t != first {
-			c.errorf(d, p.i(i).k("type"), "all entries of a per-channel data list need the same type; entry 0 is %s, entry %d is %s", first, i, t)
+			c.errorf(d, p, "all entries of a per-channel data list need the same type; entry 0 is %s, entry %d is %s", first, i, t)
 		}
 	}
 }
@@ -350,6 +350,12 @@ func unitRule(c *checker, n *yaml.Node, p path) {
 	siUnitRule(c, n, p)
 }
 
+// infWords are the strings the reference replaces by null in a data range
+// (v0_5.py IntervalOrRatioDataDescr._replace_inf); other spellings of
+// infinity ("Infinity", "+inf") are read as numbers and refused as not
+// finite.
+var infWords = map[string]bool{"inf": true, "-inf": true, ".inf": true, "-.inf": true}
+
 // rangeRule checks [min|null, max|null]; infinite bounds become null with a
 // warning.
 func rangeRule(c *checker, n *yaml.Node, p path) {
@@ -365,7 +371,7 @@ func rangeRule(c *checker, n *yaml.Node, p path) {
 		if isNull(it) {
 			continue
 		}
-		if f, ok := asFloat(it); ok && math.IsInf(f, 0) {
+		if f, ok := asFloat(it); ok && math.IsInf(f, 0) && (it.Tag != "!!str" || infWords[it.Value]) {
 			c.warnf(Warning, it, p.i(i), "replaced 'inf' value with null")
 			*it = *nullNode()
 			continue
@@ -456,7 +462,7 @@ func weightsRule05(c *checker, n *yaml.Node, p path) {
 			continue
 		}
 		if par.Value == f {
-			c.errorf(par, p.k(f).k("parent"), "Weights entry can't be it's own parent.")
+			c.errorf(par, p.k(f), "Weights entry can't be it's own parent.")
 			continue
 		}
 		found := false
@@ -464,7 +470,7 @@ func weightsRule05(c *checker, n *yaml.Node, p path) {
 			found = found || g == par.Value
 		}
 		if !found {
-			c.errorf(par, p.k(f).k("parent"), "`weights.%s.parent=%s` not in specified weight formats: %s", f, par.Value, strings.Join(present, ", "))
+			c.errorf(par, p, "`weights.%s.parent=%s` not in specified weight formats: %s", f, par.Value, strings.Join(present, ", "))
 		}
 	}
 	if roots != 1 {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/rivo/uniseg"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -385,5 +386,40 @@ func fileDescr(fs fileSource) check {
 	}
 }
 
-// emojiOrShort checks strings of 1–2 characters (id_emoji, icon).
-func shortStr(maxRunes int) check { return strRule(1, maxRunes) }
+// emojiRule checks a string of 1 to max characters as a person sees them
+// (id_emoji): grapheme clusters, so that an emoji made of several code
+// points (🌶️ = U+1F336 U+FE0F, flags, skin tones, ZWJ sequences) counts
+// as one. The reference counts code points but accepts such emoji where
+// the 0.2 → 0.2.4 and 0.4.9 → 0.4.10 upgrades copy nickname_icon into
+// id_emoji; zoo accepts every id_emoji the reference accepts.
+func emojiRule(max int) check {
+	return func(c *checker, n *yaml.Node, p path) {
+		s, ok := c.str(n, p)
+		if !ok {
+			return
+		}
+		switch l := visibleChars(s, max); {
+		case l == 0:
+			c.errorf(n, p, "must not be empty")
+		case l > max:
+			c.errorf(n, p, "must be at most %d character%s (an emoji such as 🦈), found %q", max, plural(max), clip(s, 20))
+		}
+	}
+}
+
+// visibleChars counts the grapheme clusters of s, stopping past limit.
+func visibleChars(s string, limit int) int {
+	n, state := 0, -1
+	for len(s) > 0 && n <= limit {
+		_, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
+		n++
+	}
+	return n
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

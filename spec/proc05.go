@@ -124,7 +124,7 @@ func procKwargs(c *checker, id string, kw *yaml.Node, p path) {
 		case !has("min") && !has("min_percentile") && !has("max") && !has("max_percentile"):
 			c.errorf(kw, p, "clip needs at least one of min, min_percentile, max, max_percentile")
 		case has("axes") && !has("min_percentile") && !has("max_percentile"):
-			c.errorf(kw, p.k("axes"), "axes only matter for percentiles; remove axes or use min_percentile/max_percentile")
+			c.errorf(kw, p, "axes only matter for percentiles; remove axes or use min_percentile/max_percentile")
 		}
 	case "ensure_dtype":
 		c.object(kw, p, ensureDtypeFld, false)

@@ -168,7 +168,7 @@ func ModelSchema() ([]byte, error) {
 			"name":            obj{"type": "string", "minLength": 5, "maxLength": 128, "pattern": `^[A-Za-z0-9_+\-() ]+$`},
 			"description":     obj{"type": "string", "maxLength": 1024},
 			"covers":          arr(str("image file (png, jpg, gif, svg, tif)")),
-			"id_emoji":        obj{"type": "string", "maxLength": 2},
+			"id_emoji":        obj{"type": "string", "minLength": 1, "maxLength": 32, "description": "one or two visible characters, e.g. an emoji; counted as a person sees them (🌶️, two code points, is one)"},
 			"authors":         arr(author),
 			"attachments":     arr(fileDescr),
 			"cite":            arr(props([]string{"text"}, obj{"text": str(""), "doi": obj{"type": "string", "pattern": `^10\.[0-9]{4}.+$`}, "url": obj{"type": "string", "format": "uri"}})),

@@ -167,7 +167,7 @@ func checkTensorIDs(c *checker, ts []*tensorInfo) {
 		case !dup:
 			seen[t.id] = t
 		case first.input == t.input:
-			c.errorf(n, t.p.k("id"), "Duplicate tensor ids: %q is already the id of %s; tensor ids must be unique", t.id, first.p)
+			c.errorf(n, path{"outputs"}, "Duplicate tensor ids: %q is already the id of %s; tensor ids must be unique", t.id, first.p)
 		default:
 			c.warnf(Warning, n, t.p.k("id"), "output %q has the id of input %s; references to %q mean the input, so give the output its own id", t.id, first.p, t.id)
 		}
@@ -182,7 +182,7 @@ func checkTensorAxes(c *checker, t *tensorInfo) {
 		if a.typ == "batch" {
 			batches++
 			if batches > 1 {
-				c.errorf(a.node, a.p, "a tensor has at most one batch axis")
+				c.errorf(a.node, t.p.k("axes"), "a tensor has at most one batch axis (%s is a second one)", a.p)
 			}
 		}
 		if ids[a.id] && !slices.Contains(dups, a.id) {
@@ -197,7 +197,7 @@ func checkTensorAxes(c *checker, t *tensorInfo) {
 	if d := lookup(t.node, "data"); d != nil && d.Kind == yaml.SequenceNode {
 		for _, a := range t.axes {
 			if a.typ == "channel" && a.fixed != int64(len(d.Content)) {
-				c.errorf(d, t.p.k("data"), "the per-channel data list has %d entries but the channel axis has %d channel names", len(d.Content), a.fixed)
+				c.errorf(d, t.p, "the per-channel data list has %d entries but the channel axis has %d channel names", len(d.Content), a.fixed)
 			}
 		}
 	}
@@ -226,7 +226,7 @@ func checkProcAxes(c *checker, t *tensorInfo) {
 		}
 		for j, a := range axes.Content {
 			if !ids[a.Value] {
-				c.errorf(a, t.p.k(key).i(i).k("kwargs").k("axes").i(j), "axis %q is not an axis of tensor %q (its axes are %s); kwargs.axes needs to be subset of axes ids", a.Value, t.id, strings.Join(names, ", "))
+				c.errorf(a, t.p, "%s: axis %q is not an axis of tensor %q (its axes are %s); kwargs.axes needs to be subset of axes ids", t.p.k(key).i(i).k("kwargs").k("axes").i(j), a.Value, t.id, strings.Join(names, ", "))
 			}
 		}
 	}
@@ -246,13 +246,16 @@ func checkSizeRefs(c *checker, ts []*tensorInfo) {
 				continue
 			}
 			sp := a.p.k("size")
+			// the reference checks references in validators of the
+			// inputs and outputs fields, and reports them there
+			loc := t.p[:1]
 			rt := byID[a.refTensor]
 			if rt == nil || (t.input && !rt.input) {
 				what := "tensor"
 				if t.input {
 					what = "input tensor"
 				}
-				c.errorf(a.sizeNode, sp, "Invalid tensor axis reference at %s: %s; there is no %s %q (an input axis may only refer to input axes)", sp, fmtAxis(a.refTensor, a.refAxis), what, a.refTensor)
+				c.errorf(a.sizeNode, loc, "Invalid tensor axis reference at %s: %s; there is no %s %q (an input axis may only refer to input axes)", sp, fmtAxis(a.refTensor, a.refAxis), what, a.refTensor)
 				continue
 			}
 			var ra *axisInfo
@@ -263,20 +266,20 @@ func checkSizeRefs(c *checker, ts []*tensorInfo) {
 			}
 			switch {
 			case ra == nil:
-				c.errorf(a.sizeNode, sp, "Invalid tensor axis reference at %s: %s; tensor %q has no axis %q", sp, fmtAxis(a.refTensor, a.refAxis), a.refTensor, a.refAxis)
+				c.errorf(a.sizeNode, loc, "Invalid tensor axis reference at %s: %s; tensor %q has no axis %q", sp, fmtAxis(a.refTensor, a.refAxis), a.refTensor, a.refAxis)
 				continue
 			case ra == a:
-				c.errorf(a.sizeNode, sp, "Self-referencing not allowed for %s", sp)
+				c.errorf(a.sizeNode, loc, "Self-referencing not allowed for %s", sp)
 				continue
 			case ra.typ == "batch":
-				c.errorf(a.sizeNode, sp, "Invalid reference to %s: a batch axis is not allowed as reference", fmtAxis(a.refTensor, a.refAxis))
+				c.errorf(a.sizeNode, loc, "Invalid reference to %s at %s: a batch axis is not allowed as reference", fmtAxis(a.refTensor, a.refAxis), sp)
 				continue
 			case ra.kind != sizeFixed && ra.kind != sizeParam && ra.kind != sizeChannels:
-				c.errorf(a.sizeNode, sp, "Invalid reference to %s: it must have a fixed or parameterized size, not another reference or a data-dependent size", fmtAxis(a.refTensor, a.refAxis))
+				c.errorf(a.sizeNode, loc, "Invalid reference to %s at %s: it must have a fixed or parameterized size, not another reference or a data-dependent size", fmtAxis(a.refTensor, a.refAxis), sp)
 				continue
 			}
 			if a.unit != ra.unit {
-				c.errorf(a.sizeNode, sp, "The units of an axis and its reference axis need to match: %s has unit %q, %s has %q", a.id, orNone(a.unit), fmtAxis(a.refTensor, ra.id), orNone(ra.unit))
+				c.errorf(a.sizeNode, loc, "The units of an axis and its reference axis need to match: %s has unit %q, %s has %q", a.id, orNone(a.unit), fmtAxis(a.refTensor, ra.id), orNone(ra.unit))
 			}
 			if a.halo > 0 {
 				minRef := ra.fixed
@@ -285,11 +288,11 @@ func checkSizeRefs(c *checker, ts []*tensorInfo) {
 				}
 				minSize := int64(float64(minRef)*ra.scale/a.scale) + a.offset
 				if minSize-2*a.halo < 1 {
-					c.errorf(lookup(a.node, "halo"), a.p.k("halo"), "axis %s with minimum size %d is too small for halo %d (%d − 2·%d < 1)", a.id, minSize, a.halo, minSize, a.halo)
+					c.errorf(lookup(a.node, "halo"), loc, "axis %s with minimum size %d is too small for halo %d (%d − 2·%d < 1)", a.id, minSize, a.halo, minSize, a.halo)
 				}
 				inferred := float64(a.halo) * a.scale / ra.scale
 				if inferred != math.Trunc(inferred) {
-					c.errorf(lookup(a.node, "halo"), a.p.k("halo"), "Inferred halo for %s is not an integer (%g = halo %d · scale %g / reference scale %g)", fmtAxis(rt.id, ra.id), inferred, a.halo, a.scale, ra.scale)
+					c.errorf(lookup(a.node, "halo"), loc, "Inferred halo for %s is not an integer (%g = halo %d · scale %g / reference scale %g)", fmtAxis(rt.id, ra.id), inferred, a.halo, a.scale, ra.scale)
 				}
 			}
 		}
@@ -329,7 +332,7 @@ func checkProcRefs(c *checker, ts []*tensorInfo) {
 			}
 			if !allowed[ref.Value] {
 				names := keys(allowed)
-				c.errorf(ref, t.p.k(key).i(i).k("kwargs").k("reference_tensor"), "reference_tensor %q is not one of %s", ref.Value, strings.Join(names, ", "))
+				c.errorf(ref, nil, "%s: reference_tensor %q is not one of %s", t.p.k(key).i(i).k("kwargs").k("reference_tensor"), ref.Value, strings.Join(names, ", "))
 			}
 		}
 	}

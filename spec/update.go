@@ -106,7 +106,9 @@ func Load(path string, opts Options) (*Model, *Source, *Result, error) {
 // LoadValidated is Load for a caller that has already validated the
 // description (res is Validate's result for it, with the same opts): it
 // converts it to the latest format and returns it typed, without reading
-// or checking it again.
+// or checking it again. A valid 0.4 model whose conversion is invalid only
+// outside inputs, outputs and config (metadata such as a cite url holding
+// a DOI) loads, with those problems as warnings of the returned result.
 func LoadValidated(res *Result, path string, opts Options) (*Model, *Result, error) {
 	if !res.Report.OK() {
 		return nil, res, fmt.Errorf("%s is not a valid description: %s", path, firstError(res.Report))
@@ -118,11 +120,41 @@ func LoadValidated(res *Result, path string, opts Options) (*Model, *Result, err
 	if err != nil {
 		return nil, latest, err
 	}
+	if res.Report.FormatVersion == Model04 {
+		forgiveMetadata(latest.Report)
+	}
 	if !latest.Report.OK() {
 		return nil, latest, fmt.Errorf("%s converted to model %s is not valid: %s", path, LatestModel, firstError(latest.Report))
 	}
 	m, err := decodeModel(latest.Doc)
 	return m, latest, err
+}
+
+// forgiveMetadata turns the errors of a model converted from a valid 0.4
+// description into warnings where they are outside what running it needs
+// (inputs, outputs, config): e.g. a cite url holding a DOI, which 0.4
+// accepts and 0.5 does not. The reference runs 0.4 models as 0.4, so such
+// a model runs there; zoo runs it too and says what 0.5 would refuse.
+func forgiveMetadata(r *Report) {
+	if len(r.Errors) == 0 {
+		return
+	}
+	for _, e := range r.Errors {
+		if e.Loc == "" || hasLocPrefix(e.Loc, "inputs") || hasLocPrefix(e.Loc, "outputs") || hasLocPrefix(e.Loc, "config") {
+			return
+		}
+	}
+	for _, e := range r.Errors {
+		e.Severity = Warning
+		e.Msg = "not valid in format " + LatestModel + " (update the description; running it does not need this field): " + e.Msg
+		r.Warnings = append(r.Warnings, e)
+	}
+	r.Errors = nil
+	r.finish()
+}
+
+func hasLocPrefix(loc, key string) bool {
+	return loc == key || strings.HasPrefix(loc, key+".")
 }
 
 // HashUpdate is one sha256 that UpdateHashes wrote.

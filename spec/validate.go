@@ -151,6 +151,9 @@ func validateDoc(c *checker, root *yaml.Node) {
 			if minor > 3 {
 				c.warnf(Alert, fvNode, path{"format_version"}, "future format_version '%s' treated as '%s'", clip(fv, 40), LatestGeneric)
 			}
+			if minor == 3 && strings.Count(fv, ".") == 2 {
+				upgradeGeneric03(c, root)
+			}
 			setVersion(root, LatestGeneric)
 			c.rep.FormatVersion = LatestGeneric
 			validateGeneric03(c, root, typ)
