@@ -17,12 +17,9 @@ package convert
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -37,6 +34,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
+	"github.com/zoo-bioimage/zoo/internal/filesha"
 	"github.com/zoo-bioimage/zoo/internal/yamledit"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/sandbox"
@@ -145,21 +143,24 @@ type jobTensor struct {
 	Dynamic []int  `json:"dynamic,omitempty"`
 }
 
+// pyError is convert.py's account of what failed in the package's code.
+type pyError struct {
+	Kind        string   `json:"kind"`
+	Message     string   `json:"message"`
+	Module      string   `json:"module"`
+	Available   []string `json:"available"`
+	Missing     []string `json:"missing"`
+	NMissing    int      `json:"n_missing"`
+	Unexpected  []string `json:"unexpected"`
+	NUnexpected int      `json:"n_unexpected"`
+	Shapes      []string `json:"shapes"`
+	NShapes     int      `json:"n_shapes"`
+}
+
 // result is what convert.py writes to out/result.json.
 type result struct {
 	TorchVersion string `json:"torch_version"`
-	Error        *struct {
-		Kind        string   `json:"kind"`
-		Message     string   `json:"message"`
-		Module      string   `json:"module"`
-		Available   []string `json:"available"`
-		Missing     []string `json:"missing"`
-		NMissing    int      `json:"n_missing"`
-		Unexpected  []string `json:"unexpected"`
-		NUnexpected int      `json:"n_unexpected"`
-		Shapes      []string `json:"shapes"`
-		NShapes     int      `json:"n_shapes"`
-	} `json:"error"`
+	Error        *pyError `json:"error"`
 	Formats map[string]struct {
 		Path                string  `json:"path"`
 		Method              string  `json:"method"`
@@ -375,7 +376,7 @@ func Convert(ctx context.Context, src string, opts Options) (rep *Report, err er
 			continue
 		}
 		name := freeName(opts.Out, map[string]string{"torchscript": "weights_torchscript.pt", "onnx": "weights.onnx"}[f])
-		sum, err := moveIn(filepath.Join(outDir, filepath.Base(got.Path)), filepath.Join(opts.Out, name))
+		sum, err := filesha.Copy(filepath.Join(outDir, filepath.Base(got.Path)), filepath.Join(opts.Out, name))
 		if err != nil {
 			return nil, zoo.E(op, zoo.Internal, err, "cannot store the converted %s weights", f)
 		}
@@ -496,18 +497,7 @@ func localFile(source string) error {
 }
 
 // explain turns convert.py's error into a message a contributor can act on.
-func explain(e *struct {
-	Kind        string   `json:"kind"`
-	Message     string   `json:"message"`
-	Module      string   `json:"module"`
-	Available   []string `json:"available"`
-	Missing     []string `json:"missing"`
-	NMissing    int      `json:"n_missing"`
-	Unexpected  []string `json:"unexpected"`
-	NUnexpected int      `json:"n_unexpected"`
-	Shapes      []string `json:"shapes"`
-	NShapes     int      `json:"n_shapes"`
-}, m *spec.Model) *Problem {
+func explain(e *pyError, m *spec.Model) *Problem {
 	p := &Problem{Kind: e.Kind, Message: e.Message}
 	switch e.Kind {
 	case "missing-module":
@@ -576,25 +566,6 @@ func firstProblem(res *spec.Result) string {
 	}
 	e := res.Report.Errors[0]
 	return e.Loc + ": " + e.Msg
-}
-
-// moveIn moves a converted file into the package and returns its sha256.
-func moveIn(from, to string) (string, error) {
-	data, err := os.Open(from)
-	if err != nil {
-		return "", err
-	}
-	defer data.Close()
-	w, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(w, h), data)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return hex.EncodeToString(h.Sum(nil)), err
 }
 
 // freeName returns name, or name with _2, _3 … before its extension when

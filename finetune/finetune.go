@@ -27,12 +27,9 @@ package finetune
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -47,6 +44,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/convert"
+	"github.com/zoo-bioimage/zoo/internal/filesha"
 	"github.com/zoo-bioimage/zoo/internal/yamledit"
 	"github.com/zoo-bioimage/zoo/process"
 	"github.com/zoo-bioimage/zoo/runner"
@@ -581,7 +579,7 @@ func prepare(m *spec.Model, o Options, data string, rep *Report) (*dataset, erro
 // readInput reads an image as the model's input (axes b, c, y, x) and
 // returns it with the file's sha256.
 func readInput(p string, in *spec.Tensor) (*tensor.Tensor, string, error) {
-	sum, err := fileSHA(p)
+	sum, err := filesha.Sum(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -608,7 +606,7 @@ func readMask(dir, name string, raw *tensor.Tensor) (*tensor.Tensor, string, err
 	if p == "" {
 		return nil, "", zoo.E(op, zoo.Invalid, nil, "no mask for %s in %s (give one with the same name)", name, dir)
 	}
-	sum, err := fileSHA(p)
+	sum, err := filesha.Sum(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -645,19 +643,6 @@ func f32(t *tensor.Tensor) *tensor.Tensor {
 		d[i] = float32(v)
 	}
 	return out
-}
-
-func fileSHA(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // evaluate computes the task's metric on the held-out images from the
@@ -774,7 +759,7 @@ func writePackage(ctx context.Context, pkgDir string, m *spec.Model, o Options, 
 			os.Remove(filepath.Join(o.Out, filepath.FromSlash(w.Architecture.Source)))
 		}
 	}
-	weightsSHA, err := copyFile(filepath.Join(outDir, "finetuned.pt"), filepath.Join(o.Out, "weights_finetuned.pt"))
+	weightsSHA, err := filesha.Copy(filepath.Join(outDir, "finetuned.pt"), filepath.Join(o.Out, "weights_finetuned.pt"))
 	if err != nil {
 		return fail(zoo.E(op, zoo.Internal, err, "cannot write the fine-tuned weights"))
 	}
@@ -913,22 +898,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n])
-}
-
-func copyFile(from, to string) (string, error) {
-	in, err := os.Open(from)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return hex.EncodeToString(h.Sum(nil)), err
 }
