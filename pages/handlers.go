@@ -547,7 +547,7 @@ func decodeTensor(name string, b []byte) (*tensor.Tensor, error) {
 	case ".tif", ".tiff":
 		return tiff.Read(strings.NewReader(string(b)), int64(len(b)))
 	}
-	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "not supported: example file %s", name)
+	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "example file %s: the pages show .npy, .png and .tif examples", name)
 }
 
 func (p *Pages) login(w http.ResponseWriter, r *http.Request) {

@@ -717,3 +717,37 @@ func TestJobKillingWorkersFails(t *testing.T) {
 		t.Fatalf("a job claimed 3 times with MaxRuns 2: %+v", g)
 	}
 }
+
+// A colour (palette) PNG on a one-channel model runs on its grey values
+// and the finished job says so; before, it ended in "input raw has axes
+// bcyx; give the image's axes with the axes parameter", a parameter the
+// web form does not have.
+func TestColourPNGOnOneChannelModel(t *testing.T) {
+	needONNX(t)
+	r := newRig(t, nil)
+	v := r.accepted("model="+r.v.ModelID, "image/png", fixture(t, "cover0.png"))
+	if err := r.work(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	got := r.view(v.ID)
+	if got.State != jobs.Succeeded {
+		t.Fatalf("colour PNG: %s: %s", got.State, got.Error)
+	}
+	if !strings.HasPrefix(got.Message, "done; ") || !strings.Contains(got.Message, "grey") {
+		t.Errorf("the finished job does not say how the colour image was read: %q", got.Message)
+	}
+}
+
+// A model jobs cannot run is refused with what to do instead, and the
+// reason says "not supported" once.
+func TestRunnableSaysWhatToDo(t *testing.T) {
+	pkg, err := runner.Load(fixtures.Path(t, "packages", "unet2d-multi-tensor-onnx"), runner.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = infer.Runnable(pkg.Model)
+	msg := zoo.MessageOf(err)
+	if err == nil || strings.Count(msg, "not supported") != 1 || !strings.Contains(msg, "zoo predict") || !strings.Contains(msg, "2 inputs") {
+		t.Errorf("two-input model: %q", msg)
+	}
+}
