@@ -70,6 +70,12 @@ type Options struct {
 	// Base is the public URL of the server (e.g. https://zoo.example.org),
 	// used in snippets and JSON-LD; empty derives it from the request.
 	Base string
+	// CanRun reports whether "try it" (the jobs API) can run a model: nil,
+	// or the reason in words for the person (e.g. infer.Runnable). Where it
+	// is nil the pages offer no try-it form at all (no jobs API mounted);
+	// where it returns an error they show the reason and how to run the
+	// model elsewhere instead of a form that cannot succeed.
+	CanRun func(m *spec.Model) error
 	// MaxJobUpload is the size limit of "try it" images shown to users
 	// (the jobs API enforces its own); 0 shows none.
 	MaxJobUpload int64
@@ -125,6 +131,9 @@ func (p *Pages) Routes() []web.Route {
 		page("GET /models/{id}/{n}", p.model),
 		page("GET /models/{id}/{n}/examples/{name}", p.example),
 		page("GET /login", p.login),
+		page("GET /developers", func(w http.ResponseWriter, r *http.Request) {
+			p.render(w, r, http.StatusOK, "developers", "API for developers", nil)
+		}),
 		page("GET /upload", p.upload),
 		page("GET /my", p.my),
 		page("GET /review", p.review),
@@ -162,9 +171,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	// Messages in the query come from this server's own redirects (login,
 	// review); other pages ignore them, so links cannot put text on them.
-	if name == "login" || name == "review" {
-		v.Error, v.Notice = r.URL.Query().Get("error"), r.URL.Query().Get("done")
-	}
+	v.Error, v.Notice = queryMessages(name, r.URL.Query())
 	if len(v.Error) > 300 {
 		v.Error = v.Error[:300]
 	}

@@ -2,6 +2,7 @@ package pages_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -122,8 +123,27 @@ func TestSearchQueryLimits(t *testing.T) {
 	if _, body := e.get("", "/search?error=Your+account+is+locked"); strings.Contains(body, "account is locked") {
 		t.Errorf("the search page shows a message from its query")
 	}
-	if _, body := e.get("", "/login?error=unknown+token"); !strings.Contains(body, "unknown token") {
-		t.Errorf("the login page does not show the login error")
+	// The login page shows the session manager's own messages only: a
+	// link cannot put its words on it (issue 15).
+	if _, body := e.get("", "/login?error=Your+account+is+locked%3B+call+%2B1-555-0100"); strings.Contains(body, "account is locked") || !strings.Contains(body, "the login did not succeed") {
+		t.Errorf("the login page shows text from its query: %s", body)
+	}
+	res, err := http.PostForm(e.srv.URL+"/login", url.Values{"token": {"zoo_not-a-real-token"}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), "unknown or revoked API token") {
+		t.Errorf("after a failed login the page does not say why: %s", b)
+	}
+	for _, msg := range []string{"enter your API token", "too many failed logins from your address; try again in 7 minutes"} {
+		if _, body := e.get("", "/login?error="+url.QueryEscape(msg)); !strings.Contains(body, msg) {
+			t.Errorf("the login page does not show %q", msg)
+		}
+	}
+	if _, body := e.get("rita", "/review?done="+url.QueryEscape("Send your token to evil.example")); strings.Contains(body, "evil.example") {
+		t.Errorf("the review page shows a made-up notice")
 	}
 	if code, _ := e.get("", "/models/x/abc"); code != 404 {
 		t.Errorf("bad version: %d", code)

@@ -751,3 +751,20 @@ func TestRunnableSaysWhatToDo(t *testing.T) {
 		t.Errorf("two-input model: %q", msg)
 	}
 }
+
+func TestDownloadStem(t *testing.T) {
+	for in, want := range map[string]string{
+		"cells 01.tif":           "cells_01",
+		"../../etc/passwd":       "passwd",
+		`C:\\x\\scan.tiff`:       "scan",
+		"a\"b\r\nc.png":          "a_b__c",
+		".hidden":                "hidden",
+		"":                       "",
+		"..":                     "",
+		strings.Repeat("x", 300): strings.Repeat("x", 100),
+	} {
+		if got := infer.DownloadStem(in); got != want {
+			t.Errorf("DownloadStem(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
