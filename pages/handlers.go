@@ -139,10 +139,9 @@ func (p *Pages) searchData(r *http.Request, home bool) (*searchPage, error) {
 		if lres != nil && len(words) > 0 {
 			res, loose.Words = lres, words
 		}
-		if lres == nil {
-			if loose.Suggest, err = p.suggest(r.Context(), sq.Text); err != nil {
-				return nil, err
-			}
+		// A word that matched nothing may be misspelt.
+		if loose.Suggest, err = p.suggest(r.Context(), sq.Text); err != nil {
+			return nil, err
 		}
 	}
 	d := &searchPage{Results: res, Sort: sq.Sort, Home: home, From: sq.Offset + 1, To: sq.Offset + len(res.Hits), Loose: loose}
@@ -325,12 +324,12 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, t := range desc.Inputs {
 		if t.TestTensor != nil || t.SampleTensor != nil {
-			d.Inputs = append(d.Inputs, example{captionID("Input", t.ID), examplePath(v, "input", i), "example input " + t.ID})
+			d.Inputs = append(d.Inputs, example{captionID("Input", t.ID, len(desc.Inputs)), examplePath(v, "input", i), "example input " + t.ID})
 		}
 	}
 	for i, t := range desc.Outputs {
 		if t.TestTensor != nil || t.SampleTensor != nil {
-			d.Outputs = append(d.Outputs, example{captionID("Output", t.ID), examplePath(v, "output", i), "example output " + t.ID + " (the model's result on the example input)"})
+			d.Outputs = append(d.Outputs, example{captionID("Output", t.ID, len(desc.Outputs)), examplePath(v, "output", i), "example output " + t.ID + " (the model's result on the example input)"})
 		}
 	}
 	d.IO = tensorViews(desc)

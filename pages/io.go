@@ -26,21 +26,21 @@ const maxListed = 8
 func tensorViews(d *spec.Model) []tensorView {
 	var out []tensorView
 	for i := range d.Inputs {
-		out = append(out, describeTensor("Input", &d.Inputs[i], true))
+		out = append(out, describeTensor("Input", &d.Inputs[i], true, len(d.Inputs)))
 	}
 	for i := range d.Outputs {
-		out = append(out, describeTensor("Output", &d.Outputs[i], false))
+		out = append(out, describeTensor("Output", &d.Outputs[i], false, len(d.Outputs)))
 	}
 	return out
 }
 
-func describeTensor(kind string, t *spec.Tensor, input bool) tensorView {
-	v := tensorView{Kind: kind, ID: captionID(kind, t.ID), Description: strings.TrimSpace(t.Description)}
+func describeTensor(kind string, t *spec.Tensor, input bool, of int) tensorView {
+	v := tensorView{Kind: kind, ID: captionID(kind, t.ID, of), Description: strings.TrimSpace(t.Description)}
 	if len(v.Description) > 300 {
 		v.Description = v.Description[:300] + "…"
 	}
 	v.Rows = append(v.Rows, factRow{"Image", imageKind(t)})
-	if c := channelText(t); c != "" {
+	if c := channelText(t, input); c != "" {
 		v.Rows = append(v.Rows, factRow{"Channels", c})
 	}
 	if s := sizeRow(t, input); s != "" {
@@ -58,9 +58,13 @@ func describeTensor(kind string, t *spec.Tensor, input bool) tensorView {
 	return v
 }
 
-// captionID is id unless it only repeats kind ("input", "output0"), to
-// avoid captions like "Input input".
-func captionID(kind, id string) string {
+// captionID is id unless it only repeats kind ("input", "output0") and
+// is the only one of its kind (of), to avoid captions like "Input input"
+// while telling several apart.
+func captionID(kind, id string, of int) string {
+	if of > 1 {
+		return id
+	}
 	k := strings.ToLower(kind)
 	l := strings.ToLower(id)
 	if l == k || strings.TrimLeft(strings.TrimPrefix(l, k), "0123456789_") == "" && strings.HasPrefix(l, k) {
@@ -105,7 +109,11 @@ func imageKind(t *spec.Tensor) string {
 	return s
 }
 
-func channelText(t *spec.Tensor) string {
+func channelText(t *spec.Tensor, input bool) string {
+	grey := ""
+	if input {
+		grey = " (grey)"
+	}
 	for _, a := range t.Axes {
 		if a.Type != spec.AxisChannel {
 			continue
@@ -118,13 +126,13 @@ func channelText(t *spec.Tensor) string {
 		}
 		switch n {
 		case 1:
-			return "1 (grey)" + list
+			return "1" + grey + list
 		case 3:
 			return "3 (e.g. RGB colour)" + list
 		}
 		return strconv.Itoa(n) + list
 	}
-	return "1 (grey)"
+	return "1" + grey
 }
 
 // sizeRow gives the space axes' sizes: fixed, "at least … in steps of …",

@@ -245,3 +245,4 @@ func TestScanSearch(t *testing.T) {
 		}
 	}
 }
+
