@@ -245,4 +245,3 @@ func TestScanSearch(t *testing.T) {
 		}
 	}
 }
-
