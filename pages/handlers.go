@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -548,7 +549,39 @@ func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	td := tensors[i]
-	var t *tensor.Tensor
+	if opts.MaxSize == 0 || opts.MaxSize > 512 {
+		opts.MaxSize = 512
+	}
+	public := v.State.Public()
+	key := fmt.Sprintf("%s/%d/%s?%g,%g,%d,%d", v.ModelID, v.Number, name, opts.Low, opts.High, opts.MaxSize, opts.Channel)
+	img, err := p.examples.get(ctx, key, public, func() ([]byte, error) {
+		t := p.exampleTensor(ctx, v, td)
+		if t == nil {
+			return nil, zoo.E("pages.example", zoo.NotFound, nil, "%s %s has no readable example tensor", kind, td.ID)
+		}
+		var buf bytes.Buffer
+		if err := preview.PNG(&buf, t, opts); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	})
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	if public {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+	} else {
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	w.Write(img)
+}
+
+// exampleTensor reads input or output td's example (test tensor, else
+// sample), or nil.
+func (p *Pages) exampleTensor(ctx context.Context, v *zoo.Version, td spec.Tensor) *tensor.Tensor {
 	for _, fd := range []*spec.FileDescr{td.TestTensor, td.SampleTensor} {
 		if fd == nil {
 			continue
@@ -557,43 +590,26 @@ func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		if t, err = decodeTensor(fd.Source, b); err == nil {
+		if t, err := decodeTensor(fd.Source, b); err == nil {
 			// Test tensors follow the description's axes; sample images
 			// keep what their codec says.
 			if len(t.Axes) == 0 && len(t.Shape) == len(td.Axes) {
 				t.Axes = td.AxisIDs()
 			}
-			break
+			return t
 		}
-		t = nil
 	}
-	if t == nil {
-		web.Fail(w, r, zoo.E("pages.example", zoo.NotFound, nil, "%s %s has no readable example tensor", kind, td.ID))
-		return
-	}
-	if opts.MaxSize == 0 || opts.MaxSize > 512 {
-		opts.MaxSize = 512
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'")
-	if v.State.Public() {
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-	} else {
-		w.Header().Set("Cache-Control", "private, no-store")
-	}
-	if err := preview.PNG(w, t, opts); err != nil {
-		web.Fail(w, r, err)
-	}
+	return nil
 }
 
 func decodeTensor(name string, b []byte) (*tensor.Tensor, error) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".npy":
-		return npy.Read(strings.NewReader(string(b)))
+		return npy.Read(bytes.NewReader(b))
 	case ".png":
-		return png.Read(strings.NewReader(string(b)))
+		return png.Read(bytes.NewReader(b))
 	case ".tif", ".tiff":
-		return tiff.Read(strings.NewReader(string(b)), int64(len(b)))
+		return tiff.Read(bytes.NewReader(b), int64(len(b)))
 	}
 	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "example file %s: the pages show .npy, .png and .tif examples", name)
 }

@@ -88,6 +88,8 @@ type Pages struct {
 	svc  *repo.Service
 	tpl  map[string]*template.Template
 	log  *slog.Logger
+	// examples: rendered example images (examplecache.go).
+	examples *exampleCache
 }
 
 // New parses the templates.
@@ -98,7 +100,8 @@ func New(opts Options) (*Pages, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Pages{opts: opts, svc: opts.Service, log: opts.Logger, tpl: map[string]*template.Template{}}
+	p := &Pages{opts: opts, svc: opts.Service, log: opts.Logger, tpl: map[string]*template.Template{},
+		examples: newExampleCache(exampleCacheBytes, exampleRenders)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
