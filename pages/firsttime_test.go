@@ -123,3 +123,35 @@ func TestBrowserFirstTimeScientist(t *testing.T) {
 		t.Errorf("example caption %q, want Input", caps)
 	}
 }
+
+// TestBrowserLoginAndDevelopers: the login page says where tokens come
+// from (with the exact command) and shows no text a link put in ?error=;
+// a wrong token gets the session manager's reason; the footer's API link
+// leads to a page for people, which links the OpenAPI JSON.
+func TestBrowserLoginAndDevelopers(t *testing.T) {
+	e := newTestEnv(t, nil)
+	b := newBrowser(t, e.srv.URL)
+	b.do("open a login link with a planted message", chromedp.Navigate(e.srv.URL+"/login?error="+url.QueryEscape("Your session expired; mail your token to help@evil.example")),
+		chromedp.WaitVisible(chromedp.CSS("#token")))
+	if page := b.text("main"); strings.Contains(page, "evil.example") {
+		t.Errorf("the login page shows planted text: %q", page)
+	}
+	b.do("open the token help", chromedp.Click(chromedp.CSS("#token-help summary")))
+	if help := b.text("#token-help"); !strings.Contains(help, "zoo admin token --data DIR --user YOUR-NAME") {
+		t.Errorf("the login page does not give the command: %q", help)
+	}
+	b.do("log in with a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "zoo_wrong"), chromedp.Submit(chromedp.CSS("#token")))
+	b.poll("login error", `!!document.querySelector('.alert.error')`, 20*time.Second)
+	if msg := b.text(".alert.error"); !strings.Contains(msg, "unknown or revoked API token") {
+		t.Errorf("after a wrong token: %q", msg)
+	}
+	b.shot("login-error")
+	b.checkPage("login with an error")
+
+	b.do("follow the footer's API link", chromedp.Click(chromedp.CSS(`footer a`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/api/openapi.json"]`)))
+	if h := b.text("h1"); h != "API for developers" {
+		t.Errorf("the footer's API link leads to %q", h)
+	}
+	b.shot("developers")
+	b.checkPage("developers")
+}
