@@ -245,3 +245,27 @@ func TestScanSearch(t *testing.T) {
 		}
 	}
 }
+
+// /upload?model= answers the same 404 for an unknown id and for a model
+// the caller cannot see (a draft of someone else): a 403 told that the
+// draft exists (issue 15).
+func TestUploadModelParamRevealsNothing(t *testing.T) {
+	e := newTestEnv(t, nil)
+	draft := e.upload("alice", zipFixture(t, "upsample-onnx", "Secret Draft"), repo.UploadOptions{Draft: true})
+	e.waitTest(draft.ModelID, draft.Number)
+	codeHidden, bodyHidden := e.get("bob", "/upload?model="+draft.ModelID)
+	codeUnknown, bodyUnknown := e.get("bob", "/upload?model=no-such-model")
+	if codeHidden != http.StatusNotFound || codeUnknown != http.StatusNotFound {
+		t.Errorf("hidden draft: %d, unknown id: %d; want 404 for both", codeHidden, codeUnknown)
+	}
+	msg := func(body string) string {
+		i := strings.Index(body, "<main")
+		return strings.ReplaceAll(body[i:], "no-such-model", draft.ModelID)
+	}
+	if msg(bodyHidden) != msg(bodyUnknown) {
+		t.Errorf("the pages differ:\n%s\n---\n%s", msg(bodyHidden), msg(bodyUnknown))
+	}
+	if code, body := e.get("alice", "/upload?model="+draft.ModelID); code != 200 || !strings.Contains(body, "Upload a new version of") {
+		t.Errorf("the owner's own draft: %d", code)
+	}
+}

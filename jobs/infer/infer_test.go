@@ -457,12 +457,6 @@ func npyHeader(shape string) []byte {
 func TestHostileSubmissions(t *testing.T) {
 	r := newRig(t, func(o *infer.Options) { o.MaxInputBytes = 4 << 20 })
 	m := "model=" + r.v.ModelID
-	rgb, _ := tensor.New(tensor.Uint8, []int{64, 64, 3})
-	rgb.Axes = []string{"y", "x", "c"}
-	var rgbPNG bytes.Buffer
-	if err := png.Write(&rgbPNG, rgb); err != nil {
-		t.Fatal(err)
-	}
 	cases := []struct {
 		name, query, ctype string
 		body               []byte
@@ -483,7 +477,14 @@ func TestHostileSubmissions(t *testing.T) {
 		{"too many bytes", m, "", append(npyHeader("(2048, 2048)"), make([]byte, 5<<20)...), 413, "MiB"},
 		{"axes of another rank", m + "&axes=zyx", "", fixture(t, "test_input.npy"), 400, "axes parameter"},
 		{"bad axes letters", m + "&axes=qq", "", fixture(t, "test_input.npy"), 400, "not an axis letter"},
-		{"three channels for a one-channel model", m, "image/png", rgbPNG.Bytes(), 400, ""},
+		// (A colour PNG on a one-channel model is read as grey: see
+		// TestColourPNGOnOneChannelModel. Two channels have no such reading.)
+		{"two channels for a one-channel model", m + "&axes=yxc", "", func() []byte {
+			x, _ := tensor.New(tensor.Uint8, []int{64, 64, 2})
+			var b bytes.Buffer
+			npy.Write(&b, x)
+			return b.Bytes()
+		}(), 400, "the model takes 1 channel, the image has 2"},
 		{"a volume for a 2-d model", m + "&axes=zyx", "", func() []byte {
 			x, _ := tensor.New(tensor.Float32, []int{4, 64, 64})
 			var b bytes.Buffer
