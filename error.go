@@ -3,6 +3,7 @@ package zoo
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind classifies an error so that every edge (CLI exit codes, HTTP status
@@ -60,6 +61,11 @@ func E(op string, kind Kind, err error, format string, args ...any) *Error {
 	return &Error{Op: op, Kind: kind, Err: err, Message: fmt.Sprintf(format, args...)}
 }
 
+// notSupported prefixes the messages of NotSupported errors, once (a
+// message that already says it, or wraps one that does, is not prefixed
+// again).
+const notSupported = "not supported: "
+
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" && e.Err != nil {
@@ -67,8 +73,8 @@ func (e *Error) Error() string {
 	} else if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
-	if e.Kind == NotSupported && msg != "" {
-		msg = "not supported: " + msg
+	if e.Kind == NotSupported && msg != "" && !strings.HasPrefix(msg, notSupported) {
+		msg = notSupported + msg
 	}
 	if e.Op != "" {
 		return e.Op + ": " + msg
@@ -92,8 +98,8 @@ func KindOf(err error) Kind {
 func MessageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Message != "" {
-		if e.Kind == NotSupported {
-			return "not supported: " + e.Message
+		if e.Kind == NotSupported && !strings.HasPrefix(e.Message, notSupported) {
+			return notSupported + e.Message
 		}
 		return e.Message
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/fair"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/search"
@@ -107,7 +108,7 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 		e.users[u.name], e.tokens[u.name] = user, sec
 	}
 	sess := session.New(db, session.Options{})
-	popts := pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	popts := pages.Options{Service: e.svc, CSRF: sess, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CanRun: infer.Runnable,
 		JSONLD: func(_ context.Context, v *zoo.Version, desc *spec.Model, base string) ([]byte, error) {
 			return fair.JSONLD(fair.Record{Version: v, Desc: desc, Base: base})
 		},

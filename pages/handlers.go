@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +63,9 @@ type searchPage struct {
 	From    int
 	To      int
 	Home    bool
+	// Loose: the strict query found nothing and these are the models that
+	// match some of its words (Loose.Words), or a respelling to try.
+	Loose *looseResult
 }
 
 type facetView struct {
@@ -125,7 +130,22 @@ func (p *Pages) searchData(r *http.Request, home bool) (*searchPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &searchPage{Results: res, Sort: sq.Sort, Home: home, From: sq.Offset + 1, To: sq.Offset + len(res.Hits)}
+	var loose *looseResult
+	if res.Total == 0 && sq.Offset == 0 && strings.TrimSpace(sq.Text) != "" {
+		lres, words, err := p.loosen(r.Context(), sq)
+		if err != nil {
+			return nil, err
+		}
+		loose = &looseResult{}
+		if lres != nil && len(words) > 0 {
+			res, loose.Words = lres, words
+		}
+		// A word that matched nothing may be misspelt.
+		if loose.Suggest, err = p.suggest(r.Context(), sq.Text); err != nil {
+			return nil, err
+		}
+	}
+	d := &searchPage{Results: res, Sort: sq.Sort, Home: home, From: sq.Offset + 1, To: sq.Offset + len(res.Hits), Loose: loose}
 	for _, f := range search.Facets {
 		fv := facetView{Name: f}
 		for _, v := range res.Facets[f] {
@@ -150,7 +170,7 @@ func (p *Pages) searchData(r *http.Request, home bool) (*searchPage, error) {
 	if sq.Offset > 0 {
 		d.Prev = page(max(0, sq.Offset-pageSize))
 	}
-	if sq.Offset+len(res.Hits) < res.Total {
+	if sq.Offset+len(res.Hits) < res.Total && loose == nil {
 		d.Next = page(sq.Offset + pageSize)
 	}
 	return d, nil
@@ -196,10 +216,17 @@ type modelPage struct {
 	FilesBase string
 	Snippets  []snippet
 	MaxUpload string
+	// TryIt: the try-it form is offered; else TryItWhy says why not ("" when
+	// this server has no jobs API).
+	TryIt    bool
+	TryItWhy string
+	// IO: what the model takes and gives, from the description.
+	IO        []tensorView
+	AnyTested bool // some tool's weight format passed zoo's test
 }
 
 type example struct {
-	ID, Src, Alt string
+	ID, Src, Alt string // ID is "" where it would repeat the caption ("Input input")
 }
 
 type snippet struct{ Tool, Code string }
@@ -280,6 +307,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Tools = tools(desc, v.TestReport)
+	d.AnyTested = slices.ContainsFunc(d.Tools, func(t toolView) bool { return t.Tested })
 	doi := ""
 	if p.opts.DOI != nil && v.State.Public() {
 		doi = p.opts.DOI(ctx, v)
@@ -297,15 +325,23 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, t := range desc.Inputs {
 		if t.TestTensor != nil || t.SampleTensor != nil {
-			d.Inputs = append(d.Inputs, example{t.ID, examplePath(v, "input", i), "example input " + t.ID})
+			d.Inputs = append(d.Inputs, example{captionID("Input", t.ID, len(desc.Inputs)), examplePath(v, "input", i), "example input " + t.ID})
 		}
 	}
 	for i, t := range desc.Outputs {
 		if t.TestTensor != nil || t.SampleTensor != nil {
-			d.Outputs = append(d.Outputs, example{t.ID, examplePath(v, "output", i), "example output " + t.ID + " (the model's result on the example input)"})
+			d.Outputs = append(d.Outputs, example{captionID("Output", t.ID, len(desc.Outputs)), examplePath(v, "output", i), "example output " + t.ID + " (the model's result on the example input)"})
 		}
 	}
-	d.Snippets = snippets(v, desc, d.Base)
+	d.IO = tensorViews(desc)
+	if p.opts.CanRun != nil {
+		if err := p.opts.CanRun(desc); err != nil {
+			d.TryItWhy = userMessage(err)
+		} else {
+			d.TryIt = true
+		}
+	}
+	d.Snippets = snippets(v, desc, d.Base, compat.Declared(desc))
 	if p.opts.JSONLD != nil && v.State.Public() {
 		if b, err := p.opts.JSONLD(ctx, v, desc, d.Base); err == nil {
 			d.JSONLD = template.JS(safeJSONInScript(b))
@@ -396,16 +432,29 @@ func citation(v *zoo.Version, d *spec.Model, base, doi string) string {
 // dirName is a folder name for a downloaded version ("id/2" → "id-2").
 func dirName(ref string) string { return strings.ReplaceAll(ref, "/", "-") }
 
-func snippets(v *zoo.Version, d *spec.Model, base string) []snippet {
+// snippets are how-tos for the tools of declared (compat.Declared ids)
+// only: a how-to for a tool not listed under "works with" would send
+// people to a tool that cannot run the model.
+func snippets(v *zoo.Version, d *spec.Model, base string, declared []string) []snippet {
 	ref := fmt.Sprintf("%s/%d", v.ModelID, v.Number)
 	pkg := fmt.Sprintf("%s/packages/%s/%d", base, v.ModelID, v.Number)
-	return []snippet{
-		{"zoo CLI", fmt.Sprintf("zoo download --server %s %s -o %s\nzoo predict --model %s --input input.tif --output predictions/", base, ref, dirName(ref), dirName(ref))},
-		{"Fiji / deepImageJ", fmt.Sprintf("1. Download the package: %s\n2. Fiji: Plugins › DeepImageJ › DeepImageJ Install Model › \"From ZIP file\" and choose the downloaded zip\n3. Open your image, then Plugins › DeepImageJ › DeepImageJ Run and pick \"%s\"", pkg, d.Name)},
-		{"ilastik", fmt.Sprintf("1. Download the package: %s\n2. ilastik: New Project › Neural Network Classification (Local)\n3. In \"NN Prediction\" click \"Load model\" and choose the downloaded zip", pkg)},
-		{"napari", fmt.Sprintf("pip install napari bioimageio.core\n# In napari: Plugins › bioimageio › load the model from\n#   %s", pkg)},
-		{"Python (bioimageio.core)", fmt.Sprintf("from bioimageio.core import load_description, predict\nmodel = load_description(%q)\nresult = predict(model=model, inputs=\"input.tif\")", pkg)},
+	all := []struct {
+		tools []string // any of these declared shows the snippet
+		s     snippet
+	}{
+		{[]string{"zoo"}, snippet{"zoo CLI", fmt.Sprintf("zoo download --server %s %s -o %s\nzoo predict --model %s --input input.tif --output predictions/", base, ref, dirName(ref), dirName(ref))}},
+		{[]string{"deepimagej", "fiji"}, snippet{"Fiji / deepImageJ", fmt.Sprintf("1. Download the package: %s\n2. Fiji: Plugins › DeepImageJ › DeepImageJ Install Model › \"From ZIP file\" and choose the downloaded zip\n3. Open your image, then Plugins › DeepImageJ › DeepImageJ Run and pick \"%s\"", pkg, d.Name)}},
+		{[]string{"ilastik"}, snippet{"ilastik", fmt.Sprintf("1. Download the package: %s\n2. ilastik: New Project › Neural Network Classification (Local)\n3. In \"NN Prediction\" click \"Load model\" and choose the downloaded zip", pkg)}},
+		{[]string{"napari"}, snippet{"napari", fmt.Sprintf("pip install napari bioimageio.core\n# In napari: Plugins › bioimageio › load the model from\n#   %s", pkg)}},
+		{[]string{"bioimageio.core"}, snippet{"Python (bioimageio.core)", fmt.Sprintf("from bioimageio.core import load_description, predict\nmodel = load_description(%q)\nresult = predict(model=model, inputs=\"input.tif\")", pkg)}},
 	}
+	var out []snippet
+	for _, x := range all {
+		if slices.ContainsFunc(x.tools, func(id string) bool { return slices.Contains(declared, id) }) {
+			out = append(out, x.s)
+		}
+	}
+	return out
 }
 
 // maxDocBytes bounds the documentation rendered.
@@ -500,7 +549,39 @@ func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	td := tensors[i]
-	var t *tensor.Tensor
+	if opts.MaxSize == 0 || opts.MaxSize > 512 {
+		opts.MaxSize = 512
+	}
+	public := v.State.Public()
+	key := fmt.Sprintf("%s/%d/%s?%g,%g,%d,%d", v.ModelID, v.Number, name, opts.Low, opts.High, opts.MaxSize, opts.Channel)
+	img, err := p.examples.get(ctx, key, public, func() ([]byte, error) {
+		t := p.exampleTensor(ctx, v, td)
+		if t == nil {
+			return nil, zoo.E("pages.example", zoo.NotFound, nil, "%s %s has no readable example tensor", kind, td.ID)
+		}
+		var buf bytes.Buffer
+		if err := preview.PNG(&buf, t, opts); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	})
+	if err != nil {
+		web.Fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	if public {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+	} else {
+		w.Header().Set("Cache-Control", "private, no-store")
+	}
+	w.Write(img)
+}
+
+// exampleTensor reads input or output td's example (test tensor, else
+// sample), or nil.
+func (p *Pages) exampleTensor(ctx context.Context, v *zoo.Version, td spec.Tensor) *tensor.Tensor {
 	for _, fd := range []*spec.FileDescr{td.TestTensor, td.SampleTensor} {
 		if fd == nil {
 			continue
@@ -509,45 +590,28 @@ func (p *Pages) example(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		if t, err = decodeTensor(fd.Source, b); err == nil {
+		if t, err := decodeTensor(fd.Source, b); err == nil {
 			// Test tensors follow the description's axes; sample images
 			// keep what their codec says.
 			if len(t.Axes) == 0 && len(t.Shape) == len(td.Axes) {
 				t.Axes = td.AxisIDs()
 			}
-			break
+			return t
 		}
-		t = nil
 	}
-	if t == nil {
-		web.Fail(w, r, zoo.E("pages.example", zoo.NotFound, nil, "%s %s has no readable example tensor", kind, td.ID))
-		return
-	}
-	if opts.MaxSize == 0 || opts.MaxSize > 512 {
-		opts.MaxSize = 512
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'")
-	if v.State.Public() {
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-	} else {
-		w.Header().Set("Cache-Control", "private, no-store")
-	}
-	if err := preview.PNG(w, t, opts); err != nil {
-		web.Fail(w, r, err)
-	}
+	return nil
 }
 
 func decodeTensor(name string, b []byte) (*tensor.Tensor, error) {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".npy":
-		return npy.Read(strings.NewReader(string(b)))
+		return npy.Read(bytes.NewReader(b))
 	case ".png":
-		return png.Read(strings.NewReader(string(b)))
+		return png.Read(bytes.NewReader(b))
 	case ".tif", ".tiff":
-		return tiff.Read(strings.NewReader(string(b)), int64(len(b)))
+		return tiff.Read(bytes.NewReader(b), int64(len(b)))
 	}
-	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "not supported: example file %s", name)
+	return nil, zoo.E("pages.example", zoo.NotSupported, nil, "example file %s: the pages show .npy, .png and .tif examples", name)
 }
 
 func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
@@ -557,6 +621,33 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	p.render(w, r, http.StatusOK, "login", "Log in", next)
 }
+
+// loginErrors are the messages the session manager's POST /login sends
+// back in ?error= (session/http.go); the login page shows only these, so
+// that a link cannot put its own words on this site's login page.
+var loginErrors = regexp.MustCompile(`^(enter your API token|that is not an API token|unknown or revoked API token; ask an administrator for a new one|too many failed logins from your address; try again in [0-9]{1,4} minutes?)$`)
+
+// queryMessages are the ?error= and ?done= texts a page shows: the login
+// page's known messages, and the review page's outcomes of this server's
+// own redirects (a review's done is "ID/N published" and the like).
+func queryMessages(name string, q url.Values) (errMsg, notice string) {
+	switch name {
+	case "login":
+		if e := q.Get("error"); loginErrors.MatchString(e) {
+			errMsg = e
+		} else if e != "" {
+			errMsg = "the login did not succeed; paste your API token again"
+		}
+	case "review":
+		errMsg = q.Get("error")
+		if d := q.Get("done"); reviewDone.MatchString(d) {
+			notice = d
+		}
+	}
+	return errMsg, notice
+}
+
+var reviewDone = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}/[0-9]{1,10} (published|sent back for changes|rejected)$`)
 
 // localPath reports whether s is a path on this server (no open redirects).
 func localPath(s string) bool {
@@ -579,7 +670,13 @@ func (p *Pages) upload(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			vs, err2 := p.svc.Versions(r.Context(), web.UserOf(r), id)
 			if err2 != nil || len(vs) == 0 {
-				p.fail(w, r, err)
+				// One answer whether the id is unknown or hidden from the
+				// caller (a 403 would tell that a draft exists).
+				if k := zoo.KindOf(err); k != zoo.NotFound && k != zoo.Forbidden && k != zoo.Unauthorized {
+					p.fail(w, r, err)
+					return
+				}
+				p.fail(w, r, zoo.E("pages.upload", zoo.NotFound, nil, "no model %.80q that you can see; check the id, or upload a new model", id))
 				return
 			}
 			v = vs[len(vs)-1]
@@ -705,6 +802,16 @@ func (p *Pages) reviewPost(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := map[string]string{repo.Accept: "published", repo.RequestChanges: "sent back for changes", repo.Reject: "rejected"}[action]
 	http.Redirect(w, r, "/review?done="+url.QueryEscape(fmt.Sprintf("%s/%d %s", v.ModelID, v.Number, msg)), http.StatusSeeOther)
+}
+
+// userMessage is an error's message for the person, without the
+// "not supported: " that zoo.MessageOf adds for the command line.
+func userMessage(err error) string {
+	var ze *zoo.Error
+	if errors.As(err, &ze) && zoo.KindOf(err) != zoo.Internal && ze.Message != "" {
+		return strings.TrimPrefix(ze.Message, "not supported: ")
+	}
+	return "this server cannot run it"
 }
 
 func reviewMessage(err error) string {

@@ -1,153 +1,191 @@
 package pages
 
 import (
-	"html"
+	"bytes"
 	"html/template"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
-// Markdown renders a safe subset of Markdown as HTML: headings, paragraphs,
-// lists, block quotes, fenced and indented code, rules, and inline code,
-// emphasis, strong emphasis and links. Everything else is text. The output
-// is safe by construction: all text is escaped first, raw HTML is shown as
-// text, and links keep only http, https and mailto targets (rel=nofollow);
-// images become links to their target. Input beyond maxDocBytes is cut.
+// Markdown renders a model's documentation (CommonMark with GitHub's
+// tables, strikethrough and bare-URL links) as HTML that is safe to put
+// in a page. Raw HTML in the source is dropped; links keep only http,
+// https and mailto targets (rel=nofollow); images from elsewhere become
+// links to their target. The rendered HTML then passes an HTML sanitiser
+// with an allow-list of elements and attributes (no event handlers, no
+// style, no other URLs), so safety does not rest on the renderer alone.
+// Input beyond maxDocBytes is cut.
 func Markdown(src string) template.HTML { return MarkdownFiles(src, nil) }
 
 // MarkdownFiles is Markdown where relative link and image targets (files
-// of the package) are mapped by files to a URL on this server ("" keeps
-// them as text); such images are shown, other images stay links.
+// of the package) are mapped by files to a URL on this server under
+// /files/ ("" keeps them as text); such images are shown.
 func MarkdownFiles(src string, files func(ref string) string) template.HTML {
-	inline := func(s string) string { return inlineWith(s, files) }
 	if len(src) > maxDocBytes {
 		src = src[:maxDocBytes]
 	}
-	src = strings.ToValidUTF8(strings.NewReplacer("\r\n", "\n", "\x00", "").Replace(src), "\uFFFD")
-	var b strings.Builder
-	ls := strings.Split(src, "\n")
-	var para []string
-	flush := func() {
-		if len(para) > 0 {
-			b.WriteString("<p>" + inline(strings.Join(para, "\n")) + "</p>\n")
-			para = nil
-		}
+	b := []byte(strings.ToValidUTF8(strings.ReplaceAll(src, "\x00", ""), "\uFFFD"))
+	doc := markdownEngine.Parser().Parse(text.NewReader(b))
+	rewrite(doc, b, files)
+	var out bytes.Buffer
+	if err := markdownEngine.Renderer().Render(&out, b, doc); err != nil {
+		return ""
 	}
-	for i := 0; i < len(ls); i++ {
-		l := ls[i]
-		t := strings.TrimSpace(l)
-		switch {
-		case t == "":
-			flush()
-		case strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~"):
-			flush()
-			fence := t[:3]
-			b.WriteString("<pre><code>")
-			for i++; i < len(ls) && !strings.HasPrefix(strings.TrimSpace(ls[i]), fence); i++ {
-				b.WriteString(html.EscapeString(ls[i]) + "\n")
+	return template.HTML(docPolicy.SanitizeBytes(out.Bytes()))
+}
+
+// markdownEngine parses and renders; without goldmark's html.WithUnsafe it
+// never passes raw HTML or dangerous URLs through (belt), and docPolicy
+// sanitises what it wrote (braces).
+var markdownEngine = goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.Linkify))
+
+// docPolicy is the allow-list of the rendered documentation.
+var docPolicy = func() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "ul", "ol", "li",
+		"blockquote", "hr", "br", "table", "thead", "tbody", "tr", "th", "td")
+	p.AllowAttrs("start").Matching(regexp.MustCompile(`^[0-9]{1,9}$`)).OnElements("ol")
+	p.AllowAttrs("align").Matching(regexp.MustCompile(`^(left|right|center)$`)).OnElements("th", "td")
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowURLSchemes("http", "https", "mailto")
+	p.AllowRelativeURLs(true) // only /files/… survive rewrite
+	p.RequireNoFollowOnLinks(true)
+	p.RequireNoReferrerOnFullyQualifiedLinks(true)
+	// Images only from this server's package files.
+	p.AllowAttrs("src").Matching(regexp.MustCompile(`^/files/[^"<>\s]*$`)).OnElements("img")
+	p.AllowAttrs("alt", "title").OnElements("img", "a")
+	return p
+}()
+
+// rewrite shifts headings below the page's own (h1 is the model, h2 its
+// sections), maps package-relative targets through files, turns remote
+// images into links and unlinks anything not http, https, mailto or a
+// package file.
+func rewrite(doc ast.Node, src []byte, files func(string) string) {
+	var unlink []ast.Node
+	var images []*ast.Image
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.Heading:
+			n.Level = min(n.Level+2, 6)
+		case *ast.Link:
+			if u := target(string(n.Destination), files); u != "" {
+				n.Destination = []byte(u)
+			} else {
+				unlink = append(unlink, n)
 			}
-			b.WriteString("</code></pre>\n")
-		case strings.HasPrefix(l, "    ") && len(para) == 0:
-			b.WriteString("<pre><code>")
-			for ; i < len(ls) && (strings.HasPrefix(ls[i], "    ") || strings.TrimSpace(ls[i]) == ""); i++ {
-				b.WriteString(html.EscapeString(strings.TrimPrefix(ls[i], "    ")) + "\n")
+		case *ast.AutoLink:
+			if u := string(n.URL(src)); safeScheme(u) == "" && !(n.AutoLinkType == ast.AutoLinkEmail) {
+				unlink = append(unlink, n)
 			}
-			i--
-			b.WriteString("</code></pre>\n")
-		case strings.HasPrefix(t, "#"):
-			flush()
-			level := len(t) - len(strings.TrimLeft(t, "#"))
-			if level > 6 || (len(t) > level && t[level] != ' ') {
-				para = append(para, t)
-				continue
-			}
-			// Document headings start at h3 (the page has h1, its sections h2).
-			hl := min(level+2, 6)
-			text := strings.TrimSpace(strings.TrimRight(t[level:], "#"))
-			b.WriteString("<h" + itoa(hl) + ">" + inline(text) + "</h" + itoa(hl) + ">\n")
-		case t == "---" || t == "***" || t == "___":
-			flush()
-			b.WriteString("<hr>\n")
-		case strings.HasPrefix(t, ">"):
-			flush()
-			var q []string
-			for ; i < len(ls) && strings.HasPrefix(strings.TrimSpace(ls[i]), ">"); i++ {
-				q = append(q, strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(ls[i]), ">"), " "))
-			}
-			i--
-			b.WriteString("<blockquote>" + string(MarkdownFiles(strings.Join(q, "\n"), files)) + "</blockquote>\n")
-		case listItem(t) != 0:
-			flush()
-			kind := listItem(t)
-			tag := "ul"
-			if kind == 'o' {
-				tag = "ol"
-			}
-			b.WriteString("<" + tag + ">\n")
-			for ; i < len(ls); i++ {
-				tt := strings.TrimSpace(ls[i])
-				if listItem(tt) != kind {
-					if tt != "" && strings.HasPrefix(ls[i], "  ") {
-						b.WriteString("<li>" + inline(tt) + "</li>\n") // continuation shown as its own item
-						continue
-					}
-					break
+		case *ast.Image:
+			dest := string(n.Destination)
+			if localRef(dest) && files != nil {
+				if u := fileURL(dest, files); u != "" {
+					n.Destination = []byte(u)
+					return ast.WalkSkipChildren, nil
 				}
-				b.WriteString("<li>" + inline(itemText(tt)) + "</li>\n")
 			}
-			i--
-			b.WriteString("</" + tag + ">\n")
-		default:
-			para = append(para, t)
+			images = append(images, n) // not a package file: becomes a link, after the walk
+			return ast.WalkSkipChildren, nil
+		}
+		return ast.WalkContinue, nil
+	})
+	// (The tree changes only now: ast.Walk stops at a node removed under it.)
+	for _, n := range images {
+		l := ast.NewLink()
+		l.Destination = []byte(target(string(n.Destination), files))
+		l.Title = n.Title
+		for c := n.FirstChild(); c != nil; {
+			next := c.NextSibling()
+			l.AppendChild(l, c)
+			c = next
+		}
+		if !l.HasChildren() {
+			l.AppendChild(l, ast.NewString([]byte("image")))
+		}
+		n.Parent().ReplaceChild(n.Parent(), n, l)
+		if len(l.Destination) == 0 {
+			unlink = append(unlink, l)
 		}
 	}
-	flush()
-	return template.HTML(b.String())
+	for _, n := range unlink {
+		p := n.Parent()
+		if p == nil {
+			continue
+		}
+		if al, ok := n.(*ast.AutoLink); ok {
+			p.ReplaceChild(p, n, ast.NewString(al.URL(src)))
+			continue
+		}
+		for c := n.FirstChild(); c != nil; {
+			next := c.NextSibling()
+			p.InsertBefore(p, n, c)
+			c = next
+		}
+		p.RemoveChild(p, n)
+	}
 }
 
-// listItem returns 'u' for a bullet item, 'o' for a numbered one, else 0.
-func listItem(t string) byte {
-	if len(t) >= 2 && (t[0] == '-' || t[0] == '*' || t[0] == '+') && t[1] == ' ' {
-		return 'u'
+// target is a link's URL on the page: http, https and mailto as they are,
+// a package-relative path mapped through files, else "".
+func target(dest string, files func(string) string) string {
+	if u := safeScheme(dest); u != "" {
+		return u
 	}
-	j := 0
-	for j < len(t) && j < 9 && t[j] >= '0' && t[j] <= '9' {
-		j++
-	}
-	if j > 0 && j+1 < len(t) && (t[j] == '.' || t[j] == ')') && t[j+1] == ' ' {
-		return 'o'
-	}
-	return 0
-}
-
-func itemText(t string) string {
-	if listItem(t) == 'u' {
-		return t[2:]
-	}
-	_, rest, _ := strings.Cut(t, " ")
-	return rest
-}
-
-var (
-	reImage  = regexp.MustCompile(`!\[([^\]]*)\]\(([^)\s]+)(?:\s+&#34;[^)]*&#34;)?\)`)
-	reLink   = regexp.MustCompile(`\[([^\]]+)\]\(([^)\s]+)(?:\s+&#34;[^)]*&#34;)?\)`)
-	reAuto   = regexp.MustCompile(`&lt;(https?://[^\s&]+)&gt;`)
-	reStrong = regexp.MustCompile(`\*\*([^*\n]+)\*\*|__([^_\n]+)__`)
-	reTag    = regexp.MustCompile(`<[^>]*>`)
-	reEm     = regexp.MustCompile(`\*([^*\n]+)\*|\b_([^_\n]+)_\b`)
-)
-
-// safeURL returns the escaped URL if its scheme is allowed, else "".
-func safeURL(escaped string) string {
-	u := strings.ToLower(html.UnescapeString(escaped))
-	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "mailto:") {
-		return escaped
+	if files != nil && localRef(dest) {
+		return fileURL(dest, files)
 	}
 	return ""
 }
 
-// localRef reports whether an (unescaped) link target is a relative path.
+// fileURL maps a relative reference through files, accepting only URLs
+// under /files/.
+func fileURL(dest string, files func(string) string) string {
+	raw := dest
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if dec, err := url.PathUnescape(raw); err == nil {
+		raw = dec
+	}
+	if u := files(raw); strings.HasPrefix(u, "/files/") {
+		return u
+	}
+	return ""
+}
+
+// safeScheme returns u if it is an http or https URL with a host, or a
+// mailto URL with an address, else "".
+func safeScheme(u string) string {
+	p, err := url.Parse(strings.TrimSpace(u))
+	if err != nil {
+		return ""
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "http", "https":
+		if p.Host != "" {
+			return u
+		}
+	case "mailto":
+		if p.Opaque != "" {
+			return u
+		}
+	}
+	return ""
+}
+
+// localRef reports whether a link target is a relative path.
 func localRef(u string) bool {
 	if u == "" || strings.HasPrefix(u, "/") || strings.HasPrefix(u, "#") || strings.Contains(u, "\\") {
 		return false
@@ -156,70 +194,4 @@ func localRef(u string) bool {
 		return false // has a scheme
 	}
 	return true
-}
-
-// inlineWith renders inline markup of one block. Code spans are escaped and
-// kept away from the other rules.
-func inlineWith(s string, files func(string) string) string {
-	var b strings.Builder
-	parts := strings.Split(s, "`")
-	for i, p := range parts {
-		if i%2 == 1 && i < len(parts)-1 {
-			b.WriteString("<code>" + html.EscapeString(p) + "</code>")
-			continue
-		}
-		if i%2 == 1 {
-			b.WriteString("`")
-		}
-		e := html.EscapeString(p)
-		local := func(target string) string {
-			raw := html.UnescapeString(target)
-			if files == nil || !localRef(raw) {
-				return ""
-			}
-			if dec, err := url.PathUnescape(raw); err == nil {
-				raw = dec
-			}
-			return html.EscapeString(files(raw))
-		}
-		link := func(text, target string) string {
-			if u := safeURL(target); u != "" {
-				return `<a href="` + u + `" rel="nofollow noopener">` + text + `</a>`
-			}
-			if u := local(target); u != "" {
-				return `<a href="` + u + `">` + text + `</a>`
-			}
-			return text
-		}
-		e = reImage.ReplaceAllStringFunc(e, func(m string) string {
-			sm := reImage.FindStringSubmatch(m)
-			alt := sm[1]
-			if u := local(sm[2]); u != "" {
-				return `<img src="` + u + `" alt="` + alt + `" loading="lazy">`
-			}
-			if alt == "" {
-				alt = "image"
-			}
-			return link("["+alt+"]", sm[2])
-		})
-		e = reLink.ReplaceAllStringFunc(e, func(m string) string {
-			sm := reLink.FindStringSubmatch(m)
-			return link(sm[1], sm[2])
-		})
-		e = reAuto.ReplaceAllStringFunc(e, func(m string) string {
-			sm := reAuto.FindStringSubmatch(m)
-			return link(sm[1], sm[1])
-		})
-		// Emphasis only outside the tags made above (every '<' in e is ours).
-		e = reTag.ReplaceAllStringFunc(e, func(m string) string { return "\x00" + m + "\x00" })
-		segs := strings.Split(e, "\x00")
-		for k, seg := range segs {
-			if !strings.HasPrefix(seg, "<") {
-				seg = reStrong.ReplaceAllString(seg, "<strong>$1$2</strong>")
-				segs[k] = reEm.ReplaceAllString(seg, "<em>$1$2</em>")
-			}
-		}
-		b.WriteString(strings.Join(segs, ""))
-	}
-	return b.String()
 }

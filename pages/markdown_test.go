@@ -2,6 +2,8 @@ package pages
 
 import (
 	"net/url"
+
+	"golang.org/x/net/html"
 	"strings"
 	"testing"
 
@@ -18,10 +20,10 @@ func TestMarkdown(t *testing.T) {
 		"<strong>strong</strong>",
 		"<code>code &lt;b&gt;</code>",
 		"<ul>\n<li>one</li>",
-		`<a href="https://example.org/a_b_c" rel="nofollow noopener">two</a>`,
+		`<a href="https://example.org/a_b_c" rel="nofollow noreferrer">two</a>`,
 		"<ol>\n<li>first</li>\n<li>second</li>\n</ol>",
 		"<pre><code>x &lt; y\n</code></pre>",
-		"<blockquote><p>quoted</p>\n</blockquote>",
+		"<blockquote>\n<p>quoted</p>\n</blockquote>",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
@@ -60,7 +62,9 @@ func FuzzMarkdown(f *testing.F) {
 		got := strings.ToLower(string(Markdown(src)))
 		// Every tag in the output is one Markdown makes.
 		allowed := []string{"<p>", "</p>", "<h", "</h", "<em>", "</em>", "<strong>", "</strong>", "<code>", "</code>", "<pre>", "</pre>",
-			"<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", "<blockquote>", "</blockquote>", "<hr>", `<a href="http`, `<a href="mailto:`, "</a>"}
+			"<ul>", "</ul>", "<ol>", "</ol>", "<ol start=", "<li>", "</li>", "<blockquote>", "</blockquote>", "<hr>", "<hr/>", "<br>", "<br/>",
+			"<del>", "</del>", "<table>", "</table>", "<thead>", "</thead>", "<tbody>", "</tbody>", "<tr>", "</tr>", "<th", "</th>", "<td", "</td>",
+			`<a href="http`, `<a href="mailto:`, `<a title=`, "</a>"}
 		for i := strings.IndexByte(got, '<'); i >= 0; i = strings.IndexByte(got, '<') {
 			rest := got[i:]
 			ok := false
@@ -157,11 +161,11 @@ func TestMarkdownFiles(t *testing.T) {
 	}
 	got := string(MarkdownFiles("![Figure \"1\"](images/fig%201.png) ![fig](images/fig 1.png) [notes](notes.md) [gone](missing.md) ![x](https://t.example/p.png) [abs](/etc/passwd) [s](javascript:x)", files))
 	for _, want := range []string{
-		`<img src="/files/m/1/images/fig 1.png" alt="Figure &#34;1&#34;" loading="lazy">`,
+		`<img src="/files/m/1/images/fig%201.png" alt="Figure &#34;1&#34;">`,
 		"![fig](images/fig 1.png)", // a target with a space is not a Markdown link
-		`<a href="/files/m/1/notes.md">notes</a>`,
+		`<a href="/files/m/1/notes.md" rel="nofollow">notes</a>`,
 		" gone ",
-		`<a href="https://t.example/p.png" rel="nofollow noopener">[x]</a>`,
+		`<a href="https://t.example/p.png" rel="nofollow noreferrer">x</a>`,
 		" abs ",
 		" s",
 	} {
@@ -184,4 +188,77 @@ func TestCitation(t *testing.T) {
 	if got := citation(v, d, "https://zoo.example", "10.5/zoo.2"); !strings.Contains(got, "zoo, 1. https://doi.org/10.5/zoo.2") {
 		t.Errorf("with a DOI: %q", got)
 	}
+}
+
+// allowedAttrs is what rendered documentation may carry, per element.
+var allowedAttrs = map[string]map[string]bool{
+	"a":   {"href": true, "rel": true, "title": true},
+	"img": {"src": true, "alt": true, "title": true},
+	"ol":  {"start": true},
+	"th":  {"align": true},
+	"td":  {"align": true},
+}
+
+// checkAttrs parses rendered HTML as a browser would and fails on any
+// attribute outside allowedAttrs (event handlers, style, …) and on URLs
+// other than http, https, mailto and /files/ (issue 15: the old renderer
+// re-scanned its own output, so documentation could inject attributes).
+func checkAttrs(t testing.TB, src, got string) {
+	t.Helper()
+	z := html.NewTokenizer(strings.NewReader(got))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		tok := z.Token()
+		for _, a := range tok.Attr {
+			if !allowedAttrs[tok.Data][a.Key] {
+				t.Fatalf("%q renders <%s %s=%q> in %s", src, tok.Data, a.Key, a.Val, got)
+			}
+			if a.Key == "href" || a.Key == "src" {
+				v := strings.ToLower(a.Val)
+				if !(strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "mailto:") || strings.HasPrefix(v, "/files/")) ||
+					(a.Key == "src" && !strings.HasPrefix(v, "/files/")) {
+					t.Fatalf("%q renders <%s %s=%q>", src, tok.Data, a.Key, a.Val)
+				}
+			}
+		}
+	}
+}
+
+var hostileDocs = []string{
+	`![x onerror=alert(1) y](https://a.example/)`,
+	`[<https://a.example/ onmouseover=alert(1)>](https://b.example/)`,
+	`![<https://a.example/x" onerror="alert(1)>](https://b.example/)`,
+	`![a](x.png" onerror="alert(1))`,
+	`[![a](x.png)](javascript:alert(1))`,
+	`![a](x.png)(https://e.example/ "t" onclick=1)`,
+	"<a href=https://x.example onclick=alert(1)>x</a>",
+	`<img src=/files/m/1/x.png onerror=alert(1)>`,
+	`[x](https://a.example/ "title\" onmouseover=\"alert(1)")`,
+	"| a | b |\n|---|---|\n| <b onclick=1>c</b> | [d](vbscript:x) |",
+	"https://bare.example/?q=<script>x</script>",
+	`<https://a.example/"onmouseover=x>`,
+	"1. a\n\n   <div style=\"position:fixed\">x</div>",
+}
+
+func TestMarkdownAttributes(t *testing.T) {
+	files := func(ref string) string { return "/files/m/1/" + ref }
+	for _, src := range hostileDocs {
+		checkAttrs(t, src, string(MarkdownFiles(src, files)))
+		checkAttrs(t, src, string(Markdown(src)))
+	}
+}
+
+func FuzzMarkdownAttributes(f *testing.F) {
+	for _, s := range hostileDocs {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		checkAttrs(t, src, string(MarkdownFiles(src, func(ref string) string { return "/files/m/1/" + ref })))
+	})
 }

@@ -70,6 +70,12 @@ type Options struct {
 	// Base is the public URL of the server (e.g. https://zoo.example.org),
 	// used in snippets and JSON-LD; empty derives it from the request.
 	Base string
+	// CanRun reports whether "try it" (the jobs API) can run a model: nil,
+	// or the reason in words for the person (e.g. infer.Runnable). Where it
+	// is nil the pages offer no try-it form at all (no jobs API mounted);
+	// where it returns an error they show the reason and how to run the
+	// model elsewhere instead of a form that cannot succeed.
+	CanRun func(m *spec.Model) error
 	// MaxJobUpload is the size limit of "try it" images shown to users
 	// (the jobs API enforces its own); 0 shows none.
 	MaxJobUpload int64
@@ -82,6 +88,8 @@ type Pages struct {
 	svc  *repo.Service
 	tpl  map[string]*template.Template
 	log  *slog.Logger
+	// examples: rendered example images (examplecache.go).
+	examples *exampleCache
 }
 
 // New parses the templates.
@@ -92,7 +100,8 @@ func New(opts Options) (*Pages, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Pages{opts: opts, svc: opts.Service, log: opts.Logger, tpl: map[string]*template.Template{}}
+	p := &Pages{opts: opts, svc: opts.Service, log: opts.Logger, tpl: map[string]*template.Template{},
+		examples: newExampleCache(exampleCacheBytes, exampleRenders)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -125,6 +134,9 @@ func (p *Pages) Routes() []web.Route {
 		page("GET /models/{id}/{n}", p.model),
 		page("GET /models/{id}/{n}/examples/{name}", p.example),
 		page("GET /login", p.login),
+		page("GET /developers", func(w http.ResponseWriter, r *http.Request) {
+			p.render(w, r, http.StatusOK, "developers", "API for developers", nil)
+		}),
 		page("GET /upload", p.upload),
 		page("GET /my", p.my),
 		page("GET /review", p.review),
@@ -162,9 +174,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	// Messages in the query come from this server's own redirects (login,
 	// review); other pages ignore them, so links cannot put text on them.
-	if name == "login" || name == "review" {
-		v.Error, v.Notice = r.URL.Query().Get("error"), r.URL.Query().Get("done")
-	}
+	v.Error, v.Notice = queryMessages(name, r.URL.Query())
 	if len(v.Error) > 300 {
 		v.Error = v.Error[:300]
 	}

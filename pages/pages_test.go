@@ -2,6 +2,7 @@ package pages_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -122,8 +123,27 @@ func TestSearchQueryLimits(t *testing.T) {
 	if _, body := e.get("", "/search?error=Your+account+is+locked"); strings.Contains(body, "account is locked") {
 		t.Errorf("the search page shows a message from its query")
 	}
-	if _, body := e.get("", "/login?error=unknown+token"); !strings.Contains(body, "unknown token") {
-		t.Errorf("the login page does not show the login error")
+	// The login page shows the session manager's own messages only: a
+	// link cannot put its words on it (issue 15).
+	if _, body := e.get("", "/login?error=Your+account+is+locked%3B+call+%2B1-555-0100"); strings.Contains(body, "account is locked") || !strings.Contains(body, "the login did not succeed") {
+		t.Errorf("the login page shows text from its query: %s", body)
+	}
+	res, err := http.PostForm(e.srv.URL+"/login", url.Values{"token": {"zoo_not-a-real-token"}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), "unknown or revoked API token") {
+		t.Errorf("after a failed login the page does not say why: %s", b)
+	}
+	for _, msg := range []string{"enter your API token", "too many failed logins from your address; try again in 7 minutes"} {
+		if _, body := e.get("", "/login?error="+url.QueryEscape(msg)); !strings.Contains(body, msg) {
+			t.Errorf("the login page does not show %q", msg)
+		}
+	}
+	if _, body := e.get("rita", "/review?done="+url.QueryEscape("Send your token to evil.example")); strings.Contains(body, "evil.example") {
+		t.Errorf("the review page shows a made-up notice")
 	}
 	if code, _ := e.get("", "/models/x/abc"); code != 404 {
 		t.Errorf("bad version: %d", code)
@@ -223,5 +243,29 @@ func TestScanSearch(t *testing.T) {
 			i := strings.Index(body, `class="total"`)
 			t.Errorf("%s: %d %q, want %q", q, code, body[max(i, 0):min(len(body), max(i, 0)+60)], want)
 		}
+	}
+}
+
+// /upload?model= answers the same 404 for an unknown id and for a model
+// the caller cannot see (a draft of someone else): a 403 told that the
+// draft exists (issue 15).
+func TestUploadModelParamRevealsNothing(t *testing.T) {
+	e := newTestEnv(t, nil)
+	draft := e.upload("alice", zipFixture(t, "upsample-onnx", "Secret Draft"), repo.UploadOptions{Draft: true})
+	e.waitTest(draft.ModelID, draft.Number)
+	codeHidden, bodyHidden := e.get("bob", "/upload?model="+draft.ModelID)
+	codeUnknown, bodyUnknown := e.get("bob", "/upload?model=no-such-model")
+	if codeHidden != http.StatusNotFound || codeUnknown != http.StatusNotFound {
+		t.Errorf("hidden draft: %d, unknown id: %d; want 404 for both", codeHidden, codeUnknown)
+	}
+	msg := func(body string) string {
+		i := strings.Index(body, "<main")
+		return strings.ReplaceAll(body[i:], "no-such-model", draft.ModelID)
+	}
+	if msg(bodyHidden) != msg(bodyUnknown) {
+		t.Errorf("the pages differ:\n%s\n---\n%s", msg(bodyHidden), msg(bodyUnknown))
+	}
+	if code, body := e.get("alice", "/upload?model="+draft.ModelID); code != 200 || !strings.Contains(body, "Upload a new version of") {
+		t.Errorf("the owner's own draft: %d", code)
 	}
 }

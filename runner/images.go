@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/process"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
@@ -147,20 +148,51 @@ func AxisLetters(t *spec.Tensor) []string {
 // names is fitted to t's axes by FitAxes. Model axes the image lacks are
 // added with size 1 where the model allows it; image axes the model lacks
 // must have size 1.
+//
+// A channel count that differs from the model's is fitted as
+// process.FitChannels does (colour to grey, grey to colour); ToInput drops
+// the note saying so, ToInputNoted returns it.
 func ToInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor, error) {
+	x, _, err := ToInputNoted(img, t, axes)
+	return x, err
+}
+
+// ToInputNoted is ToInput that also returns notes for the person about
+// conversions made (e.g. a colour image converted to grey). Axis names
+// of the image codecs ("channel", "time", "s" for TIFF samples) count as
+// their letters.
+func ToInputNoted(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor, []string, error) {
+	x, note, err := toInput(img, t, axes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if note != "" {
+		return x, []string{note}, nil
+	}
+	return x, nil, nil
+}
+
+func toInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor, string, error) {
 	const op = "runner.ToInput"
 	if axes != nil {
 		if len(axes) != len(img.Shape) {
-			return nil, zoo.E(op, zoo.Invalid, nil, "--axes %s names %d axes, but the image has %d dimensions %s", strings.Join(axes, ""), len(axes), len(img.Shape), tensor.FormatShape(img.Shape))
+			return nil, "", zoo.E(op, zoo.Invalid, nil, "--axes %s names %d axes, but the image has %d dimensions %s", strings.Join(axes, ""), len(axes), len(img.Shape), tensor.FormatShape(img.Shape))
 		}
 		img = &tensor.Tensor{DType: img.DType, Shape: img.Shape, Axes: axes, Data: img.Data}
 	}
 	if img.Axes == nil {
 		x, err := FitAxes(img, t)
 		if err != nil {
-			return nil, zoo.E(op, zoo.Invalid, err, "cannot guess the axes of an image of shape %s for input %s with axes %s; give them with --axes", tensor.FormatShape(img.Shape), t.ID, strings.Join(AxisLetters(t), ""))
+			return nil, "", zoo.E(op, zoo.Invalid, err, "cannot guess the axes of an image of shape %s for input %s with axes %s; give them with --axes", tensor.FormatShape(img.Shape), t.ID, strings.Join(AxisLetters(t), ""))
 		}
-		return x, nil
+		return x, "", nil
+	}
+	if img.Axes != nil && slices.ContainsFunc(img.Axes, func(a string) bool { return letterOfName(a) != a }) {
+		names := make([]string, len(img.Axes))
+		for i, a := range img.Axes {
+			names[i] = letterOfName(a)
+		}
+		img = &tensor.Tensor{DType: img.DType, Shape: img.Shape, Axes: names, Data: img.Data}
 	}
 	want := AxisLetters(t)
 	x := img
@@ -170,10 +202,10 @@ func ToInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor,
 			continue
 		}
 		if x.Shape[i] != 1 {
-			return nil, zoo.E(op, zoo.Invalid, nil, "the image has axis %s of size %d, but input %s has axes %s; give the image's axes with --axes", x.Axes[i], x.Shape[i], t.ID, strings.Join(want, ""))
+			return nil, "", zoo.E(op, zoo.Invalid, nil, "the image has axis %s of size %d, but input %s has axes %s; give the image's axes with --axes", x.Axes[i], x.Shape[i], t.ID, strings.Join(want, ""))
 		}
 		if x, err = x.Squeeze(i); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	for i, l := range want {
@@ -181,11 +213,11 @@ func ToInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor,
 			continue
 		}
 		a := &t.Axes[i]
-		if !mayBeOne(a) && !(a.Type == spec.AxisChannel && a.Size.Fixed == 1) {
-			return nil, zoo.E(op, zoo.Invalid, nil, "input %s needs axis %s (%s) of size %s, which the image (axes %s) lacks", t.ID, a.ID, l, sizeText(a), strings.Join(x.Axes, ""))
+		if !mayBeOne(a) && a.Type != spec.AxisChannel { // a missing channel axis is one grey channel, fitted below
+			return nil, "", zoo.E(op, zoo.Invalid, nil, "input %s needs axis %s (%s) of size %s, which the image (axes %s) lacks", t.ID, a.ID, l, sizeText(a), strings.Join(x.Axes, ""))
 		}
 		if x, err = x.ExpandDims(len(x.Shape), l); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	perm := make([]int, len(want))
@@ -194,18 +226,34 @@ func ToInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor,
 	}
 	if !isIdentity(perm) {
 		if x, err = x.Transpose(perm); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	} else {
 		x = &tensor.Tensor{DType: x.DType, Shape: x.Shape, Data: x.Data}
 	}
+	var note string
 	for i, a := range t.Axes {
 		if a.Type == spec.AxisChannel && x.Shape[i] != a.Size.Fixed {
-			return nil, zoo.E(op, zoo.Invalid, nil, "input %s takes %d channel(s), the image has %d", t.ID, a.Size.Fixed, x.Shape[i])
+			y, n, err := process.FitChannels(x, i, a.Size.Fixed)
+			if err != nil {
+				return nil, "", zoo.E(op, zoo.Invalid, nil, "input %s%s: %s", t.ID, channelNames(a), zoo.MessageOf(err))
+			}
+			x, note = y, n
 		}
 	}
 	x.Axes = t.AxisIDs()
-	return x, nil
+	return x, note, nil
+}
+
+// channelNames is " (channels a, b)" from the description, or "".
+func channelNames(a spec.Axis) string {
+	if len(a.ChannelNames) == 0 || len(a.ChannelNames) > 8 {
+		return ""
+	}
+	if len(a.ChannelNames) == 1 {
+		return " (channel " + a.ChannelNames[0] + ")"
+	}
+	return " (channels " + strings.Join(a.ChannelNames, ", ") + ")"
 }
 
 func isIdentity(p []int) bool {

@@ -88,7 +88,7 @@ func TestToInput(t *testing.T) {
 		want string
 	}{
 		{img(tensor.Uint16, []string{"z", "y", "x"}, 5, 48, 64), nil, "the image has axis z of size 5"},
-		{img(tensor.Uint8, []string{"y", "x", "c"}, 48, 64, 3), nil, "takes 1 channel(s), the image has 3"},
+		{img(tensor.Uint8, []string{"y", "x", "c"}, 48, 64, 2), nil, "input in (channel c0): the model takes 1 channel, the image has 2; give an image with one channel (grey)"},
 		{img(tensor.Uint8, nil, 48, 64), []string{"y"}, "--axes y names 1 axes, but the image has 2 dimensions"},
 		{img(tensor.Uint8, nil, 2, 3, 48, 64, 5), nil, "cannot guess the axes"},
 	} {
@@ -99,8 +99,17 @@ func TestToInput(t *testing.T) {
 	// A model that needs 3 channels cannot take a greyscale image.
 	m3 := model2d(param(32, 16), anyBatch, 1, 0, 0)
 	m3.Inputs[0].Axes[1] = spec.Axis{Type: spec.AxisChannel, ID: "channel", ChannelNames: []string{"r", "g", "b"}, Size: fixed(3), Scale: 1}
-	if _, err := ToInput(img(tensor.Uint8, []string{"y", "x"}, 48, 64), &m3.Inputs[0], nil); err == nil || !strings.Contains(err.Error(), "needs axis channel (c) of size 3") {
-		t.Errorf("grey for RGB: %v", err)
+	// A colour image (axis names as the PNG and TIFF codecs give them) on a
+	// one-channel model becomes grey, with a note saying so; a grey image on
+	// a three-channel model is repeated into three.
+	rgb := img(tensor.Uint8, []string{"y", "x", "channel"}, 48, 64, 3)
+	x, notes, err := ToInputNoted(rgb, in, nil)
+	if err != nil || !slices.Equal(x.Shape, []int{1, 1, 48, 64}) || len(notes) != 1 || !strings.Contains(notes[0], "converted to grey") {
+		t.Fatalf("RGB for one channel: %v %v %q", x, err, notes)
+	}
+	x, notes, err = ToInputNoted(img(tensor.Uint8, []string{"y", "x"}, 48, 64), &m3.Inputs[0], nil)
+	if err != nil || !slices.Equal(x.Shape, []int{1, 3, 48, 64}) || len(notes) != 1 || !strings.Contains(notes[0], "grey values were used for red, green and blue") {
+		t.Errorf("grey for RGB: %v %v %q", x, err, notes)
 	}
 	x, err = ToInput(img(tensor.Uint8, []string{"y", "x", "c"}, 48, 64, 3), &m3.Inputs[0], nil)
 	if err != nil || !slices.Equal(x.Shape, []int{1, 3, 48, 64}) {

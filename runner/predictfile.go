@@ -20,22 +20,24 @@ import (
 // It is ReadInput followed by PredictInput; a caller predicting many files
 // may read the next one while the current one runs.
 func PredictFile(ctx context.Context, p *Predictor, file, outDir string, axes []string, tiling Tiling) (written, notes []string, err error) {
-	x, err := ReadInput(p.Model, file, axes)
+	x, readNotes, err := ReadInput(p.Model, file, axes)
 	if err != nil {
 		return nil, nil, err
 	}
-	return PredictInput(ctx, p, x, file, outDir, tiling)
+	written, notes, err = PredictInput(ctx, p, x, file, outDir, tiling)
+	return written, append(readNotes, notes...), err
 }
 
 // ReadInput reads an image file (see ReadImage) and maps it to the first
 // input of m (see ToInput). It needs only the description, not the loaded
-// model, so it may run while the model loads.
-func ReadInput(m *spec.Model, file string, axes []string) (*tensor.Tensor, error) {
+// model, so it may run while the model loads. notes say what was
+// converted (see ToInputNoted), for the person.
+func ReadInput(m *spec.Model, file string, axes []string) (x *tensor.Tensor, notes []string, err error) {
 	img, err := ReadImage(file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ToInput(img, &m.Inputs[0], axes)
+	return ToInputNoted(img, &m.Inputs[0], axes)
 }
 
 // PredictInput predicts x, the input ReadInput made of file, and writes the

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,31 @@ server and no token, only access to the storage (--data DIR, or --db URL).`,
 	}
 	cmd.AddCommand(newAdminTokenCmd(), newAdminRevokeCmd())
 	return cmd
+}
+
+// adminStorageCheck refuses to let an admin command create a data folder
+// implicitly: run from another folder, zoo admin token used to create an
+// empty ./zoo-data whose token the running server then called "unknown or
+// revoked". With embedded storage (no --db) the folder must exist; fresh
+// is its catalog's path when the folder has none yet (a new instance),
+// for the command to say so.
+func adminStorageCheck(sf storageFlags) (fresh string, err error) {
+	if sf.db != "" {
+		return "", nil
+	}
+	abs, aerr := filepath.Abs(sf.data)
+	if aerr != nil {
+		abs = sf.data
+	}
+	st, err := os.Stat(sf.data)
+	if err != nil || !st.IsDir() {
+		return "", usageErr("there is no zoo data folder at %s: run zoo admin in the folder where zoo serve was started, or give the server's folder with --data DIR (or its --db); to start a new instance, create the folder first (mkdir -p %s)", abs, abs)
+	}
+	cat := filepath.Join(abs, "zoo.db")
+	if _, err := os.Stat(cat); err != nil {
+		return cat, nil
+	}
+	return "", nil
 }
 
 func newAdminTokenCmd() *cobra.Command {
@@ -54,11 +81,18 @@ variable ZOO_TOKEN) or as "Authorization: Bearer TOKEN" in API requests.
 				return usageErr("--role %q: use contributor, reviewer or admin", role)
 			}
 			ctx := cmd.Context()
+			fresh, err := adminStorageCheck(sf)
+			if err != nil {
+				return err
+			}
 			st, err := openStorage(ctx, sf, false)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if fresh != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "zoo admin: NOTE: %s had no catalog; a new, empty one was created there. A server started with another --data folder does not know this token.\n", fresh)
+			}
 			u, err := st.cat.UserByName(ctx, user)
 			created := false
 			switch {
@@ -126,6 +160,9 @@ history.
 				return usageErr("give the token to revoke")
 			}
 			ctx := cmd.Context()
+			if _, err := adminStorageCheck(sf); err != nil {
+				return err
+			}
 			st, err := openStorage(ctx, sf, false)
 			if err != nil {
 				return err

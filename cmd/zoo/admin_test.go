@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,5 +32,32 @@ func TestAdminRevokeStopsAToken(t *testing.T) {
 	}
 	if code, _, _ := runZoo(t, "admin", "revoke", "--data", data, token); code != 1 {
 		t.Errorf("revoking twice: exit %d, want 1", code)
+	}
+}
+
+// zoo admin token run from another folder does not create an empty
+// ./zoo-data whose token the server does not know (issue 17): it refuses,
+// naming the folder it looked for and what to do; a new instance's
+// catalog is created only in an existing folder, and the command says so.
+func TestAdminTokenFromAnotherFolder(t *testing.T) {
+	elsewhere := t.TempDir()
+	t.Chdir(elsewhere)
+	code, errs := zooFail(t, "admin", "token", "--user", "ada")
+	if code != 2 || !strings.Contains(errs, filepath.Join(elsewhere, "zoo-data")) || !strings.Contains(errs, "where zoo serve was started") {
+		t.Errorf("exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "zoo-data")); !os.IsNotExist(err) {
+		t.Errorf("a data folder was created: %v", err)
+	}
+	if code, _ := zooFail(t, "admin", "revoke", "--data", filepath.Join(elsewhere, "typo"), "zoo_x"); code != 2 {
+		t.Errorf("revoke with a missing folder: exit %d", code)
+	}
+	fresh := t.TempDir()
+	code, out, errs := runZoo(t, "admin", "token", "--data", fresh, "--user", "ada")
+	if code != 0 || !strings.HasPrefix(out, "zoo_") || !strings.Contains(errs, "new, empty one was created") {
+		t.Errorf("new instance: exit %d, %q, %q", code, out, errs)
+	}
+	if code, _, errs := runZoo(t, "admin", "token", "--data", fresh, "--user", "bob"); code != 0 || strings.Contains(errs, "new, empty") {
+		t.Errorf("existing instance: exit %d, %q", code, errs)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/fair"
+	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/web"
@@ -56,6 +57,12 @@ func init() {
 			// The CSRF tokens of the session feature's manager.
 			if m := sessionManager(env); m != nil {
 				opts.CSRF = m
+			}
+			// "Try it" runs through the jobs feature (feature_jobs.go):
+			// offered only on models its jobs can run, with its image limit.
+			opts.CanRun = infer.Runnable
+			if mib, err := envInt("ZOO_JOBS_MAX_MIB", 512); err == nil && mib > 0 {
+				opts.MaxJobUpload = int64(mib) << 20
 			}
 			p, err := pages.New(opts)
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -97,7 +98,9 @@ or unsafe zip, limits exceeded); 2 on usage errors; 3 on other errors.`,
 func packageErr(err error) error {
 	switch zoo.KindOf(err) {
 	case zoo.Invalid, zoo.TooLarge, zoo.NotSupported, zoo.NotFound:
-		return &exitError{code: 1, err: err}
+		// The message is for the contributor: without the internal
+		// operation's name (it said "bundle.OpenZip: …").
+		return &exitError{code: 1, err: errors.New(zoo.MessageOf(err))}
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -104,5 +105,21 @@ func TestPackageCommandFailures(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a zip was written for an unsafe input")
+	}
+}
+
+// A refused package's message speaks to the contributor, without zoo's
+// internal operation names (issue 17: "bundle.OpenZip: …").
+func TestRefusedZipMessageHasNoInternalPrefix(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("../evil.yaml")
+	w.Write([]byte("x"))
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "evil.zip")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	code, msg := zooFail(t, "upload", "--server", "http://127.0.0.1:1", "--token", "zoo_x", p)
+	if code != 1 || strings.Contains(msg, "bundle.") || strings.Contains(msg, "OpenZip") || msg == "" {
+		t.Errorf("exit %d, message %q", code, msg)
 	}
 }

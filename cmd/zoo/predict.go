@@ -176,6 +176,7 @@ loaded or run here, or an image failed (the others are still written);
 				err := in.err
 				if err == nil {
 					written, notes, err = runner.PredictInput(cmd.Context(), p, in.x, f, output, tiling)
+					notes = append(in.notes, notes...)
 				}
 				for _, n := range notes {
 					bar.note(n)
@@ -213,16 +214,17 @@ const readAheadMax = 256 << 20
 
 // readResult is an image read by readAhead.
 type readResult struct {
-	x   *tensor.Tensor
-	err error
+	x     *tensor.Tensor
+	notes []string
+	err   error
 }
 
 // readAhead reads file as the model's input in the background.
 func readAhead(m *spec.Model, file string, axes []string) <-chan readResult {
 	ch := make(chan readResult, 1)
 	go func() {
-		x, err := runner.ReadInput(m, file, axes)
-		ch <- readResult{x, err}
+		x, notes, err := runner.ReadInput(m, file, axes)
+		ch <- readResult{x, notes, err}
 	}()
 	return ch
 }

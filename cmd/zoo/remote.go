@@ -143,7 +143,7 @@ Output: the new version (ID/N, state); --json prints {"id", "version",
 				return nil
 			}
 			fmt.Fprintf(out, "✔ uploaded %s (%s): %s; its test is %s\n", v.Ref(), v.Name, v.State, v.TestStatus)
-			fmt.Fprintf(out, "  follow it with: zoo show --server %s %s\n", c.Server(), v.Ref())
+			fmt.Fprintf(out, "  follow it with: %s\n", followUp(c.Server(), v.Ref(), string(v.State), rf.token != ""))
 			return nil
 		},
 	}
@@ -155,6 +155,19 @@ Output: the new version (ID/N, state); --json prints {"id", "version",
 }
 
 // uploadPackage streams the package's deterministic zip to the server.
+// followUp is the command that shows an uploaded version. A version that
+// is not public yet is shown only to its uploader, so the command needs the
+// token: where it came from ZOO_TOKEN the command reads it again as
+// printed; a token given with --token is not echoed into the output (logs
+// keep it), the command names it TOKEN and says how to leave it out.
+func followUp(server, ref, state string, tokenFlag bool) string {
+	cmd := fmt.Sprintf("zoo show --server %s %s", server, ref)
+	if zoo.State(state).Public() || !tokenFlag {
+		return cmd
+	}
+	return cmd + " --token TOKEN\n  (TOKEN: the token you uploaded with; after export ZOO_TOKEN=TOKEN the command works without --token)"
+}
+
 func uploadPackage(ctx context.Context, c *client.Client, pkg *bundle.Package, opts client.UploadOptions) (*client.Version, error) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})

@@ -375,3 +375,47 @@ func TestGCTemporaryFiles(t *testing.T) {
 		t.Error("a fresh spool file (an upload in progress) was removed")
 	}
 }
+
+// The command zoo upload suggests works as printed (issue 17: it lacked
+// the token, and a version that is not public yet is shown only with it).
+func TestUploadFollowUpWorks(t *testing.T) {
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	fixture := fixtures.Path(t, "packages", "upsample-onnx")
+	follow := func(out string) []string {
+		t.Helper()
+		_, line, ok := strings.Cut(out, "follow it with: ")
+		if !ok {
+			t.Fatalf("no follow-up in %q", out)
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		f := strings.Fields(line)
+		if f[0] != "zoo" {
+			t.Fatalf("follow-up %q", line)
+		}
+		return f[1:]
+	}
+
+	// Token from ZOO_TOKEN: the printed command reads it again.
+	t.Setenv("ZOO_TOKEN", alice)
+	args := follow(zooOK(t, "upload", "--server", server, filepath.Join(fixture, "bioimageio.yaml"), "--draft"))
+	if out := zooOK(t, args...); !strings.Contains(out, "state: draft") {
+		t.Errorf("zoo %s: %q", strings.Join(args, " "), out)
+	}
+	// Token from --token: it is not echoed; the command says where it goes.
+	t.Setenv("ZOO_TOKEN", "")
+	out := zooOK(t, "upload", "--server", server, "--token", alice, filepath.Join(fixture, "bioimageio.yaml"), "--draft")
+	if strings.Contains(out, alice) {
+		t.Errorf("the token was echoed: %q", out)
+	}
+	args = follow(out)
+	if args[len(args)-1] != "TOKEN" || args[len(args)-2] != "--token" {
+		t.Fatalf("follow-up without a token: %v", args)
+	}
+	args[len(args)-1] = alice
+	if out := zooOK(t, args...); !strings.Contains(out, "state: draft") {
+		t.Errorf("zoo %s: %q", strings.Join(args, " "), out)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,4 +123,30 @@ func TestSchemaIsJSON(t *testing.T) {
 	if s["required"] == nil || s["properties"].(map[string]any)["inputs"] == nil {
 		t.Errorf("schema lacks required/properties.inputs")
 	}
+}
+
+// The summary counts "warnings"; every warning line says "warning" (the
+// format's alert severity printed "alert:" beside a count of warnings).
+func TestValidateWarningsAreCalledWarnings(t *testing.T) {
+	dir := fixtures.Path(t, "packages", "upsample-onnx")
+	code, out, _ := runZoo(t, "validate", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	m := regexp.MustCompile(`(\d+) warning\(s\)`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no warnings counted: %s", out)
+	}
+	if strings.Contains(out, "alert:") || strings.Count(out, ": warning: ") != atoiT(t, m[1]) {
+		t.Errorf("warning lines do not match the count of %s:\n%s", m[1], out)
+	}
+}
+
+func atoiT(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -149,6 +150,30 @@ func (s *Service) succeeded(r *http.Request) (*jobs.Job, error) {
 	return j, nil
 }
 
+// downloadStem makes the name query parameter of a result download (the
+// submitted file's name) a safe file-name stem: folders and extension dropped,
+// only letters, digits, '.', '-' and '_' kept (others become '_'), at
+// most 100 bytes; "" when nothing is left.
+func downloadStem(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 { // a browser sends the base name; others may not
+		name = name[i+1:]
+	}
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		name = name[:i]
+	}
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	s := strings.Trim(string(b), "._")
+	return s
+}
+
 func (s *Service) serveResult(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -174,6 +199,9 @@ func (s *Service) serveResult(w http.ResponseWriter, r *http.Request) {
 	}
 	defer b.Close()
 	name := j.ModelID + "-" + j.ID[:8]
+	if stem := downloadStem(r.URL.Query().Get("name")); stem != "" {
+		name = stem + "_prediction" // named after the person's image, as zoo predict does
+	}
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	if format == "npy" {
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -225,7 +225,7 @@ func (s *Service) Submit(ctx context.Context, u *zoo.User, sub Submission) (*job
 	if err != nil {
 		return nil, err
 	}
-	if _, err := toInput(img, m, letters); err != nil {
+	if _, _, err := toInput(img, m, letters); err != nil {
 		return nil, err
 	}
 	img = nil
@@ -250,33 +250,48 @@ func (s *Service) Submit(ctx context.Context, u *zoo.User, sub Submission) (*job
 	return j, nil
 }
 
-// runnable checks that jobs can run m: one input, one output, a weight
-// format this server executes.
+// Runnable reports whether jobs can run m (nil) or why not, in words for
+// the person who wanted to: one input, one output, a weight format this
+// server executes. The web pages offer "try it" only where it is nil.
+func Runnable(m *spec.Model) error { return runnable(m) }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
 func runnable(m *spec.Model) error {
 	const op = "infer.runnable"
 	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
-		return zoo.E(op, zoo.NotSupported, nil, "not supported: jobs run models with one input and one output; this model has %d and %d", len(m.Inputs), len(m.Outputs))
+		return zoo.E(op, zoo.NotSupported, nil, "jobs run models with one input and one output; this model has %d %s and %d %s: download it and run it with zoo predict or a tool that reads bioimage.io models", len(m.Inputs), plural(len(m.Inputs), "input"), len(m.Outputs), plural(len(m.Outputs), "output"))
 	}
 	if _, err := runner.PickFormat(m); err != nil {
-		return zoo.E(op, zoo.NotSupported, err, "%s", zoo.MessageOf(err))
+		var ze *zoo.Error
+		if errors.As(err, &ze) {
+			return zoo.E(op, zoo.NotSupported, err, "%s", ze.Message)
+		}
+		return zoo.E(op, zoo.NotSupported, err, "this server cannot run the model's weights")
 	}
 	return nil
 }
 
-// toInput arranges img as the model's input; its messages speak of the
-// axes parameter rather than the command line's --axes.
-func toInput(img *tensor.Tensor, m *spec.Model, letters []string) (*tensor.Tensor, error) {
-	x, err := runner.ToInput(img, &m.Inputs[0], letters)
+// toInput arranges img as the model's input (with notes on conversions,
+// e.g. colour to grey); its messages speak of the axes parameter rather
+// than the command line's --axes.
+func toInput(img *tensor.Tensor, m *spec.Model, letters []string) (*tensor.Tensor, []string, error) {
+	x, notes, err := runner.ToInputNoted(img, &m.Inputs[0], letters)
 	if err != nil {
 		var ze *zoo.Error
 		if errors.As(err, &ze) {
 			e := *ze
 			e.Message = strings.ReplaceAll(ze.Message, "--axes", "the axes parameter")
-			return nil, &e
+			return nil, nil, &e
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return x, nil
+	return x, notes, nil
 }
 
 // spool copies body into a temporary file, refusing more than

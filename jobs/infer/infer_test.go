@@ -457,12 +457,6 @@ func npyHeader(shape string) []byte {
 func TestHostileSubmissions(t *testing.T) {
 	r := newRig(t, func(o *infer.Options) { o.MaxInputBytes = 4 << 20 })
 	m := "model=" + r.v.ModelID
-	rgb, _ := tensor.New(tensor.Uint8, []int{64, 64, 3})
-	rgb.Axes = []string{"y", "x", "c"}
-	var rgbPNG bytes.Buffer
-	if err := png.Write(&rgbPNG, rgb); err != nil {
-		t.Fatal(err)
-	}
 	cases := []struct {
 		name, query, ctype string
 		body               []byte
@@ -483,7 +477,14 @@ func TestHostileSubmissions(t *testing.T) {
 		{"too many bytes", m, "", append(npyHeader("(2048, 2048)"), make([]byte, 5<<20)...), 413, "MiB"},
 		{"axes of another rank", m + "&axes=zyx", "", fixture(t, "test_input.npy"), 400, "axes parameter"},
 		{"bad axes letters", m + "&axes=qq", "", fixture(t, "test_input.npy"), 400, "not an axis letter"},
-		{"three channels for a one-channel model", m, "image/png", rgbPNG.Bytes(), 400, ""},
+		// (A colour PNG on a one-channel model is read as grey: see
+		// TestColourPNGOnOneChannelModel. Two channels have no such reading.)
+		{"two channels for a one-channel model", m + "&axes=yxc", "", func() []byte {
+			x, _ := tensor.New(tensor.Uint8, []int{64, 64, 2})
+			var b bytes.Buffer
+			npy.Write(&b, x)
+			return b.Bytes()
+		}(), 400, "the model takes 1 channel, the image has 2"},
 		{"a volume for a 2-d model", m + "&axes=zyx", "", func() []byte {
 			x, _ := tensor.New(tensor.Float32, []int{4, 64, 64})
 			var b bytes.Buffer
@@ -715,5 +716,56 @@ func TestJobKillingWorkersFails(t *testing.T) {
 	}
 	if g := r.view(v.ID); g.State != jobs.Failed || !strings.Contains(g.Error, "stopped each time") {
 		t.Fatalf("a job claimed 3 times with MaxRuns 2: %+v", g)
+	}
+}
+
+// A colour (palette) PNG on a one-channel model runs on its grey values
+// and the finished job says so; before, it ended in "input raw has axes
+// bcyx; give the image's axes with the axes parameter", a parameter the
+// web form does not have.
+func TestColourPNGOnOneChannelModel(t *testing.T) {
+	needONNX(t)
+	r := newRig(t, nil)
+	v := r.accepted("model="+r.v.ModelID, "image/png", fixture(t, "cover0.png"))
+	if err := r.work(context.Background(), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	got := r.view(v.ID)
+	if got.State != jobs.Succeeded {
+		t.Fatalf("colour PNG: %s: %s", got.State, got.Error)
+	}
+	if !strings.HasPrefix(got.Message, "done; ") || !strings.Contains(got.Message, "grey") {
+		t.Errorf("the finished job does not say how the colour image was read: %q", got.Message)
+	}
+}
+
+// A model jobs cannot run is refused with what to do instead, and the
+// reason says "not supported" once.
+func TestRunnableSaysWhatToDo(t *testing.T) {
+	pkg, err := runner.Load(fixtures.Path(t, "packages", "unet2d-multi-tensor-onnx"), runner.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = infer.Runnable(pkg.Model)
+	msg := zoo.MessageOf(err)
+	if err == nil || strings.Count(msg, "not supported") != 1 || !strings.Contains(msg, "zoo predict") || !strings.Contains(msg, "2 inputs") {
+		t.Errorf("two-input model: %q", msg)
+	}
+}
+
+func TestDownloadStem(t *testing.T) {
+	for in, want := range map[string]string{
+		"cells 01.tif":           "cells_01",
+		"../../etc/passwd":       "passwd",
+		`C:\\x\\scan.tiff`:       "scan",
+		"a\"b\r\nc.png":          "a_b__c",
+		".hidden":                "hidden",
+		"":                       "",
+		"..":                     "",
+		strings.Repeat("x", 300): strings.Repeat("x", 100),
+	} {
+		if got := infer.DownloadStem(in); got != want {
+			t.Errorf("DownloadStem(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

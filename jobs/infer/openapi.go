@@ -65,7 +65,7 @@ var docCancel = json.RawMessage(`{
 var docResult = json.RawMessage(`{
   "tags": ["jobs"], "operationId": "getJobResult", "summary": "Download a job's result",
   "description": "The model's output: ` + "`tif`" + ` (ImageJ axes; the default) or ` + "`npy`" + ` (the model's axis order). 409 until the job has succeeded.",
-  "parameters": [` + idParam + `, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["tif", "npy"]}}],
+  "parameters": [` + idParam + `, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["tif", "npy"]}}, {"name": "name", "in": "query", "description": "the submitted file's name: the download is then named NAME_prediction.tif (its extension dropped, characters other than letters, digits, '.', '-', '_' replaced)", "schema": {"type": "string", "maxLength": 255}}],
   "responses": {
     "200": {"description": "The result", "content": {"image/tiff": {"schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
     "400": {"$ref": "#/components/responses/BadRequest"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,7 +96,11 @@ func (s *Service) Handle(ctx context.Context, qj *queue.Job) error {
 	if err == nil {
 		hb.stop()
 		log.Info("job succeeded", "took", time.Since(start).Round(time.Millisecond))
-		return s.finish(j.ID, lease, jobs.Finish{State: jobs.Succeeded, ResultSHA256: sha, ResultSize: size, Message: "done"})
+		msg := "done"
+		if hb.note != "" { // what the person should know about their result
+			msg = "done; " + hb.note
+		}
+		return s.finish(j.ID, lease, jobs.Finish{State: jobs.Succeeded, ResultSHA256: sha, ResultSize: size, Message: msg})
 	}
 	hb.stop()
 	if rctx.Err() != nil && ctx.Err() == nil { // our own time limit
@@ -139,6 +144,7 @@ type heartbeat struct {
 	done, total int
 	msg         string
 	stopped     bool
+	note        string // conversions of the input the person should know of (set by run only)
 }
 
 func (h *heartbeat) set(done, total int, msg string) {
@@ -206,10 +212,11 @@ func (s *Service) run(ctx context.Context, j *jobs.Job, hb *heartbeat) (string, 
 			return "", 0, err
 		}
 	}
-	x, err := toInput(img, m, letters)
+	x, notes, err := toInput(img, m, letters)
 	if err != nil {
 		return "", 0, err
 	}
+	hb.note = strings.Join(notes, "; ")
 	sample := runner.Sample{m.Inputs[0].ID: x}
 	// A predictor may be shared (modelcache): its dataset statistics are
 	// this image's only until the prediction ends.

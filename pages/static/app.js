@@ -43,7 +43,7 @@
   // "Try it on your image": the jobs API.
   const tryForm = $("try-form");
   if (tryForm) {
-    let job = null, timer = null;
+    let job = null, timer = null, inputName = "";
     const status = $("try-status"), bar = $("try-progress"), cancel = $("try-cancel");
     const say = (msg, err) => { status.textContent = msg; status.className = err ? "alert error" : ""; };
     const previews = () => {
@@ -61,13 +61,17 @@
       const pr = j.progress;
       const frac = typeof pr === "number" ? pr : (pr && pr.fraction) || 0;
       bar.value = Number.isFinite(frac) ? frac : 0;
-      const tiles = pr && pr.total ? " (" + pr.done + " of " + pr.total + " tiles)" : "";
+      const tiles = pr && pr.total ? " tile " + Math.min(pr.done + 1, pr.total) + " of " + pr.total : "";
+      // The server's message repeats the tiles ("tile 1 of 6") or the state
+      // ("queued"); show it only when it says something else.
+      const extra = j.message && !/^(tile \d|queued$|running$)/.test(j.message) ? " (" + j.message + ")" : "";
       switch (j.state) {
         case "succeeded":
           bar.hidden = true; cancel.hidden = true;
-          say("Done.");
+          // "done; NOTE": how the image was read (e.g. colour to grey).
+          say(j.message && j.message.startsWith("done; ") ? "Done. Note: " + j.message.slice(6) + "." : "Done.");
           previews();
-          $("try-download").href = "/api/v1/jobs/" + encodeURIComponent(job) + "/result?format=tif";
+          $("try-download").href = "/api/v1/jobs/" + encodeURIComponent(job) + "/result?format=tif&name=" + encodeURIComponent(inputName);
           $("try-result").hidden = false;
           return;
         case "failed": case "cancelled": case "expired":
@@ -75,7 +79,7 @@
           say(j.state === "failed" ? "The model failed on this image: " + (j.error || j.message || "no reason given") : "The job was " + j.state + ".", j.state === "failed");
           return;
       }
-      say((j.state === "queued" ? "Waiting for a worker…" : "Running…" + tiles) + (j.message ? " " + j.message : ""));
+      say((j.state === "queued" ? "Waiting for a worker…" : "Running…" + tiles) + extra);
       timer = setTimeout(() => poll().catch((e) => say("Lost contact with the server: " + e.message, true)), 700);
     }
     tryForm.addEventListener("submit", async (ev) => {
@@ -86,6 +90,7 @@
       const type = lower.endsWith(".png") ? "image/png" : (lower.endsWith(".tif") || lower.endsWith(".tiff")) ? "image/tiff" : "";
       if (!type) { say("Only TIFF (.tif, .tiff) and PNG (.png) images can be used.", true); return; }
       clearTimeout(timer);
+      inputName = f.name;
       $("try-result").hidden = true;
       say("Uploading " + f.name + "…");
       bar.hidden = false; bar.value = 0; cancel.hidden = false;

@@ -1,0 +1,4 @@
+package infer
+
+// DownloadStem is downloadStem, for the tests.
+var DownloadStem = downloadStem
