@@ -12,7 +12,7 @@ package main
 // Configuration (environment, all optional): ZOO_PUBLIC_URL, the public
 // base URL used in identifiers and links (default: each request's host);
 // ZOO_ADMIN_EMAIL, comma-separated adminEmail of OAI-PMH Identify (default
-// admin@HOST); ZOO_OAI_KEY, the key signing resumption tokens, the same on
+// admin@HOST, or admin@localhost.invalid on a host without a dotted name); ZOO_OAI_KEY, the key signing resumption tokens, the same on
 // every replica (default: derived from the host, see oai.Options.Key).
 
 import (
