@@ -5,6 +5,7 @@ import "encoding/json"
 // OpenAPI operations of the root /api/models routes.
 var (
 	docList = json.RawMessage(`{
+  "operationId": "hubListModels",
   "summary": "List models (Hugging Face Hub compatible)",
   "description": "The latest published version of every model in the Hugging Face Hub's list layout. Hub clients use HF_ENDPOINT=BASE/hf, where the same list and the file routes live.",
   "tags": ["hub"],
@@ -24,6 +25,7 @@ var (
   }
 }`)
 	docInfo = json.RawMessage(`{
+  "operationId": "hubModelInfo",
   "summary": "Model info (Hugging Face Hub compatible)",
   "description": "The latest published version of a model in the Hub's model-info layout: sha (the commit id, first 40 hex digits of the package SHA-256), siblings with sizes and LFS info, tags, downloads.",
   "tags": ["hub"],
@@ -34,6 +36,7 @@ var (
   }
 }`)
 	docInfoRev = json.RawMessage(`{
+  "operationId": "hubModelInfoRevision",
   "summary": "Model info of a revision (Hugging Face Hub compatible)",
   "description": "As model info, for a revision: main (latest published), a version number N or vN, or a commit id.",
   "tags": ["hub"],
