@@ -49,4 +49,54 @@ var (
     "404": {"$ref": "#/components/responses/NotFound"}
   }
 }`)
+	docTree = json.RawMessage(`{
+  "operationId": "hubListTree",
+  "summary": "Files and folders of a revision (Hugging Face Hub compatible)",
+  "description": "The entries directly in the package's root, or every one below it with recursive=true, sorted by path: type (file or directory), oid, size, path and, for weights and large files, lfs {oid (the SHA-256), size, pointerSize}.",
+  "tags": ["hub"],
+  "parameters": [
+    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+    {"name": "rev", "in": "path", "required": true, "schema": {"type": "string"}, "description": "main, a version number N or vN, or a commit id"},
+    {"name": "recursive", "in": "query", "schema": {"type": "boolean"}}
+  ],
+  "responses": {
+    "200": {"description": "tree entries", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+    "404": {"$ref": "#/components/responses/NotFound"}
+  }
+}`)
+	docTreePath = json.RawMessage(`{
+  "operationId": "hubListTreePath",
+  "summary": "Files and folders below a folder of a revision (Hugging Face Hub compatible)",
+  "tags": ["hub"],
+  "parameters": [
+    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+    {"name": "rev", "in": "path", "required": true, "schema": {"type": "string"}},
+    {"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "a folder of the package; may contain slashes"},
+    {"name": "recursive", "in": "query", "schema": {"type": "boolean"}}
+  ],
+  "responses": {
+    "200": {"description": "tree entries", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+    "404": {"$ref": "#/components/responses/NotFound"}
+  }
+}`)
+	docPathsInfo = json.RawMessage(`{
+  "operationId": "hubPathsInfo",
+  "summary": "Information on given paths of a revision (Hugging Face Hub compatible)",
+  "description": "For each requested path that is a file or a folder of the revision, its entry as in the tree listing; with expand, lastCommit {id (the revision's commit id), title, date}. Paths found nowhere are left out. At most 1000 paths of at most 1024 bytes; the body at most 1 MiB.",
+  "tags": ["hub"],
+  "parameters": [
+    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+    {"name": "rev", "in": "path", "required": true, "schema": {"type": "string"}}
+  ],
+  "requestBody": {"required": true, "content": {
+    "application/json": {"schema": {"type": "object", "properties": {"paths": {"type": "array", "items": {"type": "string"}}, "expand": {"type": "boolean"}}}},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"paths": {"type": "array", "items": {"type": "string"}}, "expand": {"type": "boolean"}}}}
+  }},
+  "responses": {
+    "200": {"description": "path entries", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+    "400": {"$ref": "#/components/responses/BadRequest"},
+    "404": {"$ref": "#/components/responses/NotFound"},
+    "413": {"$ref": "#/components/responses/TooLarge"}
+  }
+}`)
 )
