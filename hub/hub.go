@@ -91,23 +91,35 @@ func New(svc *repo.Service, opts Options) *Handler {
 	return &Handler{svc: svc, opts: opts}
 }
 
-// Root serves the Hub's file route at the server's root,
-// GET|HEAD /{id}/resolve/{rev}/{path...}, so that HF_ENDPOINT=BASE works as
-// well as BASE/hf. It is a web.Options.Fallback (a ServeMux pattern of
-// that shape clashes with /files/{id}/{n}/{path...}): it answers only
-// requests of that shape and returns false for everything else.
+// Root serves the Hub's file routes at the server's root,
+// GET|HEAD /{id}/{resolve,raw,lfs}/{rev}/{path...}, so that
+// HF_ENDPOINT=BASE works as well as BASE/hf. It is a web.Options.Fallback
+// (a ServeMux pattern of that shape clashes with /files/{id}/{n}/{path...}):
+// it answers only requests of that shape and returns false for everything
+// else.
 func (h *Handler) Root(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 4)
-	if len(parts) != 4 || parts[1] != "resolve" || parts[0] == "" || parts[2] == "" || parts[3] == "" {
+	if len(parts) != 4 || parts[0] == "" || parts[2] == "" || parts[3] == "" {
 		return false
 	}
 	r.SetPathValue("id", parts[0])
-	r.SetPathValue("rev", parts[2])
 	r.SetPathValue("path", parts[3])
-	h.resolve(w, r)
+	switch parts[1] {
+	case "resolve":
+		r.SetPathValue("rev", parts[2])
+		h.resolve(w, r)
+	case "raw":
+		r.SetPathValue("rev", parts[2])
+		h.raw(w, r)
+	case "lfs":
+		r.SetPathValue("commit", parts[2])
+		h.lfs(w, r)
+	default:
+		return false
+	}
 	return true
 }
 
