@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ type fake struct {
 	versions []*zoo.Version
 	descs    map[string]*spec.Model
 	raws     map[string]string // raw descriptions by id/n, for the extras
-	reads    int
+	reads    atomic.Int64      // Description calls (concurrent requests)
 }
 
 func (f *fake) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, error) {
@@ -44,7 +45,7 @@ func (f *fake) Public(ctx context.Context) ([]*zoo.Model, []*zoo.Version, error)
 }
 
 func (f *fake) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
-	f.reads++
+	f.reads.Add(1)
 	d, ok := f.descs[fmt.Sprintf("%s/%d", v.ModelID, v.Number)]
 	if !ok {
 		return nil, zoo.E("fake", zoo.NotFound, nil, "none")
@@ -210,12 +211,12 @@ func TestETagAndCache(t *testing.T) {
 	if etag == "" || !strings.Contains(rec.Body.String(), `"url_root":"http://zoo.test"`) {
 		t.Fatalf("etag %q, body %.300s", etag, rec.Body)
 	}
-	reads := f.reads
+	reads := f.reads.Load()
 	if rec := get(t, h.ServeCollection, "/collection.json", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
 		t.Errorf("revalidation: %d", rec.Code)
 	}
-	if f.reads != reads {
-		t.Errorf("descriptions of immutable versions read again: %d → %d", reads, f.reads)
+	if f.reads.Load() != reads {
+		t.Errorf("descriptions of immutable versions read again: %d → %d", reads, f.reads.Load())
 	}
 	// A change shows at once: a new download count changes the body.
 	f.models[0].Downloads++
