@@ -260,6 +260,8 @@ type VersionSummary struct {
 	PackageSize   int64         `json:"package_size"`
 	Test          Test          `json:"test"`
 	Compatibility Compatibility `json:"compatibility"`
+
+	published time.Time // full precision, for all_versions.json
 }
 
 // Entry is one resource of collection.json: the fields of bioimage.io's
@@ -566,6 +568,7 @@ func summary(base string, v *zoo.Version, d *described, formats map[string]strin
 		Test: Test{Status: cmp.Or(v.TestStatus, zoo.TestPending), Formats: formats,
 			Report: base + "/api/v1/models/" + url.PathEscape(v.ModelID) + "/versions/" + strconv.Itoa(v.Number)},
 		Compatibility: Compatibility{Declared: nonNil(d.declared), Tested: tested},
+		published:     published(v),
 	}
 	for _, f := range v.Files {
 		if f.Path == v.DescriptionFile {
@@ -677,8 +680,7 @@ func (h *Handler) AllVersions(ctx context.Context, base string) (*AllVersions, e
 			if s.State != zoo.StatePublished {
 				continue
 			}
-			t, _ := time.Parse(time.RFC3339, s.CreatedAt)
-			c.Versions = append(c.Versions, ConceptVersion{V: s.Version, Created: t.UTC().Format(createdLayout),
+			c.Versions = append(c.Versions, ConceptVersion{V: s.Version, Created: s.published.Format(createdLayout),
 				DOI: nullable(s.DOI), Source: s.Source, SHA256: s.SHA256})
 		}
 		if len(c.Versions) > 0 {

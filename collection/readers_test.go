@@ -446,3 +446,33 @@ func FuzzParseExtras(f *testing.F) {
 }
 
 var _ = zoo.StatePublished
+
+// all_versions.json keeps the publication time to the microsecond (JDLL
+// picks the newest version by it) and lists published versions only,
+// newest first; the id map's bare id is the latest published version.
+func TestAllVersionsAndIDMapRules(t *testing.T) {
+	f := fixture()
+	pub := time.Date(2025, 6, 1, 15, 0, 0, 123456789, time.UTC)
+	f.versions[1].PublishedAt = &pub // shy-owl/2
+	h := New(f, Options{Base: "https://z.test"})
+	av, err := h.AllVersions(context.Background(), "https://z.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owl *Concept
+	for i := range av.Entries {
+		if av.Entries[i].Concept == "shy-owl" {
+			owl = &av.Entries[i]
+		}
+	}
+	if owl == nil || len(owl.Versions) != 1 || owl.Versions[0].V != "2" || owl.Versions[0].Created != "2025-06-01T15:00:00.123456" {
+		t.Fatalf("shy-owl in all_versions.json: %+v (version 1 is retired)", owl)
+	}
+	if av.Entries[0].Concept != "shy-owl" {
+		t.Errorf("entries not newest first: %+v", av.Entries)
+	}
+	m, _ := h.IDMap(context.Background(), "https://z.test")
+	if m["shy-owl"].Source != "https://z.test/files/shy-owl/2/rdf.yaml" || m["shy-owl/1"].Source != "https://z.test/files/shy-owl/1/rdf.yaml" {
+		t.Errorf("id map %+v", m)
+	}
+}
