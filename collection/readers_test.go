@@ -149,7 +149,7 @@ func checkFilesBeside(t *testing.T, root string, desc []byte) string {
 	return name
 }
 
-// bioimageio.spec 0.5.x, _internal/io_utils.py open_bioimageio_yaml: a
+// bioimageio.spec 0.5 (_internal/io_utils.py, open_bioimageio_yaml): a
 // source that is no file or URL is taken as an id; with
 // settings.collection_http_pattern set, it GETs
 // pattern.format(bioimageio_id=source) (follow_redirects=True) and takes
@@ -212,7 +212,8 @@ func TestBioimageioSpecIDResolution(t *testing.T) {
 	}
 }
 
-// JDLL 0.6 (io.bioimage.modelrunner.bioimageio.BioimageioRepo, used by
+// JDLL (io.bioimage.modelrunner.bioimageio.BioimageioRepo at commit
+// 00c008e0 of bioimage-io/JDLL, used by
 // deepImageJ 3 and Icy): setCollectionsRepo reads all_versions.json's
 // "entries", skips types other than "model", takes "concept" as the model
 // id and versions[].{v, source}; the latest version is the one with the
