@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,23 @@ type fake struct {
 	models   []*zoo.Model
 	versions []*zoo.Version
 	descs    map[string]*spec.Model
-	reads    int
+	raws     map[string]string // raw descriptions by id/n, for the extras
+	reads    atomic.Int64      // Description calls (concurrent requests)
+}
+
+func (f *fake) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, error) {
+	r, ok := f.raws[fmt.Sprintf("%s/%d", v.ModelID, v.Number)]
+	if !ok {
+		return []byte("type: model\n"), nil
+	}
+	return []byte(r), nil
+}
+
+func (f *fake) UserName(ctx context.Context, id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("user%d", id)
 }
 
 func (f *fake) Public(ctx context.Context) ([]*zoo.Model, []*zoo.Version, error) {
@@ -28,7 +45,7 @@ func (f *fake) Public(ctx context.Context) ([]*zoo.Model, []*zoo.Version, error)
 }
 
 func (f *fake) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
-	f.reads++
+	f.reads.Add(1)
 	d, ok := f.descs[fmt.Sprintf("%s/%d", v.ModelID, v.Number)]
 	if !ok {
 		return nil, zoo.E("fake", zoo.NotFound, nil, "none")
@@ -51,7 +68,7 @@ func fixture() *fake {
 	}
 	files := []zoo.File{{Path: "rdf.yaml", SHA256: strings.Repeat("a", 64), Size: 10}}
 	report := json.RawMessage(`{"status":"passed","formats":{"onnx":{"status":"passed","runs":true},"pytorch_state_dict":{"status":"not-supported"}}}`)
-	f := &fake{descs: map[string]*spec.Model{}}
+	f := &fake{descs: map[string]*spec.Model{}, raws: map[string]string{}}
 	f.models = []*zoo.Model{{ID: "shy-owl", Type: "model", Downloads: 5}, {ID: "bold-cat", Type: "model", Downloads: 50}, {ID: "tiny-ant", Type: "dataset"}}
 	f.versions = []*zoo.Version{
 		{ModelID: "shy-owl", Number: 1, State: zoo.StateRetired, RetiredReason: "bug", PublishedAt: at(1), Files: files, DescriptionFile: "rdf.yaml", TestStatus: zoo.TestPassed, TestReport: report, PackageSHA256: strings.Repeat("b", 64)},
@@ -66,6 +83,20 @@ func fixture() *fake {
 		f.descs[fmt.Sprintf("%s/%d", v.ModelID, v.Number)] = onnx2D(fmt.Sprintf("%s v%d", v.ModelID, v.Number))
 	}
 	delete(f.descs, "tiny-ant/1") // an unreadable description still lists
+	for _, v := range f.versions {
+		v.UploaderID = 7
+	}
+	f.raws["shy-owl/2"] = `type: model
+links: [deepimagej/deepimagej, zero/notebook_u-net, 42]
+badges:
+  - {label: Open in Colab, icon: badge.svg, url: "https://colab.example.org/x"}
+  - {label: no url}
+  - not a badge
+icon: icon.png
+training_data: {id: tasty-apple}
+uploader: {email: ada@example.org, name: Ada}
+`
+	f.raws["bold-cat/1"] = "icon: 🐈\ntraining_data: not a mapping\nlinks: not a list\n"
 	return f
 }
 
@@ -114,8 +145,8 @@ func TestCollectionJSON(t *testing.T) {
 	if !slices.Equal(ids, []string{"bold-cat", "shy-owl", "tiny-ant"}) {
 		t.Errorf("entries %v", ids)
 	}
-	if c.Type != "collection" || c.Config["n_resources"] != float64(3) || c.Config["n_resource_versions"] != float64(4) ||
-		c.Config["url_root"] != "https://zoo.example.org" {
+	if c.Type != "collection" || c.Config.NResources["model"] != 2 || c.Config.NResources["dataset"] != 1 || c.Config.NResourceVersions["model"] != 3 ||
+		c.Config.URLRoot != "https://zoo.example.org" {
 		t.Errorf("collection head: %+v", c.Config)
 	}
 	owl := c.Collection[1]
@@ -126,10 +157,10 @@ func TestCollectionJSON(t *testing.T) {
 		owl.Authors[0].ORCID != "0000-0002-1825-0097" || owl.Created != "2025-06-01T15:00:00Z" {
 		t.Errorf("entry %+v", owl)
 	}
-	if len(owl.Versions) != 2 || owl.Versions[0].Version != "2" || owl.Versions[1].State != zoo.StateRetired || owl.Versions[1].RetiredReason != "bug" {
-		t.Fatalf("versions %+v (the draft must not be listed)", owl.Versions)
+	if len(owl.ZooVersions) != 2 || owl.ZooVersions[0].Version != "2" || owl.ZooVersions[1].State != zoo.StateRetired || owl.ZooVersions[1].RetiredReason != "bug" {
+		t.Fatalf("versions %+v (the draft must not be listed)", owl.ZooVersions)
 	}
-	v2 := owl.Versions[0]
+	v2 := owl.ZooVersions[0]
 	if v2.Test.Status != zoo.TestPassed || v2.Test.Formats["onnx"] != "passed" || v2.Test.Formats["pytorch_state_dict"] != "not-supported" ||
 		v2.SHA256 != strings.Repeat("a", 64) || v2.PackageSHA256 != strings.Repeat("c", 64) {
 		t.Errorf("summary %+v", v2)
@@ -140,12 +171,12 @@ func TestCollectionJSON(t *testing.T) {
 		t.Errorf("compatibility %+v", v2.Compatibility)
 	}
 	cat := c.Collection[0]
-	if cat.Versions[0].Test.Status != zoo.TestFailed || len(cat.Versions[0].Compatibility.Tested) != 0 || len(cat.Compatibility.Declared) == 0 {
-		t.Errorf("failed test: %+v", cat.Versions[0])
+	if cat.ZooVersions[0].Test.Status != zoo.TestFailed || len(cat.ZooVersions[0].Compatibility.Tested) != 0 || len(cat.Compatibility.Declared) == 0 {
+		t.Errorf("failed test: %+v", cat.ZooVersions[0])
 	}
 	ant := c.Collection[2]
 	// Unreadable description: listed from the version record alone.
-	if ant.Type != "dataset" || ant.Versions[0].Test.Status != zoo.TestPending || len(ant.Versions[0].Compatibility.Declared) != 0 {
+	if ant.Type != "dataset" || ant.ZooVersions[0].Test.Status != zoo.TestPending || len(ant.ZooVersions[0].Compatibility.Declared) != 0 {
 		t.Errorf("dataset entry %+v", ant)
 	}
 	if strings.Contains(rec.Body.String(), "secret-eel") {
@@ -180,12 +211,12 @@ func TestETagAndCache(t *testing.T) {
 	if etag == "" || !strings.Contains(rec.Body.String(), `"url_root":"http://zoo.test"`) {
 		t.Fatalf("etag %q, body %.300s", etag, rec.Body)
 	}
-	reads := f.reads
+	reads := f.reads.Load()
 	if rec := get(t, h.ServeCollection, "/collection.json", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
 		t.Errorf("revalidation: %d", rec.Code)
 	}
-	if f.reads != reads {
-		t.Errorf("descriptions of immutable versions read again: %d → %d", reads, f.reads)
+	if f.reads.Load() != reads {
+		t.Errorf("descriptions of immutable versions read again: %d → %d", reads, f.reads.Load())
 	}
 	// A change shows at once: a new download count changes the body.
 	f.models[0].Downloads++

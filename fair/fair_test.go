@@ -106,7 +106,7 @@ func check(t testing.TB, r fair.Record) exports {
 	if x.ld, err = ldParsed(b); err != nil {
 		t.Fatalf("JSONLD does not parse: %v", err)
 	}
-	for _, k := range []string{"@context", "@type", "@id", "name", "identifier", "version", "url", "dateCreated", "datePublished", "distribution", "isAccessibleForFree", "publisher"} {
+	for _, k := range []string{"@context", "@type", "@id", "name", "identifier", "version", "url", "dateCreated", "datePublished", "isAccessibleForFree", "publisher"} {
 		if x.ld[k] == nil {
 			t.Errorf("JSON-LD lacks %s", k)
 		}
@@ -273,7 +273,10 @@ func TestNuclei(t *testing.T) {
 	if a0["@id"] != "https://orcid.org/0000-0001-6562-7187" || a0["name"] != "Constantin Pape" {
 		t.Errorf("first author %v", a0)
 	}
-	dist := x.ld["distribution"].([]any)
+	if x.ld["distribution"] != nil || x.ld["downloadUrl"] != nil {
+		t.Errorf("distribution/downloadUrl are not properties of SoftwareSourceCode: %v", x.ld)
+	}
+	dist := x.ld["encoding"].([]any)
 	if len(dist) != 2 || dist[1].(map[string]any)["contentUrl"] != "https://zoo.example.org/files/affable-shark/2/weights.onnx" {
 		t.Errorf("distribution %v", dist)
 	}

@@ -14,8 +14,10 @@ type ldThing = map[string]any
 // name, description, version, url (landing page), author (Person with the
 // ORCID URL as @id and affiliation), license (SPDX URL, else its text),
 // keywords, dateCreated, datePublished, publisher, citation (with DOI
-// URLs), codeRepository, distribution (DataDownload of the package zip
-// and each weights file, with size and format) and isAccessibleForFree.
+// URLs), codeRepository (SoftwareSourceCode only), the package zip and
+// each weights file as DataDownloads with size and format (distribution of
+// a Dataset, encoding of a SoftwareSourceCode: the properties schema.org
+// defines for each type) and isAccessibleForFree.
 // The JSON escapes <, > and & (\u003c …), so it may be put inside a
 // <script type="application/ld+json"> element as is.
 func JSONLD(r Record) ([]byte, error) {
@@ -88,8 +90,8 @@ func JSONLD(r Record) ([]byte, error) {
 	if len(cites) > 0 {
 		doc["citation"] = cites
 	}
-	if g := httpURL(r.desc().GitRepo); g != "" {
-		doc["codeRepository"] = g
+	if g := httpURL(r.desc().GitRepo); g != "" && st == "SoftwareSourceCode" {
+		doc["codeRepository"] = g // a property of SoftwareSourceCode only
 	}
 	dist := []any{ldThing{
 		"@type": "DataDownload", "name": "package (zip)", "contentUrl": r.PackageURL(),
@@ -101,9 +103,13 @@ func JSONLD(r Record) ([]byte, error) {
 			"encodingFormat": "application/octet-stream", "contentSize": sizeText(w.Size),
 		})
 	}
-	doc["distribution"] = dist
-	if st != "Dataset" {
-		doc["downloadUrl"] = r.PackageURL()
+	// schema.org defines distribution for Dataset only; any CreativeWork
+	// (SoftwareSourceCode) has encoding, whose range MediaObject includes
+	// DataDownload. downloadUrl is SoftwareApplication's, not used.
+	if st == "Dataset" {
+		doc["distribution"] = dist
+	} else {
+		doc["encoding"] = dist
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

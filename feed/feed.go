@@ -233,6 +233,8 @@ func (h *Handler) Build(ctx context.Context, base, modelID string, q Query) (*Fe
 		self = base + "/models/" + url.PathEscape(modelID) + "/feed.atom"
 	}
 	f.ID = self + q.canonical(false)
+	// The alternate link (the page) is inserted before self below: readers
+	// that take the first link as the page must not get the feed.
 	f.Links = append(f.Links, Link{Rel: "self", Type: "application/atom+xml", Href: self + q.canonical(true)})
 	f.Authors = []Person{{Name: "zoo at " + host, URI: base + "/"}}
 	var newest time.Time
@@ -255,14 +257,14 @@ func (h *Handler) Build(ctx context.Context, base, modelID string, q Query) (*Fe
 	}
 	if modelID == "" {
 		f.Title = cmp.Or(clean(h.opts.Title, maxName), "zoo at "+host) + " — new versions"
-		f.Links = append(f.Links, Link{Rel: "alternate", Type: "text/html", Href: base + "/"})
+		f.Links = slices.Insert(f.Links, 0, Link{Rel: "alternate", Type: "text/html", Href: base + "/"})
 	} else {
 		name := modelID
 		if len(evs) > 0 {
 			name = cmp.Or(h.described(ctx, evs[0].it.Version).name, modelID)
 		}
 		f.Title = name + " — versions"
-		f.Links = append(f.Links, Link{Rel: "alternate", Type: "text/html", Href: base + "/models/" + url.PathEscape(modelID)})
+		f.Links = slices.Insert(f.Links, 0, Link{Rel: "alternate", Type: "text/html", Href: base + "/models/" + url.PathEscape(modelID)})
 	}
 	if q.Type != "" || len(q.Tags) > 0 {
 		var parts []string

@@ -524,3 +524,21 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Readers that take a feed's first <link> as "the page" (several
+// aggregators do) get the web page, not the feed itself: alternate comes
+// before self, in both feeds and in every entry.
+func TestAlternateLinkFirst(t *testing.T) {
+	srv := serve(t, fixture(), Options{Base: "https://z.test"})
+	for _, path := range []string{"/feed.atom", "/models/brave-fox/feed.atom"} {
+		r := get(t, srv, path, nil)
+		if len(r.feed.Links) < 2 || r.feed.Links[0].Rel != "alternate" || r.feed.Links[0].Type != "text/html" {
+			t.Errorf("%s: first link %+v", path, r.feed.Links)
+		}
+		for _, e := range r.feed.Entries {
+			if e.Links[0].Rel != "alternate" {
+				t.Errorf("%s: entry %s first link %+v", path, e.ID, e.Links[0])
+			}
+		}
+	}
+}

@@ -11,10 +11,12 @@ import (
 )
 
 // TestHuggingFaceJSClient runs the real @huggingface/hub client (npm)
-// against the endpoints: list, model info, file listing, download info,
-// downloads by main and by commit, file existence. It needs node and a
+// against the endpoints: list, model info, file listing, download info
+// (also of the raw git view, an LFS pointer), downloads by main and by
+// commit, file existence. The whole download path into the client's cache
+// (snapshotDownload) is run by cmd/zoo's TestHuggingFaceSnapshot. It needs node and a
 // folder holding node_modules/@huggingface/hub, named by ZOO_TEST_HFJS
-// (e.g. `mkdir /tmp/hfjs && cd /tmp/hfjs && npm install @huggingface/hub@2.17.5`);
+// (scripts/install-test-clients.sh makes one; .ci/run sets it);
 // without them it skips.
 func TestHuggingFaceJSClient(t *testing.T) {
 	dir := os.Getenv("ZOO_TEST_HFJS")
@@ -47,6 +49,7 @@ func TestHuggingFaceJSClient(t *testing.T) {
 		SHA                     string
 		WeightsInfo             struct{ Size int64 }
 		WeightsSHA256           string
+		RawPointerSize          int
 		RDFFirstLine            string
 		Exists                  []bool
 	}
@@ -62,7 +65,7 @@ func TestHuggingFaceJSClient(t *testing.T) {
 	}
 	if len(out.Models) != 2 || !slices.Contains(out.Models, v.ModelID) || out.SHA != Commit(v) ||
 		len(out.Siblings) != len(v.Files) || len(out.Files) != len(v.Files) ||
-		out.WeightsInfo.Size != size || out.WeightsSHA256 != weights ||
+		out.WeightsInfo.Size != size || out.WeightsSHA256 != weights || out.RawPointerSize != pointerSize(size) ||
 		out.RDFFirstLine == "" || !slices.Equal(out.Exists, []bool{true, false}) {
 		t.Errorf("client saw %+v", out)
 	}

@@ -12,12 +12,13 @@
 //	GET /hf/api/models/{id}                        model info of the latest published version ("main")
 //	GET /hf/api/models/{id}/revision/{rev}         model info of a revision
 //	GET /hf/api/models/{id}/tree/{rev}[/{path...}]  files and folders (recursive=true for all)
+//	POST /hf/api/models/{id}/paths-info/{rev}      the entries of given paths ({"paths": [...], "expand": bool} or a form)
 //	GET|HEAD /hf/{id}/resolve/{rev}/{path...}      a file of a revision
 //	GET|HEAD /hf/{id}/lfs/{commit}/{path...}       the bytes of a large file (the redirect target)
 //	GET|HEAD /hf/{id}/raw/{rev}/{path...}          the git view: a small file, or a large file's git-lfs pointer
 //
-// The three /api/models routes are also mounted at the root (/api/models…)
-// for clients that only list, and the Hub's root-level download URL
+// The /api/models routes (list, info, tree, paths-info) are also mounted at
+// the root (/api/models…), and the Hub's root-level download URL
 // /{repo_id}/resolve/{rev}/{path...} is answered by Root, a
 // web.Options.Fallback: a ServeMux pattern beginning with a wildcard would
 // clash with the server's other routes (/files/{id}/{n}/{path...} and those
@@ -48,7 +49,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -91,38 +91,55 @@ func New(svc *repo.Service, opts Options) *Handler {
 	return &Handler{svc: svc, opts: opts}
 }
 
-// Root serves the Hub's file route at the server's root,
-// GET|HEAD /{id}/resolve/{rev}/{path...}, so that HF_ENDPOINT=BASE works as
-// well as BASE/hf. It is a web.Options.Fallback (a ServeMux pattern of
-// that shape clashes with /files/{id}/{n}/{path...}): it answers only
-// requests of that shape and returns false for everything else.
+// Root serves the Hub's file routes at the server's root,
+// GET|HEAD /{id}/{resolve,raw,lfs}/{rev}/{path...}, so that
+// HF_ENDPOINT=BASE works as well as BASE/hf. It is a web.Options.Fallback
+// (a ServeMux pattern of that shape clashes with /files/{id}/{n}/{path...}):
+// it answers only requests of that shape and returns false for everything
+// else.
 func (h *Handler) Root(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 4)
-	if len(parts) != 4 || parts[1] != "resolve" || parts[0] == "" || parts[2] == "" || parts[3] == "" {
+	if len(parts) != 4 || parts[0] == "" || parts[2] == "" || parts[3] == "" {
 		return false
 	}
 	r.SetPathValue("id", parts[0])
-	r.SetPathValue("rev", parts[2])
 	r.SetPathValue("path", parts[3])
-	h.resolve(w, r)
+	switch parts[1] {
+	case "resolve":
+		r.SetPathValue("rev", parts[2])
+		h.resolve(w, r)
+	case "raw":
+		r.SetPathValue("rev", parts[2])
+		h.raw(w, r)
+	case "lfs":
+		r.SetPathValue("commit", parts[2])
+		h.lfs(w, r)
+	default:
+		return false
+	}
 	return true
 }
 
 // Routes returns the routes to mount (web.Options.Routes).
 func (h *Handler) Routes() []web.Route {
 	list, info := http.HandlerFunc(h.list), http.HandlerFunc(h.info)
+	tree, paths := http.HandlerFunc(h.tree), http.HandlerFunc(h.pathsInfo)
 	return []web.Route{
 		{Pattern: "GET /api/models", Handler: list, Doc: docList},
 		{Pattern: "GET /api/models/{id}", Handler: info, Doc: docInfo},
 		{Pattern: "GET /api/models/{id}/revision/{rev}", Handler: info, Doc: docInfoRev},
+		{Pattern: "GET /api/models/{id}/tree/{rev}", Handler: tree, Doc: docTree},
+		{Pattern: "GET /api/models/{id}/tree/{rev}/{path...}", Handler: tree, Doc: docTreePath},
+		{Pattern: "POST /api/models/{id}/paths-info/{rev}", Handler: paths, Doc: docPathsInfo},
 		{Pattern: "GET " + Prefix + "/api/models", Handler: list},
 		{Pattern: "GET " + Prefix + "/api/models/{id}", Handler: info},
 		{Pattern: "GET " + Prefix + "/api/models/{id}/revision/{rev}", Handler: info},
-		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}", Handler: http.HandlerFunc(h.tree)},
-		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}/{path...}", Handler: http.HandlerFunc(h.tree)},
+		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}", Handler: tree},
+		{Pattern: "GET " + Prefix + "/api/models/{id}/tree/{rev}/{path...}", Handler: tree},
+		{Pattern: "POST " + Prefix + "/api/models/{id}/paths-info/{rev}", Handler: paths},
 		{Pattern: "GET " + Prefix + "/{id}/resolve/{rev}/{path...}", Handler: http.HandlerFunc(h.resolve)},
 		{Pattern: "GET " + Prefix + "/{id}/lfs/{commit}/{path...}", Handler: http.HandlerFunc(h.lfs)},
 		{Pattern: "GET " + Prefix + "/{id}/raw/{rev}/{path...}", Handler: http.HandlerFunc(h.raw)},
@@ -368,16 +385,14 @@ func (h *Handler) raw(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, v, f, r.PathValue("rev") == Commit(v), false)
 		return
 	}
-	ptr := lfsPointer(f)
+	// The pointer text, with Range and conditional requests like any file
+	// (clients probe with Range: bytes=0-0 and read the size from
+	// Content-Range).
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(len(ptr)))
 	hdr.Set("ETag", `"`+f.SHA256+`-pointer"`)
 	hdr.Set("Cache-Control", "public, no-cache")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		io.WriteString(w, ptr)
-	}
+	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(lfsPointer(f)))
 }
 
 // lfsPointer is the git-lfs pointer file of a blob.
@@ -438,6 +453,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, v *zoo.Version, 
 		hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		hdr.Set("Cache-Control", "public, no-cache")
+	}
+	if f.Size == 0 && r.Header.Get("Range") != "" {
+		// No range of an empty file exists (ServeContent would answer 416);
+		// the Hub's clients probe every file with Range: bytes=0-0 and
+		// read its size from Content-Range: the whole (empty) file, with
+		// its size.
+		hdr.Set("Content-Range", "bytes */0")
+		hdr.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
 	}
 	sw := &countingWriter{ResponseWriter: w}
 	http.ServeContent(sw, r, "", time.Time{}, b)

@@ -412,6 +412,16 @@ func TestResolveAtRoot(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Header.Get("X-Repo-Commit") != Commit(v) || len(body) == 0 {
 		t.Fatalf("GET /%s/resolve/main/%s: %d %v", id, v.DescriptionFile, res.StatusCode, res.Header)
 	}
+	// The raw view and the LFS target too, and the tree and paths-info.
+	if res, body := e.do(t, "GET", "/"+id+"/raw/main/"+v.DescriptionFile, nil); res.StatusCode != http.StatusOK || len(body) == 0 {
+		t.Errorf("raw at the root: %d", res.StatusCode)
+	}
+	if res, _ := e.do(t, "HEAD", "/"+id+"/lfs/"+Commit(v)+"/"+v.DescriptionFile, nil); res.StatusCode != http.StatusOK {
+		t.Errorf("lfs at the root: %d", res.StatusCode)
+	}
+	if res, body := e.do(t, "GET", "/api/models/"+id+"/tree/main?recursive=true", nil); res.StatusCode != http.StatusOK || !strings.Contains(string(body), v.DescriptionFile) {
+		t.Errorf("tree at the root: %d %s", res.StatusCode, body)
+	}
 	for _, p := range []string{"/" + id + "/resolve/main/no-such-file", "/" + id + "/other/main/" + v.DescriptionFile, "/nothing-here"} {
 		if res, _ := e.do(t, "GET", p, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", p, res.StatusCode)

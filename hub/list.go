@@ -18,6 +18,7 @@ const (
 	DefaultLimit = 100
 	maxParam     = 256 // bytes of search, author, a filter value
 	maxFilters   = 20
+	maxExpand    = 64 // expand values (the JS client sends about 20)
 )
 
 // listQuery is a parsed GET /api/models query.
@@ -33,8 +34,10 @@ type listQuery struct {
 	Offset  int
 }
 
-// parseListQuery reads the Hub's list parameters. Parameters the Hub knows
-// but that mean nothing here (config, cardData, expand, …) are ignored.
+// parseListQuery reads the Hub's list parameters. expand=siblings (the
+// JS client's additionalFields ["filePaths"]) is full=true; other expand
+// values and parameters the Hub knows but that mean nothing here (config,
+// cardData, …) are ignored.
 func parseListQuery(q url.Values) (listQuery, error) {
 	const op = "hub.list"
 	lq := listQuery{Sort: "id", Limit: DefaultLimit}
@@ -123,6 +126,14 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		lq.Full = true
 	default:
 		return bad("full is true or false, not %q", f)
+	}
+	if len(q["expand"]) > maxExpand {
+		return bad("give at most %d expand values", maxExpand)
+	}
+	for _, e := range q["expand"] {
+		if e == "siblings" {
+			lq.Full = true
+		}
 	}
 	c, err := one("cursor")
 	if err != nil {

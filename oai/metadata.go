@@ -135,8 +135,9 @@ func firstNonEmpty(ss ...string) string {
 }
 
 // dataCite writes the oai_datacite record: the OAI-DataCite 1.1 envelope
-// (isReferenceQuality true only with a minted DOI, schemaVersion 4,
-// datacentreSymbol the publisher) around fair.DataCiteXML's resource.
+// (schemaVersion 4, datacentreSymbol the publisher; 1.1 has no
+// isReferenceQuality, which was OAI-DataCite 1.0's) around
+// fair.DataCiteXML's resource.
 func (c *call) dataCite(it Item) error {
 	r := c.record4(it.Version, c.desc(it))
 	x, err := fair.DataCiteXML(r)
@@ -148,7 +149,6 @@ func (c *call) dataCite(it Item) error {
 	}
 	b := &c.body
 	b.WriteString(`<oai_datacite xmlns="http://schema.datacite.org/oai/oai-1.1/" xsi:schemaLocation="http://schema.datacite.org/oai/oai-1.1/ http://schema.datacite.org/oai/oai-1.1/oai.xsd">`)
-	elem(b, "isReferenceQuality", strconv.FormatBool(fair.NormDOI(r.DOI) != ""))
 	elem(b, "schemaVersion", "4")
 	publisher := c.h.opts.Publisher
 	if publisher == "" {

@@ -46,6 +46,7 @@ import (
 	"encoding/xml"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -66,7 +67,10 @@ type Options struct {
 	// Name is the repositoryName of Identify; "" means "zoo at HOST".
 	Name string
 	// AdminEmails are Identify's adminEmail (the protocol requires one);
-	// empty means "admin@HOST".
+	// empty means "admin@HOST" for a domain name with a dot, else
+	// "admin@localhost.invalid" (RFC 2606's reserved top-level domain:
+	// OAI-PMH.xsd's emailType wants a dotted domain, and an address
+	// under a bare host name or an IP address would not be one).
 	AdminEmails []string
 	// Publisher names the instance in the metadata; "" means the host.
 	Publisher string
@@ -175,6 +179,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) base(r *http.Request) string { return web.BaseURL(r, h.opts.Base) }
 
 // hostOf is the host name (no port) of a base URL.
+// defaultAdminEmail is the adminEmail when none is configured (see
+// Options.AdminEmails).
+func defaultAdminEmail(host string) string {
+	if net.ParseIP(host) != nil || !strings.Contains(strings.Trim(host, "."), ".") {
+		return "admin@localhost.invalid"
+	}
+	return "admin@" + host
+}
+
 func hostOf(base string) string {
 	u, err := url.Parse(base)
 	if err != nil || u.Hostname() == "" {
@@ -281,7 +294,7 @@ func (c *call) identify() (*protoError, error) {
 	}
 	emails := c.h.opts.AdminEmails
 	if len(emails) == 0 {
-		emails = []string{"admin@" + c.host}
+		emails = []string{defaultAdminEmail(c.host)}
 	}
 	b := &c.body
 	b.WriteString("<Identify>")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"mime"
@@ -24,25 +25,53 @@ type download struct {
 	counts bool // a whole GET counts as a download (repo.Counts)
 }
 
-// file serves GET|HEAD /files/{id}/{n}/{path...}.
+// file serves GET|HEAD /files/{id}/{n}/{path...} and /files/{id}/{file}
+// (one segment: the mux would redirect /files/{id}/x to /files/{id}/x/
+// for a {path...} pattern). The segment after the id is the version when it
+// is "latest" or made of digits (and then must be a version number);
+// otherwise the whole rest is a path in the latest published version,
+// like {n} = latest. So one URL pattern, BASE/files/{id}/rdf.yaml with
+// {id} either "ID" or "ID/N", names a description whose files are beside
+// it (bioimageio.spec's BIOIMAGEIO_COLLECTION_HTTP_PATTERN). A file in a
+// top-level folder named by digits or "latest" of the latest version is
+// reached with /files/{id}/latest/{path...}.
 func (s *server) file(w http.ResponseWriter, r *http.Request) {
-	n, err := versionNumber(r.PathValue("n"), true)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	n, p := 0, cmp.Or(r.PathValue("file"), r.PathValue("path"))
+	if seg := r.PathValue("n"); versionLike(seg) {
+		var err error
+		if n, err = versionNumber(seg, true); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	} else if seg != "" {
+		p = seg + "/" + p
 	}
 	v, err := s.svc.Get(r.Context(), userOf(r), r.PathValue("id"), n)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	f, err := repo.FileOf(v, r.PathValue("path"))
+	f, err := repo.FileOf(v, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.serve(w, r, download{v: v, latest: n == 0, sha256: f.SHA256, name: path.Base(f.Path),
 		ctype: contentType(f.Path), counts: repo.Counts(v, f.Path)})
+}
+
+// versionLike reports whether a path segment after a model id names a
+// version: "latest" or ASCII digits.
+func versionLike(seg string) bool {
+	if seg == "latest" {
+		return true
+	}
+	for _, c := range []byte(seg) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return seg != ""
 }
 
 // pkg serves GET|HEAD /packages/{id} and /packages/{id}/{n}.

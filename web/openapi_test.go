@@ -28,6 +28,8 @@ func concrete(p string) string {
 			return "3"
 		case "path":
 			return "sub/dir/file.txt"
+		case "file":
+			return "rdf.yaml"
 		}
 		return "affable-shark"
 	})

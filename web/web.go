@@ -16,6 +16,7 @@
 //	POST /api/v1/models/{id}/versions/{n}/retire   {"reason"}
 //	GET  /api/v1/review-queue                      submitted versions (reviewers)
 //	GET  /files/{id}/{n}/{path...}                 one file of a version ({n} may be "latest"); also HEAD
+//	GET  /files/{id}/{path...}                     one file of the latest published version (see server.file); also HEAD
 //	GET  /packages/{id}[/{n}]                      the package zip; also HEAD
 //	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
 //	GET  /healthz, /readyz                         process up; catalog reachable
@@ -274,6 +275,7 @@ func (s *server) routes() []route {
 		api("POST /api/v1/models/{id}/versions/{n}/retire", s.retire),
 		api("GET /api/v1/review-queue", s.reviewQueue),
 		api("GET /files/{id}/{n}/{path...}", s.file),
+		api("GET /files/{id}/{file}", s.file), // deeper paths reach {n}/{path...}
 		api("GET /packages/{id}", s.pkg),
 		api("GET /packages/{id}/{n}", s.pkg),
 		open("GET /api/openapi.json", s.openAPI),

@@ -4,14 +4,15 @@ package main
 //
 //   - /oai: OAI-PMH 2.0 (oai_dc, oai_datacite with the DOIs the fair
 //     feature recorded);
-//   - /collection.json and /index.json: bioimage.io's collection layouts;
+//   - /collection.json, /all_versions.json, /id_map.json and /index.json:
+//     bioimage.io's collection files (docs/bioimageio-tools.md);
 //   - /hf/…: Hugging Face Hub compatible reads (HF_ENDPOINT=BASE/hf), the
 //     list and model info also at /api/models.
 //
 // Configuration (environment, all optional): ZOO_PUBLIC_URL, the public
 // base URL used in identifiers and links (default: each request's host);
 // ZOO_ADMIN_EMAIL, comma-separated adminEmail of OAI-PMH Identify (default
-// admin@HOST); ZOO_OAI_KEY, the key signing resumption tokens, the same on
+// admin@HOST, or admin@localhost.invalid on a host without a dotted name); ZOO_OAI_KEY, the key signing resumption tokens, the same on
 // every replica (default: derived from the host, see oai.Options.Key).
 
 import (
@@ -46,13 +47,12 @@ func init() {
 				}
 			}
 			o := oai.New(oai.RepoSource(env.svc), oopts)
-			c := collection.New(collection.RepoSource(env.svc), collection.Options{Base: base})
+			c := collection.New(collection.RepoSource(env.svc), collection.Options{Base: base, DOI: oopts.DOI})
 			routes := []web.Route{
 				{Pattern: "GET /oai", Handler: o},
 				{Pattern: "POST /oai", Handler: o},
-				{Pattern: "GET /collection.json", Handler: http.HandlerFunc(c.ServeCollection)},
-				{Pattern: "GET /index.json", Handler: http.HandlerFunc(c.ServeIndex)},
 			}
+			routes = append(routes, c.Routes()...)
 			return append(routes, hubFor(env, base).Routes()...), nil
 		},
 		fallback: func(env *serverEnv) func(http.ResponseWriter, *http.Request) bool {

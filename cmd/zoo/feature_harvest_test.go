@@ -93,6 +93,12 @@ func TestHarvestRoutes(t *testing.T) {
 	if code, body := get("/index.json"); code != 200 || !strings.Contains(body, `"total":1`) {
 		t.Errorf("index.json: %d %.300s", code, body)
 	}
+	if code, body := get("/id_map.json"); code != 200 || !strings.Contains(body, `"`+v.ModelID+`/1":{"source":"https://zoo.example.org/files/`+v.ModelID+`/1/rdf.yaml"`) {
+		t.Errorf("id_map.json: %d %.300s", code, body)
+	}
+	if code, body := get("/all_versions.json"); code != 200 || !strings.Contains(body, `"concept":"`+v.ModelID+`"`) {
+		t.Errorf("all_versions.json: %d %.300s", code, body)
+	}
 	if code, body := get("/hf/api/models/" + v.ModelID); code != 200 || !strings.Contains(body, `"sha":"`+v.PackageSHA256[:40]) {
 		t.Errorf("hub: %d %.300s", code, body)
 	}

@@ -196,6 +196,10 @@ func doc(e export, latest bool) json.RawMessage {
 		params = append(params, map[string]any{"$ref": "#/components/parameters/n"})
 	}
 	ct, _, _ := strings.Cut(e.contentType, ";")
+	body := map[string]any{"type": "string"} // XML, BibTeX, CFF, RIS: text
+	if strings.HasSuffix(ct, "json") {
+		body = map[string]any{"type": "object"} // DataCite JSON, JSON-LD
+	}
 	op := map[string]any{
 		"tags":        []string{"metadata"},
 		"operationId": opID,
@@ -209,7 +213,7 @@ func doc(e export, latest bool) json.RawMessage {
 					"Link":                map[string]any{"description": "signposting.org level 1 links", "schema": map[string]any{"type": "string"}},
 					"Content-Disposition": map[string]any{"schema": map[string]any{"type": "string"}},
 				},
-				"content": map[string]any{ct: map[string]any{"schema": map[string]any{"type": "string"}}},
+				"content": map[string]any{ct: map[string]any{"schema": body}},
 			},
 			"400": map[string]any{"$ref": "#/components/responses/BadRequest"},
 			"401": map[string]any{"$ref": "#/components/responses/Unauthorized"},

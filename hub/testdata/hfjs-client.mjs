@@ -16,6 +16,8 @@ for await (const f of listFiles({ repo: { type: "model", name: id }, hubUrl })) 
 const w = out.siblings.find((p) => p.endsWith(".onnx"));
 const di = await fileDownloadInfo({ repo: id, path: w, hubUrl });
 out.weightsInfo = { size: di.size, etag: di.etag };
+const raw = await fileDownloadInfo({ repo: id, path: w, hubUrl, raw: true });
+out.rawPointerSize = raw.size;
 const blob = await downloadFile({ repo: id, path: w, hubUrl });
 out.weightsSHA256 = createHash("sha256").update(Buffer.from(await blob.arrayBuffer())).digest("hex");
 const y = await downloadFile({ repo: id, path: "rdf.yaml", revision: info.sha, hubUrl });
