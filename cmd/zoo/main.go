@@ -54,6 +54,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newSearchCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newChallengeCmd())
+	root.AddCommand(newMCPCmd())
 	return root
 }
 
