@@ -34,8 +34,8 @@ type mcpInstance struct {
 func startMCPInstance(t *testing.T) *mcpInstance {
 	t.Helper()
 	seed := t.TempDir()
-	for name, dir := range map[string]string{"unet2d-nuclei-broad-onnx": "nuclei", "upsample-onnx": "upsample"} {
-		if err := os.Rename(copyDir(t, fixtures.Path(t, "packages", name)), filepath.Join(seed, dir)); err != nil {
+	for _, name := range []string{"unet2d-nuclei-broad-onnx", "upsample-onnx"} { // the nuclei one also seeds the challenge nuclei-demo
+		if err := os.Rename(copyDir(t, fixtures.Path(t, "packages", name)), filepath.Join(seed, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,6 +202,19 @@ func checkCatalogue(t *testing.T, anon, owner *mcp.ClientSession, draft string) 
 	}
 	if res := callTool(t, anon, "search_models", map[string]any{"limit": -1}, nil); !res.IsError || !strings.Contains(resultText(res), "give 1 to 25") {
 		t.Errorf("a bad limit: %s", resultText(res))
+	}
+	var cs mcpserver.ChallengesOut
+	callTool(t, anon, "list_challenges", map[string]any{}, &cs)
+	if len(cs.Challenges) != 1 || cs.Challenges[0].Slug != "nuclei-demo" || len(cs.Challenges[0].Metrics) == 0 {
+		t.Errorf("list_challenges: %+v", cs)
+	}
+	var lb mcpserver.LeaderboardOut
+	if res := callTool(t, anon, "show_leaderboard", map[string]any{"challenge": "nuclei-demo"}, &lb); res.IsError || lb.Phase == "" || len(lb.Metrics) == 0 ||
+		len(lb.Rows) > 0 && lb.Rows[0].Rank != 1 {
+		t.Errorf("show_leaderboard: %s %+v", resultText(res), lb)
+	}
+	if res := callTool(t, anon, "show_leaderboard", map[string]any{"challenge": "no-such"}, nil); !res.IsError || !strings.Contains(resultText(res), "list_challenges") {
+		t.Errorf("an unknown challenge: %s", resultText(res))
 	}
 	return nucleiRef
 }
