@@ -70,8 +70,8 @@ func (ss *session) searchModels(ctx context.Context, req *mcp.CallToolRequest, i
 	v := url.Values{}
 	v.Set("q", in.Query)
 	for facet, vals := range map[string][]string{
-		search.FacetType: in.Type, "tag": in.Tags, "dims": in.Dims, "weight_format": in.WeightFormat,
-		"test": in.Test, "tool": in.Tool, "license": in.License,
+		search.FacetType: in.Type, search.FacetTag: in.Tags, search.FacetDims: in.Dims, search.FacetWeightFormat: in.WeightFormat,
+		search.FacetTest: in.Test, search.FacetTool: in.Tool, search.FacetLicense: in.License,
 	} {
 		for _, x := range vals {
 			v.Add(facet, x)
@@ -187,12 +187,23 @@ func parseRef(s string) (string, int, error) {
 			return "", 0, userError("model %q: the part after / must be a version number ≥ 1 (e.g. %s/1)", s, id)
 		}
 	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return "", 0, userError("model %q: an id has lower-case letters, digits, '-', '_' and '.' only (e.g. affable-shark)", s)
-		}
+	if !validID(id) {
+		return "", 0, userError("model %q: an id starts with a lower-case letter or digit and has lower-case letters, digits, '-', '_' and '.' only (e.g. affable-shark)", s)
 	}
 	return id, n, nil
+}
+
+// validID reports whether id has the shape of a model id.
+func validID(id string) bool {
+	if id == "" || len(id) > 100 || !(id[0] >= 'a' && id[0] <= 'z' || id[0] >= '0' && id[0] <= '9') {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // version returns the version ref names that u may see: N, or for "ID"

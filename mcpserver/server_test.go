@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -506,4 +507,71 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// blockingRunner holds every run until release is closed or its context
+// ends.
+type blockingRunner struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingRunner) Run(ctx context.Context, u *zoo.User, in RunInput, progress Progress) (*RunResult, error) {
+	b.started <- struct{}{}
+	select {
+	case <-b.release:
+		return &RunResult{Tiles: 1}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// The limit of runs at once per client, through the tool: a third run
+// while two hold is refused with what to do; another client still runs.
+func TestRunLimitThroughTheTool(t *testing.T) {
+	br := &blockingRunner{started: make(chan struct{}, 4), release: make(chan struct{})}
+	r := newRig(t, func(c *Config) { c.Runner = br; c.MaxRunsPerClient = 2 })
+	cs := connect(t, r.srv.Server(r.env.Contributor), nil)
+	other := connect(t, r.srv.Server(r.env.Reviewer), nil)
+	img := base64.StdEncoding.EncodeToString([]byte("\x93NUMPY"))
+	args := map[string]any{"model": r.nuclei.ModelID, "image_base64": img, "output_dir": t.TempDir()}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res := call(t, cs, "run_model", args, nil); res.IsError {
+				t.Errorf("a run within the limit: %s", text(res))
+			}
+		}()
+		<-br.started
+	}
+	if msg := toolError(t, call(t, cs, "run_model", args, nil)); !strings.Contains(msg, "you already have 2 runs in progress") {
+		t.Errorf("a third run: %s", msg)
+	}
+	done := make(chan *mcp.CallToolResult)
+	go func() { done <- call(t, other, "run_model", args, nil) }()
+	<-br.started
+	close(br.release)
+	if res := <-done; res.IsError {
+		t.Errorf("another user's run: %s", text(res))
+	}
+	wg.Wait()
+}
+
+// A run past the time limit stops with a message saying so.
+func TestRunTimeLimit(t *testing.T) {
+	br := &blockingRunner{started: make(chan struct{}, 1), release: make(chan struct{})}
+	r := newRig(t, func(c *Config) { c.Runner = br; c.RunTimeout = 200 * time.Millisecond })
+	cs := connect(t, r.srv.Server(nil), nil)
+	args := map[string]any{"model": r.nuclei.ModelID, "image_base64": "AAAA"}
+	if msg := toolError(t, call(t, cs, "run_model", args, nil)); !strings.Contains(msg, "took too long and was stopped") {
+		t.Errorf("a run past the limit: %s", msg)
+	}
+	// A draft never runs, even for its uploader.
+	draft := r.env.Upload(t, "unet2d-multi-tensor-onnx", true)
+	owner := connect(t, r.srv.Server(r.env.Contributor), nil)
+	if msg := toolError(t, call(t, owner, "run_model", map[string]any{"model": draft.ModelID, "image_base64": "AAAA"}, nil)); !strings.Contains(msg, "not published") {
+		t.Errorf("a draft run: %s", msg)
+	}
 }

@@ -204,7 +204,7 @@ func parseResourceURI(uri string) (id string, n int, p string, err error) {
 		return "", 0, "", fmt.Errorf("not a model file URI: use zoo://models/ID/N/PATH")
 	}
 	parts := strings.SplitN(strings.TrimPrefix(u.Path, "/"), "/", 3)
-	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+	if len(parts) != 3 || !validID(parts[0]) || parts[2] == "" {
 		return "", 0, "", fmt.Errorf("use zoo://models/ID/N/PATH (N a version number or latest)")
 	}
 	if parts[1] != "latest" {
@@ -213,7 +213,7 @@ func parseResourceURI(uri string) (id string, n int, p string, err error) {
 		}
 	}
 	p = path.Clean(parts[2])
-	if strings.HasPrefix(p, "..") || path.IsAbs(p) {
+	if p == "." || strings.HasPrefix(p, "..") || path.IsAbs(p) || !utf8.ValidString(p) {
 		return "", 0, "", fmt.Errorf("path %q is outside the package", parts[2])
 	}
 	return parts[0], n, p, nil
