@@ -13,12 +13,14 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/mcpserver"
+	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
 func newMCPCmd() *cobra.Command {
 	var sf storageFlags
 	var server, token, out string
+	var workers int
 	cmd := &cobra.Command{
 		Use:   "mcp (--server URL | --data DIR | --db URL --blobs URL) [--token T] [--out DIR]",
 		Short: "Serve zoo to an AI assistant over the Model Context Protocol (stdio)",
@@ -36,7 +38,10 @@ builds the package here and uploads it.
 
 With --data DIR (or --db and --blobs) it opens that repository itself, as
 zoo serve would, and runs models in this process as zoo predict does. The
-token, if given, must be one of that repository's.
+token, if given, must be one of that repository's. --workers N (default 1)
+runs that many of the repository's jobs here (the tests of uploads,
+challenge evaluations); 0 leaves them to a zoo serve or zoo worker on the
+same storage.
 
 Tools: ` + strings.Join(mcpserver.Tools, ", ") + `.
 Resources: zoo://models/ID/N/PATH (files of a version), zoo://docs/tools.
@@ -88,8 +93,17 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 					return err
 				}
 			}
-			_, env, err := serveOnly(ctx, st, log, "")
-			if err != nil {
+			if workers < 0 {
+				return usageErr("--workers %d: give 0 (jobs run elsewhere) or more", workers)
+			}
+			var env *serverEnv
+			if workers > 0 {
+				var q *queue.Queue
+				if q, env, err = startWorkers(ctx, st, workers, log, false, ""); err != nil {
+					return err
+				}
+				defer stopWorkers(q)
+			} else if _, env, err = serveOnly(ctx, st, log, ""); err != nil {
 				return err
 			}
 			cfg := mcpserver.Config{Repo: env.svc, Files: true, OutDir: out, Logger: log}
@@ -111,6 +125,7 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 	sf.register(cmd, true)
 	cmd.Flags().StringVar(&server, "server", "", "a zoo server's URL: talk to its /mcp endpoint")
 	cmd.Flags().StringVar(&token, "token", "", "API token the tools act with (default $ZOO_TOKEN; none: anonymous)")
+	cmd.Flags().IntVar(&workers, "workers", 1, "with --data/--db: jobs run at once in this process (0: a zoo serve or zoo worker runs them)")
 	cmd.Flags().StringVar(&out, "out", "", "where run_model writes results (default: zoo-results beside each image)")
 	return cmd
 }

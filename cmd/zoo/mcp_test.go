@@ -310,7 +310,7 @@ func TestMCPOverStdio(t *testing.T) {
 		args []string
 	}{
 		{"server", []string{"--server", in.server}},
-		{"data", []string{"--data", in.data}},
+		{"data", []string{"--data", in.data, "--workers", "0"}}, // serve works the queue
 	} {
 		t.Run(door.name, func(t *testing.T) {
 			progress := &progressCounter{}
@@ -361,5 +361,27 @@ func TestMCPUsage(t *testing.T) {
 	}
 	if code, msg := zooFail(t, "mcp", "--server", "http://127.0.0.1:1"); code == 0 || !strings.Contains(msg, "cannot open an MCP session") {
 		t.Errorf("no server: %d %s", code, msg)
+	}
+}
+
+// zoo mcp --data alone is a whole local repository: an upload's test runs
+// in its worker, and model_status reports the outcome.
+func TestMCPDataRunsUploadTests(t *testing.T) {
+	needORT(t)
+	data := t.TempDir()
+	alice := token(t, []string{"--data", data}, "alice", "contributor")
+	cs := dialStdio(t, &progressCounter{}, "--data", data, "--token", alice)
+	var st mcpserver.StatusOut
+	res := callTool(t, cs, "upload_model", map[string]any{"path": copyDir(t, fixtures.Path(t, "packages", "upsample-onnx"))}, &st)
+	if res.IsError || st.State != "submitted" || st.TestStatus != "pending" {
+		t.Fatalf("upload_model: %s %+v", resultText(res), st)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for st.TestStatus == "pending" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		callTool(t, cs, "model_status", map[string]any{"model": st.Ref}, &st)
+	}
+	if st.TestStatus != "passed" || st.TestByFormat["onnx"] == "" || !strings.Contains(st.Next, "reviewer") {
+		t.Errorf("model_status after the test: %+v", st)
 	}
 }
