@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,8 +21,10 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/zoo-bioimage/zoo/blob/s3"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/mcpserver"
+	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
@@ -288,6 +293,24 @@ func TestMCPOverHTTP(t *testing.T) {
 	if res := callTool(t, anon, "run_model", map[string]any{"model": ref, "path": img}, nil); !res.IsError || !strings.Contains(resultText(res), "cannot read files on your computer") {
 		t.Errorf("run_model with a path over HTTP: %s", resultText(res))
 	}
+	// zoo mcp as a real child process over its standard input and output
+	// (this test binary re-executed as zoo, see TestMain), proxying to
+	// the same server.
+	cmd := exec.Command(os.Args[0], "mcp", "--server", in.server)
+	cmd.Env = append(os.Environ(), asZooEnv+"=1")
+	proc, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found mcpserver.SearchOut
+	callTool(t, proc, "search_models", map[string]any{"query": "nuclei"}, &found)
+	if found.Total != 1 || found.Models[0].Ref != ref {
+		t.Errorf("search through a zoo mcp process: %+v", found)
+	}
+	if err := proc.Close(); err != nil {
+		t.Errorf("closing the zoo mcp process: %v", err)
+	}
+
 	// A bad token is refused before any tool runs.
 	tr := &mcp.StreamableClientTransport{Endpoint: in.server + "/mcp", HTTPClient: &http.Client{Transport: bearerRT{"zoo_not-a-token"}}}
 	if _, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(), tr, nil); err == nil {
@@ -383,5 +406,118 @@ func TestMCPDataRunsUploadTests(t *testing.T) {
 	}
 	if st.TestStatus != "passed" || st.TestByFormat["onnx"] == "" || !strings.Contains(st.Next, "reviewer") {
 		t.Errorf("model_status after the test: %+v", st)
+	}
+}
+
+// roundRobin sends each request to the next of several replicas, like a
+// load balancer without sticky sessions.
+type roundRobin struct {
+	mu    sync.Mutex
+	hosts []string
+	next  int
+	seen  map[string]int
+}
+
+func (rr *roundRobin) RoundTrip(r *http.Request) (*http.Response, error) {
+	rr.mu.Lock()
+	host := rr.hosts[rr.next%len(rr.hosts)]
+	rr.next++
+	rr.seen[host]++
+	rr.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.URL.Host, r.Host = host, host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// /mcp is stateless: behind a round-robin balancer over two replicas on
+// PostgreSQL and S3, one client session searches, describes and runs (the
+// job queued through one replica, run by the other's worker, polled by
+// whichever answers).
+func TestMCPScaleOut(t *testing.T) {
+	s3URL := os.Getenv("ZOO_TEST_S3")
+	if s3URL == "" {
+		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + " (CI is set: failing instead of skipping)")
+		}
+		t.Skip(msg)
+	}
+	needORT(t)
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(s3URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/mcp-" + strings.ToLower(rand.Text()[:10])
+	store, err := s3.New(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.EnsureBucket(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		var keys []string
+		store.Walk(ctx, func(sha string, _ int64) error { keys = append(keys, sha); return nil })
+		for _, k := range keys {
+			store.Delete(ctx, k)
+		}
+	})
+	seed := t.TempDir()
+	if err := os.Rename(copyDir(t, fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")), filepath.Join(seed, "unet2d-nuclei-broad-onnx")); err != nil {
+		t.Fatal(err)
+	}
+	storage := []string{"--db", dsn, "--blobs", u.String()}
+	a, _ := startServe(t, append(storage, "--seed", seed, "--workers", "0")...)
+	b, _ := startServe(t, append(storage, "--workers", "1")...)
+	rr := &roundRobin{seen: map[string]int{}}
+	for _, s := range []string{a, b} {
+		su, _ := url.Parse(s)
+		rr.hosts = append(rr.hosts, su.Host)
+	}
+	progress := &progressCounter{}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, &mcp.ClientOptions{ProgressNotificationHandler: progress.handle}).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: a + "/mcp", HTTPClient: &http.Client{Transport: rr}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	var found mcpserver.SearchOut
+	deadline := time.Now().Add(time.Minute)
+	for found.Total == 0 && time.Now().Before(deadline) {
+		callTool(t, cs, "search_models", map[string]any{"query": "nuclei"}, &found)
+		if found.Total == 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if found.Total != 1 {
+		t.Fatalf("search: %+v", found)
+	}
+	var d mcpserver.DescribeOut
+	callTool(t, cs, "describe_model", map[string]any{"model": found.Models[0].Ref}, &d)
+	img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.npy")
+	data, _ := os.ReadFile(img)
+	var ro mcpserver.RunOut
+	if res := callTool(t, cs, "run_model", map[string]any{"model": d.Ref, "image_base64": base64.StdEncoding.EncodeToString(data)}, &ro); res.IsError || ro.Links["result_npy"] == "" {
+		t.Fatalf("run_model: %s", resultText(res))
+	}
+	resp, err := http.Get(ro.Links["result_npy"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	got, err := npy.Read(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTensor(t, "the scaled-out run's result", got, predictRef(t, img))
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for _, h := range rr.hosts {
+		if rr.seen[h] == 0 {
+			t.Errorf("no request reached %s: %v", h, rr.seen)
+		}
 	}
 }
