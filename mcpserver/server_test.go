@@ -41,7 +41,11 @@ type rig struct {
 	scaling *zoo.Version
 }
 
-func newRig(t *testing.T, tune func(*Config)) *rig {
+func newRig(t *testing.T, tune func(*Config)) *rig { return newRigTuned(t, tune) }
+
+func newRigTB(tb testing.TB) *rig { return newRigTuned(tb, nil) }
+
+func newRigTuned(t testing.TB, tune func(*Config)) *rig {
 	t.Helper()
 	env := cachetest.New(t)
 	r := &rig{env: env}
