@@ -208,7 +208,8 @@ func (p *Proxy) call(ctx context.Context, req *mcp.CallToolRequest, name string,
 	}
 	res, err := p.remote.CallTool(ctx, params)
 	if err != nil {
-		return nil, fmt.Errorf("the zoo server %s did not answer: %w", p.api.Server(), err)
+		// A tool error, not a protocol one: the assistant should see it.
+		return errResult(fmt.Errorf("the zoo server %s did not answer (%v); check that it runs and try again", p.api.Server(), err)), nil
 	}
 	return res, nil
 }
@@ -280,9 +281,9 @@ func (p *Proxy) runModel(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 	if in.Axes != "" {
 		args["axes"] = in.Axes
 	}
-	res, err := p.call(ctx, req, "run_model", args)
-	if err != nil || res.IsError {
-		return res, err
+	res, _ := p.call(ctx, req, "run_model", args)
+	if res.IsError {
+		return res, nil
 	}
 	var out RunOut
 	b, _ := json.Marshal(res.StructuredContent)
