@@ -153,6 +153,7 @@ type DescribeOut struct {
 	Summary       string            `json:"summary" jsonschema:"what the model does, in words"`
 	Description   string            `json:"description"`
 	Type          string            `json:"type"`
+	Dims          []string          `json:"dims" jsonschema:"what images it takes: 2d, 3d and/or time"`
 	Tags          []string          `json:"tags"`
 	Authors       []string          `json:"authors"`
 	License       string            `json:"license"`
@@ -245,7 +246,7 @@ func describe(v *zoo.Version, d *spec.Model, base string) DescribeOut {
 	ref := fmt.Sprintf("%s/%d", v.ModelID, v.Number)
 	out := DescribeOut{
 		Ref: ref, ID: v.ModelID, Version: v.Number, State: string(v.State), Name: d.Name, Description: d.Description,
-		Type: d.Type, Tags: nonNil(d.Tags), License: d.License, TestStatus: string(v.TestStatus),
+		Type: d.Type, Dims: nonNil(search.Dims(d)), Tags: nonNil(d.Tags), License: d.License, TestStatus: string(v.TestStatus),
 		WeightFormats: nonNil(d.Weights.Formats()), TestByFormat: compat.FormatStatuses(v.TestReport),
 		ToolsDeclared: nonNil(compat.Declared(d)), ToolsTested: nonNil(compat.Tested(d, v.TestReport)),
 		Authors: []string{}, Citations: []Citation{}, Inputs: []TensorInfo{}, Outputs: []TensorInfo{},
@@ -273,13 +274,13 @@ func describe(v *zoo.Version, d *spec.Model, base string) DescribeOut {
 		out.Resources["documentation"] = resourceURI(v.ModelID, v.Number, d.Documentation)
 	}
 	out.Summary = summary(d)
-	pkg := fmt.Sprintf("/packages/%s/%d", v.ModelID, v.Number)
+	get := fmt.Sprintf("get the package with zoo download --server URL %s -o DIR (or GET /packages/%s/%d on the server)", ref, v.ModelID, v.Number)
 	if base != "" {
-		pkg = strings.TrimSuffix(base, "/") + pkg
+		get = fmt.Sprintf("download the package %s/packages/%s/%d", strings.TrimSuffix(base, "/"), v.ModelID, v.Number)
 	}
 	out.RunElsewhere = []string{
 		fmt.Sprintf("run_model with model %s (here)", ref),
-		fmt.Sprintf("download the package %s and run: zoo predict --model PACKAGE.zip --input IMAGE.tif --output OUTDIR", pkg),
+		get + ", then run: zoo predict --model PACKAGE.zip --input IMAGE.tif --output OUTDIR",
 		fmt.Sprintf("Python: bioimageio.core (pip install bioimageio.core): load_model_description(%q) on the downloaded package, then predict(model=..., inputs=...)", "PACKAGE.zip"),
 	}
 	if len(out.ToolsDeclared) > 0 {
@@ -297,7 +298,11 @@ func summary(d *spec.Model) string {
 		b.WriteString(oneLine(d.Description, 400))
 	}
 	if len(d.Inputs) > 0 && len(d.Outputs) > 0 {
-		fmt.Fprintf(&b, " It takes %s and gives %s.", plural(len(d.Inputs), "input"), plural(len(d.Outputs), "output"))
+		dims := ""
+		if ds := search.Dims(d); len(ds) > 0 {
+			dims = " (" + strings.Join(ds, ", ") + ")"
+		}
+		fmt.Fprintf(&b, " It takes %s%s and gives %s.", plural(len(d.Inputs), "input"), dims, plural(len(d.Outputs), "output"))
 		if m := meaning(&d.Outputs[0]); m != "" {
 			fmt.Fprintf(&b, " Output %s: %s.", d.Outputs[0].ID, m)
 		}

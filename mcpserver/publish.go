@@ -140,7 +140,7 @@ func (ss *session) upload(ctx context.Context, req *mcp.CallToolRequest, in Uplo
 	const tool = "upload_model"
 	u := ss.caller(req)
 	if u == nil {
-		return nil, StatusOut{}, zoo.E("mcp", zoo.Unauthorized, nil, "upload_model needs an API token: anonymous callers cannot upload; configure the token in the MCP client (Authorization: Bearer …, or ZOO_TOKEN for zoo mcp)")
+		return nil, StatusOut{}, zoo.E("mcp", zoo.Unauthorized, nil, "upload_model needs an API token: anonymous callers cannot upload")
 	}
 	var body io.Reader
 	var closeFn func()

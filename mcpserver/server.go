@@ -55,6 +55,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,9 +294,12 @@ func (s *Server) toolError(tool string, err error) error {
 		s.log.Error("mcp tool failed", "tool", tool, "err", err)
 		return fmt.Errorf("%s failed on the server (an internal error, logged there); try again later", tool)
 	case zoo.NotFound:
+		if strings.Contains(tool, "challenge") || strings.Contains(tool, "leaderboard") {
+			return fmt.Errorf("%s; list_challenges lists the challenges you may see", msg)
+		}
 		return fmt.Errorf("%s; find models with search_models (drafts are visible only with their uploader's or a reviewer's token)", msg)
 	case zoo.Unauthorized:
-		return fmt.Errorf("%s; configure an API token for this MCP server (zoo admin token, or ask the instance's administrator)", msg)
+		return fmt.Errorf("%s; configure an API token for this MCP server (Authorization: Bearer TOKEN over HTTP, --token or ZOO_TOKEN for zoo mcp; tokens come from zoo admin token or the instance's administrator)", msg)
 	case zoo.Forbidden:
 		return fmt.Errorf("%s (your token does not allow this)", msg)
 	case zoo.Unavailable:
@@ -307,4 +311,18 @@ func (s *Server) toolError(tool string, err error) error {
 // userError is an error in the caller's words, for tool results.
 func userError(format string, args ...any) error {
 	return zoo.E("mcp", zoo.Invalid, nil, format, args...)
+}
+
+// tool wraps a handler so that every error it returns reaches the client
+// as toolError words (a *zoo.Error's message without its operation, with
+// a hint; internal errors logged and hidden).
+func tool[In, Out any](s *Server, name string, h mcp.ToolHandlerFor[In, Out]) mcp.ToolHandlerFor[In, Out] {
+	return func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(ctx, req, in)
+		var ze *zoo.Error
+		if err != nil && errors.As(err, &ze) {
+			err = s.toolError(name, err)
+		}
+		return res, out, err
+	}
 }

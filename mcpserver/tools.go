@@ -32,28 +32,28 @@ func (s *Server) newMCP(ss *session) *mcp.Server {
 	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)}
 	mcp.AddTool(srv, &mcp.Tool{Name: "search_models", Title: "Search models", Annotations: ro,
 		Description: "Find models in this zoo by words (name, description, tags, authors, documentation) and facets: type, tags, dims (2d, 3d, time), weight_format, test (reproduces = zoo reproduced the model's own test outputs), tool (software that runs it), license. Returns ref (ID/N), name, a one-line description and what each input expects, and facet counts to narrow the search. Only published models are found."},
-		ss.searchModels)
+		tool(s, "search_models", ss.searchModels))
 	mcp.AddTool(srv, &mcp.Tool{Name: "describe_model", Title: "Describe a model", Annotations: ro,
 		Description: "Explain one model: what it does, each input and output in words (axes, sizes, channels, data type, value range, processing, what the output values mean), its test status per weight format, citation, licence, the tools that can run it and how to run it elsewhere. Drafts are visible to their uploader's token only."},
-		ss.describeModel)
+		tool(s, "describe_model", ss.describeModel))
 	mcp.AddTool(srv, &mcp.Tool{Name: "run_model", Title: "Run a model on an image", Annotations: &mcp.ToolAnnotations{OpenWorldHint: ptr(false)},
 		Description: "Run a published model on one image (TIFF, PNG or NumPy): given as path (a file on this computer, local zoo mcp) or image_base64 (size-limited). Reports progress per tile. Returns the result as files written (local) or a download URL, the output's shape and axes, what its values mean, and a small preview image."},
-		ss.runModel)
+		tool(s, "run_model", ss.runModel))
 	mcp.AddTool(srv, &mcp.Tool{Name: "validate_description", Title: "Validate a description", Annotations: ro,
 		Description: "Check a bioimage.io description (rdf.yaml / bioimageio.yaml, any format version) against the format: given as yaml text, or as path to a yaml, package folder or zip (local zoo mcp; its files are checked too). Returns every error and warning with its field path and line."},
-		ss.validate)
+		tool(s, "validate_description", ss.validate))
 	mcp.AddTool(srv, &mcp.Tool{Name: "upload_model", Title: "Upload a model package", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false), OpenWorldHint: ptr(false)},
 		Description: "Upload a model (a description yaml, package folder or zip given as path on this computer, or a zip in package_base64) as the token's user. It is validated, stored as a new version (submitted for review unless draft) and its reproducibility test is queued. Returns the version's ref, state and test status, or the validation problems with lines."},
-		ss.upload)
+		tool(s, "upload_model", ss.upload))
 	mcp.AddTool(srv, &mcp.Tool{Name: "model_status", Title: "Status of a model version", Annotations: ro,
 		Description: "The review state and test status (per weight format) of a model version, e.g. after upload_model, with what happens next."},
-		ss.status)
+		tool(s, "model_status", ss.status))
 	mcp.AddTool(srv, &mcp.Tool{Name: "list_challenges", Title: "List challenges", Annotations: ro,
 		Description: "List the challenges (benchmarks) of this zoo: slug, title, metrics, phases with their dates, and whether the leaderboard is public."},
-		ss.listChallenges)
+		tool(s, "list_challenges", ss.listChallenges))
 	mcp.AddTool(srv, &mcp.Tool{Name: "show_leaderboard", Title: "Show a leaderboard", Annotations: ro,
 		Description: "The ranked leaderboard of one challenge phase: rank, participant, model (for model submissions) and scores per metric. Equal scores share a rank (1224 competition ranking)."},
-		ss.leaderboard)
+		tool(s, "show_leaderboard", ss.leaderboard))
 
 	srv.AddResourceTemplate(&mcp.ResourceTemplate{Name: "model-file", Title: "A file of a model version",
 		URITemplate: "zoo://models/{id}/{version}/{+path}", MIMEType: "text/plain",
@@ -158,7 +158,7 @@ func (ss *session) leaderboard(ctx context.Context, req *mcp.CallToolRequest, in
 			}
 		}
 		if phase == "" {
-			return nil, LeaderboardOut{}, zoo.E("mcp", zoo.NotFound, nil, "no challenge %q; list_challenges lists them", in.Challenge)
+			return nil, LeaderboardOut{}, zoo.E("mcp", zoo.NotFound, nil, "no challenge %q", in.Challenge)
 		}
 	}
 	c, rows, err := ss.s.cfg.Challenges.Leaderboard(ctx, u, in.Challenge, phase)
