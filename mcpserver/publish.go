@@ -21,9 +21,6 @@ import (
 // MaxYAMLBytes bounds a description sent as text (spec's own parser limit).
 const MaxYAMLBytes = 8 << 20
 
-// MaxPackageBytes bounds a package zip sent in an upload_model call.
-const MaxPackageBytes = 64 << 20
-
 // ValidateIn are validate_description's arguments.
 type ValidateIn struct {
 	YAML string `json:"yaml,omitempty" jsonschema:"the description's text (rdf.yaml / bioimageio.yaml); its files are not checked"`
@@ -95,7 +92,7 @@ func (ss *session) validate(ctx context.Context, req *mcp.CallToolRequest, in Va
 // UploadIn are upload_model's arguments.
 type UploadIn struct {
 	Path          string `json:"path,omitempty" jsonschema:"a description yaml, package folder or package .zip on this computer (local zoo mcp only)"`
-	PackageBase64 string `json:"package_base64,omitempty" jsonschema:"a package zip in base64 (at most 64 MiB), when no path can be given"`
+	PackageBase64 string `json:"package_base64,omitempty" jsonschema:"a package zip in base64 (size-limited, 32 MiB by default), when no path can be given"`
 	Draft         bool   `json:"draft,omitempty" jsonschema:"keep the version a draft instead of submitting it for review"`
 	Model         string `json:"model,omitempty" jsonschema:"add the version to this existing model id (you must maintain it)"`
 }
@@ -173,8 +170,8 @@ func (ss *session) upload(ctx context.Context, req *mcp.CallToolRequest, in Uplo
 			<-done
 		}
 	case in.PackageBase64 != "":
-		if base64.StdEncoding.DecodedLen(len(in.PackageBase64)) > MaxPackageBytes+3 {
-			return nil, StatusOut{}, userError("the package is larger than %d MiB, the limit of packages sent in a call; use zoo upload", MaxPackageBytes>>20)
+		if limit := ss.s.cfg.MaxPackageBytes; int64(base64.StdEncoding.DecodedLen(len(in.PackageBase64))) > limit+3 {
+			return nil, StatusOut{}, userError("the package is larger than %d MiB, the limit of packages sent in a call; give a path with zoo mcp, or use zoo upload", limit>>20)
 		}
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(in.PackageBase64))
 		if err != nil {

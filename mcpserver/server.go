@@ -39,7 +39,9 @@
 //
 // # Limits
 //
-// Images sent in a call: Config.MaxImageBytes (default 16 MiB decoded).
+// Images sent in a call: Config.MaxImageBytes (default 16 MiB decoded);
+// package zips: Config.MaxPackageBytes (default 32 MiB); one message (HTTP
+// body, stdio line) holds either in base64 (MaxMessageBytes).
 // Runs: Config.MaxRunsPerClient at once per user (anonymous callers: per
 // network address; stdio: per process), default 2, further runs are
 // refused with a message to wait; each run waits at most Config.RunTimeout
@@ -75,6 +77,7 @@ const Name = "zoo"
 // Defaults of Config.
 const (
 	DefaultMaxImageBytes    = 16 << 20
+	DefaultMaxPackageBytes  = 32 << 20
 	DefaultMaxRunsPerClient = 2
 	DefaultRunTimeout       = 10 * time.Minute
 	// MaxResourceBytes bounds a file read as a resource.
@@ -106,8 +109,11 @@ type Config struct {
 	OutDir string
 	// PublicURL is the instance's configured public URL (ZOO_PUBLIC_URL);
 	// "" builds links from the request (web.BaseURL).
-	PublicURL        string
-	MaxImageBytes    int64
+	PublicURL     string
+	MaxImageBytes int64
+	// MaxPackageBytes bounds a package zip sent in an upload_model call
+	// (a path given to zoo mcp is streamed without this limit).
+	MaxPackageBytes  int64
 	MaxRunsPerClient int
 	RunTimeout       time.Duration
 	Logger           *slog.Logger
@@ -130,6 +136,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxImageBytes <= 0 {
 		cfg.MaxImageBytes = DefaultMaxImageBytes
 	}
+	if cfg.MaxPackageBytes <= 0 {
+		cfg.MaxPackageBytes = DefaultMaxPackageBytes
+	}
 	if cfg.MaxRunsPerClient <= 0 {
 		cfg.MaxRunsPerClient = DefaultMaxRunsPerClient
 	}
@@ -151,6 +160,12 @@ func (s *Server) Server(u *zoo.User) *mcp.Server {
 	return s.newMCP(&session{s: s, user: u, client: "local"})
 }
 
+// MaxMessageBytes bounds one protocol message (an HTTP request body, a
+// stdio line): room for an image or a package in base64 and the call.
+func (s *Server) MaxMessageBytes() int64 {
+	return max(s.cfg.MaxImageBytes, s.cfg.MaxPackageBytes)*4/3 + 1<<20
+}
+
 // Headers set by Handler for the tools (any value a client sends is
 // replaced).
 const (
@@ -169,9 +184,8 @@ func (s *Server) Handler() http.Handler {
 		// callers what /api/v1 answers them, and an instance behind a
 		// reverse proxy on the same machine sees its public Host.
 		DisableLocalhostProtection: true,
-		// Room for an image of MaxImageBytes in base64 and the call.
-		MaxRequestBodyBytes: s.cfg.MaxImageBytes*4/3 + 1<<20,
-		Logger:              s.log,
+		MaxRequestBodyBytes:        s.MaxMessageBytes(),
+		Logger:                     s.log,
 	})
 	asUser := auth.RequireBearerToken(func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
 		u := web.UserOf(r)

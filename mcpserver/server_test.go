@@ -288,8 +288,8 @@ func TestBadArgumentsAreToolErrors(t *testing.T) {
 }
 
 func TestRemoteServerRefusesLocalPaths(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Files = false; c.MaxImageBytes = 1 << 10 })
-	cs := connect(t, r.srv.Server(nil), nil)
+	r := newRig(t, func(c *Config) { c.Files = false; c.MaxImageBytes = 1 << 10; c.MaxPackageBytes = 1 << 10 })
+	cs := connect(t, r.srv.Server(r.env.Contributor), nil)
 	ref := r.nuclei.ModelID + "/1"
 	for tool, args := range map[string]map[string]any{
 		"run_model":            {"model": ref, "path": "/tmp/x.tif"},
@@ -302,6 +302,15 @@ func TestRemoteServerRefusesLocalPaths(t *testing.T) {
 	big := base64.StdEncoding.EncodeToString(make([]byte, 2<<10))
 	if msg := toolError(t, call(t, cs, "run_model", map[string]any{"model": ref, "image_base64": big}, nil)); !strings.Contains(msg, "larger than 0 MiB") && !strings.Contains(msg, "limit of images") {
 		t.Errorf("too large an image: %s", msg)
+	}
+	if msg := toolError(t, call(t, cs, "upload_model", map[string]any{"package_base64": big}, nil)); !strings.Contains(msg, "the limit of packages sent in a call") {
+		t.Errorf("too large a package: %s", msg)
+	}
+	if msg := toolError(t, call(t, cs, "upload_model", map[string]any{"path": "/tmp/pkg"}, nil)); !strings.Contains(msg, "cannot read files on your computer") {
+		t.Errorf("upload with a path: %s", msg)
+	}
+	if got, want := r.srv.MaxMessageBytes(), int64(1<<10*4/3+1<<20); got != want {
+		t.Errorf("MaxMessageBytes %d, want %d", got, want)
 	}
 }
 
@@ -460,7 +469,7 @@ func TestRunLimitPerClient(t *testing.T) {
 // Over streamable HTTP behind web's authentication: anonymous sees
 // published models only, a token acts as its user, a bad token is 401.
 func TestHTTPAuth(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Files = false })
+	r := newRig(t, func(c *Config) { c.Files = false; c.MaxImageBytes = 1 << 10; c.MaxPackageBytes = 1 << 10 })
 	draft := r.env.Upload(t, "unet2d-multi-tensor-onnx", true)
 	secret := web.NewToken()
 	if _, err := r.env.Svc.Catalog().CreateToken(context.Background(), r.env.Contributor.ID, web.HashToken(secret)); err != nil {
@@ -499,6 +508,13 @@ func TestHTTPAuth(t *testing.T) {
 	call(t, anon, "describe_model", map[string]any{"model": r.nuclei.ModelID}, &d)
 	if !strings.HasPrefix(d.RunElsewhere[1], "download the package "+srv.URL+"/packages/") {
 		t.Errorf("links are not absolute: %q", d.RunElsewhere[1])
+	}
+	// A body over MaxMessageBytes is refused before it is parsed.
+	huge := strings.Repeat("A", int(r.srv.MaxMessageBytes())+1)
+	if res, err := anon.CallTool(context.Background(), &mcp.CallToolParams{Name: "run_model", Arguments: map[string]any{"model": "x", "image_base64": huge}}); err == nil && !res.IsError {
+		t.Error("a body over the limit was accepted")
+	} else if err == nil || !strings.Contains(err.Error(), "413") && !strings.Contains(strings.ToLower(err.Error()), "too large") {
+		t.Logf("over the limit: %v", err)
 	}
 	if _, err := dial("zoo_wrong"); err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
 		t.Errorf("a bad token: %v", err)

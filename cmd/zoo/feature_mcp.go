@@ -9,6 +9,7 @@ package main
 // Settings, from the environment:
 //
 //	ZOO_MCP_MAX_IMAGE_MIB  largest image sent in a run_model call, in MiB (default 16)
+//	ZOO_MCP_MAX_PACKAGE_MIB largest package zip sent in an upload_model call, in MiB (default 32)
 //	ZOO_MCP_MAX_RUNS       run_model calls at once per user or network address (default 2)
 //	ZOO_MCP_RUN_TIMEOUT    how long a run_model call waits for its job (default 10m)
 
@@ -71,6 +72,10 @@ func mcpLimits(cfg *mcpserver.Config) error {
 		return err
 	}
 	cfg.MaxImageBytes = int64(mib) << 20
+	if mib, err = envInt("ZOO_MCP_MAX_PACKAGE_MIB", mcpserver.DefaultMaxPackageBytes>>20); err != nil {
+		return err
+	}
+	cfg.MaxPackageBytes = int64(mib) << 20
 	if cfg.MaxRunsPerClient, err = envInt("ZOO_MCP_MAX_RUNS", mcpserver.DefaultMaxRunsPerClient); err != nil {
 		return err
 	}

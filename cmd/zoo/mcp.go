@@ -65,9 +65,8 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := newLogger(cmd)
-			transport := &mcp.IOTransport{
-				Reader: io.NopCloser(cmd.InOrStdin()), Writer: nopWriteCloser{cmd.OutOrStdout()},
-				MaxLineLength: int(mcpserver.DefaultMaxImageBytes*4/3 + 4<<20),
+			transport := func(maxLine int64) *mcp.IOTransport {
+				return &mcp.IOTransport{Reader: io.NopCloser(cmd.InOrStdin()), Writer: nopWriteCloser{cmd.OutOrStdout()}, MaxLineLength: int(maxLine)}
 			}
 
 			if server != "" {
@@ -76,7 +75,9 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 					return err
 				}
 				defer p.Close()
-				return quietEnd(p.Server().Run(ctx, transport))
+				// The remote's own limits apply; a line may hold an image
+				// read here, in base64.
+				return quietEnd(p.Server().Run(ctx, transport(mcpserver.DefaultMaxImageBytes*4/3+1<<20)))
 			}
 
 			st, err := openStorage(ctx, sf, true)
@@ -119,7 +120,8 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 			if cs, err := challengeService(env); err == nil {
 				cfg.Challenges = cs
 			}
-			return quietEnd(mcpserver.New(cfg).Server(user).Run(ctx, transport))
+			ms := mcpserver.New(cfg)
+			return quietEnd(ms.Server(user).Run(ctx, transport(ms.MaxMessageBytes())))
 		},
 	}
 	sf.register(cmd, true)
