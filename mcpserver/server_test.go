@@ -21,6 +21,8 @@ import (
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/jobs"
+	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/modelcache"
 	"github.com/zoo-bioimage/zoo/modelcache/cachetest"
 	"github.com/zoo-bioimage/zoo/onnx"
@@ -593,5 +595,45 @@ func TestRunTimeLimit(t *testing.T) {
 	owner := connect(t, r.srv.Server(r.env.Contributor), nil)
 	if msg := toolError(t, call(t, owner, "run_model", map[string]any{"model": draft.ModelID, "image_base64": "AAAA"}, nil)); !strings.Contains(msg, "not published") {
 		t.Errorf("a draft run: %s", msg)
+	}
+}
+
+// noQueue accepts jobs and never runs them.
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, string, any) (int64, error) { return 1, nil }
+
+// A run whose job does not finish in time is cancelled, not left to run
+// for nobody, and the caller is told.
+func TestJobsRunnerCancelsPastTheTimeLimit(t *testing.T) {
+	var js *infer.Service
+	r := newRig(t, func(c *Config) {
+		store := c.Repo.Catalog().(interface{ Jobs() jobs.Store }).Jobs()
+		js = infer.New(infer.Options{Store: store, Repo: c.Repo, Queue: noQueue{}, TempDir: t.TempDir()})
+		c.Runner = &JobsRunner{Jobs: js, Blobs: c.Repo.Blobs(), Poll: 20 * time.Millisecond}
+		c.Files = false
+		c.RunTimeout = 300 * time.Millisecond
+	})
+	progress := &progressLog{}
+	cs := connect(t, r.srv.Server(nil), progress)
+	img, err := os.ReadFile(fixtures.Path(t, "packages", nuclei, "test_input.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := &mcp.CallToolParams{Name: "run_model", Arguments: map[string]any{"model": r.nuclei.ModelID, "image_base64": base64.StdEncoding.EncodeToString(img)}}
+	params.SetProgressToken(7)
+	res, err := cs.CallTool(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := toolError(t, res); !strings.Contains(msg, "took too long and was stopped") {
+		t.Errorf("past the limit: %s", msg)
+	}
+	if progress.count() == 0 || progress.notes[0].Message != "queued" {
+		t.Errorf("progress: %d notes", progress.count())
+	}
+	active, err := r.env.Svc.Catalog().(interface{ Jobs() jobs.Store }).Jobs().ActiveJobs(context.Background())
+	if err != nil || active != 0 {
+		t.Errorf("%d jobs still active (%v): the timed-out job was not cancelled", active, err)
 	}
 }
