@@ -23,6 +23,10 @@ import (
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
 
+// localImageFactor is how much larger than an image sent in a call a
+// local image file may be (it is not held in a protocol message).
+const localImageFactor = 8
+
 // RunInput is one run of a published version on one image.
 type RunInput struct {
 	Version *zoo.Version
@@ -107,8 +111,8 @@ func (ss *session) runModel(ctx context.Context, req *mcp.CallToolRequest, in Ru
 		if st.IsDir() || runner.ImageFormat(p) == "" {
 			return nil, RunOut{}, userError("%s is not a .tif, .tiff, .png or .npy file; zoo reads those", in.Path)
 		}
-		if st.Size() > cfg.MaxImageBytes*8 {
-			return nil, RunOut{}, userError("%s is %d MiB; this server runs images of at most %d MiB: crop it or use zoo predict", in.Path, st.Size()>>20, cfg.MaxImageBytes*8>>20)
+		if st.Size() > cfg.MaxImageBytes*localImageFactor {
+			return nil, RunOut{}, userError("%s is %d MiB; this server runs images of at most %d MiB: crop it or use zoo predict", in.Path, st.Size()>>20, cfg.MaxImageBytes*localImageFactor>>20)
 		}
 		ri.Path = p
 		ri.OutDir = in.OutputDir

@@ -41,7 +41,9 @@
 //
 // Images sent in a call: Config.MaxImageBytes (default 16 MiB decoded);
 // package zips: Config.MaxPackageBytes (default 32 MiB); one message (HTTP
-// body, stdio line) holds either in base64 (MaxMessageBytes).
+// body, stdio line) holds either in base64 (MaxMessageBytes). Images read
+// from a local path (Config.Files): 8 × MaxImageBytes, and the codecs' own
+// limits.
 // Runs: Config.MaxRunsPerClient at once per user (anonymous callers: per
 // network address; stdio: per process), default 2, further runs are
 // refused with a message to wait; each run waits at most Config.RunTimeout
