@@ -332,10 +332,14 @@ func (j *JobsRunner) Run(ctx context.Context, u *zoo.User, in RunInput, progress
 	if in.Path != "" {
 		return nil, zoo.E(op, zoo.Invalid, nil, "this server cannot read local files; send the image's bytes")
 	}
-	job, err := j.Jobs.Submit(ctx, u, infer.Submission{
+	// The submission is not cut short by the call's deadline: a job
+	// stored but not reported back could not be cancelled.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	job, err := j.Jobs.Submit(sctx, u, infer.Submission{
 		Model: fmt.Sprintf("%s/%d", in.Version.ModelID, in.Version.Number), Axes: in.Axes,
 		Body: bytes.NewReader(in.Image),
 	})
+	scancel()
 	if err != nil {
 		if be, ok := err.(*infer.BusyError); ok {
 			return nil, zoo.E(op, zoo.Unavailable, err, "the server is busy (%d jobs queued or running); wait %s and call run_model again", be.Active, be.RetryAfter)
@@ -346,6 +350,16 @@ func (j *JobsRunner) Run(ctx context.Context, u *zoo.User, in RunInput, progress
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
 	}
+	// Whatever ends the wait early (the time limit, the client, a failed
+	// poll), the job must not run on for nobody.
+	finished, id := false, job.ID
+	defer func() {
+		if !finished {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			j.Jobs.Cancel(cctx, id)
+			cancel()
+		}
+	}()
 	lastDone, lastTotal, lastMsg := -1, -1, ""
 	for {
 		if job.Done != lastDone || job.Total != lastTotal || job.Message != lastMsg {
@@ -356,6 +370,7 @@ func (j *JobsRunner) Run(ctx context.Context, u *zoo.User, in RunInput, progress
 			}
 			progress(job.Done, job.Total, msg)
 		}
+		finished = job.State.Terminal()
 		switch job.State {
 		case jobs.Succeeded:
 			return j.result(ctx, job, in.BaseURL)
@@ -366,15 +381,10 @@ func (j *JobsRunner) Run(ctx context.Context, u *zoo.User, in RunInput, progress
 		}
 		select {
 		case <-ctx.Done():
-			// The call ended (time limit, client cancelled): the job
-			// must not run on for nobody.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			j.Jobs.Cancel(cctx, job.ID)
-			cancel()
 			return nil, ctx.Err()
 		case <-time.After(poll):
 		}
-		if job, err = j.Jobs.Job(ctx, job.ID); err != nil {
+		if job, err = j.Jobs.Job(ctx, id); err != nil {
 			return nil, err
 		}
 	}
