@@ -247,15 +247,26 @@ func sameTensor(t *testing.T, what string, got, want *tensor.Tensor) {
 // Over streamable HTTP against zoo serve: the catalogue checks, and
 // run_model as an inference job with progress, whose result (downloaded
 // from its URL) equals zoo predict's.
-func TestMCPOverHTTP(t *testing.T) {
+//
+// zoo mcp over stdio, both ways: --server (a proxy to serve's /mcp that
+// reads and writes local files) and --data (the repository opened here).
+// Each passes the catalogue checks, and run_model on a local file writes
+// what zoo predict writes. One instance serves all three doors.
+func TestMCPOverHTTPAndStdio(t *testing.T) {
 	needORT(t)
 	in := startMCPInstance(t)
+	img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.npy")
+	want := predictRef(t, img)
+	t.Run("http", func(t *testing.T) { mcpOverHTTP(t, in, img, want) })
+	t.Run("stdio", func(t *testing.T) { mcpOverStdio(t, in, img, want) })
+}
+
+func mcpOverHTTP(t *testing.T, in *mcpInstance, img string, want *tensor.Tensor) {
 	progress := &progressCounter{}
 	anon := dialHTTP(t, in.server, "", progress)
 	owner := dialHTTP(t, in.server, in.alice, &progressCounter{})
 	ref := checkCatalogue(t, anon, owner, in.draft)
 
-	img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.npy")
 	data, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +298,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("result %s: %d %v", ro.Links["result_npy"], resp.StatusCode, err)
 	}
-	sameTensor(t, "the MCP run's result", got, predictRef(t, img))
+	sameTensor(t, "the MCP run's result", got, want)
 
 	// Local paths are refused by a remote server.
 	if res := callTool(t, anon, "run_model", map[string]any{"model": ref, "path": img}, nil); !res.IsError || !strings.Contains(resultText(res), "cannot read files on your computer") {
@@ -318,16 +329,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 }
 
-// zoo mcp over stdio, both ways: --server (a proxy to serve's /mcp that
-// reads and writes local files) and --data (the repository opened here).
-// Each passes the catalogue checks, and run_model on a local file writes
-// what zoo predict writes.
-func TestMCPOverStdio(t *testing.T) {
-	needORT(t)
-	in := startMCPInstance(t)
-	img := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx", "test_input.npy")
-	want := predictRef(t, img)
-
+func mcpOverStdio(t *testing.T, in *mcpInstance, img string, want *tensor.Tensor) {
 	for _, door := range []struct {
 		name string
 		args []string
