@@ -55,6 +55,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newChallengeCmd())
 	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
+	root.AddCommand(newMCPCmd())
 	return root
 }
 
