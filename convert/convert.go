@@ -286,6 +286,14 @@ func Convert(ctx context.Context, src string, opts Options) (rep *Report, err er
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range []struct{ what, source string }{
+		{"architecture file", sd.Architecture.Source},
+		{"state-dict weights", sd.Source},
+	} {
+		if _, err := os.Stat(filepath.Join(opts.Out, filepath.FromSlash(f.source))); err != nil {
+			return nil, zoo.E(op, zoo.Invalid, nil, "the package has no %s %s, which the description names; add it to the package", f.what, f.source)
+		}
+	}
 
 	rep = &Report{Source: src, Output: opts.Out, Description: desc, Formats: map[string]*FormatReport{}}
 	work, err := sandbox.MkdirTemp("", "zoo-convert-*")

@@ -183,6 +183,12 @@ func TestConvertRefusesWhatItCannotConvert(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
+	// The architecture file the description names is missing.
+	noArch := fixture(t, "tinynet")
+	os.Remove(filepath.Join(noArch, "tinynet.py"))
+	if _, err := convert.Convert(context.Background(), noArch, convert.Options{Out: filepath.Join(t.TempDir(), "o")}); err == nil || !strings.Contains(err.Error(), "the package has no architecture file tinynet.py") {
+		t.Errorf("missing architecture file: %v", err)
+	}
 	// A model without state-dict weights.
 	onnxPkg := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
 	_, err := convert.Convert(context.Background(), onnxPkg, convert.Options{Out: filepath.Join(t.TempDir(), "o")})
