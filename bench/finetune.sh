@@ -39,7 +39,7 @@ PY
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s.%N)
 bin/zoo finetune --model "$NUCLEI/bioimageio.yaml" --images "$tmp/images" --masks "$tmp/masks" --out "$tmp/out" \
-  --iterations "$ITERATIONS" --batch "$BATCH" --patch "$PATCH" --lr 1e-3 --seed 1 --json 2>/dev/null > "$tmp/r.json"
+  --iterations "$ITERATIONS" --batch "$BATCH" --patch "$PATCH" --lr 1e-3 --seed 1 --json 2>"$tmp/err.log" > "$tmp/r.json" || { tail -5 "$tmp/err.log"; cat "$tmp/r.json"; }
 end=$(date +%s.%N)
 python3 - "$tmp/r.json" "$start" "$end" "$ITERATIONS" "$BATCH" "$PATCH" <<'PY'
 import json, sys
