@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -268,6 +269,34 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		return s.cfg.Index.IndexVersion(ctx, v, d)
 	}
 	return nil
+}
+
+// MaxTestCrashes is how many times a version's test may stop its worker
+// (the process died while running it: a crash, the kernel's OOM killer)
+// before the test is recorded as failed instead of run again. A test
+// that kills workers is not retried into a crash loop.
+const MaxTestCrashes = 2
+
+// FailCrashedTest records the test of args as failed because its worker
+// died crashes times while running it (the JobTest handler calls it
+// instead of RunTest once the job's rescue count reaches MaxTestCrashes).
+// The report says so in the uploader's words. It is idempotent.
+func (s *Service) FailCrashedTest(ctx context.Context, args TestArgs, crashes int) error {
+	v, err := s.cat.Version(ctx, args.ID, args.Version)
+	if err != nil {
+		return err
+	}
+	report, err := json.Marshal(map[string]any{
+		"source": "rdf.yaml",
+		"status": "failed",
+		"message": fmt.Sprintf("the test stopped the worker running it %d times (it crashed or ran out of memory); "+
+			"it is not run again — make the model run within the server's limits and upload a new version", crashes),
+		"formats": map[string]any{},
+	})
+	if err != nil {
+		return zoo.E("repo.FailCrashedTest", zoo.Internal, err, "")
+	}
+	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, zoo.TestFailed, report)
 }
 
 // Unpack writes every file of v into dir (which must exist), as the

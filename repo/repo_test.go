@@ -206,3 +206,27 @@ func TestBrokenPackageIsRefusedWithReport(t *testing.T) {
 		t.Errorf("a refused upload left versions: %v", vs)
 	}
 }
+
+// A test that kept killing its worker is recorded as failed with the
+// reason, not left pending (issue 15).
+func TestFailCrashedTest(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(packageZip(t, "upsample-onnx")), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.FailCrashedTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}, repo.MaxTestCrashes); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TestStatus != zoo.TestFailed || !strings.Contains(string(got.TestReport), "stopped the worker running it 2 times") {
+		t.Errorf("after FailCrashedTest: %s %s", got.TestStatus, got.TestReport)
+	}
+	if err := e.svc.FailCrashedTest(ctx, repo.TestArgs{ID: "no-such", Version: 1}, 2); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("FailCrashedTest of an unknown version = %v, want NotFound", err)
+	}
+}

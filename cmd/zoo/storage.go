@@ -168,6 +168,10 @@ func testHandler(svc func() *repo.Service, log *slog.Logger) queue.Handler {
 		if err := json.Unmarshal(job.Args, &args); err != nil || args.ID == "" || args.Version < 1 {
 			return queue.Cancel(fmt.Errorf("bad arguments %s", job.Args))
 		}
+		if job.Rescues >= repo.MaxTestCrashes {
+			log.Warn("test killed its worker; recorded as failed", "model", args.ID, "version", args.Version, "crashes", job.Rescues)
+			return svc().FailCrashedTest(ctx, args, job.Rescues)
+		}
 		start := time.Now()
 		err := svc().RunTest(ctx, args)
 		if err != nil {
