@@ -8,8 +8,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 )
 
 // Get returns version n of model id (n = 0: the latest published), if u
@@ -337,10 +339,24 @@ func (s *Service) unpack(ctx context.Context, f zoo.File, dst string) error {
 // A version refers to its files and package, and to the produced tensors
 // its current test report references (ProducedOf); those of a report a
 // later test run replaced are no longer referenced.
-// Run it while no upload or test job is in progress: a blob stored by an
-// upload that has not yet created its version, or by a test run that has
-// not yet recorded its report, is not referenced yet.
+//
+// With Config.GCGrace (zoo gc: DefaultGCGrace) it is safe to run at any
+// time, beside uploads and test jobs: a blob stored or re-stored within
+// the grace period is spared — an upload may have stored it and not yet
+// created its version — and the store deletes a blob only if no Put has
+// refreshed it since the cutoff (blob.Aged.DeleteOlder), so content an
+// upload re-stores while GC runs survives. Without a grace period, run it
+// only while nothing writes.
 func (s *Service) GC(ctx context.Context) (int, error) {
+	var aged blob.Aged
+	var cutoff time.Time
+	if s.cfg.GCGrace > 0 {
+		a, ok := s.blobs.(blob.Aged)
+		if !ok {
+			return 0, zoo.E("repo.GC", zoo.NotSupported, nil, "this blob store cannot tell when blobs were stored; it cannot be collected with a grace period")
+		}
+		aged, cutoff = a, time.Now().Add(-s.cfg.GCGrace)
+	}
 	keep := map[string]bool{}
 	if err := s.cat.ReferencedBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
 		return 0, err
@@ -360,6 +376,27 @@ func (s *Service) GC(ctx context.Context) (int, error) {
 		}
 	}
 	var drop []string
+	if aged != nil {
+		if err := aged.WalkAged(ctx, func(sha string, _ int64, mod time.Time) error {
+			if !keep[sha] && mod.Before(cutoff) {
+				drop = append(drop, sha)
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, sha := range drop {
+			del, err := aged.DeleteOlder(ctx, sha, cutoff)
+			if err != nil {
+				return n, err
+			}
+			if del {
+				n++
+			}
+		}
+		return n, nil
+	}
 	if err := s.blobs.Walk(ctx, func(sha string, _ int64) error {
 		if !keep[sha] {
 			drop = append(drop, sha)

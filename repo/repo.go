@@ -90,7 +90,19 @@ type Config struct {
 	// KeepBlobs, if set, names more blobs GC must keep beside the
 	// versions' (e.g. the images and results of inference jobs).
 	KeepBlobs func(ctx context.Context, keep func(sha string) error) error
+	// GCGrace spares, in GC, unreferenced blobs stored or re-stored (by
+	// any Put of their content) less than GCGrace ago: an upload or a test
+	// in progress may have stored them and not yet recorded the version or
+	// report that refers to them. It needs a store that implements
+	// blob.Aged (blob/disk, blob/s3). 0 spares nothing — safe only while
+	// nothing writes; zoo gc uses DefaultGCGrace.
+	GCGrace time.Duration
 }
+
+// DefaultGCGrace is zoo gc's grace period (Config.GCGrace): far above the
+// time between an upload's or a test's Put and the catalog write that
+// refers to the blob (seconds), so that GC is safe at any time.
+const DefaultGCGrace = time.Hour
 
 // Indexer receives every stored version with its decoded description
 // (package search implements it).

@@ -29,6 +29,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -107,10 +108,15 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	sha := hex.EncodeToString(h.Sum(nil))
 	dst := s.path(sha)
 
-	// Existing content: keep the stored file and drop ours. A stored file of
-	// the wrong size (damaged outside zoo) is replaced.
+	// Existing content: keep the stored file and drop ours, refreshing its
+	// modification time (the age garbage collection spares; DeleteOlder).
+	// A stored file of the wrong size (damaged outside zoo) is replaced,
+	// and one deleted meanwhile is stored again.
 	if fi, err := os.Stat(dst); err == nil && fi.Size() == size {
-		return sha, size, nil // the deferred function removes tmp
+		now := time.Now()
+		if err := os.Chtimes(dst, now, now); err == nil {
+			return sha, size, nil // the deferred function removes tmp
+		}
 	}
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -178,11 +184,65 @@ func (s *Store) Delete(ctx context.Context, sha string) error {
 	return nil
 }
 
+var _ blob.Aged = (*Store)(nil)
+
+// WalkAged is Walk with each blob's modification time (blob.Aged).
+func (s *Store) WalkAged(ctx context.Context, fn func(sha string, size int64, modified time.Time) error) error {
+	return s.walk(ctx, "disk.Walk", func(sha string, fi fs.FileInfo) error { return fn(sha, fi.Size(), fi.ModTime()) })
+}
+
+// DeleteOlder deletes the blob unless it was stored or re-stored at or
+// after cutoff (blob.Aged). The file is first renamed out of blobs/ and
+// its time read there, so a Put that refreshes it concurrently either
+// comes first (the file is put back) or finds it gone and stores it anew:
+// no blob a Put has just returned is lost.
+func (s *Store) DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (bool, error) {
+	const op = "disk.Delete"
+	if err := blob.CheckKey(op, sha); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	p := s.path(sha)
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fileError(op, sha, err)
+	}
+	if !fi.ModTime().Before(cutoff) {
+		return false, nil
+	}
+	trash := filepath.Join(s.tmp, "gc-"+sha+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Rename(p, trash); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fileError(op, sha, err)
+	}
+	defer os.Remove(trash)
+	if fi, err = os.Stat(trash); err != nil {
+		return false, fileError(op, sha, err)
+	}
+	if !fi.ModTime().Before(cutoff) {
+		// Re-stored since the first look: put it back (unless a Put has
+		// stored it anew meanwhile).
+		if err := os.Link(trash, p); err != nil && !errors.Is(err, fs.ErrExist) {
+			return false, fileError(op, sha, err)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
 // Walk calls fn for every stored blob. Files in blobs/ that are not named
 // by a key are skipped. An error from fn stops the walk and is returned as
 // it is.
 func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error) error {
-	const op = "disk.Walk"
+	return s.walk(ctx, "disk.Walk", func(sha string, fi fs.FileInfo) error { return fn(sha, fi.Size()) })
+}
+
+func (s *Store) walk(ctx context.Context, op string, fn func(sha string, fi fs.FileInfo) error) error {
 	var fnErr error
 	err := filepath.WalkDir(s.blobs, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -203,7 +263,7 @@ func (s *Store) Walk(ctx context.Context, fn func(sha string, size int64) error)
 		} else if err != nil {
 			return err
 		}
-		if err := fn(d.Name(), fi.Size()); err != nil {
+		if err := fn(d.Name(), fi); err != nil {
 			fnErr = err
 			return fs.SkipAll
 		}

@@ -734,7 +734,7 @@ func (r *crashRig) gcExact() int {
 	var out struct {
 		Deleted int `json:"deleted"`
 	}
-	if s := zooOK(t, append([]string{"gc", "--json"}, r.storage...)...); json.Unmarshal([]byte(s), &out) != nil {
+	if s := zooOK(t, append([]string{"gc", "--json", "--grace", "0"}, r.storage...)...); json.Unmarshal([]byte(s), &out) != nil {
 		t.Fatalf("zoo gc --json printed %q", s)
 	}
 	if out.Deleted != orphans {

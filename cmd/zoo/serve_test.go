@@ -378,7 +378,7 @@ func flow(t *testing.T, storage, serve, worker []string, putOrphan func() string
 	}
 
 	// gc: nothing to collect after refused uploads; an orphan goes.
-	gc := append([]string{"gc"}, storage...)
+	gc := append([]string{"gc", "--grace", "0"}, storage...)
 	if out := zooOK(t, gc...); out != "0 unreferenced blob(s) deleted\n" {
 		t.Errorf("zoo gc printed %q", out)
 	}
