@@ -24,14 +24,11 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -338,23 +335,6 @@ func canMaintain(u *zoo.User, m *zoo.Model) bool {
 		}
 	}
 	return false
-}
-
-var topLevelID = regexp.MustCompile(`(?m)^id:[^\n]*$`)
-
-// withID sets the description's top-level id, editing the text so that
-// comments and layout survive.
-func withID(desc []byte, id string) ([]byte, error) {
-	line := []byte("id: " + id)
-	if loc := topLevelID.FindIndex(desc); loc != nil {
-		return append(append(append([]byte(nil), desc[:loc[0]]...), line...), desc[loc[1]:]...), nil
-	}
-	trimmed := bytes.TrimRight(desc, " \t\r\n")
-	if bytes.HasPrefix(bytes.TrimSpace(desc), []byte("{")) || bytes.HasSuffix(trimmed, []byte("...")) {
-		return nil, errors.New("the description is not a block mapping; write it in block style")
-	}
-	out := append(append([]byte(nil), trimmed...), '\n')
-	return append(append(out, line...), '\n'), nil
 }
 
 // summary returns the name and description of a valid description.
