@@ -63,7 +63,7 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 					return err
 				}
 			}
-			tmp += cleanSpool(st.tempDir, time.Hour)
+			tmp += st.swept + cleanSpool(st.tempDir, time.Hour)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				b, _ := json.Marshal(map[string]int{"deleted": n, "temporary_deleted": tmp})
