@@ -2,11 +2,15 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,9 +211,61 @@ func Counts(v *zoo.Version, p string) bool {
 	return strings.Contains(strings.ToLower(path.Base(p)), "weights")
 }
 
-// CountDownload records one download of a version (see Counts).
+// OnceCounter is what CountDownload needs of a catalog to count a
+// client's downloads once a day; *sqlite.DB and *postgres.DB implement it
+// (table download_clients).
+type OnceCounter interface {
+	// CountDownloadOnce counts a download of version n of id by client on
+	// day (days since the epoch, UTC) unless client was counted for it
+	// that day already, and reports whether it counted.
+	CountDownloadOnce(ctx context.Context, id string, n int, client string, day int64) (bool, error)
+}
+
+// CountDownload records one download of a version (see Counts): once per
+// client (ClientOf(ctx), as web records it; an IPv6 client by its /64
+// prefix), version and UTC day, so that repeating a download does not
+// raise the count that orders search results. A context without a client,
+// or a catalog that is not a OnceCounter, counts every call.
 func (s *Service) CountDownload(ctx context.Context, v *zoo.Version) error {
-	return s.cat.CountDownload(ctx, v.ModelID, v.Number)
+	addr := ClientOf(ctx)
+	oc, ok := s.cat.(OnceCounter)
+	if addr == "" || !ok {
+		return s.cat.CountDownload(ctx, v.ModelID, v.Number)
+	}
+	day := s.now().UTC().Unix() / 86400
+	_, err := oc.CountDownloadOnce(ctx, v.ModelID, v.Number, downloadKey(addr, day), day)
+	return err
+}
+
+// downloadKey is the stored key of a client on a day: a hash of the day
+// and the address (an IPv6 address by its /64 prefix, which one client
+// usually holds whole), so the table keeps no addresses.
+func downloadKey(addr string, day int64) string {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		if a = a.Unmap(); a.Is6() {
+			p, _ := a.Prefix(64)
+			addr = p.String()
+		} else {
+			addr = a.String()
+		}
+	}
+	sum := sha256.Sum256([]byte(strconv.FormatInt(day, 10) + "|" + addr))
+	return hex.EncodeToString(sum[:16])
+}
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the address of the client a request came
+// from (web sets it for every request, from web.ClientAddr), for rules per
+// client such as download counting.
+func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+// ClientOf returns the client address WithClient recorded ("" if none).
+func ClientOf(ctx context.Context) string {
+	a, _ := ctx.Value(clientKey{}).(string)
+	return a
 }
 
 // RunTest is the JobTest handler: it unpacks the version, runs the

@@ -94,6 +94,8 @@ type Config struct {
 	// blob.Aged (blob/disk, blob/s3). 0 spares nothing — safe only while
 	// nothing writes; zoo gc uses DefaultGCGrace.
 	GCGrace time.Duration
+	// Now is the service's clock (default time.Now); tests set it.
+	Now func() time.Time
 }
 
 // DefaultGCGrace is zoo gc's grace period (Config.GCGrace): far above the
@@ -122,7 +124,11 @@ func New(cat zoo.Catalog, blobs zoo.BlobStore, queue Enqueuer, cfg Config) *Serv
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 8 << 30
 	}
-	return &Service{cat: cat, blobs: blobs, queue: queue, cfg: cfg, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cat: cat, blobs: blobs, queue: queue, cfg: cfg, now: now}
 }
 
 // Catalog returns the service's catalog (for read-only listings).

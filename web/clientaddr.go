@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/zoo-bioimage/zoo/repo"
 )
 
 // MaxForwardedHops is how many X-Forwarded-For entries ClientAddr reads,
@@ -105,5 +107,5 @@ func ClientAddr(r *http.Request) string {
 // withClient records the request's client address in its context.
 func withClient(r *http.Request, trusted []netip.Prefix) *http.Request {
 	a := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), trusted)
-	return r.WithContext(context.WithValue(r.Context(), keyClient, a))
+	return r.WithContext(repo.WithClient(context.WithValue(r.Context(), keyClient, a), a))
 }
