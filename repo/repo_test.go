@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,5 +229,47 @@ func TestFailCrashedTest(t *testing.T) {
 	}
 	if err := e.svc.FailCrashedTest(ctx, repo.TestArgs{ID: "no-such", Version: 1}, 2); zoo.KindOf(err) != zoo.NotFound {
 		t.Errorf("FailCrashedTest of an unknown version = %v, want NotFound", err)
+	}
+}
+
+// The stored test report shows no path of the server's file system
+// (issue 15): paths inside the package become relative, other temporary
+// paths are cut to their file name.
+func TestTestReportHasNoServerPaths(t *testing.T) {
+	ctx := context.Background()
+	var leaked []string
+	tester := func(ctx context.Context, dir, out string) (*repo.TestResult, error) {
+		weights := filepath.Join(os.TempDir(), "zoo-weights-123", "model.onnx")
+		leaked = []string{dir, out, weights, os.TempDir()}
+		rep, _ := json.Marshal(map[string]any{
+			"source":  filepath.Join(dir, "rdf.yaml"),
+			"status":  "failed",
+			"message": fmt.Sprintf("cannot load %s: bad; see %s, %s", weights, filepath.Join(dir, "weights", "a.onnx"), dir),
+			"formats": map[string]any{"onnx": map[string]any{"message": "saved to " + filepath.Join(out, "onnx_output0.npy") + ")"}},
+		})
+		return &repo.TestResult{Status: zoo.TestFailed, Report: rep}, nil
+	}
+	e := newEnv(t, tester)
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(packageZip(t, "upsample-onnx")), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := string(got.TestReport)
+	for _, p := range leaked {
+		if strings.Contains(rep, p) {
+			t.Errorf("the report shows the server path %s: %s", p, rep)
+		}
+	}
+	for _, want := range []string{`"source":"rdf.yaml"`, "cannot load model.onnx: bad; see weights/a.onnx", "saved to onnx_output0.npy)"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("the report lacks %q: %s", want, rep)
+		}
 	}
 }
