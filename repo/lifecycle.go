@@ -16,10 +16,14 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob"
+	"github.com/zoo-bioimage/zoo/catalog"
 )
 
 // Get returns version n of model id (n = 0: the latest published), if u
-// may see it.
+// may see it. What u may not see is NotFound with the words an unknown
+// id or number gets, so that answers do not reveal unpublished models or
+// versions: a model without a published or retired version looks unknown
+// to all but its maintainers, uploaders and reviewers.
 func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.Version, error) {
 	var v *zoo.Version
 	var err error
@@ -29,6 +33,9 @@ func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.
 		v, err = s.cat.Version(ctx, id, n)
 	}
 	if err != nil {
+		if zoo.KindOf(err) == zoo.NotFound {
+			return nil, s.hidden(ctx, u, id, err)
+		}
 		return nil, err
 	}
 	if !v.State.Public() {
@@ -37,10 +44,29 @@ func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.
 			return nil, err
 		}
 		if !canSeeUnpublished(u, m, v) {
-			return nil, zoo.E("repo.Get", zoo.NotFound, nil, "no version %s/%d", id, n)
+			return nil, s.hidden(ctx, u, id, catalog.VersionNotFound("repo.Get", id, n))
 		}
 	}
 	return v, nil
+}
+
+// hidden is the NotFound error u gets about model id: notFound as it is
+// when u may know the model exists (it has a public version, or u
+// maintains or reviews), else the unknown model's.
+func (s *Service) hidden(ctx context.Context, u *zoo.User, id string, notFound error) error {
+	m, err := s.cat.Model(ctx, id)
+	if err != nil {
+		return err
+	}
+	if canMaintain(u, m) || u != nil && u.Role.Rank() >= zoo.RoleReviewer.Rank() || s.public(ctx, id) {
+		return notFound
+	}
+	if u != nil {
+		if vs, err := s.cat.ListVersions(ctx, zoo.VersionFilter{ModelID: id, UploaderID: u.ID}); err == nil && len(vs) > 0 {
+			return notFound
+		}
+	}
+	return catalog.ModelNotFound("repo.Get", id)
 }
 
 func canSeeUnpublished(u *zoo.User, m *zoo.Model, v *zoo.Version) bool {
@@ -50,7 +76,8 @@ func canSeeUnpublished(u *zoo.User, m *zoo.Model, v *zoo.Version) bool {
 	return u.ID == v.UploaderID || u.Role.Rank() >= zoo.RoleReviewer.Rank() || canMaintain(u, m)
 }
 
-// Versions lists the versions of a model that u may see.
+// Versions lists the versions of a model that u may see (NotFound, as for
+// an unknown model, when there are none).
 func (s *Service) Versions(ctx context.Context, u *zoo.User, id string) ([]*zoo.Version, error) {
 	m, err := s.cat.Model(ctx, id)
 	if err != nil {
@@ -67,7 +94,7 @@ func (s *Service) Versions(ctx context.Context, u *zoo.User, id string) ([]*zoo.
 		}
 	}
 	if len(out) == 0 {
-		return nil, zoo.E("repo.Versions", zoo.NotFound, nil, "no model %s", id)
+		return nil, catalog.ModelNotFound("repo.Versions", id)
 	}
 	return out, nil
 }

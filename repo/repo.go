@@ -293,7 +293,7 @@ func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, o
 	const op = "repo.Upload"
 	id := opts.ModelID
 	if id == "" && rep.ID != "" {
-		if _, err := s.cat.Model(ctx, rep.ID); err == nil {
+		if _, err := s.cat.Model(ctx, rep.ID); err == nil && s.hidden(ctx, u, rep.ID, nil) == nil {
 			id = rep.ID
 		}
 	}
@@ -303,6 +303,12 @@ func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, o
 			return nil, false, err
 		}
 		if !canMaintain(u, m) {
+			// A model without a published or retired version is nobody's
+			// business but its maintainers': answer as for an unknown id,
+			// so that the answer does not reveal that it exists.
+			if err := s.hidden(ctx, u, id, nil); err != nil {
+				return nil, false, err
+			}
 			return nil, false, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s publish new versions of it; remove 'id' from the description to create a new model", id)
 		}
 		return m, false, nil
@@ -326,6 +332,13 @@ func (s *Service) newModel(ctx context.Context, u *zoo.User, rep *spec.Report) (
 		return nil, zoo.E("repo.Upload", zoo.Unavailable, err, "could not find a free model id; try again")
 	}
 	return &zoo.Model{ID: nick, Type: rep.Type, OwnerID: u.ID, Maintainers: []int64{u.ID}, CreatedAt: s.now()}, nil
+}
+
+// public reports whether model id has a published or retired version
+// (whose existence anyone may know).
+func (s *Service) public(ctx context.Context, id string) bool {
+	_, err := s.cat.LatestPublished(ctx, id)
+	return err == nil
 }
 
 func canMaintain(u *zoo.User, m *zoo.Model) bool {

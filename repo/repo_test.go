@@ -273,3 +273,42 @@ func TestTestReportHasNoServerPaths(t *testing.T) {
 		}
 	}
 }
+
+// Uploading to a model one may not maintain: a model with only drafts (or
+// submitted versions) answers exactly as an unknown id does (issue 15:
+// 403 against 404 revealed that it exists); a published one says who may.
+func TestUploadToHiddenModelLooksUnknown(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	data := packageZip(t, "upsample-onnx")
+	draft, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hidden := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: draft.ModelID})
+	_, unknown := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: "no-such-model"})
+	if zoo.KindOf(hidden) != zoo.NotFound || zoo.KindOf(unknown) != zoo.NotFound {
+		t.Fatalf("upload to a draft-only model: %v; to an unknown id: %v; want both NotFound", hidden, unknown)
+	}
+	if strings.ReplaceAll(zoo.MessageOf(hidden), draft.ModelID, "ID") != strings.ReplaceAll(zoo.MessageOf(unknown), "no-such-model", "ID") {
+		t.Errorf("the answers differ: %q and %q", zoo.MessageOf(hidden), zoo.MessageOf(unknown))
+	}
+	// Its maintainer still adds versions; once published, others are told
+	// they may not.
+	if _, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{ModelID: draft.ModelID}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[len(e.jobs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, v.Number, repo.Accept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: v.ModelID}); zoo.KindOf(err) != zoo.Forbidden {
+		t.Errorf("upload to another's published model: %v, want Forbidden", err)
+	}
+}
