@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/nickname"
 	"github.com/zoo-bioimage/zoo/spec"
@@ -271,17 +272,25 @@ func (s *Service) spool(r io.Reader) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, zoo.E(op, zoo.Internal, err, "cannot store the upload")
 	}
-	n, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxUpload+1))
-	if err == nil && n > s.cfg.MaxUpload {
+	src := &blob.Source{Ctx: context.Background(), R: r}
+	n, err := io.Copy(f, io.LimitReader(src, s.cfg.MaxUpload+1))
+	switch {
+	case err == nil && n > s.cfg.MaxUpload:
 		err = zoo.E(op, zoo.TooLarge, nil, "the upload is larger than this server's limit of %d bytes", s.cfg.MaxUpload)
+	case src.Err != nil:
+		// The client's side: a body cut off (or over the web layer's
+		// limit, which that layer reports) is not a server error.
+		err = blob.ReadError(op, src.Err)
+		if zoo.KindOf(err) == zoo.Internal {
+			err = zoo.E(op, zoo.Invalid, src.Err, "the upload was interrupted after %d bytes; send it again", n)
+		}
+	case err != nil:
+		err = zoo.E(op, zoo.Internal, err, "cannot store the upload on the server")
 	}
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		if zoo.KindOf(err) == zoo.TooLarge {
-			return nil, 0, err
-		}
-		return nil, 0, zoo.E(op, zoo.Invalid, err, "the upload was interrupted")
+		return nil, 0, err
 	}
 	return f, n, nil
 }

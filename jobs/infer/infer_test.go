@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -715,5 +716,37 @@ func TestJobKillingWorkersFails(t *testing.T) {
 	}
 	if g := r.view(v.ID); g.State != jobs.Failed || !strings.Contains(g.Error, "stopped each time") {
 		t.Fatalf("a job claimed 3 times with MaxRuns 2: %+v", g)
+	}
+}
+
+// cutReader sends some bytes, then fails as a connection the client
+// closed mid-body does.
+type cutReader struct{ sent bool }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if !c.sent {
+		c.sent = true
+		return copy(p, "\x93NUMPY\x01\x00v\x00{'descr': '<f4'"), nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+// A submission the client cut off is its fault: 400, and not logged as a
+// server error (issue 15: it was a 500 with an error line).
+func TestCutOffSubmission(t *testing.T) {
+	r := newRig(t, nil)
+	var log bytes.Buffer
+	h := web.New(r.env.Svc, web.Options{Routes: r.s.Routes(), Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/jobs?model="+r.v.ModelID, &cutReader{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "cut off") {
+		t.Errorf("a cut-off body: %d %s; want 400 saying it was cut off", w.Code, w.Body)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("a cut-off body was logged as an error:\n%s", log.String())
+	}
+	if r.q.count() != 0 {
+		t.Error("a cut-off submission was queued")
 	}
 }
