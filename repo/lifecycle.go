@@ -296,14 +296,21 @@ func ClientOf(ctx context.Context) string {
 }
 
 // RunTest is the JobTest handler: it unpacks the version, runs the
-// configured Tester and records the result. It is idempotent.
+// configured Tester on a model — on another type (a dataset, …), which has
+// nothing to run, CheckResource — and records the result. It is
+// idempotent.
 func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	const op = "repo.RunTest"
 	v, err := s.cat.Version(ctx, args.ID, args.Version)
 	if err != nil {
 		return err
 	}
-	if s.cfg.Tester == nil {
+	m, err := s.cat.Model(ctx, v.ModelID)
+	if err != nil {
+		return err
+	}
+	runs := m.Type == "model" // other types have nothing to run (CheckResource)
+	if runs && s.cfg.Tester == nil {
 		return zoo.E(op, zoo.NotSupported, nil, "this server has no model runtime configured")
 	}
 	dir, err := os.MkdirTemp(s.cfg.TempDir, "zoo-test-*")
@@ -322,9 +329,13 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return zoo.E(op, zoo.Internal, err, "cannot make a folder for the test's outputs")
 	}
-	res, err := s.cfg.Tester(ctx, pkg, out)
-	if err != nil {
-		return err
+	var res *TestResult
+	if runs {
+		if res, err = s.cfg.Tester(ctx, pkg, out); err != nil {
+			return err
+		}
+	} else {
+		res = CheckResource(v, pkg)
 	}
 	if res == nil {
 		return zoo.E(op, zoo.Internal, nil, "the tester returned no result")

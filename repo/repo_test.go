@@ -312,3 +312,57 @@ func TestUploadToHiddenModelLooksUnknown(t *testing.T) {
 		t.Errorf("upload to another's published model: %v, want Forbidden", err)
 	}
 }
+
+// A dataset has no model to run: its test checks the description and its
+// files, passes, and the dataset can be published (issue 15: its test
+// always failed with "not a model"). Damaged files fail the check.
+func TestDatasetIsCheckedAndPublished(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(context.Context, string, string) (*repo.TestResult, error) {
+		t.Fatal("the model tester ran on a dataset")
+		return nil, nil
+	})
+	pkg, _, err := bundle.Build(filepath.Join("testdata", "dataset"), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, _, err := bundle.Write(&buf, pkg); err != nil {
+		t.Fatal(err)
+	}
+	pkg.Close()
+	v, err := e.svc.Upload(ctx, e.alice, &buf, repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[len(e.jobs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TestStatus != zoo.TestPassed || !strings.Contains(string(got.TestReport), `"name":"files","status":"passed"`) {
+		t.Fatalf("the dataset's test: %s %s", got.TestStatus, got.TestReport)
+	}
+	if pub, err := e.svc.Review(ctx, e.rita, v.ModelID, v.Number, repo.Accept, ""); err != nil || pub.State != zoo.StatePublished {
+		t.Fatalf("accepting the dataset: %v", err)
+	}
+
+	// The same checks on a damaged copy fail, naming the file.
+	dir := t.TempDir()
+	if err := e.svc.Unpack(ctx, got, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "masks.csv"), []byte("image,mask\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := repo.CheckResource(got, dir)
+	if res.Status != zoo.TestFailed || !strings.Contains(string(res.Report), "masks.csv") {
+		t.Errorf("a damaged dataset: %s %s", res.Status, res.Report)
+	}
+	os.Remove(filepath.Join(dir, "README.md"))
+	if res := repo.CheckResource(got, dir); res.Status != zoo.TestFailed || !strings.Contains(string(res.Report), "README.md: missing") {
+		t.Errorf("a dataset missing its documentation: %s %s", res.Status, res.Report)
+	}
+}
