@@ -413,6 +413,9 @@ func (s *Store) Delete(ctx context.Context, sha string) error {
 	return nil
 }
 
+// emptySHA256 is the sha256 of no bytes.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 // touchKey is the marker whose time says when a Put last found the
 // blob's content already stored (S3 cannot refresh an object's time in
 // place).
@@ -424,7 +427,11 @@ func (s *Store) touchKey(sha string) string { return s.prefix + "touched/" + sha
 // it finds fresh). false means the blob is gone and the Put must store it.
 func (s *Store) touch(ctx context.Context, sha string) (bool, error) {
 	const op = "s3.Put"
-	if _, err := s.core.PutObject(ctx, s.bucket, s.touchKey(sha), bytes.NewReader(nil), 0, "", "", minio.PutObjectOptions{}); err != nil {
+	// Signed with the empty body's sha256, as putSmall signs: a chunked
+	// streaming signature of an empty body leaves some servers' connection
+	// unusable for the next request.
+	if _, err := s.core.PutObject(ctx, s.bucket, s.touchKey(sha), bytes.NewReader(nil), 0, "", emptySHA256,
+		minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
 		return false, s.fail(op, err, "cannot store blob %s", sha)
 	}
 	if _, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{}); err != nil {
