@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 )
@@ -74,4 +75,21 @@ func ReadError(op string, err error) error {
 		return zoo.E(op, zoo.Unavailable, err, "upload cancelled")
 	}
 	return zoo.E(op, zoo.Internal, err, "cannot read the upload")
+}
+
+// Aged is what a store offers for garbage collection that is safe while
+// uploads and tests write: every blob has a modification time that a Put
+// of its content refreshes (also when the content was already stored),
+// and a blob can be deleted only if it is still older than a cutoff.
+// blob/disk and blob/s3 implement it; repo.Service.GC uses it to spare
+// blobs written within its grace period, which an upload or a test may be
+// about to reference.
+type Aged interface {
+	// WalkAged calls fn for every stored blob with its size and the time
+	// it was last stored or re-stored by a Put.
+	WalkAged(ctx context.Context, fn func(sha string, size int64, modified time.Time) error) error
+	// DeleteOlder deletes the blob unless a Put has stored it again at or
+	// after cutoff, and reports whether it deleted it (a missing blob is
+	// not an error: false).
+	DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (bool, error)
 }

@@ -95,7 +95,9 @@
 // downloads keeps one counter per version, apart from versions so that
 // counting a download never rewrites (or, on PostgreSQL, copies) the
 // immutable version row. A model's download count is the sum over its
-// versions.
+// versions. download_clients (migration 0009) holds, for the current UTC
+// day only, which clients (a hash of day and address) were counted for
+// which version, so that CountDownloadOnce counts each once a day.
 //
 // audit_log is append-only: when, who (actor 0 is the system), what action,
 // the model and version it concerns (empty and 0 for user and token

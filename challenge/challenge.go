@@ -24,8 +24,11 @@
 //
 // # Who may do what
 //
-// Reviewers and admins create challenges and are organisers of every
-// challenge; a challenge's Organisers (user names) are organisers of it.
+// Reviewers and admins create challenges. The organisers of a challenge
+// are its creator, the users named in its Organisers, and admins (who run
+// the instance); a reviewer has no rights over a challenge they neither
+// created nor are named in: its hidden leaderboard, other participants'
+// submissions, edits and disqualifications are out of their reach.
 // Any logged-in user may submit while a phase is open, within the phase's
 // limits per participant: PerDay submissions per UTC calendar day (the
 // count resets at 00:00 UTC) and Total over the phase. The limits are
@@ -205,13 +208,15 @@ func (c *Challenge) Phase(name string) (Phase, bool) {
 	return Phase{}, false
 }
 
-// Organiser reports whether u organises c: a reviewer or admin, or one of
-// its Organisers.
+// Organiser reports whether u organises c: its creator (CreatedBy), one
+// of its Organisers (user names, which are unique and never reused), or
+// an admin. Rights are per challenge: being a reviewer grants none over a
+// challenge one neither created nor is named in.
 func (c *Challenge) Organiser(u *zoo.User) bool {
 	if u == nil {
 		return false
 	}
-	if u.Role.Rank() >= zoo.RoleReviewer.Rank() {
+	if u.Role == zoo.RoleAdmin || (c.CreatedBy != 0 && u.ID == c.CreatedBy) {
 		return true
 	}
 	for _, n := range c.Organisers {

@@ -470,6 +470,40 @@ func (db *DB) CountDownload(ctx context.Context, id string, n int) error {
 	return db.changed(ctx, op, tag, err, id, n)
 }
 
+// CountDownloadOnce counts a download of version n of id by client (a
+// key, e.g. a hash of its address) on day (days since the epoch, UTC)
+// unless that client was already counted for the version that day, and
+// reports whether it counted; rows of earlier days are dropped.
+func (db *DB) CountDownloadOnce(ctx context.Context, id string, n int, client string, day int64) (bool, error) {
+	const op = "postgres.CountDownload"
+	counted := false
+	err := db.tx(ctx, op, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM download_clients WHERE day < $1`, day); err != nil {
+			return dbError(op, err, "", "")
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO download_clients (version_id, day, client)
+			SELECT id, $1, $2 FROM versions WHERE model_id = $3 AND number = $4
+			ON CONFLICT DO NOTHING`, day, client, id, n)
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
+		if tag.RowsAffected() == 0 {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM versions WHERE model_id = $1 AND number = $2`, id, n).Scan(&one)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return catalog.VersionNotFound(op, id, n)
+			}
+			return dbError(op, err, "", "") // nil: counted already today
+		}
+		counted = true
+		_, err = tx.Exec(ctx, `INSERT INTO downloads (version_id, count)
+			SELECT id, 1 FROM versions WHERE model_id = $1 AND number = $2
+			ON CONFLICT (version_id) DO UPDATE SET count = downloads.count + 1`, id, n)
+		return dbError(op, err, "", "")
+	})
+	return counted && err == nil, err
+}
+
 // --- audit and blobs
 
 func insertAudit(ctx context.Context, q interface {

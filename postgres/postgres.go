@@ -82,12 +82,6 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// Queue returns a job queue in this database with opts (see package
-// queue). Stop working queues before Close.
-func (db *DB) Queue(opts queue.Options) (*queue.Queue, error) {
-	return queue.New(riverpgxv5.New(db.pool), opts)
-}
-
 // Close closes the connection pool.
 func (db *DB) Close() error {
 	db.pool.Close()

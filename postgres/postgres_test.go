@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -151,5 +152,33 @@ func TestUsedIDsOutliveModels(t *testing.T) {
 	}
 	if err := db.CreateModel(ctx, &zoo.Model{ID: "gone-gnu", OwnerID: u.ID}); zoo.KindOf(err) != zoo.Conflict {
 		t.Fatalf("CreateModel with a deleted model's id: %v, want Conflict", err)
+	}
+}
+
+// TestQueueDeadWorker crashes a worker process in the middle of a job and
+// checks that another worker re-runs it within seconds (issue 15).
+func TestQueueDeadWorker(t *testing.T) {
+	if store := os.Getenv(queuetest.CrashEnv); store != "" {
+		queuetest.Crash(t, func(opts queue.Options) (*queue.Queue, error) {
+			db, err := Open(ctx, store)
+			if err != nil {
+				return nil, err
+			}
+			return db.Queue(opts)
+		})
+		return
+	}
+	for name, check := range map[string]func(*testing.T, string, string, func(queue.Options) (*queue.Queue, error)){
+		"Requeued": queuetest.DeadWorker, "LastAttempt": queuetest.LastAttempt,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsn := pgtest.DSN(t)
+			db, err := Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			check(t, "TestQueueDeadWorker", dsn, func(opts queue.Options) (*queue.Queue, error) { return db.Queue(opts) })
+		})
 	}
 }

@@ -16,7 +16,13 @@
 // migrations at Open; New and Migrate are for backends.
 //
 // Delivery is at least once: a handler may run again after a crash or a
-// timeout, so handlers must be idempotent (set a test result, rebuild an
+// timeout, so handlers must be idempotent. A working queue beats in the
+// backend every Lease/3 (Liveness, default lease 30 s); the job of a
+// worker that died (no heartbeat for a lease) is re-queued by another
+// working queue — at its Start and every Lease/2 — with an error saying
+// so and its rescue count (Job.Rescues) raised, or discarded when that
+// was its last attempt. Handlers see the count and may refuse to run a job
+// that keeps killing its workers. Handlers must be idempotent (set a test result, rebuild an
 // index entry). Enqueue is not part of a catalog transaction; a service
 // that must not lose a job across a crash between a catalog write and
 // Enqueue re-enqueues from catalog state (e.g. versions whose test status
@@ -73,6 +79,10 @@ type Job struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	ScheduledAt time.Time       `json:"scheduled_at"`
 	FinalizedAt *time.Time      `json:"finalized_at,omitempty"`
+	// Rescues counts the attempts whose worker died while running the job
+	// (see Liveness): a handler can refuse to run again a job that keeps
+	// killing its workers.
+	Rescues int `json:"rescues,omitempty"`
 }
 
 // Options configure a Queue. The zero value is an enqueue-only queue with
@@ -98,6 +108,12 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives River's logs (default: slog.Default()).
 	Logger *slog.Logger
+	// Liveness, set by the backends, lets working queues find jobs whose
+	// worker died (see Liveness); Lease is how long a worker may go
+	// without a heartbeat before they are given to others (default
+	// DefaultLease, at least 300 ms).
+	Liveness Liveness
+	Lease    time.Duration
 }
 
 // client is what Queue uses of a river.Client[TTx], whatever TTx is.
@@ -116,6 +132,13 @@ type Queue struct {
 	client      client
 	maxAttempts int
 	working     bool
+
+	id       string // River client id: the worker's name in attempted_by
+	live     Liveness
+	lease    time.Duration
+	log      *slog.Logger
+	stopBeat context.CancelFunc
+	beatDone chan struct{}
 }
 
 // Migrate brings River's tables up to date through driver (idempotent).
@@ -137,7 +160,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) 
 	if maxAttempts <= 0 {
 		maxAttempts = 5
 	}
+	id := newWorkerID()
 	cfg := &river.Config{
+		ID:                  id,
 		Logger:              opts.Logger,
 		MaxAttempts:         maxAttempts,
 		JobTimeout:          opts.Timeout,
@@ -175,7 +200,13 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) 
 	if err != nil {
 		return nil, zoo.E(op, zoo.Internal, err, "")
 	}
-	return &Queue{client: c, maxAttempts: maxAttempts, working: len(opts.Handlers) > 0}, nil
+	lease := opts.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	lease = max(lease, 300*time.Millisecond)
+	return &Queue{client: c, maxAttempts: maxAttempts, working: len(opts.Handlers) > 0,
+		id: id, live: opts.Liveness, lease: lease, log: cfg.Logger}, nil
 }
 
 // addWorker registers h for kind, turning River's panic on a bad kind into
@@ -252,8 +283,30 @@ func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return zoo.E("queue.Start", zoo.Invalid, nil, "this queue has no handlers; it can only enqueue")
 	}
+	if q.live != nil {
+		// Alive before the first fetch, so no other worker takes this
+		// one's jobs for a dead worker's.
+		if err := q.live.Beat(ctx, q.id); err != nil {
+			return zoo.E("queue.Start", zoo.Internal, err, "cannot record this worker's heartbeat")
+		}
+		if _, err := q.Rescue(ctx); err != nil {
+			return zoo.E("queue.Start", zoo.Internal, err, "cannot re-queue the jobs of dead workers")
+		}
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return zoo.E("queue.Start", zoo.Internal, err, "")
+	}
+	if q.live != nil {
+		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		q.stopBeat, q.beatDone = cancel, make(chan struct{})
+		go func() {
+			select {
+			case <-ctx.Done():
+				cancel()
+			case <-bctx.Done():
+			}
+		}()
+		go q.heartbeat(bctx)
 	}
 	return nil
 }
@@ -266,6 +319,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	defer q.forget()
 	err := q.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HardStopWait)
@@ -276,6 +330,22 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return zoo.E("queue.Stop", zoo.Internal, err, "jobs were still running when the queue stopped")
 	}
 	return nil
+}
+
+// forget ends the heartbeat and removes this worker's record: its jobs
+// have finished or were interrupted and are retryable.
+func (q *Queue) forget() {
+	if q.stopBeat == nil {
+		return
+	}
+	q.stopBeat()
+	<-q.beatDone
+	q.stopBeat = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := q.live.Forget(ctx, q.id, 24*time.Hour); err != nil {
+		q.log.Warn("queue: cannot remove this worker's heartbeat record", "worker", q.id, "err", err)
+	}
 }
 
 // HardStopWait is how long Stop waits for handlers to return after
@@ -317,6 +387,7 @@ func fromRow(row *rivertype.JobRow) *Job {
 		MaxAttempts: row.MaxAttempts,
 		CreatedAt:   row.CreatedAt.UTC(),
 		ScheduledAt: row.ScheduledAt.UTC(),
+		Rescues:     rescues(row.Metadata),
 	}
 	for _, e := range row.Errors {
 		j.Errors = append(j.Errors, e.Error)

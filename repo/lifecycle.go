@@ -2,17 +2,28 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
+	"github.com/zoo-bioimage/zoo/catalog"
 )
 
 // Get returns version n of model id (n = 0: the latest published), if u
-// may see it.
+// may see it. What u may not see is NotFound with the words an unknown
+// id or number gets, so that answers do not reveal unpublished models or
+// versions: a model without a published or retired version looks unknown
+// to all but its maintainers, uploaders and reviewers.
 func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.Version, error) {
 	var v *zoo.Version
 	var err error
@@ -22,6 +33,9 @@ func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.
 		v, err = s.cat.Version(ctx, id, n)
 	}
 	if err != nil {
+		if zoo.KindOf(err) == zoo.NotFound {
+			return nil, s.hidden(ctx, u, id, err)
+		}
 		return nil, err
 	}
 	if !v.State.Public() {
@@ -30,10 +44,29 @@ func (s *Service) Get(ctx context.Context, u *zoo.User, id string, n int) (*zoo.
 			return nil, err
 		}
 		if !canSeeUnpublished(u, m, v) {
-			return nil, zoo.E("repo.Get", zoo.NotFound, nil, "no version %s/%d", id, n)
+			return nil, s.hidden(ctx, u, id, catalog.VersionNotFound("repo.Get", id, n))
 		}
 	}
 	return v, nil
+}
+
+// hidden is the NotFound error u gets about model id: notFound as it is
+// when u may know the model exists (it has a public version, or u
+// maintains or reviews), else the unknown model's.
+func (s *Service) hidden(ctx context.Context, u *zoo.User, id string, notFound error) error {
+	m, err := s.cat.Model(ctx, id)
+	if err != nil {
+		return err
+	}
+	if canMaintain(u, m) || u != nil && u.Role.Rank() >= zoo.RoleReviewer.Rank() || s.public(ctx, id) {
+		return notFound
+	}
+	if u != nil {
+		if vs, err := s.cat.ListVersions(ctx, zoo.VersionFilter{ModelID: id, UploaderID: u.ID}); err == nil && len(vs) > 0 {
+			return notFound
+		}
+	}
+	return catalog.ModelNotFound("repo.Get", id)
 }
 
 func canSeeUnpublished(u *zoo.User, m *zoo.Model, v *zoo.Version) bool {
@@ -43,7 +76,8 @@ func canSeeUnpublished(u *zoo.User, m *zoo.Model, v *zoo.Version) bool {
 	return u.ID == v.UploaderID || u.Role.Rank() >= zoo.RoleReviewer.Rank() || canMaintain(u, m)
 }
 
-// Versions lists the versions of a model that u may see.
+// Versions lists the versions of a model that u may see (NotFound, as for
+// an unknown model, when there are none).
 func (s *Service) Versions(ctx context.Context, u *zoo.User, id string) ([]*zoo.Version, error) {
 	m, err := s.cat.Model(ctx, id)
 	if err != nil {
@@ -60,7 +94,7 @@ func (s *Service) Versions(ctx context.Context, u *zoo.User, id string) ([]*zoo.
 		}
 	}
 	if len(out) == 0 {
-		return nil, zoo.E("repo.Versions", zoo.NotFound, nil, "no model %s", id)
+		return nil, catalog.ModelNotFound("repo.Versions", id)
 	}
 	return out, nil
 }
@@ -204,20 +238,79 @@ func Counts(v *zoo.Version, p string) bool {
 	return strings.Contains(strings.ToLower(path.Base(p)), "weights")
 }
 
-// CountDownload records one download of a version (see Counts).
+// OnceCounter is what CountDownload needs of a catalog to count a
+// client's downloads once a day; *sqlite.DB and *postgres.DB implement it
+// (table download_clients).
+type OnceCounter interface {
+	// CountDownloadOnce counts a download of version n of id by client on
+	// day (days since the epoch, UTC) unless client was counted for it
+	// that day already, and reports whether it counted.
+	CountDownloadOnce(ctx context.Context, id string, n int, client string, day int64) (bool, error)
+}
+
+// CountDownload records one download of a version (see Counts): once per
+// client (ClientOf(ctx), as web records it; an IPv6 client by its /64
+// prefix), version and UTC day, so that repeating a download does not
+// raise the count that orders search results. A context without a client,
+// or a catalog that is not a OnceCounter, counts every call.
 func (s *Service) CountDownload(ctx context.Context, v *zoo.Version) error {
-	return s.cat.CountDownload(ctx, v.ModelID, v.Number)
+	addr := ClientOf(ctx)
+	oc, ok := s.cat.(OnceCounter)
+	if addr == "" || !ok {
+		return s.cat.CountDownload(ctx, v.ModelID, v.Number)
+	}
+	day := s.now().UTC().Unix() / 86400
+	_, err := oc.CountDownloadOnce(ctx, v.ModelID, v.Number, downloadKey(addr, day), day)
+	return err
+}
+
+// downloadKey is the stored key of a client on a day: a hash of the day
+// and the address (an IPv6 address by its /64 prefix, which one client
+// usually holds whole), so the table keeps no addresses.
+func downloadKey(addr string, day int64) string {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		if a = a.Unmap(); a.Is6() {
+			p, _ := a.Prefix(64)
+			addr = p.String()
+		} else {
+			addr = a.String()
+		}
+	}
+	sum := sha256.Sum256([]byte(strconv.FormatInt(day, 10) + "|" + addr))
+	return hex.EncodeToString(sum[:16])
+}
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the address of the client a request came
+// from (web sets it for every request, from web.ClientAddr), for rules per
+// client such as download counting.
+func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+// ClientOf returns the client address WithClient recorded ("" if none).
+func ClientOf(ctx context.Context) string {
+	a, _ := ctx.Value(clientKey{}).(string)
+	return a
 }
 
 // RunTest is the JobTest handler: it unpacks the version, runs the
-// configured Tester and records the result. It is idempotent.
+// configured Tester on a model — on another type (a dataset, …), which has
+// nothing to run, CheckResource — and records the result. It is
+// idempotent.
 func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	const op = "repo.RunTest"
 	v, err := s.cat.Version(ctx, args.ID, args.Version)
 	if err != nil {
 		return err
 	}
-	if s.cfg.Tester == nil {
+	m, err := s.cat.Model(ctx, v.ModelID)
+	if err != nil {
+		return err
+	}
+	runs := m.Type == "model" // other types have nothing to run (CheckResource)
+	if runs && s.cfg.Tester == nil {
 		return zoo.E(op, zoo.NotSupported, nil, "this server has no model runtime configured")
 	}
 	dir, err := os.MkdirTemp(s.cfg.TempDir, "zoo-test-*")
@@ -236,9 +329,13 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return zoo.E(op, zoo.Internal, err, "cannot make a folder for the test's outputs")
 	}
-	res, err := s.cfg.Tester(ctx, pkg, out)
-	if err != nil {
-		return err
+	var res *TestResult
+	if runs {
+		if res, err = s.cfg.Tester(ctx, pkg, out); err != nil {
+			return err
+		}
+	} else {
+		res = CheckResource(v, pkg)
 	}
 	if res == nil {
 		return zoo.E(op, zoo.Internal, nil, "the tester returned no result")
@@ -246,6 +343,12 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	report := res.Report
 	if report == nil {
 		report = json.RawMessage("null")
+	}
+	// Uploaders read the report: it must not show where this server keeps
+	// its files (the package's own paths become relative to it).
+	report = scrubPaths(report, pkg, []string{dir, s.cfg.TempDir, os.TempDir()})
+	if !json.Valid(report) {
+		return zoo.E(op, zoo.Internal, nil, "the test report is not JSON after removing the server's paths")
 	}
 	if len(res.Produced) > 0 {
 		// Stored before the report that references them, so that a report
@@ -268,6 +371,34 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 		return s.cfg.Index.IndexVersion(ctx, v, d)
 	}
 	return nil
+}
+
+// MaxTestCrashes is how many times a version's test may stop its worker
+// (the process died while running it: a crash, the kernel's OOM killer)
+// before the test is recorded as failed instead of run again. A test
+// that kills workers is not retried into a crash loop.
+const MaxTestCrashes = 2
+
+// FailCrashedTest records the test of args as failed because its worker
+// died crashes times while running it (the JobTest handler calls it
+// instead of RunTest once the job's rescue count reaches MaxTestCrashes).
+// The report says so in the uploader's words. It is idempotent.
+func (s *Service) FailCrashedTest(ctx context.Context, args TestArgs, crashes int) error {
+	v, err := s.cat.Version(ctx, args.ID, args.Version)
+	if err != nil {
+		return err
+	}
+	report, err := json.Marshal(map[string]any{
+		"source": "rdf.yaml",
+		"status": "failed",
+		"message": fmt.Sprintf("the test stopped the worker running it %d times (it crashed or ran out of memory); "+
+			"it is not run again — make the model run within the server's limits and upload a new version", crashes),
+		"formats": map[string]any{},
+	})
+	if err != nil {
+		return zoo.E("repo.FailCrashedTest", zoo.Internal, err, "")
+	}
+	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, zoo.TestFailed, report)
 }
 
 // Unpack writes every file of v into dir (which must exist), as the
@@ -308,10 +439,24 @@ func (s *Service) unpack(ctx context.Context, f zoo.File, dst string) error {
 // A version refers to its files and package, and to the produced tensors
 // its current test report references (ProducedOf); those of a report a
 // later test run replaced are no longer referenced.
-// Run it while no upload or test job is in progress: a blob stored by an
-// upload that has not yet created its version, or by a test run that has
-// not yet recorded its report, is not referenced yet.
+//
+// With Config.GCGrace (zoo gc: DefaultGCGrace) it is safe to run at any
+// time, beside uploads and test jobs: a blob stored or re-stored within
+// the grace period is spared — an upload may have stored it and not yet
+// created its version — and the store deletes a blob only if no Put has
+// refreshed it since the cutoff (blob.Aged.DeleteOlder), so content an
+// upload re-stores while GC runs survives. Without a grace period, run it
+// only while nothing writes.
 func (s *Service) GC(ctx context.Context) (int, error) {
+	var aged blob.Aged
+	var cutoff time.Time
+	if s.cfg.GCGrace > 0 {
+		a, ok := s.blobs.(blob.Aged)
+		if !ok {
+			return 0, zoo.E("repo.GC", zoo.NotSupported, nil, "this blob store cannot tell when blobs were stored; it cannot be collected with a grace period")
+		}
+		aged, cutoff = a, time.Now().Add(-s.cfg.GCGrace)
+	}
 	keep := map[string]bool{}
 	if err := s.cat.ReferencedBlobs(ctx, func(sha string) error { keep[sha] = true; return nil }); err != nil {
 		return 0, err
@@ -331,6 +476,27 @@ func (s *Service) GC(ctx context.Context) (int, error) {
 		}
 	}
 	var drop []string
+	if aged != nil {
+		if err := aged.WalkAged(ctx, func(sha string, _ int64, mod time.Time) error {
+			if !keep[sha] && mod.Before(cutoff) {
+				drop = append(drop, sha)
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, sha := range drop {
+			del, err := aged.DeleteOlder(ctx, sha, cutoff)
+			if err != nil {
+				return n, err
+			}
+			if del {
+				n++
+			}
+		}
+		return n, nil
+	}
 	if err := s.blobs.Walk(ctx, func(sha string, _ int64) error {
 		if !keep[sha] {
 			drop = append(drop, sha)

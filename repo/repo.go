@@ -24,19 +24,17 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/nickname"
 	"github.com/zoo-bioimage/zoo/spec"
@@ -90,7 +88,21 @@ type Config struct {
 	// KeepBlobs, if set, names more blobs GC must keep beside the
 	// versions' (e.g. the images and results of inference jobs).
 	KeepBlobs func(ctx context.Context, keep func(sha string) error) error
+	// GCGrace spares, in GC, unreferenced blobs stored or re-stored (by
+	// any Put of their content) less than GCGrace ago: an upload or a test
+	// in progress may have stored them and not yet recorded the version or
+	// report that refers to them. It needs a store that implements
+	// blob.Aged (blob/disk, blob/s3). 0 spares nothing — safe only while
+	// nothing writes; zoo gc uses DefaultGCGrace.
+	GCGrace time.Duration
+	// Now is the service's clock (default time.Now); tests set it.
+	Now func() time.Time
 }
+
+// DefaultGCGrace is zoo gc's grace period (Config.GCGrace): far above the
+// time between an upload's or a test's Put and the catalog write that
+// refers to the blob (seconds), so that GC is safe at any time.
+const DefaultGCGrace = time.Hour
 
 // Indexer receives every stored version with its decoded description
 // (package search implements it).
@@ -113,7 +125,11 @@ func New(cat zoo.Catalog, blobs zoo.BlobStore, queue Enqueuer, cfg Config) *Serv
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 8 << 30
 	}
-	return &Service{cat: cat, blobs: blobs, queue: queue, cfg: cfg, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cat: cat, blobs: blobs, queue: queue, cfg: cfg, now: now}
 }
 
 // Catalog returns the service's catalog (for read-only listings).
@@ -256,17 +272,25 @@ func (s *Service) spool(r io.Reader) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, zoo.E(op, zoo.Internal, err, "cannot store the upload")
 	}
-	n, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxUpload+1))
-	if err == nil && n > s.cfg.MaxUpload {
+	src := &blob.Source{Ctx: context.Background(), R: r}
+	n, err := io.Copy(f, io.LimitReader(src, s.cfg.MaxUpload+1))
+	switch {
+	case err == nil && n > s.cfg.MaxUpload:
 		err = zoo.E(op, zoo.TooLarge, nil, "the upload is larger than this server's limit of %d bytes", s.cfg.MaxUpload)
+	case src.Err != nil:
+		// The client's side: a body cut off (or over the web layer's
+		// limit, which that layer reports) is not a server error.
+		err = blob.ReadError(op, src.Err)
+		if zoo.KindOf(err) == zoo.Internal {
+			err = zoo.E(op, zoo.Invalid, src.Err, "the upload was interrupted after %d bytes; send it again", n)
+		}
+	case err != nil:
+		err = zoo.E(op, zoo.Internal, err, "cannot store the upload on the server")
 	}
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		if zoo.KindOf(err) == zoo.TooLarge {
-			return nil, 0, err
-		}
-		return nil, 0, zoo.E(op, zoo.Invalid, err, "the upload was interrupted")
+		return nil, 0, err
 	}
 	return f, n, nil
 }
@@ -278,7 +302,7 @@ func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, o
 	const op = "repo.Upload"
 	id := opts.ModelID
 	if id == "" && rep.ID != "" {
-		if _, err := s.cat.Model(ctx, rep.ID); err == nil {
+		if _, err := s.cat.Model(ctx, rep.ID); err == nil && s.hidden(ctx, u, rep.ID, nil) == nil {
 			id = rep.ID
 		}
 	}
@@ -288,6 +312,12 @@ func (s *Service) modelFor(ctx context.Context, u *zoo.User, rep *spec.Report, o
 			return nil, false, err
 		}
 		if !canMaintain(u, m) {
+			// A model without a published or retired version is nobody's
+			// business but its maintainers': answer as for an unknown id,
+			// so that the answer does not reveal that it exists.
+			if err := s.hidden(ctx, u, id, nil); err != nil {
+				return nil, false, err
+			}
 			return nil, false, zoo.E(op, zoo.Forbidden, nil, "only the maintainers of %s publish new versions of it; remove 'id' from the description to create a new model", id)
 		}
 		return m, false, nil
@@ -313,6 +343,13 @@ func (s *Service) newModel(ctx context.Context, u *zoo.User, rep *spec.Report) (
 	return &zoo.Model{ID: nick, Type: rep.Type, OwnerID: u.ID, Maintainers: []int64{u.ID}, CreatedAt: s.now()}, nil
 }
 
+// public reports whether model id has a published or retired version
+// (whose existence anyone may know).
+func (s *Service) public(ctx context.Context, id string) bool {
+	_, err := s.cat.LatestPublished(ctx, id)
+	return err == nil
+}
+
 func canMaintain(u *zoo.User, m *zoo.Model) bool {
 	if u == nil {
 		return false
@@ -326,23 +363,6 @@ func canMaintain(u *zoo.User, m *zoo.Model) bool {
 		}
 	}
 	return false
-}
-
-var topLevelID = regexp.MustCompile(`(?m)^id:[^\n]*$`)
-
-// withID sets the description's top-level id, editing the text so that
-// comments and layout survive.
-func withID(desc []byte, id string) ([]byte, error) {
-	line := []byte("id: " + id)
-	if loc := topLevelID.FindIndex(desc); loc != nil {
-		return append(append(append([]byte(nil), desc[:loc[0]]...), line...), desc[loc[1]:]...), nil
-	}
-	trimmed := bytes.TrimRight(desc, " \t\r\n")
-	if bytes.HasPrefix(bytes.TrimSpace(desc), []byte("{")) || bytes.HasSuffix(trimmed, []byte("...")) {
-		return nil, errors.New("the description is not a block mapping; write it in block style")
-	}
-	out := append(append([]byte(nil), trimmed...), '\n')
-	return append(append(out, line...), '\n'), nil
 }
 
 // summary returns the name and description of a valid description.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -204,5 +205,164 @@ func TestBrokenPackageIsRefusedWithReport(t *testing.T) {
 	}
 	if vs, _ := e.cat.ListVersions(ctx, zoo.VersionFilter{}); len(vs) != 0 {
 		t.Errorf("a refused upload left versions: %v", vs)
+	}
+}
+
+// A test that kept killing its worker is recorded as failed with the
+// reason, not left pending (issue 15).
+func TestFailCrashedTest(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(packageZip(t, "upsample-onnx")), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.FailCrashedTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}, repo.MaxTestCrashes); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TestStatus != zoo.TestFailed || !strings.Contains(string(got.TestReport), "stopped the worker running it 2 times") {
+		t.Errorf("after FailCrashedTest: %s %s", got.TestStatus, got.TestReport)
+	}
+	if err := e.svc.FailCrashedTest(ctx, repo.TestArgs{ID: "no-such", Version: 1}, 2); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("FailCrashedTest of an unknown version = %v, want NotFound", err)
+	}
+}
+
+// The stored test report shows no path of the server's file system
+// (issue 15): paths inside the package become relative, other temporary
+// paths are cut to their file name.
+func TestTestReportHasNoServerPaths(t *testing.T) {
+	ctx := context.Background()
+	var leaked []string
+	tester := func(ctx context.Context, dir, out string) (*repo.TestResult, error) {
+		weights := filepath.Join(os.TempDir(), "zoo-weights-123", "model.onnx")
+		leaked = []string{dir, out, weights, os.TempDir()}
+		rep, _ := json.Marshal(map[string]any{
+			"source":  filepath.Join(dir, "rdf.yaml"),
+			"status":  "failed",
+			"message": fmt.Sprintf("cannot load %s: bad; see %s, %s", weights, filepath.Join(dir, "weights", "a.onnx"), dir),
+			"formats": map[string]any{"onnx": map[string]any{"message": "saved to " + filepath.Join(out, "onnx_output0.npy") + ")"}},
+		})
+		return &repo.TestResult{Status: zoo.TestFailed, Report: rep}, nil
+	}
+	e := newEnv(t, tester)
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(packageZip(t, "upsample-onnx")), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := string(got.TestReport)
+	for _, p := range leaked {
+		if strings.Contains(rep, p) {
+			t.Errorf("the report shows the server path %s: %s", p, rep)
+		}
+	}
+	for _, want := range []string{`"source":"rdf.yaml"`, "cannot load model.onnx: bad; see weights/a.onnx", "saved to onnx_output0.npy)"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("the report lacks %q: %s", want, rep)
+		}
+	}
+}
+
+// Uploading to a model one may not maintain: a model with only drafts (or
+// submitted versions) answers exactly as an unknown id does (issue 15:
+// 403 against 404 revealed that it exists); a published one says who may.
+func TestUploadToHiddenModelLooksUnknown(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	data := packageZip(t, "upsample-onnx")
+	draft, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hidden := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: draft.ModelID})
+	_, unknown := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: "no-such-model"})
+	if zoo.KindOf(hidden) != zoo.NotFound || zoo.KindOf(unknown) != zoo.NotFound {
+		t.Fatalf("upload to a draft-only model: %v; to an unknown id: %v; want both NotFound", hidden, unknown)
+	}
+	if strings.ReplaceAll(zoo.MessageOf(hidden), draft.ModelID, "ID") != strings.ReplaceAll(zoo.MessageOf(unknown), "no-such-model", "ID") {
+		t.Errorf("the answers differ: %q and %q", zoo.MessageOf(hidden), zoo.MessageOf(unknown))
+	}
+	// Its maintainer still adds versions; once published, others are told
+	// they may not.
+	if _, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{ModelID: draft.ModelID}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[len(e.jobs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, v.Number, repo.Accept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Upload(ctx, e.bob, bytes.NewReader(data), repo.UploadOptions{ModelID: v.ModelID}); zoo.KindOf(err) != zoo.Forbidden {
+		t.Errorf("upload to another's published model: %v, want Forbidden", err)
+	}
+}
+
+// A dataset has no model to run: its test checks the description and its
+// files, passes, and the dataset can be published (issue 15: its test
+// always failed with "not a model"). Damaged files fail the check.
+func TestDatasetIsCheckedAndPublished(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(context.Context, string, string) (*repo.TestResult, error) {
+		t.Fatal("the model tester ran on a dataset")
+		return nil, nil
+	})
+	pkg, _, err := bundle.Build(filepath.Join("testdata", "dataset"), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, _, err := bundle.Write(&buf, pkg); err != nil {
+		t.Fatal(err)
+	}
+	pkg.Close()
+	v, err := e.svc.Upload(ctx, e.alice, &buf, repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RunTest(ctx, e.jobs[len(e.jobs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.cat.Version(ctx, v.ModelID, v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TestStatus != zoo.TestPassed || !strings.Contains(string(got.TestReport), `"name":"files","status":"passed"`) {
+		t.Fatalf("the dataset's test: %s %s", got.TestStatus, got.TestReport)
+	}
+	if pub, err := e.svc.Review(ctx, e.rita, v.ModelID, v.Number, repo.Accept, ""); err != nil || pub.State != zoo.StatePublished {
+		t.Fatalf("accepting the dataset: %v", err)
+	}
+
+	// The same checks on a damaged copy fail, naming the file.
+	dir := t.TempDir()
+	if err := e.svc.Unpack(ctx, got, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "masks.csv"), []byte("image,mask\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := repo.CheckResource(got, dir)
+	if res.Status != zoo.TestFailed || !strings.Contains(string(res.Report), "masks.csv") {
+		t.Errorf("a damaged dataset: %s %s", res.Status, res.Report)
+	}
+	os.Remove(filepath.Join(dir, "README.md"))
+	if res := repo.CheckResource(got, dir); res.Status != zoo.TestFailed || !strings.Contains(string(res.Report), "README.md: missing") {
+		t.Errorf("a dataset missing its documentation: %s %s", res.Status, res.Report)
 	}
 }

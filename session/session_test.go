@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,12 @@ type rig struct {
 
 func newRig(t *testing.T, opts session.Options) *rig {
 	t.Helper()
+	return newRigBehind(t, opts, nil)
+}
+
+// newRigBehind is newRig with web.Options.TrustedProxies.
+func newRigBehind(t *testing.T, opts session.Options, trusted []netip.Prefix) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
 	if err != nil {
@@ -71,7 +78,7 @@ func newRig(t *testing.T, opts session.Options) *rig {
 	opts.Now = c.Now
 	m := session.New(db, opts)
 	svc := repo.New(db, blobs, nil, repo.Config{TempDir: t.TempDir()})
-	h := web.New(svc, web.Options{Session: m, Routes: m.Routes(), Logger: slog.New(slog.DiscardHandler)})
+	h := web.New(svc, web.Options{Session: m, Routes: m.Routes(), Logger: slog.New(slog.DiscardHandler), TrustedProxies: trusted})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	r := &rig{t: t, db: db, m: m, clock: c, srv: srv, tokens: map[string]string{}}
@@ -502,4 +509,46 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	r.clock.Add(time.Minute)
 	r.login("carl") // the window has passed
+}
+
+// Behind a reverse proxy (the test server's loopback peer, trusted),
+// failed logins are counted per client as the proxy names it in
+// X-Forwarded-For: one client's failures do not lock out another (issue
+// 15: everyone behind a proxy shared one throttle). A client's own
+// X-Forwarded-For entries, left of the proxy's, do not let it escape;
+// from an untrusted peer the header is ignored.
+func TestLoginThrottleBehindProxy(t *testing.T) {
+	trusted, err := web.ParseTrustedProxies("127.0.0.1, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigBehind(t, session.Options{LoginFailures: 3, LoginWindow: 10 * time.Minute}, trusted)
+	try := func(token, xff string) string {
+		resp := r.form("/login", url.Values{"token": {token}, "next": {"/models"}}, nil,
+			"Origin", r.srv.URL, "Sec-Fetch-Site", "same-origin", "X-Forwarded-For", xff)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %s", resp.Status)
+		}
+		return resp.Header.Get("Location")
+	}
+	for i := range 3 {
+		// The attacker varies the entries it writes itself.
+		try("zoo_wrong"+strconv.Itoa(i), "10.9.9."+strconv.Itoa(i)+", 203.0.113.7")
+	}
+	if loc := try(r.tokens["carl"], "203.0.113.7"); !strings.Contains(loc, "too+many+failed+logins") {
+		t.Errorf("the failing client after 3 failures: %q, want throttled", loc)
+	}
+	if loc := try(r.tokens["carl"], "198.51.100.4"); loc != "/models" {
+		t.Errorf("another client behind the same proxy: %q, want logged in", loc)
+	}
+
+	// Not trusting the proxy: every client shares its address.
+	r2 := newRig(t, session.Options{LoginFailures: 3, LoginWindow: 10 * time.Minute})
+	for i := range 3 {
+		r2.form("/login", url.Values{"token": {"zoo_wrong" + strconv.Itoa(i)}}, nil, "Origin", r2.srv.URL, "X-Forwarded-For", "203.0.113.7")
+	}
+	resp := r2.form("/login", url.Values{"token": {r2.tokens["carl"]}, "next": {"/models"}}, nil, "Origin", r2.srv.URL, "X-Forwarded-For", "198.51.100.4")
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "too+many+failed+logins") {
+		t.Errorf("without trusted proxies a forged X-Forwarded-For escaped the throttle: %q", loc)
+	}
 }

@@ -1,10 +1,11 @@
 package session
 
 import (
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/zoo-bioimage/zoo/web"
 )
 
 // throttle counts failed logins per client address and refuses further
@@ -88,11 +89,9 @@ func (t *throttle) forget(now time.Time) {
 	}
 }
 
-// clientAddr is the address a request came from (the connection's peer:
-// behind a proxy, the proxy's — forwarded headers can be forged).
-func clientAddr(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+// clientAddr is the address a request came from: web.ClientAddr, the
+// connection's peer unless that is a trusted reverse proxy
+// (web.Options.TrustedProxies), whose X-Forwarded-For then names the
+// client — without the setting, everyone behind a proxy would share one
+// throttle.
+func clientAddr(r *http.Request) string { return web.ClientAddr(r) }

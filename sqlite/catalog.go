@@ -620,6 +620,43 @@ func (db *DB) CountDownload(ctx context.Context, id string, n int) error {
 	})
 }
 
+// CountDownloadOnce counts a download of version n of id by client (a
+// key, e.g. a hash of its address) on day (days since the epoch, UTC)
+// unless that client was already counted for the version that day, and
+// reports whether it counted; rows of earlier days are dropped.
+func (db *DB) CountDownloadOnce(ctx context.Context, id string, n int, client string, day int64) (bool, error) {
+	const op = "sqlite.CountDownload"
+	counted := false
+	err := db.tx(ctx, op, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM download_clients WHERE day < ?`, day); err != nil {
+			return dbError(op, err, "", "")
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO download_clients (version_id, day, client)
+			SELECT id, ?, ? FROM versions WHERE model_id = ? AND number = ?
+			ON CONFLICT DO NOTHING`, day, client, id, n)
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
+		if k, err := res.RowsAffected(); err != nil || k == 0 {
+			if err != nil {
+				return dbError(op, err, "", "")
+			}
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE model_id = ? AND number = ?`, id, n).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return db.missing(ctx, tx, op, id, n)
+			}
+			return dbError(op, err, "", "") // nil: counted already today
+		}
+		counted = true
+		res, err = tx.ExecContext(ctx, `INSERT INTO downloads (version_id, count)
+			SELECT id, 1 FROM versions WHERE model_id = ? AND number = ?
+			ON CONFLICT (version_id) DO UPDATE SET count = downloads.count + 1`, id, n)
+		return db.changed(ctx, tx, op, res, err, id, n)
+	})
+	return counted && err == nil, err
+}
+
 // --- audit and blobs
 
 func insertAudit(ctx context.Context, tx *sql.Tx, op string, e zoo.AuditEntry) error {

@@ -115,14 +115,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err := queue.Migrate(ctx, riversqlite.New(db.jobs)); err != nil {
 		return fail(zoo.E(op, zoo.Internal, err, "cannot set up the queue file %s", qpath))
 	}
+	if _, err := db.jobs.ExecContext(ctx, workersTable); err != nil {
+		return fail(zoo.E(op, zoo.Internal, err, "cannot set up the queue file %s", qpath))
+	}
 	return db, nil
-}
-
-// Queue returns a job queue on the queue file with opts (see package
-// queue). Several queues may share the file, e.g. one that only enqueues
-// and one that works. Stop working queues before Close.
-func (db *DB) Queue(opts queue.Options) (*queue.Queue, error) {
-	return queue.New(riversqlite.New(db.jobs), opts)
 }
 
 // Path is the catalog's file.

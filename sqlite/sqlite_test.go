@@ -219,3 +219,26 @@ func TestQueuePath(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueDeadWorker crashes a worker process in the middle of a job and
+// checks that another worker re-runs it within seconds (issue 15).
+func TestQueueDeadWorker(t *testing.T) {
+	if store := os.Getenv(queuetest.CrashEnv); store != "" {
+		queuetest.Crash(t, func(opts queue.Options) (*queue.Queue, error) {
+			db, err := Open(ctx, store)
+			if err != nil {
+				return nil, err
+			}
+			return db.Queue(opts)
+		})
+		return
+	}
+	for name, check := range map[string]func(*testing.T, string, string, func(queue.Options) (*queue.Queue, error)){
+		"Requeued": queuetest.DeadWorker, "LastAttempt": queuetest.LastAttempt,
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			check(t, "TestQueueDeadWorker", db.Path(), func(opts queue.Options) (*queue.Queue, error) { return db.Queue(opts) })
+		})
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -14,8 +16,10 @@ import (
 // TestDownloadCounting checks the rule of the package documentation: the
 // package and weights count; the description, test tensors and docs do
 // not; nor do ?silent=1, HEAD, 304, later ranges and unpublished versions.
+// Each step comes from another client (behind a trusted proxy), so that
+// the once-per-client rule does not hide the rule tested here.
 func TestDownloadCounting(t *testing.T) {
-	e := newEnv(t, Options{}, repo.Config{})
+	e := newEnv(t, Options{TrustedProxies: loopback(t)}, repo.Config{})
 	data := packageZip(t, "upsample-onnx")
 	v := e.published("alice", "", data)
 	id := v.ModelID
@@ -50,8 +54,12 @@ func TestDownloadCounting(t *testing.T) {
 		{"the draft's package (by its uploader)", "GET", fmt.Sprintf("/packages/%s/%d", id, draft.Number), nil, 200, 6},
 		{"the draft's weights (by its uploader)", "GET", fmt.Sprintf("/files/%s/%d/weights.onnx", id, draft.Number), nil, 200, 6},
 	}
-	for _, s := range steps {
-		r := e.do(req{as: "alice", method: s.method, path: s.path, header: s.header})
+	for i, s := range steps {
+		h := map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)}
+		for k, v := range s.header {
+			h[k] = v
+		}
+		r := e.do(req{as: "alice", method: s.method, path: s.path, header: h})
 		if r.StatusCode != s.status {
 			t.Fatalf("%s: status %d, want %d: %s", s.what, r.StatusCode, s.status, r.body)
 		}
@@ -124,5 +132,55 @@ func TestWhole(t *testing.T) {
 		if got := s.whole(r, sw); got != c.want {
 			t.Errorf("%s %s Range %q → %d, %d of %s bytes: counts %v, want %v", c.method, c.target, c.rng, c.status, c.sent, c.length, got, c.want)
 		}
+	}
+}
+
+func loopback(t *testing.T) []netip.Prefix {
+	p, err := ParseTrustedProxies("127.0.0.1, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A client that downloads a version again and again counts once a day
+// (issue 15: anyone could inflate the counts that order search results);
+// another client, or the next day, counts again. IPv6 clients count by
+// their /64.
+func TestDownloadCountedOncePerClientPerDay(t *testing.T) {
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	e := newEnv(t, Options{TrustedProxies: loopback(t)}, repo.Config{Now: func() time.Time { return now }})
+	v := e.published("alice", "", packageZip(t, "upsample-onnx"))
+	count := func() int64 {
+		t.Helper()
+		got, err := e.cat.Version(t.Context(), v.ModelID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Downloads
+	}
+	get := func(client string) {
+		t.Helper()
+		if r := e.do(req{method: "GET", path: "/packages/" + v.ModelID + "/1", header: map[string]string{"X-Forwarded-For": client}}); r.StatusCode != 200 {
+			t.Fatalf("download: %d", r.StatusCode)
+		}
+	}
+	for range 5 {
+		get("198.51.100.7")
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("5 downloads by one client: counted %d, want 1", n)
+	}
+	get("198.51.100.8")
+	get("2001:db8:1:2::1")
+	get("2001:db8:1:2::99") // the same /64
+	if n := count(); n != 3 {
+		t.Fatalf("then another IPv4 client and two addresses of one IPv6 /64: counted %d, want 3", n)
+	}
+	now = now.Add(24 * time.Hour)
+	get("198.51.100.7")
+	get("198.51.100.7")
+	if n := count(); n != 4 {
+		t.Fatalf("the next day, the first client twice: counted %d, want 4", n)
 	}
 }

@@ -23,6 +23,7 @@ const (
 	keyUser
 	keyLog
 	keyServer
+	keyClient
 )
 
 // requestID returns the id of the request (also sent as X-Request-Id).
@@ -118,8 +119,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		rl := &reqLog{}
 		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLog, rl)
 		ctx = context.WithValue(ctx, keyServer, s)
+		r = withClient(r.WithContext(ctx), s.opts.TrustedProxies)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
@@ -133,6 +135,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.Int("status", status), slog.Int64("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(start)), slog.String("request_id", id),
 			slog.String("remote", r.RemoteAddr),
+		}
+		if c := ClientAddr(r); len(s.opts.TrustedProxies) > 0 {
+			attrs = append(attrs, slog.String("client", c))
 		}
 		if r.URL.RawQuery != "" {
 			attrs = append(attrs, slog.String("query", r.URL.RawQuery))

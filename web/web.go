@@ -81,6 +81,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -126,6 +127,12 @@ type Options struct {
 	// which clashes with /files/{id}/{n}/{path...}). The caller is not
 	// resolved for it.
 	Fallback func(w http.ResponseWriter, r *http.Request) bool
+	// TrustedProxies are the reverse proxies (addresses and prefixes,
+	// ParseTrustedProxies) whose X-Forwarded-For ClientAddr believes.
+	// Empty (the default): the connection's peer is the client and the
+	// header is ignored — behind a proxy every client then shares its
+	// address for per-client limits.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one route mounted through Options.Routes.

@@ -18,8 +18,10 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 )
 
 // Run runs the conformance suite. newStore must return a new, empty store
@@ -38,6 +40,73 @@ func Run(t *testing.T, newStore func(t *testing.T) zoo.BlobStore) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("FailedPut", func(t *testing.T) { testFailedPut(t, newStore(t)) })
 	t.Run("CancelledPut", func(t *testing.T) { testCancelledPut(t, newStore(t)) })
+	t.Run("Aged", func(t *testing.T) { testAged(t, newStore(t)) })
+}
+
+// testAged checks blob.Aged: times, refreshed by a Put of existing
+// content, and DeleteOlder sparing blobs (re-)stored at or after the
+// cutoff — what makes garbage collection safe during uploads.
+func testAged(t *testing.T, s zoo.BlobStore) {
+	a, ok := s.(blob.Aged)
+	if !ok {
+		t.Fatalf("%T does not implement blob.Aged", s)
+	}
+	ctx := context.Background()
+	ages := func() map[string]time.Time {
+		m := map[string]time.Time{}
+		if err := a.WalkAged(ctx, func(sha string, size int64, mod time.Time) error { m[sha] = mod; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := time.Now().Add(-2 * time.Second) // S3 times have whole seconds
+	x, y := content(7, 1000), content(8, 2000)
+	xs, ys := put(t, s, x), put(t, s, y)
+	m := ages()
+	if len(m) != 2 || m[xs].Before(before) || m[xs].After(time.Now().Add(2*time.Second)) {
+		t.Fatalf("WalkAged = %v, want both blobs stored about now", m)
+	}
+	// A cutoff before the store: both spared.
+	for _, sha := range []string{xs, ys} {
+		if del, err := a.DeleteOlder(ctx, sha, before); err != nil || del {
+			t.Errorf("DeleteOlder(fresh blob, earlier cutoff) = %v, %v; want kept", del, err)
+		}
+	}
+	// Re-storing x later refreshes its time; y keeps its own.
+	time.Sleep(1100 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	put(t, s, x)
+	m = ages()
+	if !m[xs].After(mid) || m[ys].After(mid) {
+		t.Fatalf("after re-storing x: x at %v, y at %v; want x after %v and y before", m[xs], m[ys], mid)
+	}
+	if del, err := a.DeleteOlder(ctx, xs, mid); err != nil || del {
+		t.Errorf("DeleteOlder(re-stored blob, cutoff before the re-store) = %v, %v; want kept", del, err)
+	}
+	if del, err := a.DeleteOlder(ctx, ys, mid); err != nil || !del {
+		t.Errorf("DeleteOlder(old blob) = %v, %v; want deleted", del, err)
+	}
+	if got := read(t, s, xs); !bytes.Equal(got, x) {
+		t.Error("the re-stored blob changed")
+	}
+	if _, err := s.Stat(ctx, ys); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("Stat of the deleted old blob = %v, want NotFound", err)
+	}
+	if del, err := a.DeleteOlder(ctx, ys, time.Now()); err != nil || del {
+		t.Errorf("DeleteOlder(missing blob) = %v, %v; want false, nil", del, err)
+	}
+	if _, err := a.DeleteOlder(ctx, "../x", time.Now()); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("DeleteOlder(bad key) = %v, want Invalid", err)
+	}
+	// Deleted, then stored again: a fresh blob.
+	put(t, s, y)
+	if got := read(t, s, ys); !bytes.Equal(got, y) {
+		t.Error("a blob stored again after its deletion reads back wrong")
+	}
+	if del, err := a.DeleteOlder(ctx, ys, mid); err != nil || del {
+		t.Errorf("DeleteOlder(blob stored again) = %v, %v; want kept", del, err)
+	}
 }
 
 // MiB is a mebibyte.

@@ -32,6 +32,8 @@
 //
 //	blobs/<sha256>     complete blobs (64 lower-case hex)
 //	tmp/<random>       uploads whose hash was unknown when they started
+//	touched/<sha256>   empty: when a Put last found the blob already stored
+//	                   (its time counts as the blob's, blob.Aged)
 //
 // A Put reads up to PartSize bytes first (into a 256 KiB buffer, then a
 // PartSize one). If the blob ends there, its hash
@@ -277,7 +279,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (string, int64, error) {
 	sha := hex.EncodeToString(h.Sum(nil))
 	key := s.blobKey(sha)
 	if info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil && info.Size == size {
-		return sha, size, nil // existing content
+		if ok, err := s.touch(ctx, sha); err != nil || ok {
+			return sha, size, err // existing content
+		}
 	} else if err != nil && !notFound(err) {
 		return "", 0, s.fail(op, err, "cannot check blob %s", sha)
 	}
@@ -302,7 +306,9 @@ func (s *Store) putSmall(ctx context.Context, h hash.Hash, data []byte) (string,
 	key := s.blobKey(sha)
 	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err == nil && info.Size == size {
-		return sha, size, nil // existing content
+		if ok, err := s.touch(ctx, sha); err != nil || ok {
+			return sha, size, err // existing content
+		}
 	} else if err != nil && !notFound(err) {
 		return "", 0, s.fail(op, err, "cannot check blob %s", sha)
 	}
@@ -403,7 +409,142 @@ func (s *Store) Delete(ctx context.Context, sha string) error {
 	if err := s.client.RemoveObject(ctx, s.bucket, s.blobKey(sha), minio.RemoveObjectOptions{}); err != nil {
 		return s.blobError(ctx, op, err, sha, "delete")
 	}
+	s.removeQuietly(ctx, s.touchKey(sha))
 	return nil
+}
+
+// emptySHA256 is the sha256 of no bytes.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// touchKey is the marker whose time says when a Put last found the
+// blob's content already stored (S3 cannot refresh an object's time in
+// place).
+func (s *Store) touchKey(sha string) string { return s.prefix + "touched/" + sha }
+
+// touch records that a Put found sha stored: it writes the blob's touch
+// marker, then checks that the blob is still there (a garbage collection
+// may have deleted it meanwhile; DeleteOlder restores a blob whose marker
+// it finds fresh). false means the blob is gone and the Put must store it.
+func (s *Store) touch(ctx context.Context, sha string) (bool, error) {
+	const op = "s3.Put"
+	// Signed with the empty body's sha256, as putSmall signs: a chunked
+	// streaming signature of an empty body leaves some servers' connection
+	// unusable for the next request.
+	if _, err := s.core.PutObject(ctx, s.bucket, s.touchKey(sha), bytes.NewReader(nil), 0, "", emptySHA256,
+		minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+		return false, s.fail(op, err, "cannot store blob %s", sha)
+	}
+	if _, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{}); err != nil {
+		if notFound(err) {
+			return false, nil
+		}
+		return false, s.fail(op, err, "cannot check blob %s", sha)
+	}
+	return true, nil
+}
+
+var _ blob.Aged = (*Store)(nil)
+
+// WalkAged is Walk with each blob's time (blob.Aged): the later of its
+// object's time and its touch marker's.
+func (s *Store) WalkAged(ctx context.Context, fn func(sha string, size int64, modified time.Time) error) error {
+	const op = "s3.Walk"
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	touched := map[string]time.Time{}
+	tp := s.prefix + "touched/"
+	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: tp, Recursive: true}) {
+		if obj.Err != nil {
+			return s.fail(op, obj.Err, "cannot list the blobs")
+		}
+		touched[strings.TrimPrefix(obj.Key, tp)] = obj.LastModified
+	}
+	bp := s.prefix + "blobs/"
+	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: bp, Recursive: true}) {
+		if obj.Err != nil {
+			return s.fail(op, obj.Err, "cannot list the blobs")
+		}
+		if sha := strings.TrimPrefix(obj.Key, bp); blob.ValidKey(sha) {
+			t := obj.LastModified
+			if m, ok := touched[sha]; ok && m.After(t) {
+				t = m
+			}
+			if err := fn(sha, obj.Size, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// age is the later of the blob's and its marker's time (zero if the blob
+// is missing).
+func (s *Store) age(ctx context.Context, sha string) (time.Time, int64, error) {
+	info, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
+	if err != nil {
+		if notFound(err) {
+			return time.Time{}, 0, nil
+		}
+		return time.Time{}, 0, err
+	}
+	t := info.LastModified
+	if m, err := s.client.StatObject(ctx, s.bucket, s.touchKey(sha), minio.StatObjectOptions{}); err == nil && m.LastModified.After(t) {
+		t = m.LastModified
+	} else if err != nil && !notFound(err) {
+		return time.Time{}, 0, err
+	}
+	return t, info.Size, nil
+}
+
+// DeleteOlder deletes the blob unless it was stored or re-stored at or
+// after cutoff (blob.Aged). S3 has no rename, so the blob is copied to a
+// temporary key first and its marker checked again after the delete: a
+// Put that refreshed it meanwhile gets it copied back (and a Put that
+// finds it gone stores it anew), so no blob a Put has just returned is
+// lost.
+func (s *Store) DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (bool, error) {
+	const op = "s3.Delete"
+	if err := blob.CheckKey(op, sha); err != nil {
+		return false, err
+	}
+	t, size, err := s.age(ctx, sha)
+	if err != nil {
+		return false, s.fail(op, err, "cannot check blob %s", sha)
+	}
+	if t.IsZero() || !t.Before(cutoff) {
+		return false, nil
+	}
+	key, spare := s.blobKey(sha), s.prefix+"tmp/gc-"+sha+"-"+rand.Text()
+	cp := func(from, to string) error {
+		dst, src := minio.CopyDestOptions{Bucket: s.bucket, Object: to}, minio.CopySrcOptions{Bucket: s.bucket, Object: from}
+		if size <= maxCopySize {
+			_, err := s.client.CopyObject(ctx, dst, src)
+			return err
+		}
+		_, err := s.client.ComposeObject(ctx, dst, src)
+		return err
+	}
+	if err := cp(key, spare); err != nil {
+		if notFound(err) {
+			return false, nil
+		}
+		return false, s.fail(op, err, "cannot delete blob %s", sha)
+	}
+	defer s.removeQuietly(ctx, spare)
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return false, s.fail(op, err, "cannot delete blob %s", sha)
+	}
+	m, err := s.client.StatObject(ctx, s.bucket, s.touchKey(sha), minio.StatObjectOptions{})
+	if err == nil && !m.LastModified.Before(cutoff) {
+		if err := cp(spare, key); err != nil {
+			return false, s.fail(op, err, "cannot restore blob %s, re-stored while it was being deleted", sha)
+		}
+		return false, nil
+	} else if err != nil && !notFound(err) {
+		return false, s.fail(op, err, "cannot check blob %s", sha)
+	}
+	s.removeQuietly(ctx, s.touchKey(sha))
+	return true, nil
 }
 
 // Walk calls fn for every stored blob, in key order. An error from fn stops

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) zoo.Catalog) {
 		{"Audit", testAudit},
 		{"SetTestResult", testSetTestResult},
 		{"CountDownload", testCountDownload},
+		{"CountDownloadOnce", testCountDownloadOnce},
 		{"ReferencedBlobs", testReferencedBlobs},
 	}
 	for _, tt := range tests {
@@ -916,6 +917,61 @@ func testSetTestResult(t *testing.T, c zoo.Catalog) {
 	}
 	wantKind(t, c.SetTestResult(ctx, "m", 1, "green", nil), zoo.Invalid)
 	wantKind(t, c.SetTestResult(ctx, "m", 1, zoo.TestFailed, json.RawMessage(`{`)), zoo.Invalid)
+}
+
+// testCountDownloadOnce: one count per client, version and day, also
+// under concurrency; earlier days are forgotten; unknown versions are
+// NotFound. Backends that count per client implement CountDownloadOnce.
+func testCountDownloadOnce(t *testing.T, c zoo.Catalog) {
+	oc, ok := c.(interface {
+		CountDownloadOnce(ctx context.Context, id string, n int, client string, day int64) (bool, error)
+	})
+	if !ok {
+		t.Skip("this catalog does not count per client")
+	}
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	model(t, c, "m", ann.ID)
+	version(t, c, "m", ann.ID, zoo.StatePublished)
+	version(t, c, "m", ann.ID, zoo.StatePublished)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counted := 0
+	for i := range 20 {
+		wg.Go(func() {
+			ok, err := oc.CountDownloadOnce(ctx, "m", 1, fmt.Sprintf("client-%d", i%4), 100)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				counted++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ok, err := oc.CountDownloadOnce(ctx, "m", 2, "client-0", 100); err != nil || !ok {
+		t.Errorf("another version by the same client: %v, %v; want counted", ok, err)
+	}
+	if ok, err := oc.CountDownloadOnce(ctx, "m", 1, "client-0", 101); err != nil || !ok {
+		t.Errorf("the next day: %v, %v; want counted", ok, err)
+	}
+	for n, want := range map[int]int64{1: 5, 2: 1} {
+		v, err := c.Version(ctx, "m", n)
+		must(t, err)
+		if v.Downloads != want {
+			t.Errorf("version %d Downloads = %d, want %d", n, v.Downloads, want)
+		}
+	}
+	if counted != 4 {
+		t.Errorf("20 downloads by 4 clients reported %d counted, want 4", counted)
+	}
+	if _, err := oc.CountDownloadOnce(ctx, "m", 9, "client-0", 101); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("unknown version: %v, want NotFound", err)
+	}
+	if _, err := oc.CountDownloadOnce(ctx, "nope", 1, "client-0", 101); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("unknown model: %v, want NotFound", err)
+	}
 }
 
 func testCountDownload(t *testing.T, c zoo.Catalog) {

@@ -75,7 +75,7 @@ func ParsePatch(b []byte) (*Patch, error) {
 }
 
 // Update applies an edit of the challenge with slug by u, one of its
-// organisers (or a reviewer or admin), and records who changed which
+// organisers (its creator, a named organiser or an admin), and records who changed which
 // fields when. Rules: a phase closes after it opens, limits are at least
 // 1, and the metrics cannot change once any submission exists (Conflict).
 // Lowering a limit keeps the submissions already made; it only refuses
@@ -91,7 +91,7 @@ func (s *Service) Update(ctx context.Context, u *zoo.User, slug string, p *Patch
 		return nil, err
 	}
 	if !c.Organiser(u) {
-		return nil, zoo.E(op, zoo.Forbidden, nil, "only the organisers of %s (and reviewers and admins) may edit it", slug)
+		return nil, zoo.E(op, zoo.Forbidden, nil, "only the organisers of %s (its creator, the users it names as organisers, and admins) may edit it", slug)
 	}
 	// The history is counted before the challenge is read again: an edit
 	// committed in between makes the store refuse this one rather than

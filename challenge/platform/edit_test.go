@@ -471,3 +471,70 @@ func TestConcurrentEdits(t *testing.T) {
 		t.Errorf("%d edits landed, %d changes recorded", n, len(c.Changes))
 	}
 }
+
+func TestOrganiserRightsPerChallenge(t *testing.T) { testOrganiserRightsPerChallenge(t, newEnv(t)) }
+
+// A reviewer who neither created a challenge nor is named among its
+// organisers has no organiser rights over it (issue 15): no hidden
+// leaderboard, no other participants' submissions, no edits, no
+// disqualifications. The creator and an admin keep them.
+func testOrganiserRightsPerChallenge(t *testing.T, e *env) {
+	x := newEditEnv(t, e)
+	rita, err := e.repo.Catalog().CreateUser(ctx, "rita", zoo.RoleReviewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := web.NewToken()
+	if _, err := e.repo.Catalog().CreateToken(ctx, rita.ID, web.HashToken(secret)); err != nil {
+		t.Fatal(err)
+	}
+	x.tokens["rita"] = secret
+	c := e.challenge("secret", challenge.LeaderboardHidden)
+	if err := e.svc.Create(ctx, e.org, c, e.files); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.svc.Submit(ctx, e.alice, "secret", "dev", e.predictions(t, offset(1)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(method, target, ct string, body []byte, want map[string]int) {
+		t.Helper()
+		for _, who := range []string{"rita", "olga", "ada"} {
+			if code, ok := want[who]; ok {
+				if w := x.do(method, target, who, ct, body); w.Code != code {
+					t.Errorf("%s %s as %s: %d, want %d: %s", method, target, who, w.Code, code, w.Body)
+				}
+			}
+		}
+	}
+	check("GET", "/api/v1/challenges/secret/phases/dev/leaderboard", "", nil, map[string]int{"rita": 403, "olga": 200, "ada": 200})
+	check("GET", fmt.Sprintf("/api/v1/challenges/secret/submissions/%d", sub.ID), "", nil, map[string]int{"rita": 404, "olga": 200})
+	check("PATCH", "/api/v1/challenges/secret", "application/merge-patch+json", []byte(`{"phases": [{"name": "dev", "closes_at": "2030-01-01T00:00:00Z"}]}`),
+		map[string]int{"rita": 403})
+	check("POST", fmt.Sprintf("/api/v1/challenges/secret/submissions/%d/disqualify", sub.ID), "application/json", []byte(`{"reason": "x"}`),
+		map[string]int{"rita": 404, "olga": 200})
+	if w := x.do("GET", "/api/v1/challenges/secret/submissions", "rita", "", nil); strings.Contains(w.Body.String(), "alice") {
+		t.Errorf("a reviewer who does not organise the challenge lists others' submissions: %s", w.Body)
+	}
+	if w := x.do("GET", "/api/v1/challenges/secret", "rita", "", nil); strings.Contains(w.Body.String(), `"truth"`) || strings.Contains(w.Body.String(), `"changes"`) {
+		t.Errorf("a reviewer who does not organise the challenge sees organiser data: %s", w.Body)
+	}
+	// A named organiser who is only a contributor keeps their rights on
+	// their challenge (demo names carl), and gains none on another.
+	if w := x.do("GET", "/api/v1/challenges/secret/phases/dev/leaderboard", "carl", "", nil); w.Code != 403 {
+		t.Errorf("carl (organiser of demo) reads secret's hidden leaderboard: %d", w.Code)
+	}
+	// The rule itself.
+	got, err := e.svc.Store.Challenge(ctx, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		u    *zoo.User
+		want bool
+	}{{rita, false}, {e.org, true}, {x.ada, true}, {e.alice, false}, {nil, false}} {
+		if got.Organiser(tc.u) != tc.want {
+			t.Errorf("Organiser(%v) = %v, want %v", tc.u, !tc.want, tc.want)
+		}
+	}
+}

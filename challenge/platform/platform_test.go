@@ -68,6 +68,7 @@ func TestOnPostgres(t *testing.T) {
 	t.Run("ScoringAndRanking", func(t *testing.T) { testScoringAndRanking(t, on(t)) })
 	t.Run("HiddenLeaderboard", func(t *testing.T) { testHiddenLeaderboard(t, on(t)) })
 	t.Run("UpdateRules", func(t *testing.T) { testUpdateRules(t, on(t)) })
+	t.Run("OrganiserRightsPerChallenge", func(t *testing.T) { testOrganiserRightsPerChallenge(t, on(t)) })
 }
 
 func newEnvOn(t *testing.T, db catalog) *env {

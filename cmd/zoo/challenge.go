@@ -377,7 +377,7 @@ func newChallengeUpdateCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "update SLUG [--title T] [--description-file F] [--phase NAME --opens T --closes T --per-day N --total N] [--json]",
-		Short: "Edit a challenge (its organisers, reviewers and admins)",
+		Short: "Edit a challenge (its creator, named organisers and admins)",
 		Long: `update changes only the fields given: the title, the description (markdown,
 read from --description-file), and of the phase named by --phase its opening
 and closing times (RFC 3339, e.g. 2026-06-01T00:00:00Z) and its submission

@@ -83,11 +83,8 @@ func TestCrashSQLite(t *testing.T) {
 	r := &crashRig{
 		t: t, storage: []string{"--data", data}, catalog: []string{"--data", data},
 		spool: filepath.Join(data, "tmp"), cat: cat, store: store,
-		walk: func() map[string]int64 { return walkDiskBlobs(t, root) },
-		temps: func() int {
-			entries, _ := os.ReadDir(filepath.Join(data, "blobs", "tmp"))
-			return len(entries)
-		},
+		walk:  func() map[string]int64 { return walkDiskBlobs(t, root) },
+		temps: func() int { return countFiles(filepath.Join(data, "blobs", "tmp"), "put-") },
 	}
 	r.run()
 }
@@ -306,18 +303,31 @@ type attempt struct {
 	blobAt   time.Duration   // when the attachment's blob appeared (0: not yet)
 }
 
-// spooled returns the size of the upload's spool file.
+// spooled returns the size of the upload's spool file (in the server's
+// own folder under the spool folder).
 func (a *attempt) spooled() int64 {
-	entries, _ := os.ReadDir(a.r.spool)
 	var n int64
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "zoo-upload-") || a.oldSpool[e.Name()] {
-			continue
+	filepath.WalkDir(a.r.spool, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "zoo-upload-") || a.oldSpool[p] {
+			return nil
 		}
-		if info, err := e.Info(); err == nil {
+		if info, err := d.Info(); err == nil {
 			n = max(n, info.Size())
 		}
-	}
+		return nil
+	})
+	return n
+}
+
+// countFiles counts the files named prefix* under dir.
+func countFiles(dir, prefix string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), prefix) {
+			n++
+		}
+		return nil
+	})
 	return n
 }
 
@@ -342,10 +352,12 @@ func (r *crashRig) uploadCrash(what string, kill func(*attempt) bool) {
 	defer pkg.Close()
 	before := r.versionSet()
 	a := &attempt{r: r, sha: attSHA, oldSpool: map[string]bool{}}
-	entries, _ := os.ReadDir(r.spool)
-	for _, e := range entries {
-		a.oldSpool[e.Name()] = true
-	}
+	filepath.WalkDir(r.spool, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			a.oldSpool[p] = true
+		}
+		return nil
+	})
 
 	c, _ := client.New(r.srv.url, r.alice)
 	pr, pw := io.Pipe()
@@ -408,6 +420,14 @@ func (r *crashRig) uploadCrash(what string, kill func(*attempt) bool) {
 		time.Sleep(r.uploadRest + time.Second)
 	}
 	r.start()
+	// The restart removed what the killed process left: its spool file
+	// and its blob store's temporary files (issue 15).
+	if n := countFiles(r.spool, "zoo-upload-"); n != 0 {
+		t.Errorf("after the restart %d upload spool file(s) of the killed server remain", n)
+	}
+	if n := r.temps(); n > 0 {
+		t.Errorf("after the restart %d temporary file(s) of the killed server's Puts remain", n)
+	}
 
 	// The upload made one whole version or none.
 	created := r.newVersions(before)
@@ -735,7 +755,7 @@ func (r *crashRig) gcExact() int {
 	var out struct {
 		Deleted int `json:"deleted"`
 	}
-	if s := zooOK(t, append([]string{"gc", "--json"}, r.storage...)...); json.Unmarshal([]byte(s), &out) != nil {
+	if s := zooOK(t, append([]string{"gc", "--json", "--grace", "0"}, r.storage...)...); json.Unmarshal([]byte(s), &out) != nil {
 		t.Fatalf("zoo gc --json printed %q", s)
 	}
 	if out.Deleted != orphans {

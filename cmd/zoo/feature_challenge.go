@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -83,12 +82,13 @@ func challengeService(env *serverEnv) (*platform.Service, error) {
 const seedChallengeSlug = "nuclei-demo"
 
 // seedChallenge creates, on an instance without challenges, an example
-// built from the nuclei package of the seed folder: hidden inputs are its
-// test input and that input flipped upside down, ground truth the
-// package's test output (flipped alike); the public data is the
-// left-right flipped pair. Two participants submit noisy copies of the
-// truth and the seeded nuclei model is submitted too, all scored here
-// before the server listens, so the leaderboard is live at once.
+// nucleus-segmentation challenge on simulated images whose ground truth is
+// known by construction (challenge.SimulateNuclei) — independent of every
+// model, as a real challenge's annotations are: one public training pair,
+// two hidden test images. Seeded participants submit two classical
+// baselines computed from the inputs alone, and the seeded nuclei model
+// (when the seed folder has it) is submitted too, all scored here before
+// the server listens, so the leaderboard is live at once.
 func seedChallenge(env *serverEnv) error {
 	ctx := env.ctx
 	svc, err := challengeService(env)
@@ -99,20 +99,15 @@ func seedChallenge(env *serverEnv) error {
 	if err != nil || len(existing) > 0 {
 		return err
 	}
-	dir := filepath.Join(env.seed, "unet2d-nuclei-broad-onnx")
-	in, err := npy.ReadFile(filepath.Join(dir, "test_input.npy"))
-	if err != nil {
-		env.log.Info("no example challenge: the nuclei package is not in the seed folder", "dir", dir)
-		return nil
-	}
-	out, err := npy.ReadFile(filepath.Join(dir, "test_output.npy"))
-	if err != nil {
-		return err
-	}
 	enc := func(t *tensor.Tensor) []byte {
 		var b bytes.Buffer
 		npy.Write(&b, t)
 		return b.Bytes()
+	}
+	rng := rand.New(rand.NewPCG(15, 2026)) // the same example on every instance
+	var in, truth [3]*tensor.Tensor
+	for i := range in {
+		in[i], truth[i] = challenge.SimulateNuclei(rng, 512, 512)
 	}
 	cat := env.st.cat
 	organiser, err := ensureUser(ctx, cat, seedReviewer, zoo.RoleReviewer)
@@ -123,22 +118,24 @@ func seedChallenge(env *serverEnv) error {
 	c := &challenge.Challenge{
 		Slug:  seedChallengeSlug,
 		Title: "Nuclei segmentation (example)",
-		Description: "An example challenge seeded from zoo's fixtures: predict the **nuclei probability map** of two fluorescence images.\n\n" +
+		Description: "An example challenge: predict the **nuclei probability map** (1 inside a nucleus, 0 outside) of fluorescence images.\n\n" +
+			"The images are simulated — nuclei drawn as textured ellipses, blurred by the microscope's point-spread function, under uneven illumination and noise — " +
+			"so their ground truth is known exactly and no submitted model has seen it.\n\n" +
 			"- Public data: one training pair, `train_input_01.npy` and its target `train_truth_01.npy`.\n" +
 			"- Hidden test inputs: `img01.npy` and `img02.npy` (shape 1×1×512×512, float32). Their ground truth stays on the server.\n\n" +
 			"Submit a zip with `img01.npy` and `img02.npy` (or `.tif`), or a published model `ID/N`.",
 		Leaderboard: challenge.LeaderboardPublic,
 		Ranking:     challenge.RankMeanRank,
-		Metrics:     []challenge.Metric{{Name: score.MetricPSNR}, {Name: score.MetricSSIM}},
+		Metrics:     []challenge.Metric{{Name: score.MetricPSNR, DataRange: 1}, {Name: score.MetricSSIM, DataRange: 1}},
 		Phases:      []challenge.Phase{{Name: "final", OpensAt: now.Add(-7 * 24 * time.Hour), ClosesAt: now.Add(90 * 24 * time.Hour), PerDay: 5, Total: 50}},
 	}
 	files := []platform.NewFile{
-		{Kind: challenge.Public, Name: "train_input_01.npy", Data: enc(flip(in, false))},
-		{Kind: challenge.Public, Name: "train_truth_01.npy", Data: enc(flip(out, false))},
-		{Kind: challenge.Input, Name: "img01.npy", Data: enc(in)},
-		{Kind: challenge.Input, Name: "img02.npy", Data: enc(flip(in, true))},
-		{Kind: challenge.Truth, Name: "img01.npy", Data: enc(out)},
-		{Kind: challenge.Truth, Name: "img02.npy", Data: enc(flip(out, true))},
+		{Kind: challenge.Public, Name: "train_input_01.npy", Data: enc(in[0])},
+		{Kind: challenge.Public, Name: "train_truth_01.npy", Data: enc(truth[0])},
+		{Kind: challenge.Input, Name: "img01.npy", Data: enc(in[1])},
+		{Kind: challenge.Input, Name: "img02.npy", Data: enc(in[2])},
+		{Kind: challenge.Truth, Name: "img01.npy", Data: enc(truth[1])},
+		{Kind: challenge.Truth, Name: "img02.npy", Data: enc(truth[2])},
 	}
 	if err := svc.Create(ctx, organiser, c, files); err != nil {
 		return err
@@ -157,15 +154,14 @@ func seedChallenge(env *serverEnv) error {
 		}
 		at = at.Add(26 * time.Hour)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	for _, p := range []struct {
-		user  string
-		sigma float64
-	}{{"alice-demo", 0.2}, {"bob-demo", 0.08}, {"alice-demo", 0.05}, {"carol-demo", 0.08}} {
-		z, err := seedZip(map[string]*tensor.Tensor{
-			"img01.npy": noisy(out, p.sigma, rng),
-			"img02.npy": noisy(flip(out, true), p.sigma, rng),
-		})
+		user   string
+		method func(*tensor.Tensor) *tensor.Tensor
+	}{
+		{"alice-demo", challenge.BaselineIntensity}, {"bob-demo", challenge.BaselineIntensity},
+		{"alice-demo", challenge.BaselineThreshold}, {"carol-demo", challenge.BaselineThreshold},
+	} {
+		z, err := seedZip(map[string]*tensor.Tensor{"img01.npy": p.method(in[1]), "img02.npy": p.method(in[2])})
 		if err != nil {
 			return err
 		}
@@ -191,34 +187,6 @@ func seededNucleiModel(ctx context.Context, env *serverEnv) string {
 		}
 	}
 	return ""
-}
-
-// flip mirrors a float32 (…, y, x) tensor along y (upDown) or x.
-func flip(t *tensor.Tensor, upDown bool) *tensor.Tensor {
-	out := t.Clone()
-	h, w := t.Shape[len(t.Shape)-2], t.Shape[len(t.Shape)-1]
-	src, dst := t.Float32s(), out.Float32s()
-	for p := 0; p < len(src)/(h*w); p++ {
-		for y := range h {
-			for x := range w {
-				sy, sx := y, w-1-x
-				if upDown {
-					sy, sx = h-1-y, x
-				}
-				dst[p*h*w+y*w+x] = src[p*h*w+sy*w+sx]
-			}
-		}
-	}
-	return out
-}
-
-// noisy adds Gaussian noise of standard deviation sigma.
-func noisy(t *tensor.Tensor, sigma float64, rng *rand.Rand) *tensor.Tensor {
-	out := t.Clone()
-	for i, v := range out.Float32s() {
-		out.Float32s()[i] = v + float32(rng.NormFloat64()*sigma)
-	}
-	return out
 }
 
 // seedZip writes one .npy per name.

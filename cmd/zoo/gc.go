@@ -18,14 +18,19 @@ import (
 func newGCCmd() *cobra.Command {
 	var sf storageFlags
 	var asJSON bool
+	var grace time.Duration
 	cmd := &cobra.Command{
-		Use:   "gc [--data DIR] [--db URL] [--blobs URL] [--json]",
+		Use:   "gc [--data DIR] [--db URL] [--blobs URL] [--grace DURATION] [--json]",
 		Short: "Delete blobs no version refers to (left by interrupted uploads)",
 		Long: `gc deletes every blob of the blob store that no version in the catalog
 refers to — what an upload interrupted by a crash leaves — and the temporary
 files of interrupted writes and uploads older than an hour, and prints how
-many blobs it deleted. Run it while no upload is in progress: an upload's blobs are
-referenced only once its version exists.
+many blobs it deleted. It is safe to run at any time, beside uploads and
+test jobs: a blob stored (or stored again by an upload of the same content)
+less than --grace ago (default 1h) is spared, since an upload or a test may
+have stored it and not yet recorded the version that refers to it.
+--grace 0 collects every unreferenced blob at once: only while nothing
+writes.
 
 ` + storageHelp + `
 
@@ -39,7 +44,10 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 				return err
 			}
 			defer st.Close()
-			var cfg repo.Config
+			if grace < 0 {
+				return usageErr("--grace %s: give a duration of 0 or more, e.g. 1h", grace)
+			}
+			cfg := repo.Config{GCGrace: grace}
 			if js, ok := st.cat.(interface{ Jobs() jobs.Store }); ok {
 				cfg.KeepBlobs = js.Jobs().JobBlobs // inference jobs' images and results
 			}
@@ -55,7 +63,7 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 					return err
 				}
 			}
-			tmp += cleanSpool(st.tempDir, time.Hour)
+			tmp += st.swept + cleanSpool(st.tempDir, time.Hour)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				b, _ := json.Marshal(map[string]int{"deleted": n, "temporary_deleted": tmp})
@@ -71,6 +79,7 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 	}
 	sf.register(cmd, true)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	cmd.Flags().DurationVar(&grace, "grace", repo.DefaultGCGrace, "spare unreferenced blobs stored less than this long ago (uploads and tests in progress); 0 only while nothing writes")
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -105,7 +106,8 @@ func TestUploadForms(t *testing.T) {
 	if up.ID != id || up.Version != 2 || up.State != "submitted" {
 		t.Errorf("zip with --model: %+v", up)
 	}
-	if code, msg := zooFail(t, "upload", "--server", server, "--token", bob, zipPath, "--model", id); code != 1 || !strings.Contains(msg, "only the maintainers") {
+	// The model has no published version: to others it looks unknown.
+	if code, msg := zooFail(t, "upload", "--server", server, "--token", bob, zipPath, "--model", id); code != 1 || !strings.Contains(msg, "not found") {
 		t.Errorf("another contributor adding a version: exit %d, %s", code, msg)
 	}
 	if code, msg := zooFail(t, "upload", "--server", server, zipPath); code != 1 || !strings.Contains(msg, "token") {
@@ -373,6 +375,21 @@ func TestGCTemporaryFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Error("a fresh spool file (an upload in progress) was removed")
+	}
+	// A fresh unreferenced blob (an upload that has not yet created its
+	// version) is spared by default; --grace 0 collects it.
+	blobs, err := disk.New(filepath.Join(data, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := blobs.Put(context.Background(), strings.NewReader("an upload in progress")); err != nil {
+		t.Fatal(err)
+	}
+	if out := zooOK(t, "gc", "--data", data, "--json"); out != `{"deleted":0,"temporary_deleted":0}`+"\n" {
+		t.Errorf("zoo gc beside a fresh blob printed %q, want nothing deleted", out)
+	}
+	if out := zooOK(t, "gc", "--data", data, "--json", "--grace", "0"); out != `{"deleted":1,"temporary_deleted":0}`+"\n" {
+		t.Errorf("zoo gc --grace 0 printed %q, want the blob deleted", out)
 	}
 }
 

@@ -26,7 +26,7 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var sf storageFlags
-	var addr, seed string
+	var addr, seed, proxies string
 	var workers int
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--addr HOST:PORT] [--db URL] [--blobs URL] [--workers N] [--seed DIR]",
@@ -59,6 +59,10 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 0 {
 				return usageErr("--workers %d: give 0 (serve only) or more", workers)
+			}
+			trusted, err := web.ParseTrustedProxies(proxies)
+			if err != nil {
+				return usageErr("--trusted-proxies: %v", err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -93,6 +97,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			if err != nil {
 				return err
 			}
+			wopts.TrustedProxies = trusted
 
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -131,6 +136,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 	}
 	sf.register(cmd, true)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
+	cmd.Flags().StringVar(&proxies, "trusted-proxies", "", "reverse proxies (IPs, CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for per-client limits; default none: the connection's peer is the client")
 	cmd.Flags().IntVar(&workers, "workers", 2, "test jobs run at once in this process (0: serve only; run zoo worker elsewhere)")
 	cmd.Flags().StringVar(&seed, "seed", "", "publish the package folders in this folder on an empty instance")
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/internal/tmpown"
 	"github.com/zoo-bioimage/zoo/postgres"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -55,9 +56,15 @@ type storage struct {
 	}
 	tempDir string   // where uploads and test jobs unpack ("" = system default)
 	desc    []string // what was opened, for the log
+	own     *tmpown.Dir
+	swept   int // folders of ended processes removed from tmp/ at start-up
 }
 
+// runPrefix names the processes' own folders in the data folder's tmp/.
+const runPrefix = "run-"
+
 func (s *storage) Close() error {
+	s.own.Release()
 	if s.cat != nil {
 		return s.cat.Close()
 	}
@@ -141,12 +148,34 @@ func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, err
 			st.desc = append(st.desc, "blobs in "+root)
 		}
 	}
+	// Each process spools uploads and unpacks tests in a folder of its own
+	// (under the data folder's tmp/, else the system's temporary folder);
+	// what crashed or killed processes left there is removed now (and,
+	// in tmp/, older loose files of earlier versions).
+	tmp, prefix := os.TempDir(), "zoo-"+runPrefix
 	if usesData {
-		st.tempDir = filepath.Join(f.data, "tmp")
-		if err := os.MkdirAll(st.tempDir, 0o755); err != nil {
-			return fail(zoo.E("storage", zoo.Internal, err, "cannot create %s", st.tempDir))
-		}
+		tmp, prefix = filepath.Join(f.data, "tmp"), runPrefix
 	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fail(zoo.E("storage", zoo.Internal, err, "cannot create %s", tmp))
+	}
+	n, err := tmpown.Sweep(tmp, prefix)
+	if err != nil {
+		return fail(zoo.E("storage", zoo.Internal, err, "cannot clean %s", tmp))
+	}
+	if usesData {
+		n += cleanSpool(tmp, time.Hour)
+	}
+	if d, ok := st.blobs.(*disk.Store); ok {
+		n += d.Swept
+	}
+	if st.swept = n; n > 0 {
+		st.desc = append(st.desc, fmt.Sprintf("%d leftover(s) of ended processes removed from the temporary folders", n))
+	}
+	if st.own, err = tmpown.Claim(tmp, prefix); err != nil {
+		return fail(zoo.E("storage", zoo.Internal, err, "cannot create a folder in %s", tmp))
+	}
+	st.tempDir = st.own.Path
 	return st, nil
 }
 
@@ -167,6 +196,10 @@ func testHandler(svc func() *repo.Service, log *slog.Logger) queue.Handler {
 		var args repo.TestArgs
 		if err := json.Unmarshal(job.Args, &args); err != nil || args.ID == "" || args.Version < 1 {
 			return queue.Cancel(fmt.Errorf("bad arguments %s", job.Args))
+		}
+		if job.Rescues >= repo.MaxTestCrashes {
+			log.Warn("test killed its worker; recorded as failed", "model", args.ID, "version", args.Version, "crashes", job.Rescues)
+			return svc().FailCrashedTest(ctx, args, job.Rescues)
 		}
 		start := time.Now()
 		err := svc().RunTest(ctx, args)

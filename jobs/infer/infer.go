@@ -23,6 +23,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -302,7 +303,18 @@ func (s *Service) spool(body io.Reader) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, zoo.E(op, zoo.Internal, err, "")
 	}
-	n, err := io.Copy(f, io.LimitReader(body, s.o.MaxInputBytes+1))
+	src := &readErr{r: body}
+	n, err := io.Copy(f, io.LimitReader(src, s.o.MaxInputBytes+1))
+	switch {
+	case src.err != nil && errors.As(src.err, new(*http.MaxBytesError)):
+		err = zoo.E(op, zoo.TooLarge, nil, "the image is larger than this server's limit of %d MiB for a job; crop it or split it into parts", s.o.MaxInputBytes>>20)
+	case src.err != nil:
+		// The client's fault (it stopped sending, or the connection
+		// broke): a 400, not a server error.
+		err = zoo.E(op, zoo.Invalid, src.err, "the image was cut off after %d bytes, before the request ended; send it again", n)
+	case err != nil:
+		err = zoo.E(op, zoo.Internal, err, "cannot store the image for the job")
+	}
 	if err == nil && n > s.o.MaxInputBytes {
 		err = zoo.E(op, zoo.TooLarge, nil, "the image is larger than this server's limit of %d MiB for a job; crop it or split it into parts", s.o.MaxInputBytes>>20)
 	}
@@ -315,6 +327,21 @@ func (s *Service) spool(body io.Reader) (*os.File, int64, error) {
 		return nil, 0, err
 	}
 	return f, n, nil
+}
+
+// readErr remembers the error of its reader, to tell the client's read
+// errors from the server's write errors.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // Job returns the job with id (NotFound for a malformed or unknown id).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -767,5 +768,37 @@ func TestDownloadStem(t *testing.T) {
 		if got := infer.DownloadStem(in); got != want {
 			t.Errorf("DownloadStem(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// cutReader sends some bytes, then fails as a connection the client
+// closed mid-body does.
+type cutReader struct{ sent bool }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if !c.sent {
+		c.sent = true
+		return copy(p, "\x93NUMPY\x01\x00v\x00{'descr': '<f4'"), nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+// A submission the client cut off is its fault: 400, and not logged as a
+// server error (issue 15: it was a 500 with an error line).
+func TestCutOffSubmission(t *testing.T) {
+	r := newRig(t, nil)
+	var log bytes.Buffer
+	h := web.New(r.env.Svc, web.Options{Routes: r.s.Routes(), Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/jobs?model="+r.v.ModelID, &cutReader{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "cut off") {
+		t.Errorf("a cut-off body: %d %s; want 400 saying it was cut off", w.Code, w.Body)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("a cut-off body was logged as an error:\n%s", log.String())
+	}
+	if r.q.count() != 0 {
+		t.Error("a cut-off submission was queued")
 	}
 }
