@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -268,8 +269,35 @@ func TestOpenZipNotAPackage(t *testing.T) {
 
 	_, err = openBytes(makeZip(t, zent{name: "weights.onnx", data: "x"}), Limits{})
 	wantErr(t, err, zoo.Invalid, "no description at its top", "rdf.yaml")
-	_, err = openBytes(makeZip(t, zent{name: "my-model/rdf.yaml", data: minimalYAML}, zent{name: "my-model/w.onnx", data: "x"}), Limits{})
+	// A description below a folder among others is still refused.
+	_, err = openBytes(makeZip(t, zent{name: "my-model/rdf.yaml", data: minimalYAML}, zent{name: "other/w.onnx", data: "x"}), Limits{})
 	wantErr(t, err, zoo.Invalid, "inside the folder my-model/", "zip the folder's contents")
+}
+
+// A folder zipped the usual way (zip -r pkg.zip pkg/, or macOS's Compress
+// with its __MACOSX/ resource forks) opens as the folder's contents.
+func TestOpenZipSingleTopFolder(t *testing.T) {
+	for name, z := range map[string][]byte{
+		"zip -r": makeZip(t, zent{name: "my-model/rdf.yaml", data: minimalYAML}, zent{name: "my-model/w.onnx", data: "x"}, zent{name: "my-model/sub/a.npy", data: "y"}),
+		"macOS":  makeZip(t, zent{name: "my-model/rdf.yaml", data: minimalYAML}, zent{name: "my-model/w.onnx", data: "x"}, zent{name: "__MACOSX/my-model/._w.onnx", data: "junk"}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			pkg, err := openBytes(z, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, f := range pkg.Files() {
+				paths = append(paths, f.Path)
+				if strings.Contains(f.Path, "my-model") || strings.Contains(f.Path, "MACOSX") {
+					t.Errorf("file %s kept the folder or the resource fork", f.Path)
+				}
+			}
+			if d, _ := pkg.Description(); d != "rdf.yaml" {
+				t.Errorf("description %q among %v", d, paths)
+			}
+		})
+	}
 }
 
 func TestOpenZipNestedZipIsAFile(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,10 +58,6 @@ func OpenZip(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 	}
 	if len(zr.File) == 0 {
 		return nil, zoo.E(op, zoo.Invalid, nil, "the zip is empty; a package holds a description (rdf.yaml) and the files it references")
-	}
-	type zentry struct {
-		zf         *zip.File
-		start, end int64 // compressed data
 	}
 	var (
 		entries  []zentry
@@ -125,10 +122,14 @@ func OpenZip(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 			return nil, zoo.E(op, zoo.Invalid, nil, "entries %q and %q share data (a zip bomb trick); zip the package again", entries[i-1].zf.Name, entries[i].zf.Name)
 		}
 	}
+	// macOS's "Compress" adds resource forks under __MACOSX/: not part of
+	// the package.
+	entries = slices.DeleteFunc(entries, func(ze zentry) bool { return strings.HasPrefix(ze.zf.Name, "__MACOSX/") })
+	prefix := singleFolder(entries)
 	p := &Package{}
 	for _, ze := range entries {
 		zf := ze.zf
-		p.files = append(p.files, &entry{File: zoo.File{Path: zf.Name, Size: int64(zf.UncompressedSize64)}, open: zf.Open})
+		p.files = append(p.files, &entry{File: zoo.File{Path: strings.TrimPrefix(zf.Name, prefix), Size: int64(zf.UncompressedSize64)}, open: zf.Open})
 	}
 	if err := p.findDescription(op); err != nil {
 		return nil, err
@@ -146,6 +147,39 @@ func OpenZip(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 	}
 	p.finish()
 	return p, nil
+}
+
+// zentry is a zip entry with where its compressed data lies.
+type zentry struct {
+	zf         *zip.File
+	start, end int64 // compressed data
+}
+
+// singleFolder returns "NAME/" when every entry sits in the one top-level
+// folder NAME and the description is there, not at the top — a folder
+// zipped the usual way (zip -r pkg.zip pkg/, Finder's or Explorer's
+// Compress) — and "" otherwise. Stripping it keeps names unique.
+func singleFolder(entries []zentry) string {
+	prefix := ""
+	var top []string
+	for _, ze := range entries {
+		dir, rest, ok := strings.Cut(ze.zf.Name, "/")
+		if !ok || rest == "" {
+			return ""
+		}
+		if prefix == "" {
+			prefix = dir + "/"
+		} else if prefix != dir+"/" {
+			return ""
+		}
+		if !strings.Contains(rest, "/") {
+			top = append(top, rest)
+		}
+	}
+	if spec.FindDescription(top) == "" {
+		return ""
+	}
+	return prefix
 }
 
 // errShort and errLong report content shorter or longer than declared.

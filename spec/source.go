@@ -124,12 +124,29 @@ func openZip(path string, size int64) (*Source, error) {
 			names = append(names, zf.Name)
 		}
 	}
+	var pkg fs.FS = zr
 	name := FindDescription(names)
+	if name == "" {
+		// A folder zipped the usual way (zip -r pkg.zip pkg/; macOS adds
+		// __MACOSX/): its contents are the package.
+		if dir := zipSingleFolder(zr); dir != "" {
+			if sub, err := fs.Sub(zr, dir); err == nil {
+				pkg = sub
+				names = names[:0]
+				for _, zf := range zr.File {
+					if rest, ok := strings.CutPrefix(zf.Name, dir+"/"); ok && !strings.Contains(rest, "/") {
+						names = append(names, rest)
+					}
+				}
+				name = FindDescription(names)
+			}
+		}
+	}
 	if name == "" {
 		f.Close()
 		return nil, fmt.Errorf("%s has no description at its top level: expected one of %s", path, strings.Join(DescriptionNames, ", "))
 	}
-	r, err := zr.Open(name)
+	r, err := pkg.Open(name)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -142,7 +159,24 @@ func openZip(path string, size int64) (*Source, error) {
 	}
 	// The file stays open for the file checks; it is closed when the
 	// process ends (validation is short-lived).
-	return &Source{Name: path, YAML: data, FS: zr}, nil
+	return &Source{Name: path, YAML: data, FS: pkg}, nil
+}
+
+// zipSingleFolder returns NAME when every entry of zr (but macOS's
+// __MACOSX/ resource forks) sits in the one top-level folder NAME.
+func zipSingleFolder(zr *zip.Reader) string {
+	dir := ""
+	for _, zf := range zr.File {
+		if strings.HasPrefix(zf.Name, "__MACOSX/") {
+			continue
+		}
+		d, _, ok := strings.Cut(zf.Name, "/")
+		if !ok || d == "" || (dir != "" && d != dir) {
+			return ""
+		}
+		dir = d
+	}
+	return dir
 }
 
 // ValidatePath validates a description yaml, a package folder or a package
