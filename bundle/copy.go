@@ -71,4 +71,3 @@ func CopyTo(src, out string) (string, error) {
 	}
 	return descName, nil
 }
-
