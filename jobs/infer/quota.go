@@ -133,9 +133,10 @@ func (s *Service) admit(ctx context.Context, key string, anonymous bool) (func(i
 	}, nil
 }
 
-// activeByKind counts the active jobs admitted by this process, by kind of
-// submitter ("anonymous", "user"), for metrics.
-func (s *Service) activeByKind() (anonymous, users int) {
+// ActiveByKind counts the active jobs admitted by this process (as far as
+// it knows: finished jobs are forgotten when their submitter submits
+// again), by kind of submitter, for metrics.
+func (s *Service) ActiveByKind() (anonymous, users int) {
 	q := &s.quotas
 	q.mu.Lock()
 	defer q.mu.Unlock()
