@@ -19,7 +19,8 @@ type admission struct {
 	lim Limits
 
 	mu      sync.Mutex
-	running int
+	running int // requests with large bodies (> smallBody)
+	small   int // requests with small bodies
 	bytes   int64
 	clients map[string]*clientUse
 	changed chan struct{} // closed and replaced whenever room is freed
@@ -50,8 +51,15 @@ type ticket struct {
 	a      *admission
 	client string
 	bytes  int64
+	small  bool
 	once   sync.Once
 }
+
+// smallBody is the largest body of a "small" request. Small requests have
+// MaxConcurrent places of their own, so that an image of ordinary size is
+// not kept waiting behind large requests (they still count against
+// MaxInFlight and the per-client limits).
+const smallBody = 4 << 20
 
 // admit takes a slot for client and reserves n bytes, waiting up to
 // QueueWait while the server is full or the client holds MaxPerClient
@@ -68,18 +76,23 @@ func (a *admission) admit(ctx context.Context, client string, n int64) (*ticket,
 		a.mu.Lock()
 		c := a.clients[client]
 		clientFull := c != nil && (c.running >= a.lim.MaxPerClient || c.bytes+n > share)
-		if !clientFull && a.running < a.lim.MaxConcurrent && a.bytes+n <= a.lim.MaxInFlight {
+		small := n <= smallBody
+		lane := &a.running
+		if small {
+			lane = &a.small
+		}
+		if !clientFull && *lane < a.lim.MaxConcurrent && a.bytes+n <= a.lim.MaxInFlight {
 			if c == nil {
 				c = &clientUse{}
 				a.clients[client] = c
 			}
 			c.running++
 			c.bytes += n
-			a.running++
+			*lane++
 			a.bytes += n
 			a.mu.Unlock()
 			metrics.AddInFlightBytes("oip", n)
-			return &ticket{a: a, client: client, bytes: n}, nil
+			return &ticket{a: a, client: client, bytes: n, small: small}, nil
 		}
 		wait := a.changed
 		a.mu.Unlock()
@@ -127,7 +140,11 @@ func (t *ticket) release() {
 		if c.running == 0 {
 			delete(a.clients, t.client)
 		}
-		a.running--
+		if t.small {
+			a.small--
+		} else {
+			a.running--
+		}
 		a.bytes -= t.bytes
 		close(a.changed)
 		a.changed = make(chan struct{})

@@ -32,8 +32,10 @@ type Limits struct {
 
 	// The server's limits (not DecodeRequest's):
 
-	// MaxConcurrent is the most infer requests served at once; default 4.
-	// Others wait up to QueueWait, then get 429.
+	// MaxConcurrent is the most infer requests with bodies over 4 MiB
+	// served at once, and the most with smaller bodies (a lane of their
+	// own, so that ordinary images do not wait behind large ones); default
+	// 4. Others wait up to QueueWait, then get 429.
 	MaxConcurrent int
 	// MaxPerClient is the most infer requests one client (web.ClientKey)
 	// may have served at once; default 2. More get 429 at once.
