@@ -3,8 +3,9 @@
 // small /v2 inferences, job submissions from their own addresses) for
 // -duration, optionally with attacks from other loopback addresses:
 //
-//   - slowloris: connections that send a request's headers and then
-//     nothing, reopened as the server closes them;
+//   - slowloris: 1,200 connections from four addresses that send a
+//     request's headers and then nothing, reopened (after 100 ms) as the
+//     server closes them;
 //   - /v2 memory: 64 MiB JSON requests the model cannot take, eight
 //     clients in a loop;
 //   - /v2 answers: requests whose answer would be 240 MiB of JSON
@@ -158,9 +159,10 @@ func do(c *http.Client, req *http.Request) bool {
 
 func startAttacks(ctx context.Context, wg *sync.WaitGroup, server, nuclei, upsample string, data []byte, count *atomic.Int64) {
 	addr := strings.TrimPrefix(server, "http://")
-	// Slowloris: 200 connections from each of 2 addresses.
-	for a := range 2 {
-		for range 200 {
+	// Slowloris: 300 connections from each of 4 addresses (1,200: more
+	// than the server's 1,024 file descriptors).
+	for a := range 4 {
+		for range 300 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -176,6 +178,7 @@ func startAttacks(ctx context.Context, wg *sync.WaitGroup, server, nuclei, upsam
 					go func() { <-ctx.Done(); c.Close() }()
 					io.Copy(io.Discard, c) // until the server closes it
 					c.Close()
+					time.Sleep(100 * time.Millisecond) // then open another
 				}
 			}()
 		}
