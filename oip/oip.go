@@ -377,6 +377,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	s.writeResponse(w, r, v.ModelID, strconv.Itoa(v.Number), req, plans)
 }
 
+// drainMax is the largest request body received and dropped after a
+// refusal, so that the client reads the answer (see refuse).
+const drainMax = 16 << 20
+
 // tooLargeAnswer is the refusal of an answer of n bytes over the limit.
 func tooLargeAnswer(n, limit int64) *refusal {
 	return &refusal{"oip_response", http.StatusRequestEntityTooLarge, fmt.Sprintf(
@@ -480,6 +484,14 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	metrics.Refuse(r.Context(), s.opts.Logger, rf.limit, rf.status, "client", web.ClientKey(r), "path", r.URL.Path)
 	if rf.status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "2")
+	}
+	// A client still sending its body reads the answer only once the
+	// body is taken: receive (and drop) what is left of a body of
+	// moderate size; a larger one ends the connection instead.
+	if r.ContentLength >= 0 && r.ContentLength <= drainMax {
+		io.Copy(io.Discard, io.LimitReader(r.Body, drainMax))
+	} else {
+		w.Header().Set("Connection", "close")
 	}
 	web.WriteJSON(w, rf.status, map[string]string{"error": rf.msg})
 }
