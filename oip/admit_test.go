@@ -95,3 +95,22 @@ func TestDecodeDoesNotCopyData(t *testing.T) {
 		t.Fatal("wrong value")
 	}
 }
+
+// skim finds only the inputs' data arrays, past brackets inside strings,
+// and hands the rest to encoding/json unchanged.
+func TestSkim(t *testing.T) {
+	head := `{"id":"[x]","parameters":{"data":"[","p":1},"inputs":[{"name":"a\"]","data":[[1,2],[3,"]"]],"shape":[2,2]},{"name":"b","shape":[1],"data":5},{"data" : [7]}],"outputs":[{"name":"data","parameters":{"data":[1]}}]}`
+	skel, spans := skim([]byte(head))
+	want := `{"id":"[x]","parameters":{"data":"[","p":1},"inputs":[{"name":"a\"]","data":null,"shape":[2,2]},{"name":"b","shape":[1],"data":5},{"data" : null}],"outputs":[{"name":"data","parameters":{"data":[1]}}]}`
+	if string(skel) != want {
+		t.Fatalf("skeleton\n%s\nwant\n%s", skel, want)
+	}
+	if len(spans) != 3 || string(spans[0]) != `[[1,2],[3,"]"]]` || spans[1] != nil || string(spans[2]) != `[7]` {
+		t.Fatalf("spans %q", spans)
+	}
+	// A number where data should be an array is refused, not taken for
+	// another input's data.
+	if _, err := DecodeRequest([]byte(`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]},{"name":"b","shape":[1],"datatype":"FP32","data":0}]}`), -1, Limits{}); err == nil {
+		t.Fatal("data 0 accepted")
+	}
+}
