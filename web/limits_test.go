@@ -173,3 +173,15 @@ func TestClientKey(t *testing.T) {
 }
 
 func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// A refusal by a size limit is logged with the limit's name.
+func TestSizeRefusalIsLogged(t *testing.T) {
+	e := newEnv(t, Options{MaxUpload: 100}, repo.Config{})
+	r := e.upload("alice", "", []byte(strings.Repeat("z", 1000)))
+	if r.StatusCode != 413 {
+		t.Fatalf("upload over the limit: %d %s", r.StatusCode, r.body)
+	}
+	if !strings.Contains(e.log.String(), "refused by a limit") || !strings.Contains(e.log.String(), "limit=size:") {
+		t.Fatalf("the refusal is not logged with its limit:\n%s", e.log.String())
+	}
+}
