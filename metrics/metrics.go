@@ -127,7 +127,9 @@ func TestOutcome(status string) {
 // token is required as "Authorization: Bearer TOKEN" (compared in
 // constant time); other requests get 401.
 func Handler(token string) http.Handler {
-	h := promhttp.HandlerFor(Registry, promhttp.HandlerOpts{})
+	// A collector that fails (e.g. the database is unreachable) drops its
+	// own family from the scrape, not the whole scrape.
+	h := promhttp.HandlerFor(Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	if token == "" {
 		return h
 	}

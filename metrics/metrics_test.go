@@ -70,3 +70,13 @@ func TestCollect(t *testing.T) {
 		t.Errorf("collected gauge missing")
 	}
 }
+
+// A collector that fails drops its own family, not the scrape.
+func TestFailingCollector(t *testing.T) {
+	Collect("test_failing", "fails", nil, func(ctx context.Context) ([]GaugeFunc, error) {
+		return nil, context.DeadlineExceeded
+	})
+	if st, body := scrape(t, "secret-token-123456"); st != 200 || !strings.Contains(body, "zoo_http_requests_in_flight") {
+		t.Fatalf("scrape with a failing collector: %d", st)
+	}
+}

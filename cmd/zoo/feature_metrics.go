@@ -21,6 +21,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
@@ -64,36 +66,44 @@ func init() {
 	})
 }
 
-// registered: the collectors of the first process environment (metrics
-// are per process; a second environment, e.g. in tests, is not counted).
-var registered = false
+// The collectors read the queue and job service of the latest process
+// environment (one per process outside tests).
+var (
+	registerOnce sync.Once
+	current      atomic.Pointer[serverEnv]
+)
 
 // registerCollectors adds the gauges read at scrape time: the queue's
 // depth and oldest job by kind and state, and the inference jobs admitted
 // here by kind of submitter.
 func registerCollectors(env *serverEnv) {
-	if registered || env.queue == nil {
+	if env.queue == nil {
 		return
 	}
-	registered = true
-	q := env.queue
-	metrics.Collect("queue_jobs", "Unfinished background jobs by kind and state (counted up to 10000).", []string{"kind", "state"},
-		func(ctx context.Context) ([]metrics.GaugeFunc, error) {
-			depth, _, err := queueStats(ctx, q)
+	current.Store(env)
+	registerOnce.Do(func() {
+		stats := func(ctx context.Context, ages bool) ([]metrics.GaugeFunc, error) {
+			env := current.Load()
+			depth, age, err := queueStats(ctx, env.queue)
+			if ages {
+				return age, err
+			}
 			return depth, err
-		})
-	metrics.Collect("queue_oldest_job_age_seconds", "Age of the oldest unfinished background job by kind and state.", []string{"kind", "state"},
-		func(ctx context.Context) ([]metrics.GaugeFunc, error) {
-			_, ages, err := queueStats(ctx, q)
-			return ages, err
-		})
-	if s, err := inferFor(env); err == nil {
+		}
+		metrics.Collect("queue_jobs", "Unfinished background jobs by kind and state (counted up to 10000).", []string{"kind", "state"},
+			func(ctx context.Context) ([]metrics.GaugeFunc, error) { return stats(ctx, false) })
+		metrics.Collect("queue_oldest_job_age_seconds", "Age of the oldest unfinished background job by kind and state.", []string{"kind", "state"},
+			func(ctx context.Context) ([]metrics.GaugeFunc, error) { return stats(ctx, true) })
 		metrics.Collect("infer_jobs_active", "Inference jobs queued or running that this process admitted, by kind of submitter.", []string{"client_kind"},
 			func(ctx context.Context) ([]metrics.GaugeFunc, error) {
+				s, err := inferFor(current.Load())
+				if err != nil {
+					return nil, err
+				}
 				anon, users := s.ActiveByKind()
 				return []metrics.GaugeFunc{{Labels: []string{"anonymous"}, Value: float64(anon)}, {Labels: []string{"user"}, Value: float64(users)}}, nil
 			})
-	}
+	})
 }
 
 func queueStats(ctx context.Context, q *queue.Queue) (depth, ages []metrics.GaugeFunc, err error) {
