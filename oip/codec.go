@@ -1,12 +1,15 @@
 package oip
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/zoo-bioimage/zoo"
@@ -26,6 +29,29 @@ type Limits struct {
 	// MaxTensors is the most inputs, and the most requested outputs, of
 	// one request; default 64.
 	MaxTensors int
+
+	// The server's limits (not DecodeRequest's):
+
+	// MaxConcurrent is the most infer requests with bodies over 4 MiB
+	// served at once, and the most with smaller bodies (a lane of their
+	// own, so that ordinary images do not wait behind large ones); default
+	// 4. Others wait up to QueueWait, then get 429.
+	MaxConcurrent int
+	// MaxPerClient is the most infer requests one client (web.ClientKey)
+	// may have served at once; default 2. More get 429 at once.
+	MaxPerClient int
+	// MaxInFlight bounds the bytes held by the infer requests being
+	// served: their bodies, the tensors decoded from them and the outputs
+	// expected for them; default 1 GiB. One client may hold half of it.
+	MaxInFlight int64
+	// QueueWait is how long a request waits for room; default 10 s.
+	QueueWait time.Duration
+	// MaxResponse bounds an answer in bytes, counting JSON outputs at
+	// their widest text (15 bytes per FP32 element, 25 per FP64) and
+	// binary outputs at their size; default 64 MiB. Larger answers are
+	// refused (413) before the model runs where the description gives the
+	// output sizes, and before any byte is sent otherwise.
+	MaxResponse int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -37,6 +63,21 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTensors <= 0 {
 		l.MaxTensors = 64
+	}
+	if l.MaxConcurrent <= 0 {
+		l.MaxConcurrent = 4
+	}
+	if l.MaxPerClient <= 0 {
+		l.MaxPerClient = 2
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = 1 << 30
+	}
+	if l.QueueWait <= 0 {
+		l.QueueWait = 10 * time.Second
+	}
+	if l.MaxResponse <= 0 {
+		l.MaxResponse = 64 << 20
 	}
 	return l
 }
@@ -96,7 +137,7 @@ type wireInput struct {
 	Shape      []int64                    `json:"shape"`
 	Datatype   string                     `json:"datatype"`
 	Parameters map[string]json.RawMessage `json:"parameters"`
-	Data       json.RawMessage            `json:"data"`
+	Data       span                       `json:"data"`
 }
 
 type wireOutput struct {
@@ -126,28 +167,56 @@ func invalid(format string, args ...any) error {
 	return zoo.E("oip.Decode", zoo.Invalid, nil, format, args...)
 }
 
-// DecodeRequest decodes an inference request body. headerLen is the value
-// of the Inference-Header-Content-Length header, or -1 when absent (the
-// whole body is JSON). Every malformed or inconsistent request is
-// zoo.Invalid (zoo.TooLarge past a limit, zoo.NotSupported for BYTES):
-// element counts must equal the product of the shape, binary sizes must
-// equal elements × datatype size and add up to the binary part exactly, and
-// float inputs must be finite.
+// DecodeRequest decodes an inference request body held in memory (see
+// ReadRequest, which it calls with the whole body and no check).
 func DecodeRequest(body []byte, headerLen int64, lim Limits) (*Request, error) {
+	return ReadRequest(bytes.NewReader(body), int64(len(body)), headerLen, lim, nil)
+}
+
+// ReadRequest reads an inference request of exactly length bytes from r.
+// headerLen is the value of the Inference-Header-Content-Length header,
+// or -1 when absent (the whole body is JSON). Every malformed or
+// inconsistent request is zoo.Invalid (zoo.TooLarge past a limit,
+// zoo.NotSupported for BYTES): element counts must equal the product of
+// the shape, binary sizes must equal elements × datatype size and add up
+// to the binary part exactly, and float inputs must be finite.
+//
+// Memory and work. Only the JSON part is held in memory. Its tensor data
+// is found by bracket matching (skim) and parsed in place by fillJSON,
+// once, after the check: a request refused by check costs one pass over
+// its bytes, no number parsing and no copy. Binary tensors are read from r
+// straight into their tensors. Before any tensor is allocated, check (if
+// not nil) sees the request with every input's name, datatype and shape
+// (Tensor.Data nil) and may refuse it: the server checks names and sizes
+// against the model and reserves memory there.
+func ReadRequest(r io.Reader, length, headerLen int64, lim Limits, check func(*Request) error) (*Request, error) {
 	lim = lim.withDefaults()
-	if int64(len(body)) > lim.MaxBody {
+	if length > lim.MaxBody {
 		return nil, zoo.E("oip.Decode", zoo.TooLarge, nil, "the request body is larger than %d bytes; use an asynchronous job for large images", lim.MaxBody)
 	}
-	head, bin := body, []byte(nil)
+	headLen := length
 	if headerLen >= 0 {
-		if headerLen > int64(len(body)) {
-			return nil, invalid("%s is %d, but the body has only %d bytes", HeaderLength, headerLen, len(body))
+		if headerLen > length {
+			return nil, invalid("%s is %d, but the body has only %d bytes", HeaderLength, headerLen, length)
 		}
-		head, bin = body[:headerLen], body[headerLen:]
+		headLen = headerLen
 	}
+	head := make([]byte, headLen)
+	if n, err := io.ReadFull(r, head); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, invalid("the body ended after %d bytes, before the %d announced", n, length)
+		}
+		return nil, err
+	}
+	skeleton, spans := skim(head)
 	var w wireRequest
-	if err := json.Unmarshal(head, &w); err != nil {
+	if err := json.Unmarshal(skeleton, &w); err != nil {
 		return nil, invalid("the request is not valid JSON: %v", err)
+	}
+	for i := range w.Inputs {
+		if d := &w.Inputs[i].Data; i < len(spans) && spans[i] != nil && string(d.b) == "null" {
+			d.b = spans[i]
+		}
 	}
 	req := &Request{ID: w.ID, Processing: true}
 	var err error
@@ -167,7 +236,8 @@ func DecodeRequest(body []byte, headerLen int64, lim Limits) (*Request, error) {
 		return nil, zoo.E("oip.Decode", zoo.TooLarge, nil, "at most %d inputs and %d outputs per request", lim.MaxTensors, lim.MaxTensors)
 	}
 	seen := map[string]bool{}
-	off := 0
+	binSizes := make([]int64, len(w.Inputs)) // -1: JSON data
+	var binTotal int64
 	for i, in := range w.Inputs {
 		if in.Name == "" {
 			return nil, invalid("input %d has no name", i)
@@ -176,15 +246,18 @@ func DecodeRequest(body []byte, headerLen int64, lim Limits) (*Request, error) {
 			return nil, invalid("input %q is given twice", in.Name)
 		}
 		seen[in.Name] = true
-		t, used, err := decodeInput(in, bin[off:], lim)
+		t, sz, err := inputHeader(in, lim)
 		if err != nil {
 			return nil, err
 		}
-		off += used
+		binSizes[i] = sz
+		if sz > 0 {
+			binTotal += sz
+		}
 		req.Inputs = append(req.Inputs, Input{Name: in.Name, Tensor: t})
 	}
-	if off != len(bin) {
-		return nil, invalid("the binary part of the body has %d bytes, but the inputs' %s add up to %d", len(bin), ParamBinarySize, off)
+	if binTotal != length-headLen {
+		return nil, invalid("the binary part of the body has %d bytes, but the inputs' %s add up to %d", length-headLen, ParamBinarySize, binTotal)
 	}
 	seen = map[string]bool{}
 	for i, o := range w.Outputs {
@@ -204,7 +277,47 @@ func DecodeRequest(body []byte, headerLen int64, lim Limits) (*Request, error) {
 		}
 		req.Outputs = append(req.Outputs, OutputSpec{Name: o.Name, Binary: b})
 	}
+	if check != nil {
+		if err := check(req); err != nil {
+			return nil, err
+		}
+	}
+	// Allocate and fill, binary parts in the order of the inputs.
+	for i, in := range w.Inputs {
+		t := req.Inputs[i].Tensor
+		t.Data = make([]byte, t.Len()*t.DType.Size())
+		if binSizes[i] >= 0 {
+			if n, err := io.ReadFull(r, t.Data); err != nil {
+				if err == io.ErrUnexpectedEOF || err == io.EOF {
+					return nil, invalid("the body ended inside the binary data of input %s (%d of %d bytes)", in.Name, n, len(t.Data))
+				}
+				return nil, err
+			}
+		} else {
+			got, err := fillJSON(in.Data.b, t, max(len(t.Shape), 1))
+			if err != nil {
+				return nil, invalid("input %s: %v", in.Name, err)
+			}
+			if got != t.Len() {
+				return nil, invalid("input %s: shape %v has %d elements, but data has %d", in.Name, in.Shape, t.Len(), got)
+			}
+		}
+		if err := checkFinite(in.Name, t); err != nil {
+			return nil, err
+		}
+	}
 	return req, nil
+}
+
+// span is a JSON value kept as the text it was decoded from. An input's
+// data array is replaced by null in the text encoding/json sees (skim), so
+// what it hands over is short: null, or a value that is not an array
+// (refused by fillJSON).
+type span struct{ b []byte }
+
+func (s *span) UnmarshalJSON(b []byte) error {
+	s.b = append([]byte(nil), b...)
+	return nil
 }
 
 // checkParams refuses parameter values that are not a string, number or
@@ -243,9 +356,10 @@ func truncate(s string) string {
 	return s
 }
 
-// decodeInput builds the tensor of one input from its JSON data or from
-// the front of bin; it returns how many bytes of bin it used.
-func decodeInput(in wireInput, bin []byte, lim Limits) (*tensor.Tensor, int, error) {
+// inputHeader checks one input's datatype, shape, parameters and data
+// against the limits and returns its tensor without data (Data nil) and
+// the size of its binary data, or -1 when its data is JSON (in.Data).
+func inputHeader(in wireInput, lim Limits) (*tensor.Tensor, int64, error) {
 	dt, ok := datatypes[in.Datatype]
 	if !ok {
 		if in.Datatype == "BYTES" {
@@ -275,48 +389,31 @@ func decodeInput(in wireInput, bin []byte, lim Limits) (*tensor.Tensor, int, err
 	if err := checkParams(in.Parameters); err != nil {
 		return nil, 0, err
 	}
-	nbytes := int(n) * dt.Size()
+	nbytes := n * int64(dt.Size())
+	t := &tensor.Tensor{DType: dt, Shape: shape}
+	data := in.Data.b
 	if hasSize {
-		if len(in.Data) > 0 && string(in.Data) != "null" {
+		if len(data) > 0 && string(data) != "null" {
 			return nil, 0, invalid("input %s has both data and %s", in.Name, ParamBinarySize)
 		}
 		sz, err := strconv.ParseInt(string(size), 10, 64)
 		if err != nil || sz < 0 {
 			return nil, 0, invalid("input %s: %s must be a non-negative integer", in.Name, ParamBinarySize)
 		}
-		if sz != int64(nbytes) {
+		if sz != nbytes {
 			return nil, 0, invalid("input %s: %s is %d, but shape %v of %s needs %d bytes", in.Name, ParamBinarySize, sz, in.Shape, in.Datatype, nbytes)
-		}
-		if sz > int64(len(bin)) {
-			return nil, 0, invalid("input %s: %s is %d, but only %d bytes of binary data are left in the body", in.Name, ParamBinarySize, sz, len(bin))
-		}
-		t := &tensor.Tensor{DType: dt, Shape: shape, Data: make([]byte, nbytes)}
-		copy(t.Data, bin[:nbytes])
-		if err := checkFinite(in.Name, t); err != nil {
-			return nil, 0, err
 		}
 		return t, nbytes, nil
 	}
-	if len(in.Data) == 0 {
+	if len(data) == 0 || string(data) == "null" {
 		return nil, 0, invalid("input %s has neither data nor %s", in.Name, ParamBinarySize)
 	}
 	// Every JSON element takes at least two bytes with its separator:
 	// refuse to allocate for a shape the data cannot fill.
-	if n > int64(len(in.Data)/2+1) {
+	if n > int64(len(data)/2+1) {
 		return nil, 0, invalid("input %s: shape %v has %d elements, but its data is too short to hold them", in.Name, in.Shape, n)
 	}
-	t := &tensor.Tensor{DType: dt, Shape: shape, Data: make([]byte, nbytes)}
-	got, err := fillJSON(in.Data, t, max(len(shape), 1))
-	if err != nil {
-		return nil, 0, invalid("input %s: %v", in.Name, err)
-	}
-	if got != int(n) {
-		return nil, 0, invalid("input %s: shape %v has %d elements, but data has %d", in.Name, in.Shape, n, got)
-	}
-	if err := checkFinite(in.Name, t); err != nil {
-		return nil, 0, err
-	}
-	return t, 0, nil
+	return t, -1, nil
 }
 
 // checkFinite refuses NaN and infinite values in a float tensor.
@@ -516,12 +613,12 @@ func putUint(d []byte, i, size int, v uint64) {
 	}
 }
 
-// appendJSONData appends the elements of t as a flat JSON array. NaN and
-// infinities have no JSON form: they are an error naming the output.
-func appendJSONData(b []byte, name string, t *tensor.Tensor) ([]byte, error) {
-	b = append(b, '[')
-	n := t.Len()
-	for i := range n {
+// appendJSONData appends elements from…to-1 of t as JSON array elements
+// (separated by commas, a comma before the first unless it is element 0).
+// NaN and infinities have no JSON form: they are an error naming the
+// output.
+func appendJSONData(b []byte, name string, t *tensor.Tensor, from, to int) ([]byte, error) {
+	for i := from; i < to; i++ {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -550,5 +647,5 @@ func appendJSONData(b []byte, name string, t *tensor.Tensor) ([]byte, error) {
 			b = strconv.AppendInt(b, int64(t.Float64At(i)), 10)
 		}
 	}
-	return append(b, ']'), nil
+	return b, nil
 }

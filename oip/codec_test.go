@@ -49,6 +49,10 @@ func TestDecodeRefuses(t *testing.T) {
 		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1e39]}]}`:                                                              zoo.Invalid,
 		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[-Inf]}]}`:                                                              zoo.Invalid,
 		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[null]}]}`:                                                              zoo.Invalid,
+		`{"inputs":[{"name":"a","shape":[2,2],"datatype":"FP32","data":[1,2,3]}]}`:                                                           zoo.Invalid,
+		`{"inputs":[{"name":"a","shape":[1,1],"datatype":"FP32","data":[1,2,3]}]}`:                                                           zoo.Invalid,
+		`{"inputs":[{"name":"a","shape":[1,1],"datatype":"FP32","data":[[[[1]]]]}]}`:                                                         zoo.Invalid,
+		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":["1"]}]}`:                                                               zoo.Invalid,
 		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]x}]}`:                                                                zoo.Invalid,
 		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":{"a":1}}]}`:                                                             zoo.Invalid,
 		`{"inputs":[{"name":"a","shape":[-1],"datatype":"FP32","data":[1]}]}`:                                                                zoo.Invalid,
@@ -111,11 +115,11 @@ func FuzzDecodeRequest(f *testing.F) {
 // for binary data.
 func TestEncodeNonFinite(t *testing.T) {
 	x, _ := tensor.FromFloat32([]int{3}, []float32{1, float32(math.NaN()), 2})
-	if _, err := appendJSONData(nil, "out", x); zoo.KindOf(err) != zoo.Invalid || !strings.Contains(zoo.MessageOf(err), "binary_data") {
+	if _, err := appendJSONData(nil, "out", x, 0, 3); zoo.KindOf(err) != zoo.Invalid || !strings.Contains(zoo.MessageOf(err), "binary_data") {
 		t.Fatalf("NaN output as JSON: %v", err)
 	}
 	y, _ := tensor.FromFloat32([]int{2}, []float32{0.5, -3})
-	if b, err := appendJSONData(nil, "out", y); err != nil || string(b) != "[0.5,-3]" {
+	if b, err := appendJSONData(nil, "out", y, 0, 2); err != nil || string(b) != "0.5,-3" {
 		t.Fatalf("finite output: %s %v", b, err)
 	}
 }

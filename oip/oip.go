@@ -32,14 +32,35 @@
 // Limits (Limits): body size, elements per tensor, tensors per request,
 // JSON nesting no deeper than the shape. Float inputs must be finite;
 // outputs with NaN or infinities can only be returned as binary data.
+//
+// Memory. The model, the body's announced length (Content-Length is
+// required: 411 without it) and the room left are checked before the body
+// is read: at most MaxConcurrent requests are served at once, MaxPerClient
+// per client (web.ClientKey), and together they hold at most MaxInFlight
+// bytes (bodies, decoded inputs, expected outputs; one client at most
+// half). A request waits up to QueueWait for room, then gets 429 with
+// Retry-After. Only the JSON part of a body is held in memory: its tensor
+// text is parsed in place, binary tensors are read straight into their
+// tensors, and input names, dimensions and sizes are checked against the
+// model before any tensor is allocated. Answers are streamed (JSON element
+// by element; binary outputs from their tensors) and bounded by
+// MaxResponse: a larger answer is refused with 413 before the model runs
+// when the description gives the output sizes, and before any byte is
+// sent otherwise; the message points to binary outputs and to jobs. Every
+// refusal by a limit is counted (metrics.Refuse) and logged with the
+// limit's name.
 package oip
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,6 +68,7 @@ import (
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/metrics"
 	"github.com/zoo-bioimage/zoo/modelcache"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -70,6 +92,7 @@ type Server struct {
 	svc   *repo.Service
 	cache *modelcache.Cache
 	opts  Options
+	adm   *admission
 }
 
 // New returns a server. The cache is shared with other users (e.g. job
@@ -82,7 +105,7 @@ func New(svc *repo.Service, cache *modelcache.Cache, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{svc: svc, cache: cache, opts: opts}
+	return &Server{svc: svc, cache: cache, opts: opts, adm: newAdmission(opts.Limits)}
 }
 
 // Routes returns the protocol's routes, to mount through web.Options.Routes.
@@ -285,14 +308,24 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
+	lim := s.opts.Limits
+	// The model first: an unknown model or input costs no memory.
 	v, err := s.version(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.readBody(w, r)
+	m, err := s.svc.Description(ctx, v)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if r.ContentLength < 0 {
+		s.refuse(w, r, &refusal{"oip_length_required", http.StatusLengthRequired, "send the request with a Content-Length header (the body's size is checked before it is read)"})
+		return
+	}
+	if r.ContentLength > lim.MaxBody {
+		s.refuse(w, r, &refusal{"oip_body", http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes; use an asynchronous job (/api/v1/jobs) for large images", lim.MaxBody)})
 		return
 	}
 	hl := int64(-1)
@@ -302,9 +335,22 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	req, err := DecodeRequest(body, hl, s.opts.Limits)
+	tk, err := s.adm.admit(ctx, web.ClientKey(r), r.ContentLength)
 	if err != nil {
-		s.fail(w, r, err)
+		s.refuse(w, r, err)
+		return
+	}
+	defer tk.release()
+	body := http.MaxBytesReader(w, r.Body, r.ContentLength)
+	req, err := ReadRequest(body, r.ContentLength, hl, lim, func(req *Request) error {
+		need, err := s.plan(m, req)
+		if err != nil {
+			return err
+		}
+		return tk.grow(need)
+	})
+	if err != nil {
+		s.refuse(w, r, err)
 		return
 	}
 	e, err := s.cache.Get(ctx, v)
@@ -318,49 +364,176 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	resp, bin, err := EncodeResponse(v.ModelID, strconv.Itoa(v.Number), req, e.Model(), out)
-	if err != nil {
+	req.Inputs = nil // not needed while the answer is written
+	plans := planResponse(req, e.Model(), out)
+	if n := responseBytes(plans); n > lim.MaxResponse {
+		s.refuse(w, r, tooLargeAnswer(n, lim.MaxResponse))
+		return
+	}
+	if err := checkJSONFinite(plans); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(bin) > 0 {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set(HeaderLength, strconv.Itoa(len(resp)))
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(resp)+len(bin)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(resp)
-	w.Write(bin)
+	s.writeResponse(w, r, v.ModelID, strconv.Itoa(v.Number), req, plans)
 }
 
-// readBody reads the request body within the body limit.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := s.opts.Limits.MaxBody
-	if r.ContentLength > max {
-		return nil, zoo.E("oip", zoo.TooLarge, nil, "the request body is larger than %d bytes; use an asynchronous job for large images", max)
-	}
-	rd := http.MaxBytesReader(w, r.Body, max)
-	var buf []byte
-	if r.ContentLength > 0 {
-		buf = make([]byte, 0, r.ContentLength+1)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+// drainMax is the largest request body received and dropped after a
+// refusal, so that the client reads the answer (see refuse).
+const drainMax = 16 << 20
+
+// tooLargeAnswer is the refusal of an answer of n bytes over the limit.
+func tooLargeAnswer(n, limit int64) *refusal {
+	return &refusal{"oip_response", http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		"the answer would take up to %d MiB, more than this server sends for one /v2 request (%d MiB); request the outputs as binary data (parameters {\"binary_data_output\": true}, the binary tensor extension: 4 bytes per FP32 element instead of up to 15), send a smaller image, or submit it as an asynchronous job (/api/v1/jobs), whose result is downloaded as a file",
+		(n+(1<<20)-1)>>20, limit>>20)}
+}
+
+// plan checks a request's inputs against the model before their data is
+// allocated (names, dimensions, sizes the model accepts) and returns the
+// bytes the request will hold beyond its body: its decoded inputs and its
+// outputs. An answer the description shows to be larger than MaxResponse
+// is refused here, before the model runs.
+func (s *Server) plan(m *spec.Model, req *Request) (int64, error) {
+	const op = "oip.plan"
+	sizes := runner.Sizes{}
+	var need int64
+	for _, x := range req.Inputs {
+		d := findTensor(m.Inputs, x.Name)
+		if d == nil {
+			return 0, zoo.E(op, zoo.Invalid, nil, "the model has no input %q; its inputs are %s", truncate(x.Name), ids(m.Inputs))
 		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
+		if len(x.Tensor.Shape) != len(d.Axes) {
+			return 0, zoo.E(op, zoo.Invalid, nil, "input %s has %d dimensions, but the model's axes are %s", x.Name, len(x.Tensor.Shape), strings.Join(d.AxisIDs(), ", "))
 		}
+		sizes[d.ID] = map[string]int{}
+		for i, a := range d.Axes {
+			sizes[d.ID][a.ID] = x.Tensor.Shape[i]
+		}
+		need += int64(x.Tensor.Len()) * int64(x.Tensor.DType.Size())
+	}
+	for _, d := range m.Inputs {
+		if _, ok := sizes[d.ID]; !ok && !d.Optional {
+			return 0, zoo.E(op, zoo.Invalid, nil, "input %s is missing; the model's inputs are %s", d.ID, ids(m.Inputs))
+		}
+	}
+	for _, o := range req.Outputs {
+		if findTensor(m.Outputs, o.Name) == nil {
+			return 0, zoo.E(op, zoo.Invalid, nil, "the model has no output %q; its outputs are %s", truncate(o.Name), ids(m.Outputs))
+		}
+	}
+	if err := runner.CheckInputs(m, sizes); err != nil {
+		return 0, err
+	}
+	outSizes, err := runner.OutputSizes(m, sizes)
+	if err != nil {
+		return need, nil // the outputs' sizes show only after the run (checked then)
+	}
+	specs := req.Outputs
+	if specs == nil {
+		for _, d := range m.Outputs {
+			specs = append(specs, OutputSpec{Name: d.ID, Binary: req.BinaryOutput})
+		}
+	}
+	var plans []outPlan
+	for _, o := range specs {
+		d := findTensor(m.Outputs, o.Name)
+		dt, err := tensor.ParseDType(d.DType())
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, zoo.E("oip", zoo.TooLarge, err, "the request body is larger than %d bytes; use an asynchronous job for large images", max)
+			dt = tensor.Float64
+		}
+		shape := make([]int, len(d.Axes))
+		for i, a := range d.Axes {
+			shape[i] = max(outSizes[d.ID][a.ID], 1) // data-dependent (-1): counted after the run
+		}
+		t := &tensor.Tensor{DType: dt, Shape: shape}      // sizes only
+		need += int64(t.Len()) * int64(max(dt.Size(), 4)) // raw outputs are float32 or wider before postprocessing
+		plans = append(plans, outPlan{o, t})
+	}
+	if n := responseBytes(plans); n > s.opts.Limits.MaxResponse {
+		return 0, tooLargeAnswer(n, s.opts.Limits.MaxResponse)
+	}
+	return need, nil
+}
+
+func findTensor(ts []spec.Tensor, id string) *spec.Tensor {
+	for i := range ts {
+		if ts[i].ID == id {
+			return &ts[i]
+		}
+	}
+	return nil
+}
+
+// refuse answers err: a limit's refusal with its status (and Retry-After
+// for 429), counted and logged with the limit's name; other errors as
+// fail does.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var rf *refusal
+	if !errors.As(err, &rf) {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			rf = &refusal{"oip_body", http.StatusRequestEntityTooLarge, "the request body is longer than its Content-Length"}
+		case zoo.KindOf(err) == zoo.TooLarge:
+			rf = &refusal{"oip_decode", http.StatusRequestEntityTooLarge, message(err)}
+		default:
+			s.fail(w, r, err)
+			return
+		}
+	}
+	metrics.Refuse(r.Context(), s.opts.Logger, rf.limit, rf.status, "client", web.ClientKey(r), "path", r.URL.Path)
+	if rf.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "2")
+	}
+	// A client still sending its body reads the answer only once the
+	// body is taken: receive (and drop) what is left of a body of
+	// moderate size; a larger one ends the connection instead.
+	if r.ContentLength >= 0 && r.ContentLength <= drainMax {
+		io.Copy(io.Discard, io.LimitReader(r.Body, drainMax))
+	} else {
+		w.Header().Set("Connection", "close")
+	}
+	web.WriteJSON(w, rf.status, map[string]string{"error": rf.msg})
+}
+
+// writeResponse streams the answer: a JSON answer element by element
+// through a buffer (chunked), a binary one as its JSON part, then each
+// binary output straight from its tensor.
+func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, name, version string, req *Request, plans []outPlan) {
+	binary := false
+	var binLen int64
+	for _, p := range plans {
+		if p.Binary {
+			binary = true
+			binLen += int64(len(p.t.Data))
+		}
+	}
+	if !binary {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := writeHead(bw, name, version, req, plans); err == nil {
+			bw.Flush()
+		}
+		return
+	}
+	var head bytes.Buffer
+	if err := writeHead(&head, name, version, req, plans); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set(HeaderLength, strconv.Itoa(head.Len()))
+	w.Header().Set("Content-Length", strconv.FormatInt(int64(head.Len())+binLen, 10))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return
+	}
+	for _, p := range plans {
+		if p.Binary {
+			if _, err := w.Write(p.t.Data); err != nil {
+				return
 			}
-			return nil, zoo.E("oip", zoo.Invalid, err, "cannot read the request body")
 		}
 	}
 }
@@ -471,17 +644,118 @@ func ids(ts []spec.Tensor) string {
 	return strings.Join(out, ", ")
 }
 
-// EncodeResponse writes the inference response for the outputs req asks
+// EncodeResponse returns the inference response for the outputs req asks
 // for (all, in the description's order, when it names none): the JSON
 // part, and the binary part that follows it when any output is binary.
+// The server streams the same bytes (writeResponse) instead of building
+// them in memory.
 func EncodeResponse(name, version string, req *Request, m *spec.Model, out runner.Sample) (head, bin []byte, err error) {
+	plans := planResponse(req, m, out)
+	if err := checkJSONFinite(plans); err != nil {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	if err := writeHead(&b, name, version, req, plans); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range plans {
+		if p.Binary {
+			bin = append(bin, p.t.Data...)
+		}
+	}
+	return b.Bytes(), bin, nil
+}
+
+// outPlan is one output of a response with its tensor.
+type outPlan struct {
+	OutputSpec
+	t *tensor.Tensor
+}
+
+// planResponse lists the outputs to answer: those req names, else all in
+// the description's order; optional outputs the model did not produce are
+// left out.
+func planResponse(req *Request, m *spec.Model, out runner.Sample) []outPlan {
 	specs := req.Outputs
 	if specs == nil {
 		for _, d := range m.Outputs {
 			specs = append(specs, OutputSpec{Name: d.ID, Binary: req.BinaryOutput})
 		}
 	}
-	b := make([]byte, 0, 256)
+	var plans []outPlan
+	for _, o := range specs {
+		if t := out[o.Name]; t != nil {
+			plans = append(plans, outPlan{o, t})
+		}
+	}
+	return plans
+}
+
+// checkJSONFinite refuses NaN and infinities in outputs to be sent as JSON
+// (before any byte of the answer is written).
+func checkJSONFinite(plans []outPlan) error {
+	for _, p := range plans {
+		if p.Binary {
+			continue
+		}
+		switch p.t.DType {
+		case tensor.Float32, tensor.Float16, tensor.Float64:
+			for i := range p.t.Len() {
+				if v := p.t.Float64At(i); math.IsNaN(v) || math.IsInf(v, 0) {
+					return zoo.E("oip.Encode", zoo.Invalid, nil, "output %s has NaN or infinite values, which JSON cannot carry; request it as binary data (parameters {\"binary_data\": true})", p.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonWidth is the most bytes one element of dtype d takes in a JSON
+// answer, with its separator.
+func jsonWidth(d tensor.DType) int64 {
+	switch d {
+	case tensor.Float64:
+		return 25 // -2.2250738585072014e-308,
+	case tensor.Float32, tensor.Float16:
+		return 15 // -1.1754944e-38,
+	case tensor.Bool:
+		return 6
+	case tensor.Uint8, tensor.Int8:
+		return 5
+	case tensor.Uint16, tensor.Int16:
+		return 7
+	case tensor.Uint32, tensor.Int32:
+		return 12
+	}
+	return 21
+}
+
+// responseBytes is an upper bound of an answer's size: JSON outputs at
+// their widest text (jsonWidth), binary outputs at their size, plus the
+// names and shapes.
+func responseBytes(plans []outPlan) int64 {
+	n := int64(256)
+	for _, p := range plans {
+		n += 256
+		if p.Binary {
+			n += int64(p.t.Len()) * int64(p.t.DType.Size())
+		} else {
+			n += int64(p.t.Len()) * jsonWidth(p.t.DType)
+		}
+	}
+	return n
+}
+
+// writeHead writes the JSON part of a response: every output's name,
+// datatype and shape, and the data of those not sent as binary, element by
+// element (w should be buffered).
+func writeHead(w io.Writer, name, version string, req *Request, plans []outPlan) error {
+	b := make([]byte, 0, 64<<10)
+	flush := func() error {
+		_, err := w.Write(b)
+		b = b[:0]
+		return err
+	}
 	b = append(b, `{"model_name":`...)
 	b = appendString(b, name)
 	b = append(b, `,"model_version":`...)
@@ -491,18 +765,13 @@ func EncodeResponse(name, version string, req *Request, m *spec.Model, out runne
 		b = appendString(b, req.ID)
 	}
 	b = append(b, `,"outputs":[`...)
-	first := true
-	for _, o := range specs {
-		t := out[o.Name]
-		if t == nil {
-			continue // an optional output the model did not produce
-		}
-		if !first {
+	for k, p := range plans {
+		if k > 0 {
 			b = append(b, ',')
 		}
-		first = false
+		t := p.t
 		b = append(b, `{"name":`...)
-		b = appendString(b, o.Name)
+		b = appendString(b, p.Name)
 		b = append(b, `,"datatype":`...)
 		b = appendString(b, Datatype(t.DType))
 		b = append(b, `,"shape":[`...)
@@ -513,21 +782,29 @@ func EncodeResponse(name, version string, req *Request, m *spec.Model, out runne
 			b = strconv.AppendInt(b, int64(d), 10)
 		}
 		b = append(b, ']')
-		if o.Binary {
+		if p.Binary {
 			b = append(b, `,"parameters":{"binary_data_size":`...)
 			b = strconv.AppendInt(b, int64(len(t.Data)), 10)
 			b = append(b, "}}"...)
-			bin = append(bin, t.Data...)
 			continue
 		}
-		b = append(b, `,"data":`...)
-		if b, err = appendJSONData(b, o.Name, t); err != nil {
-			return nil, nil, err
+		b = append(b, `,"data":[`...)
+		n := t.Len()
+		for i := 0; i < n; {
+			end := min(n, i+2048)
+			var err error
+			if b, err = appendJSONData(b, p.Name, t, i, end); err != nil {
+				return err
+			}
+			i = end
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		b = append(b, '}')
+		b = append(b, "]}"...)
 	}
 	b = append(b, "]}"...)
-	return b, bin, nil
+	return flush()
 }
 
 func appendString(b []byte, s string) []byte {

@@ -277,6 +277,27 @@ func (q *Queue) Jobs(ctx context.Context, kind string, limit int) ([]*Job, error
 	return out, nil
 }
 
+// Unfinished lists jobs that are not finished (available, scheduled,
+// pending, retryable or running), oldest first, at most limit (1000 if
+// limit <= 0): for the depth and age of the queue by kind (metrics).
+func (q *Queue) Unfinished(ctx context.Context, limit int) ([]*Job, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderAsc).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning)
+	res, err := q.client.JobList(ctx, p)
+	if err != nil {
+		return nil, zoo.E("queue.Unfinished", zoo.Internal, err, "")
+	}
+	out := make([]*Job, len(res.Jobs))
+	for i, row := range res.Jobs {
+		out[i] = fromRow(row)
+	}
+	return out, nil
+}
+
 // Start starts working jobs in the background until Stop or until ctx is
 // cancelled. Only a queue with handlers can start.
 func (q *Queue) Start(ctx context.Context) error {

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/metrics"
 	"github.com/zoo-bioimage/zoo/web"
 )
 
@@ -68,6 +69,7 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request) {
 	now := m.opts.Now()
 	addr := clientAddr(r)
 	if wait := m.throttle.wait(addr, now); wait > 0 {
+		metrics.Refuse(r.Context(), m.opts.Logger, "login_failures", http.StatusSeeOther, "client", addr)
 		back(fmt.Sprintf("too many failed logins from your address; try again in %s", roundUp(wait)))
 		return
 	}

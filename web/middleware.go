@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/metrics"
 )
 
 type ctxKey int
@@ -121,7 +122,19 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, keyServer, s)
 		r = withClient(r.WithContext(ctx), s.opts.TrustedProxies)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		done := metrics.RequestStarted()
+		r2 := r // with its context and client address
+		defer func() {
+			// r2.Pattern is set by the ServeMux (on this request value)
+			// once it has matched a route; a panic leaves it as it was.
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			done()
+			metrics.ObserveRequest(r2.Pattern, r.Method, status, time.Since(start))
+		}()
+		next.ServeHTTP(sw, r2)
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/metrics"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/spec"
 )
@@ -89,6 +90,19 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case kind == zoo.Unavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
+	}
+	if kind == zoo.TooLarge {
+		// A size limit: named by the operation that refused (e.g.
+		// size:repo.Upload, size:infer.Submit; size:body for a body
+		// over its byte limit).
+		limit := "size:body"
+		var ze *zoo.Error
+		if errors.As(err, &ze) && ze.Kind == zoo.TooLarge && ze.Op != "" {
+			limit = "size:" + ze.Op
+		}
+		metrics.Refuse(r.Context(), s.log, limit, pt.status, "client", ClientKey(r), "path", r.URL.Path)
+	}
+	switch {
 	case kind == zoo.Internal:
 		id := requestID(r.Context())
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

@@ -113,6 +113,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// RetryAfter is the Retry-After of 503 responses (default 10 s).
 	RetryAfter time.Duration
+	// Body bounds how slowly request bodies may arrive (see BodyLimits;
+	// the zero value means its defaults).
+	Body BodyLimits
 	// Routes are mounted beside the core routes, under the same middleware
 	// (request ids, logging, panic recovery, security headers, and the
 	// caller resolved when Auth is set). Feature packages (pages, search,
@@ -245,10 +248,10 @@ func newServer(svc *repo.Service, opts Options) *server {
 	return s
 }
 
-// ServeHTTP runs the middleware chain: request id and logging, panic
-// recovery, security headers, then the routes.
+// ServeHTTP runs the middleware chain: request id, logging and metrics,
+// panic recovery, security headers, body deadlines, then the routes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.logRequests(s.recoverPanics(securityHeaders(s.mux))).ServeHTTP(w, r)
+	s.logRequests(s.recoverPanics(securityHeaders(s.limitBodyRate(s.mux)))).ServeHTTP(w, r)
 }
 
 // route is one registered pattern. The route table is the single source of

@@ -9,6 +9,9 @@ package main
 // instance):
 //
 //	ZOO_JOBS_MAX_ACTIVE  jobs queued or running before submissions get 429 (default 32)
+//	ZOO_JOBS_PER_CLIENT  active jobs of one anonymous client address, per serve process (default 4)
+//	ZOO_JOBS_PER_USER    active jobs of one signed-in user, per serve process (default 8)
+//	ZOO_JOBS_ANONYMOUS   active anonymous jobs together, per serve process (default 3/4 of ZOO_JOBS_MAX_ACTIVE)
 //	ZOO_JOBS_MAX_MIB     largest image body in MiB (default 512)
 //	ZOO_JOBS_TTL         how long jobs and results are kept (default 24h)
 //	ZOO_JOBS_TIMEOUT     time limit of one run of a job (default 25m; keep it below the queue's 30 min)
@@ -90,6 +93,15 @@ func inferFor(env *serverEnv) (*infer.Service, error) {
 	o := infer.Options{Store: st.Jobs(), Repo: env.svc, Queue: env.queue, TempDir: env.st.tempDir, Logger: env.log}
 	var err error
 	if o.MaxActive, err = envInt("ZOO_JOBS_MAX_ACTIVE", 32); err != nil {
+		return nil, err
+	}
+	if o.MaxPerClient, err = envInt("ZOO_JOBS_PER_CLIENT", 4); err != nil {
+		return nil, err
+	}
+	if o.MaxPerUser, err = envInt("ZOO_JOBS_PER_USER", 8); err != nil {
+		return nil, err
+	}
+	if o.MaxAnonymous, err = envInt("ZOO_JOBS_ANONYMOUS", max(1, o.MaxActive*3/4)); err != nil {
 		return nil, err
 	}
 	mib, err := envInt("ZOO_JOBS_MAX_MIB", 512)

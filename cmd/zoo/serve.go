@@ -99,14 +99,21 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			}
 			wopts.TrustedProxies = trusted
 
+			conns, body, err := serverLimits() // feature_metrics.go
+			if err != nil {
+				return err
+			}
+			wopts.Body = body
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return zoo.E("serve", zoo.Unavailable, err, "cannot listen on %s; is another server running there? (choose another with --addr)", addr)
 			}
+			ln = web.LimitListener(ln, conns, log)
 			srv := &http.Server{
 				Handler:           web.New(svc, wopts),
 				ReadHeaderTimeout: 10 * time.Second,
-				IdleTimeout:       2 * time.Minute,
+				IdleTimeout:       time.Minute,
+				MaxHeaderBytes:    64 << 10,
 			}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()

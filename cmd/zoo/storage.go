@@ -203,6 +203,7 @@ func testHandler(svc func() *repo.Service, log *slog.Logger) queue.Handler {
 		}
 		start := time.Now()
 		err := svc().RunTest(ctx, args)
+		countTest(ctx, svc(), job, err)
 		if err != nil {
 			log.Warn("test job failed", "model", args.ID, "version", args.Version, "attempt", job.Attempt, "err", err)
 			if zoo.KindOf(err) == zoo.NotFound {

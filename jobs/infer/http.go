@@ -14,6 +14,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/jobs"
+	"github.com/zoo-bioimage/zoo/metrics"
 	"github.com/zoo-bioimage/zoo/preview"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -88,9 +89,10 @@ func (s *Service) serveSubmit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxInputBytes+1)
 	j, err := s.Submit(r.Context(), web.UserOf(r), Submission{Model: q.Get("model"), Axes: q.Get("axes"),
-		ContentType: r.Header.Get("Content-Type"), Body: r.Body})
+		ContentType: r.Header.Get("Content-Type"), Body: r.Body, Client: web.ClientKey(r)})
 	var busy *BusyError
 	if errors.As(err, &busy) {
+		metrics.Refuse(r.Context(), s.o.Logger, busy.LimitName(), http.StatusTooManyRequests, "client", web.ClientKey(r))
 		writeBusy(w, busy)
 		return
 	}

@@ -69,6 +69,16 @@ type Options struct {
 	// workers per process and a few worker processes, a few minutes of
 	// work on large images).
 	MaxActive int
+	// MaxPerClient bounds the active jobs of one anonymous client (its
+	// address, web.ClientKey) admitted by this process (default 4).
+	MaxPerClient int
+	// MaxPerUser bounds the active jobs of one signed-in user admitted by
+	// this process (default 8).
+	MaxPerUser int
+	// MaxAnonymous bounds the active anonymous jobs together admitted by
+	// this process (default three quarters of MaxActive), so that
+	// signed-in users keep room however many addresses flood the queue.
+	MaxAnonymous int
 	// RetryAfter is the Retry-After of a refused submission (default 30 s).
 	RetryAfter time.Duration
 	// MaxInputBytes bounds a submitted image's bytes (default 512 MiB).
@@ -94,7 +104,8 @@ type Options struct {
 
 // Service is the inference job service.
 type Service struct {
-	o Options
+	o      Options
+	quotas quotas
 }
 
 // New returns a Service with o's defaults filled in.
@@ -107,6 +118,15 @@ func New(o Options) *Service {
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = 30 * time.Second
+	}
+	if o.MaxPerClient <= 0 {
+		o.MaxPerClient = 4
+	}
+	if o.MaxPerUser <= 0 {
+		o.MaxPerUser = 8
+	}
+	if o.MaxAnonymous <= 0 {
+		o.MaxAnonymous = max(1, o.MaxActive*3/4)
 	}
 	if o.MaxInputBytes <= 0 {
 		o.MaxInputBytes = 512 << 20
@@ -132,21 +152,53 @@ func New(o Options) *Service {
 	return &Service{o: o}
 }
 
-// BusyError is the refusal of a submission while the queue is full.
+// BusyError is the refusal of a submission while the queue, or the
+// submitter's quota, is full.
 type BusyError struct {
 	Active, Limit int
 	RetryAfter    time.Duration
+	Scope         string // ScopeQueue, ScopeClient, ScopeUser or ScopeAnonymous
+}
+
+// Scopes of a BusyError: which limit refused.
+const (
+	ScopeQueue     = ""          // MaxActive: every job of the instance
+	ScopeClient    = "client"    // MaxPerClient: an anonymous address's jobs
+	ScopeUser      = "user"      // MaxPerUser: a signed-in user's jobs
+	ScopeAnonymous = "anonymous" // MaxAnonymous: all anonymous jobs
+)
+
+// LimitName is the name of the limit that refused, for metrics and logs.
+func (e *BusyError) LimitName() string {
+	switch e.Scope {
+	case ScopeClient:
+		return "jobs_per_client"
+	case ScopeUser:
+		return "jobs_per_user"
+	case ScopeAnonymous:
+		return "jobs_anonymous"
+	}
+	return "jobs_active"
 }
 
 func (e *BusyError) Error() string {
-	return "the inference queue is full (" + strconv.Itoa(e.Active) + " jobs waiting or running, the limit is " +
-		strconv.Itoa(e.Limit) + "); try again in " + strconv.Itoa(int(e.RetryAfter.Seconds())) + " s"
+	n, l, wait := strconv.Itoa(e.Active), strconv.Itoa(e.Limit), strconv.Itoa(int(e.RetryAfter.Seconds()))
+	switch e.Scope {
+	case ScopeClient:
+		return "you already have " + n + " jobs waiting or running (the limit per address without signing in is " + l + "); wait for one to finish, cancel one, or sign in; try again in " + wait + " s"
+	case ScopeUser:
+		return "you already have " + n + " jobs waiting or running (the limit per user is " + l + "); wait for one to finish or cancel one; try again in " + wait + " s"
+	case ScopeAnonymous:
+		return "the queue's places for anonymous jobs are taken (" + n + " of " + l + "); sign in to submit now, or try again in " + wait + " s"
+	}
+	return "the inference queue is full (" + n + " jobs waiting or running, the limit is " + l + "); try again in " + wait + " s"
 }
 
 // Submission is a submitted image.
 type Submission struct {
 	Model       string // "ID" (latest published) or "ID/N"
 	Axes        string // letters, "" to guess
+	Client      string // the submitter's address (web.ClientKey): the quota of anonymous submissions
 	ContentType string // may be empty: the format is then found by magic bytes
 	Body        io.Reader
 }
@@ -212,6 +264,13 @@ func (s *Service) Submit(ctx context.Context, u *zoo.User, sub Submission) (*job
 	if active >= s.o.MaxActive {
 		return nil, &BusyError{Active: active, Limit: s.o.MaxActive, RetryAfter: s.o.RetryAfter}
 	}
+	key, anonymous := owner(u, sub.Client)
+	record, err := s.admit(ctx, key, anonymous)
+	if err != nil {
+		return nil, err
+	}
+	var admitted string
+	defer func() { record(admitted) }()
 
 	spool, size, err := s.spool(sub.Body)
 	if err != nil {
@@ -248,6 +307,7 @@ func (s *Service) Submit(ctx context.Context, u *zoo.User, sub Submission) (*job
 		s.o.Store.CancelJob(context.WithoutCancel(ctx), j.ID, s.o.Now())
 		return nil, zoo.E(op, zoo.Unavailable, err, "the job could not be queued; try again")
 	}
+	admitted = j.ID
 	return j, nil
 }
 

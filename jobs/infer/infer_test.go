@@ -534,7 +534,7 @@ func TestUnpublishedVersionsDoNotRun(t *testing.T) {
 }
 
 func TestBackpressure(t *testing.T) {
-	r := newRig(t, func(o *infer.Options) { o.MaxActive = 2; o.RetryAfter = 7 * time.Second })
+	r := newRig(t, func(o *infer.Options) { o.MaxActive, o.MaxAnonymous = 2, 2; o.RetryAfter = 7 * time.Second })
 	in := fixture(t, "test_input.npy")
 	q := fmt.Sprintf("model=%s/%d", r.v.ModelID, r.v.Number)
 	first := r.accepted(q, "", in)

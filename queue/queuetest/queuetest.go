@@ -245,6 +245,13 @@ func testEnqueueOnly(t *testing.T, open func(t *testing.T, opts queue.Options) *
 	if _, err := q.Job(ctx, b+1000); zoo.KindOf(err) != zoo.NotFound {
 		t.Errorf("Job(unknown) = %v, want NotFound", err)
 	}
+	un, err := q.Unfinished(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(un) != 2 || un[0].ID != a || un[1].ID != b {
+		t.Errorf("Unfinished = %+v, want a then b", un)
+	}
 }
 
 func testOtherKindsWait(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
