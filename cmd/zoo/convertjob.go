@@ -34,10 +34,13 @@ var jobRoutes = map[string]string{repo.JobConvert: repo.QueueConvert}
 // (default convert.Python, Debian's /usr/bin/python3).
 const convertPythonEnv = "ZOO_CONVERT_PYTHON"
 
+var defaultPython = convert.Python
+
 // canConvert returns nil when this process can convert PyTorch weights on
 // a server (PyTorch and the sandbox; never unsandboxed), else an error
 // saying what the machine lacks.
 func canConvert() error {
+	convert.Python = defaultPython
 	if p := os.Getenv(convertPythonEnv); p != "" {
 		convert.Python = p
 	}
