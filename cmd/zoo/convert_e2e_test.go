@@ -207,6 +207,22 @@ func checkConverted(t *testing.T, server, ref, alice, rita string, v versionJSON
 	if sha(pkg) != v.PackageSHA256 || zipHas(t, pkg, "weights.onnx") {
 		t.Errorf("/packages/%s is not the package as uploaded", ref)
 	}
+	// zoo download gives the package as uploaded, or with --converted the
+	// runnable one; zoo export triton takes the converted ONNX weights.
+	plain, withConv := filepath.Join(t.TempDir(), "plain"), filepath.Join(t.TempDir(), "conv")
+	zooOK(t, "download", "--server", server, ref, "-o", plain)
+	zooOK(t, "download", "--server", server, ref, "--converted", "-o", withConv)
+	if _, err := os.Stat(filepath.Join(plain, "weights.onnx")); !os.IsNotExist(err) {
+		t.Errorf("zoo download wrote converted weights")
+	}
+	if _, err := os.Stat(filepath.Join(withConv, "weights.onnx")); err != nil {
+		t.Errorf("zoo download --converted: %v", err)
+	}
+	tri := t.TempDir()
+	zooOK(t, "export", "triton", "--server", server, ref, "-o", tri)
+	if _, err := os.Stat(filepath.Join(tri, id, "1", "model.onnx")); err != nil {
+		t.Errorf("zoo export triton of a converted model: %v", err)
+	}
 	conv := fetchBytes(t, server+"/api/v1/models/"+id+"/versions/"+n+"/converted.zip")
 	if sha(conv) != c.Package.SHA256 || !zipHas(t, conv, "weights.onnx") || !zipHas(t, conv, "weights_torchscript.pt") || !zipHas(t, conv, "tinynet.py") {
 		t.Errorf("converted.zip of %s lacks the converted weights", ref)
@@ -302,10 +318,96 @@ func TestConvertWorkersPostgresS3(t *testing.T) {
 		t.Fatalf("with only a worker without PyTorch: conversion %+v, test %s; want waiting for a converter, test pending", v.Converted, v.TestStatus)
 	}
 
+	id, n, _ := strings.Cut(ref, "/")
+	req, _ := http.NewRequest("GET", server+"/api/v1/models/"+id+"/versions/"+n+"/converted.zip", nil)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(b), "waiting for a converter") {
+		t.Errorf("converted.zip of a waiting version: %s %s; want 404 saying it waits", resp.Status, b)
+	}
+
 	background(t, regexp.MustCompile(`zoo worker: running`), append([]string{"worker"}, storage...)...)
 	v = waitConvertedAndTested(t, server, ref, alice, 5*time.Minute)
 	checkConverted(t, server, ref, alice, rita, v)
 	if strings.Contains(noTorch.log.String(), "msg=converting") {
 		t.Errorf("the worker without PyTorch took a conversion:\n%s", noTorch.log)
 	}
+}
+
+// Killing the process that is converting an upload leaves the job
+// running in the queue; once the attempt's time is up, the restarted
+// server takes it for lost and converts the version again (the
+// conversion is idempotent): a retry, not a stuck version.
+func TestKilledConverterRetries(t *testing.T) {
+	needConverter(t)
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	env := []string{"ZOO_JOB_TIMEOUT=90s"}
+	first, m := startProc(t, "first serve", env, listening, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	ref := uploadStateDict(t, m[1], alice)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(first.log.String(), "msg=converting") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the conversion did not start:\n%s", first.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // in the middle of the conversion
+	first.cmd.Process.Kill()
+	<-first.done
+
+	second, m := startProc(t, "second serve", env, listening, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	if v := getVersion(t, m[1], ref, alice); v.Converted == nil || v.Converted.Status != "waiting" {
+		t.Fatalf("after the kill: conversion %+v, want still waiting", v.Converted)
+	}
+	v := waitConvertedAndTested(t, m[1], ref, alice, 8*time.Minute)
+	if v.Converted.Status != "converted" || v.TestStatus != "passed" {
+		t.Fatalf("after the retry: conversion %+v, test %s", v.Converted, v.TestStatus)
+	}
+	if !strings.Contains(second.log.String(), "attempt=2") {
+		t.Errorf("the second server did not retry the job:\n%s", second.log)
+	}
+}
+
+// make run's seed: the state-dict-only example is published either way.
+// Where this machine cannot convert, it waits for a converter and its
+// page says what the server lacks; where it can, it is converted, tested
+// and runs.
+func TestSeedStateDictExample(t *testing.T) {
+	needORT(t)
+	seedDir := filepath.Dir(stateDictPackage)
+	t.Run("without a converter", func(t *testing.T) {
+		t.Setenv(convertPythonEnv, "/nonexistent/python3")
+		server, log := startServe(t, "--data", t.TempDir(), "--seed", seedDir)
+		m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\)\) waiting for a converter: this server does not convert PyTorch weights: (.*)`).FindStringSubmatch(log.String())
+		if m == nil || !strings.Contains(m[2], "python3-torch") {
+			t.Fatalf("the seed log does not say the example waits for a converter and what the server lacks:\n%s", log)
+		}
+		page := string(fetchBytes(t, server+"/models/"+m[1]))
+		if !strings.Contains(page, "waiting for a converter") || !strings.Contains(page, "python3-torch") || !strings.Contains(page, "bubblewrap") {
+			t.Errorf("the model page of the waiting example does not say what a server needs to convert it")
+		}
+	})
+	t.Run("with a converter", func(t *testing.T) {
+		needConverter(t)
+		server, log := startServe(t, "--data", t.TempDir(), "--seed", seedDir)
+		m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\); conversion converted; test passed\)`).FindStringSubmatch(log.String())
+		if m == nil {
+			t.Fatalf("the seed did not convert, test and publish the example:\n%s", log)
+		}
+		resp, err := http.Get(server + "/v2/models/" + m[1] + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("/v2 ready of the converted example: %s", resp.Status)
+		}
+	})
 }

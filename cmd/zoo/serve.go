@@ -199,7 +199,7 @@ func seedExamples(ctx context.Context, st *storage, dirs []string, w io.Writer) 
 func seedFolder(ctx context.Context, svc *repo.Service, contributor, curator *zoo.User, dir string, convertErr error, say func(string, ...any)) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		say("--seed %s: %v; no example models from there", dir, errors.Unwrap(err))
+		say("--seed %s: %v; starting without example models from it", dir, errors.Unwrap(err))
 		return nil
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })

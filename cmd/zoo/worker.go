@@ -29,7 +29,9 @@ func newWorkerCmd() *cobra.Command {
 reproducibility test of every uploaded version (as zoo test does it) — and
 records their results. Run any number of workers beside zoo serve replicas
 started with --workers 0; they share the storage given by the same flags.
-A job whose worker stops or crashes runs again elsewhere.
+A job whose worker stops or crashes runs again elsewhere: one attempt may
+run ZOO_JOB_TIMEOUT (default 30m); a job still running a tenth longer
+(at least 10 s more) is taken for lost and runs again.
 
 ` + storageHelp + `
 
@@ -80,12 +82,20 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	} else {
 		log.Info("this process leaves conversions to others", "reason", zoo.MessageOf(env.convertErr))
 	}
+	// One attempt of a job is bounded by ZOO_JOB_TIMEOUT; a job still
+	// running a little after that lost its worker and runs again.
+	timeout, err := envDuration("ZOO_JOB_TIMEOUT", 30*time.Minute)
+	if err != nil {
+		return nil, nil, err
+	}
 	q, err := st.queues.Queue(queue.Options{
-		Handlers: handlers,
-		Workers:  n,
-		Queues:   queues,
-		Routes:   jobRoutes,
-		Logger:   quietRiver(log),
+		Handlers:    handlers,
+		Workers:     n,
+		Queues:      queues,
+		Routes:      jobRoutes,
+		Timeout:     timeout,
+		RescueAfter: timeout + max(timeout/10, 10*time.Second),
+		Logger:      quietRiver(log),
 	})
 	if err != nil {
 		return nil, nil, err
