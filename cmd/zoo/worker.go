@@ -159,7 +159,7 @@ func requeuePending(ctx context.Context, st *storage, q *queue.Queue, log *slog.
 	}
 	var pending []repo.TestArgs
 	for _, v := range versions {
-		if v.TestStatus == zoo.TestPending {
+		if v.TestStatus == zoo.TestPending && !repo.Waiting(v) { // a waiting one is tested after its conversion
 			pending = append(pending, repo.TestArgs{ID: v.ModelID, Version: v.Number})
 		}
 	}
