@@ -262,19 +262,34 @@ func zipHas(t *testing.T, data []byte, name string) bool {
 	return false
 }
 
-// On zoo serve (SQLite, in-process workers that can convert) a
-// state-dict-only upload is converted, tested, published and runs over
-// /v2.
+// On zoo serve (SQLite, in-process workers that can convert) the seeded
+// state-dict-only example is converted and published, and a state-dict-only
+// upload is converted, tested, published and runs over /v2.
 func TestServeConvertsStateDictSQLite(t *testing.T) {
 	needConverter(t)
 	data := t.TempDir()
 	storage := []string{"--data", data}
 	alice := token(t, storage, "alice", "contributor")
 	rita := token(t, storage, "rita", "reviewer")
-	server, log := startServe(t, "--data", data)
+	// make run's seed converts, tests and publishes the state-dict-only
+	// example before the server listens.
+	server, log := startServe(t, "--data", data, "--seed", filepath.Dir(stateDictPackage))
 	if !strings.Contains(log.String(), "this process converts PyTorch weights") {
 		t.Errorf("zoo serve does not say it converts:\n%s", log)
 	}
+	m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\); conversion converted; test passed\)`).FindStringSubmatch(log.String())
+	if m == nil {
+		t.Fatalf("the seed did not convert, test and publish the example:\n%s", log)
+	}
+	resp, err := http.Get(server + "/v2/models/" + m[1] + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/v2 ready of the seeded converted example: %s", resp.Status)
+	}
+	// An upload is converted by the workers.
 	ref := uploadStateDict(t, server, alice)
 	v := waitConvertedAndTested(t, server, ref, alice, 5*time.Minute)
 	checkConverted(t, server, ref, alice, rita, v)
@@ -375,39 +390,20 @@ func TestKilledConverterRetries(t *testing.T) {
 	}
 }
 
-// make run's seed: the state-dict-only example is published either way.
-// Where this machine cannot convert, it waits for a converter and its
-// page says what the server lacks; where it can, it is converted, tested
-// and runs.
-func TestSeedStateDictExample(t *testing.T) {
+// make run's seed where this machine cannot convert: the state-dict-only
+// example is published waiting for a converter, and its page says what the
+// server lacks. (Where it can, TestServeConvertsStateDictSQLite checks that
+// the seed converts, tests and publishes it.)
+func TestSeedStateDictExampleWithoutConverter(t *testing.T) {
 	needORT(t)
-	seedDir := filepath.Dir(stateDictPackage)
-	t.Run("without a converter", func(t *testing.T) {
-		t.Setenv(convertPythonEnv, "/nonexistent/python3")
-		server, log := startServe(t, "--data", t.TempDir(), "--seed", seedDir)
-		m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\)\) waiting for a converter: this server does not convert PyTorch weights: (.*)`).FindStringSubmatch(log.String())
-		if m == nil || !strings.Contains(m[2], "python3-torch") {
-			t.Fatalf("the seed log does not say the example waits for a converter and what the server lacks:\n%s", log)
-		}
-		page := string(fetchBytes(t, server+"/models/"+m[1]))
-		if !strings.Contains(page, "waiting for a converter") || !strings.Contains(page, "python3-torch") || !strings.Contains(page, "bubblewrap") {
-			t.Errorf("the model page of the waiting example does not say what a server needs to convert it")
-		}
-	})
-	t.Run("with a converter", func(t *testing.T) {
-		needConverter(t)
-		server, log := startServe(t, "--data", t.TempDir(), "--seed", seedDir)
-		m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\); conversion converted; test passed\)`).FindStringSubmatch(log.String())
-		if m == nil {
-			t.Fatalf("the seed did not convert, test and publish the example:\n%s", log)
-		}
-		resp, err := http.Get(server + "/v2/models/" + m[1] + "/ready")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("/v2 ready of the converted example: %s", resp.Status)
-		}
-	})
+	t.Setenv(convertPythonEnv, "/nonexistent/python3")
+	server, log := startServe(t, "--data", t.TempDir(), "--seed", filepath.Dir(stateDictPackage))
+	m := regexp.MustCompile(`--seed: published ([a-z]+-[a-z]+)/1 \(TinyNet \(state dict only\)\) waiting for a converter: this server does not convert PyTorch weights: (.*)`).FindStringSubmatch(log.String())
+	if m == nil || !strings.Contains(m[2], "python3-torch") {
+		t.Fatalf("the seed log does not say the example waits for a converter and what the server lacks:\n%s", log)
+	}
+	page := string(fetchBytes(t, server+"/models/"+m[1]))
+	if !strings.Contains(page, "waiting for a converter") || !strings.Contains(page, "python3-torch") || !strings.Contains(page, "bubblewrap") {
+		t.Errorf("the model page of the waiting example does not say what a server needs to convert it")
+	}
 }
