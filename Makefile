@@ -23,11 +23,14 @@ test: build
 	scripts/with-test-services.sh $(GO) test -count=1 -timeout 30m ./...
 
 # The embedded server on http://127.0.0.1:8080 (SQLite + blobs under
-# ./zoo-data). On first start it publishes the example packages in SEED; a
-# missing folder is reported and the server starts empty.
+# ./zoo-data). On first start it publishes the example packages in SEED and
+# in SEED_LOCAL (zoo's own examples: a state-dict-only model, converted where
+# python3-torch and bubblewrap are installed); a missing folder is reported
+# and skipped.
 SEED ?= ../shared/fixtures/packages
+SEED_LOCAL ?= examples/packages
 run: build
-	$(BIN) serve --seed $(SEED)
+	$(BIN) serve --seed $(SEED) --seed $(SEED_LOCAL)
 
 # Benchmarks; results are recorded in bench/RESULTS.md.
 bench: build

@@ -135,6 +135,71 @@ type Version struct {
 	Downloads        int64           `json:"downloads"`
 	CreatedAt        time.Time       `json:"created_at"`
 	PublishedAt      *time.Time      `json:"published_at,omitempty"`
+	// Converted is what zoo made from the version's pytorch_state_dict
+	// weights so that it runs (nil: nothing to convert). The uploaded
+	// files and package above never change; the converted ones are blobs
+	// beside them.
+	Converted *Conversion `json:"converted,omitempty"`
+}
+
+// Conversion statuses. A version whose weights zoo can convert but not run
+// is "waiting" from its upload until a worker with a converter (PyTorch
+// and bubblewrap) has run; then "converted" (every format added),
+// "partial" (some) or "failed" (none; Message says why).
+const (
+	ConversionWaiting   = "waiting"
+	ConversionConverted = "converted"
+	ConversionPartial   = "partial"
+	ConversionFailed    = "failed"
+)
+
+// Conversion records the weights zoo converted for a version, with their
+// provenance. Description is the runnable description (the uploaded one
+// with the converted weights entries added, at the version's
+// DescriptionFile path); Files are the converted weights files, at paths
+// beside the uploaded files; Package is the deterministic zip of the
+// runnable package (uploaded files, converted files, runnable
+// description). Report is the converter's JSON report (each format's
+// method and reproduction test).
+type Conversion struct {
+	Status       string            `json:"status"`
+	Message      string            `json:"message,omitempty"`
+	Formats      []ConvertedFormat `json:"formats,omitempty"`
+	Description  *File             `json:"description,omitempty"`
+	Files        []File            `json:"files,omitempty"`
+	Package      *File             `json:"package,omitempty"`
+	ZooVersion   string            `json:"zoo_version,omitempty"`
+	TorchVersion string            `json:"torch_version,omitempty"`
+	Report       json.RawMessage   `json:"report,omitempty"`
+	At           *time.Time        `json:"converted_at,omitempty"`
+}
+
+// ConvertedFormat is one weight format zoo added: its file in the
+// runnable package and how it was made (method "script" or "trace"; the
+// ONNX opset).
+type ConvertedFormat struct {
+	Format string `json:"format"`
+	Path   string `json:"path"`
+	Method string `json:"method,omitempty"`
+	Opset  int    `json:"opset,omitempty"`
+}
+
+// Blobs lists the blob keys c refers to (its files, description and
+// package).
+func (c *Conversion) Blobs() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range c.Files {
+		out = append(out, f.SHA256)
+	}
+	for _, f := range []*File{c.Description, c.Package} {
+		if f != nil {
+			out = append(out, f.SHA256)
+		}
+	}
+	return out
 }
 
 // AuditEntry records one state change or privileged action.
@@ -194,11 +259,15 @@ type Catalog interface {
 	// entry in the same transaction; Conflict if its state is not in from.
 	Transition(ctx context.Context, id string, n int, from []State, to State, e AuditEntry) error
 	SetTestResult(ctx context.Context, id string, n int, status TestStatus, report json.RawMessage) error
+	// SetConversion records (or, with c nil, clears) the conversion of a
+	// version, whatever its state: the uploaded files stay as they are.
+	SetConversion(ctx context.Context, id string, n int, c *Conversion) error
 	CountDownload(ctx context.Context, id string, n int) error
 
 	Audit(ctx context.Context, modelID string, limit int) ([]AuditEntry, error)
 	AddAudit(ctx context.Context, e AuditEntry) error
-	// ReferencedBlobs calls fn for every blob key any version refers to.
+	// ReferencedBlobs calls fn for every blob key any version refers to
+	// (its files, its package, and its conversion's blobs).
 	ReferencedBlobs(ctx context.Context, fn func(sha256 string) error) error
 	Close() error
 }

@@ -173,6 +173,9 @@ func PrepareCreateVersion(op string, m *zoo.Model, v *zoo.Version, e *zoo.AuditE
 	if err := PrepareVersion(op, v); err != nil {
 		return err
 	}
+	if err := CheckConversion(op, v.Converted); err != nil {
+		return err
+	}
 	if e.Action == "" {
 		return zoo.E(op, zoo.Invalid, nil, "an audit entry needs an action")
 	}
@@ -315,3 +318,83 @@ func CheckTokenHash(op, hash string) error {
 // PublicStates are the states LatestPublished and ListModels(true)
 // consider: published and retired.
 var PublicStates = []zoo.State{zoo.StatePublished, zoo.StateRetired}
+
+// conversionStatuses are the statuses a stored conversion may have.
+var conversionStatuses = []string{zoo.ConversionWaiting, zoo.ConversionConverted, zoo.ConversionPartial, zoo.ConversionFailed}
+
+// CheckConversion accepts nil (no conversion) or a conversion with a known
+// status, a valid JSON report and well-formed blob keys and paths.
+func CheckConversion(op string, c *zoo.Conversion) error {
+	if c == nil {
+		return nil
+	}
+	if !slices.Contains(conversionStatuses, c.Status) {
+		return zoo.E(op, zoo.Invalid, nil, "unknown conversion status %q", c.Status)
+	}
+	if err := CheckJSON(op, "conversion report", c.Report); err != nil {
+		return err
+	}
+	files := append([]zoo.File(nil), c.Files...)
+	for _, f := range []*zoo.File{c.Description, c.Package} {
+		if f != nil {
+			files = append(files, *f)
+		}
+	}
+	for _, f := range files {
+		if !isSHA256(f.SHA256) {
+			return zoo.E(op, zoo.Invalid, nil, "converted file %q has no valid sha256", f.Path)
+		}
+	}
+	return nil
+}
+
+// EncodeConversion is the stored form of c: NULL (nil) or JSON.
+func EncodeConversion(c *zoo.Conversion) []byte {
+	if c == nil {
+		return nil
+	}
+	b, _ := json.Marshal(c) // CheckConversion made sure the report is valid JSON
+	return b
+}
+
+// DecodeConversion reads a stored conversion (nil for NULL).
+func DecodeConversion(op string, b []byte) (*zoo.Conversion, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var c zoo.Conversion
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "a stored conversion cannot be read")
+	}
+	if c.At != nil {
+		t := c.At.UTC()
+		c.At = &t
+	}
+	return &c, nil
+}
+
+// MergeBlobs adds the blobs of the stored conversions to keys and returns
+// them sorted, each once (for ReferencedBlobs).
+func MergeBlobs(op string, keys []string, conversions [][]byte) ([]string, error) {
+	for _, b := range conversions {
+		c, err := DecodeConversion(op, b)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, c.Blobs()...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -142,6 +142,19 @@ func (c *Client) Package(ctx context.Context, id string, n int) (*Download, erro
 	return c.download(ctx, "client.Package", p)
 }
 
+// ConvertedPackage downloads the package of version n (≥ 1) of model id
+// with the weights the server converted (its runnable package); NotFound
+// when the version has none.
+func (c *Client) ConvertedPackage(ctx context.Context, id string, n int) (*Download, error) {
+	if err := checkID("client.ConvertedPackage", id); err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, zoo.E("client.ConvertedPackage", zoo.Invalid, nil, "name the version as ID/N")
+	}
+	return c.download(ctx, "client.ConvertedPackage", fmt.Sprintf("/api/v1/models/%s/versions/%d/converted.zip", url.PathEscape(id), n))
+}
+
 // File downloads the file at path p of version n of model id.
 func (c *Client) File(ctx context.Context, id string, n int, p string) (*Download, error) {
 	if err := checkID("client.File", id); err != nil {

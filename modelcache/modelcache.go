@@ -284,7 +284,7 @@ func (c *Cache) estimate(ctx context.Context, v *zoo.Version, format string) (in
 	var size int64
 	for _, n := range names {
 		n = path.Clean(strings.TrimPrefix(n, "./"))
-		for _, f := range v.Files {
+		for _, f := range repo.RunnableFiles(v) { // converted weights too
 			if f.Path == n {
 				size += f.Size
 			}

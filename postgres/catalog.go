@@ -247,12 +247,12 @@ func (db *DB) CreateVersion(ctx context.Context, m *zoo.Model, v *zoo.Version, e
 		var vid int64
 		err = tx.QueryRow(ctx, `INSERT INTO versions (model_id, number, state, test_status, uploader_id,
 			name, description, format_version, description_file, package_sha256, package_size,
-			validation_report, test_report, review_comment, retired_reason, created_at, published_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+			validation_report, test_report, review_comment, retired_reason, created_at, published_at, conversion)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
 			v.ModelID, n, string(v.State), string(v.TestStatus), v.UploaderID,
 			v.Name, v.Description, v.FormatVersion, v.DescriptionFile, v.PackageSHA256, v.PackageSize,
 			nullJSON(v.ValidationReport), nullJSON(v.TestReport), v.ReviewComment, v.RetiredReason,
-			v.CreatedAt, v.PublishedAt).Scan(&vid)
+			v.CreatedAt, v.PublishedAt, nullJSON(catalog.EncodeConversion(v.Converted))).Scan(&vid)
 		if err != nil {
 			return dbError(op, err, fmt.Sprintf("uploader %d not found", v.UploaderID), "")
 		}
@@ -282,18 +282,22 @@ const versionSelect = `SELECT v.model_id, v.number, v.state, v.test_status, v.up
 	v.validation_report, v.test_report, v.review_comment, v.retired_reason, v.created_at, v.published_at,
 	COALESCE(d.count, 0),
 	COALESCE((SELECT json_agg(json_build_object('path', f.path, 'sha256', f.sha256, 'size', f.size) ORDER BY f.path)
-		FROM files f WHERE f.version_id = v.id), '[]')
+		FROM files f WHERE f.version_id = v.id), '[]'),
+	v.conversion
 	FROM versions v LEFT JOIN downloads d ON d.version_id = v.id`
 
 func scanVersion(row pgx.Row) (*zoo.Version, error) {
 	var v zoo.Version
 	var state, status string
-	var validation, test []byte
+	var validation, test, conversion []byte
 	err := row.Scan(&v.ModelID, &v.Number, &state, &status, &v.UploaderID,
 		&v.Name, &v.Description, &v.FormatVersion, &v.DescriptionFile, &v.PackageSHA256, &v.PackageSize,
 		&validation, &test, &v.ReviewComment, &v.RetiredReason, &v.CreatedAt, &v.PublishedAt,
-		&v.Downloads, &v.Files)
+		&v.Downloads, &v.Files, &conversion)
 	if err != nil {
+		return nil, err
+	}
+	if v.Converted, err = catalog.DecodeConversion("postgres.Version", conversion); err != nil {
 		return nil, err
 	}
 	v.State, v.TestStatus = zoo.State(state), zoo.TestStatus(status)
@@ -460,6 +464,16 @@ func (db *DB) SetTestResult(ctx context.Context, id string, n int, status zoo.Te
 	return db.changed(ctx, op, tag, err, id, n)
 }
 
+func (db *DB) SetConversion(ctx context.Context, id string, n int, c *zoo.Conversion) error {
+	const op = "postgres.SetConversion"
+	if err := catalog.CheckConversion(op, c); err != nil {
+		return err
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE versions SET conversion = $1 WHERE model_id = $2 AND number = $3`,
+		nullJSON(catalog.EncodeConversion(c)), id, n)
+	return db.changed(ctx, op, tag, err, id, n)
+}
+
 // CountDownload is one upsert; concurrent counts of one version queue on
 // its counter row, not on the version.
 func (db *DB) CountDownload(ctx context.Context, id string, n int) error {
@@ -552,15 +566,23 @@ func (db *DB) AddAudit(ctx context.Context, e zoo.AuditEntry) error {
 	return insertAudit(ctx, db.pool, op, e)
 }
 
-// ReferencedBlobs reads every file and package sha256 (each once, in
-// order) and only then calls fn, so fn may use the catalog. It stops at
-// fn's first error and returns it.
+// ReferencedBlobs reads every file, package and conversion sha256 (each
+// once, in order) and only then calls fn, so fn may use the catalog. It
+// stops at fn's first error and returns it.
 func (db *DB) ReferencedBlobs(ctx context.Context, fn func(sha256 string) error) error {
 	const op = "postgres.ReferencedBlobs"
 	rows, _ := db.pool.Query(ctx, `SELECT sha256 FROM files UNION SELECT package_sha256 FROM versions WHERE package_sha256 <> '' ORDER BY 1`)
 	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return dbError(op, err, "", "")
+	}
+	rows, _ = db.pool.Query(ctx, `SELECT conversion::text FROM versions WHERE conversion IS NOT NULL`)
+	conversions, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return dbError(op, err, "", "")
+	}
+	if keys, err = catalog.MergeBlobs(op, keys, conversions); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		if err := fn(k); err != nil {

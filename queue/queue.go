@@ -77,6 +77,7 @@ type Job struct {
 	MaxAttempts int             `json:"max_attempts"`
 	Errors      []string        `json:"errors,omitempty"` // one per failed attempt, oldest first
 	CreatedAt   time.Time       `json:"created_at"`
+	Queue       string          `json:"queue"`
 	ScheduledAt time.Time       `json:"scheduled_at"`
 	FinalizedAt *time.Time      `json:"finalized_at,omitempty"`
 	// Rescues counts the attempts whose worker died while running the job
@@ -114,7 +115,27 @@ type Options struct {
 	// DefaultLease, at least 300 ms).
 	Liveness Liveness
 	Lease    time.Duration
+
+	// Routes puts the jobs of a kind in a named queue instead of the
+	// default one (Enqueue uses it, so every process that enqueues a kind
+	// must route it the same way). A job waits in its queue until a
+	// process that works that queue takes it.
+	Routes map[string]string
+	// Queues are the queues this process works, each with how many of its
+	// jobs run at once; nil means the default queue with Workers. A
+	// process may have a handler for a kind whose queue it does not work:
+	// it never takes those jobs, but, as River's leader, it knows the kind
+	// and so retries (rather than discards) one whose worker died (see
+	// RescueAfter).
+	Queues map[string]int
+	// RescueAfter is how long a job may run before it is taken for stuck
+	// (its worker died) and runs again; it must exceed Timeout (default:
+	// Timeout + 1 hour).
+	RescueAfter time.Duration
 }
+
+// DefaultQueue is the queue of jobs without a route.
+const DefaultQueue = river.QueueDefault
 
 // client is what Queue uses of a river.Client[TTx], whatever TTx is.
 type client interface {
@@ -139,6 +160,7 @@ type Queue struct {
 	log      *slog.Logger
 	stopBeat context.CancelFunc
 	beatDone chan struct{}
+	routes   map[string]string
 }
 
 // Migrate brings River's tables up to date through driver (idempotent).
@@ -162,12 +184,13 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) 
 	}
 	id := newWorkerID()
 	cfg := &river.Config{
-		ID:                  id,
-		Logger:              opts.Logger,
-		MaxAttempts:         maxAttempts,
-		JobTimeout:          opts.Timeout,
-		FetchPollInterval:   opts.PollInterval,
-		SkipUnknownJobCheck: true, // another worker process may handle the kind
+		ID:                   id,
+		Logger:               opts.Logger,
+		MaxAttempts:          maxAttempts,
+		JobTimeout:           opts.Timeout,
+		FetchPollInterval:    opts.PollInterval,
+		SkipUnknownJobCheck:  true, // another worker process may handle the kind
+		RescueStuckJobsAfter: opts.RescueAfter,
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -194,6 +217,15 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) 
 		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		if opts.Queues != nil {
+			cfg.Queues = map[string]river.QueueConfig{}
+			for name, n := range opts.Queues {
+				if n <= 0 {
+					return nil, zoo.E(op, zoo.Invalid, nil, "queue %q: run at least one job at a time", name)
+				}
+				cfg.Queues[name] = river.QueueConfig{MaxWorkers: n}
+			}
+		}
 		cfg.FetchOnlyKnownKinds = true
 	}
 	c, err := river.NewClient(driver, cfg)
@@ -205,7 +237,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) 
 		lease = DefaultLease
 	}
 	lease = max(lease, 300*time.Millisecond)
-	return &Queue{client: c, maxAttempts: maxAttempts, working: len(opts.Handlers) > 0,
+	return &Queue{client: c, maxAttempts: maxAttempts, working: len(opts.Handlers) > 0 && len(cfg.Queues) > 0, routes: opts.Routes,
 		id: id, live: opts.Liveness, lease: lease, log: cfg.Logger}, nil
 }
 
@@ -235,7 +267,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, args any) (int64, erro
 			return 0, zoo.E(op, zoo.Invalid, err, "arguments of a %s job cannot be encoded as JSON", kind)
 		}
 	}
-	res, err := q.client.Insert(ctx, rawArgs{kind: kind, data: data}, &river.InsertOpts{MaxAttempts: q.maxAttempts})
+	res, err := q.client.Insert(ctx, rawArgs{kind: kind, data: data}, &river.InsertOpts{MaxAttempts: q.maxAttempts, Queue: q.routes[kind]})
 	if err != nil {
 		return 0, zoo.E(op, zoo.Internal, err, "")
 	}
@@ -402,6 +434,7 @@ func fromRow(row *rivertype.JobRow) *Job {
 	j := &Job{
 		ID:          row.ID,
 		Kind:        row.Kind,
+		Queue:       row.Queue,
 		Args:        json.RawMessage(row.EncodedArgs),
 		State:       State(row.State),
 		Attempt:     row.Attempt,

@@ -24,10 +24,14 @@ type descCache struct {
 const descCacheSize = 4096
 
 // RawDescription returns the bytes of v's description file (rdf.yaml) as
-// stored. The caller checks that the caller may see v.
+// uploaded. The caller checks that the caller may see v.
 func (s *Service) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, error) {
+	return s.rawDescription(ctx, v, v.Files)
+}
+
+func (s *Service) rawDescription(ctx context.Context, v *zoo.Version, files []zoo.File) ([]byte, error) {
 	const op = "repo.RawDescription"
-	for _, f := range v.Files {
+	for _, f := range files {
 		if f.Path != v.DescriptionFile {
 			continue
 		}
@@ -48,18 +52,23 @@ func (s *Service) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, e
 	return nil, zoo.E(op, zoo.Internal, nil, "%s/%d has no description file %q", v.ModelID, v.Number, v.DescriptionFile)
 }
 
-// Description returns v's description decoded in the latest format (see
-// spec.Decode), from a cache. The caller checks that the caller may see v
-// and must not modify the result.
+// Description returns the description of v's runnable package (see
+// RunnableFiles: the converted one once v has been converted, else the
+// uploaded one) decoded in the latest format (see spec.Decode), from a
+// cache. The caller checks that the caller may see v and must not modify
+// the result.
 func (s *Service) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
 	key := v.ModelID + "/" + v.PackageSHA256
+	if c := v.Converted; c != nil && c.Description != nil {
+		key += "/" + c.Description.SHA256
+	}
 	s.descs.mu.Lock()
 	m, ok := s.descs.m[key]
 	s.descs.mu.Unlock()
 	if ok {
 		return m, nil
 	}
-	raw, err := s.RawDescription(ctx, v)
+	raw, err := s.rawDescription(ctx, v, RunnableFiles(v))
 	if err != nil {
 		return nil, err
 	}

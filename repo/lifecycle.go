@@ -131,10 +131,14 @@ func (s *Service) Review(ctx context.Context, u *zoo.User, id string, n int, act
 	var to zoo.State
 	switch action {
 	case Accept:
-		switch v.TestStatus {
-		case zoo.TestPending:
+		switch {
+		case v.TestStatus == zoo.TestPending && Waiting(v):
+			// Its test runs once a converter has run, which this instance
+			// may lack: the version may be published meanwhile, as one
+			// zoo cannot test is; it is converted and tested later.
+		case v.TestStatus == zoo.TestPending:
 			return nil, zoo.E(op, zoo.Conflict, nil, "the test of %s/%d is still running; accept when it has finished", id, n)
-		case zoo.TestFailed:
+		case v.TestStatus == zoo.TestFailed:
 			return nil, zoo.E(op, zoo.Conflict, nil, "%s/%d failed its reproducibility test; request changes or reject it", id, n)
 		}
 		from, to = []zoo.State{zoo.StateSubmitted}, zoo.StatePublished
@@ -305,6 +309,9 @@ func (s *Service) RunTest(ctx context.Context, args TestArgs) error {
 	if err != nil {
 		return err
 	}
+	if Waiting(v) {
+		return nil // RunConvert queues the test once the weights are converted
+	}
 	m, err := s.cat.Model(ctx, v.ModelID)
 	if err != nil {
 		return err
@@ -401,10 +408,12 @@ func (s *Service) FailCrashedTest(ctx context.Context, args TestArgs, crashes in
 	return s.cat.SetTestResult(ctx, v.ModelID, v.Number, zoo.TestFailed, report)
 }
 
-// Unpack writes every file of v into dir (which must exist), as the
-// package's folder. The caller checks that the caller may see v.
+// Unpack writes the runnable package of v into dir (which must exist):
+// every uploaded file and, once v has been converted, the converted
+// weights with the description naming them (RunnableFiles). The caller
+// checks that the caller may see v.
 func (s *Service) Unpack(ctx context.Context, v *zoo.Version, dir string) error {
-	for _, f := range v.Files {
+	for _, f := range RunnableFiles(v) {
 		if err := s.unpack(ctx, f, filepath.Join(dir, filepath.FromSlash(f.Path))); err != nil {
 			return err
 		}

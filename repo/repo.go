@@ -85,6 +85,11 @@ type Config struct {
 	// e.g. to mint a DOI. It must not fail the review: it logs its own
 	// errors and retries on its own.
 	Published func(ctx context.Context, v *zoo.Version)
+	// Converter, if set, converts the pytorch_state_dict weights of
+	// versions that need it (RunConvert); ZooVersion is recorded with each
+	// conversion.
+	Converter  Converter
+	ZooVersion string
 	// KeepBlobs, if set, names more blobs GC must keep beside the
 	// versions' (e.g. the images and results of inference jobs).
 	KeepBlobs func(ctx context.Context, keep func(sha string) error) error
@@ -214,8 +219,12 @@ func (s *Service) Upload(ctx context.Context, u *zoo.User, r io.Reader, opts Upl
 		}
 	}
 	if s.queue != nil {
-		if _, err := s.queue.Enqueue(ctx, JobTest, TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
-			return v, zoo.E(op, zoo.Unavailable, err, "the version was stored but its test could not be queued; it will be retried")
+		kind, args, what := JobTest, any(TestArgs{ID: v.ModelID, Version: v.Number}), "test"
+		if Waiting(v) {
+			kind, args, what = JobConvert, ConvertArgs{ID: v.ModelID, Version: v.Number}, "conversion"
+		}
+		if _, err := s.queue.Enqueue(ctx, kind, args); err != nil {
+			return v, zoo.E(op, zoo.Unavailable, err, "the version was stored but its %s could not be queued; it will be retried", what)
 		}
 	}
 	return v, nil
@@ -249,6 +258,9 @@ func (s *Service) store(ctx context.Context, u *zoo.User, pkg *bundle.Package, d
 	}
 	if name, d := summary(res); name != "" {
 		v.Name, v.Description = name, d
+	}
+	if m, err := spec.Decode(desc, descName); err == nil && NeedsConversion(m) {
+		v.Converted = &zoo.Conversion{Status: zoo.ConversionWaiting, Message: WaitingMessage}
 	}
 	if opts.Draft {
 		v.State = zoo.StateDraft

@@ -28,13 +28,22 @@ type env struct {
 	cat                     zoo.Catalog
 	alice, bob, rita, admin *zoo.User
 	jobs                    []repo.TestArgs
+	converts                []repo.ConvertArgs
 }
 
 type recQueue struct{ e *env }
 
 func (q recQueue) Enqueue(_ context.Context, kind string, args any) (int64, error) {
-	q.e.jobs = append(q.e.jobs, args.(repo.TestArgs))
-	return int64(len(q.e.jobs)), nil
+	switch a := args.(type) {
+	case repo.TestArgs:
+		q.e.jobs = append(q.e.jobs, a)
+	case repo.ConvertArgs:
+		if kind != repo.JobConvert {
+			panic("conversion queued as " + kind)
+		}
+		q.e.converts = append(q.e.converts, a)
+	}
+	return int64(len(q.e.jobs) + len(q.e.converts)), nil
 }
 
 func newEnv(t *testing.T, tester repo.Tester) *env {

@@ -314,12 +314,12 @@ func (db *DB) CreateVersion(ctx context.Context, m *zoo.Model, v *zoo.Version, e
 		var vid int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO versions (model_id, number, state, test_status, uploader_id,
 			name, description, format_version, description_file, package_sha256, package_size,
-			validation_report, test_report, review_comment, retired_reason, created_at, published_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			validation_report, test_report, review_comment, retired_reason, created_at, published_at, conversion)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			v.ModelID, n, v.State, v.TestStatus, v.UploaderID,
 			v.Name, v.Description, v.FormatVersion, v.DescriptionFile, v.PackageSHA256, v.PackageSize,
 			nullJSON(v.ValidationReport), nullJSON(v.TestReport), v.ReviewComment, v.RetiredReason,
-			micros(v.CreatedAt), nullMicros(v.PublishedAt)).Scan(&vid)
+			micros(v.CreatedAt), nullMicros(v.PublishedAt), nullJSON(catalog.EncodeConversion(v.Converted))).Scan(&vid)
 		if err != nil {
 			return dbError(op, err, fmt.Sprintf("uploader %d not found", v.UploaderID), "")
 		}
@@ -343,18 +343,21 @@ func (db *DB) CreateVersion(ctx context.Context, m *zoo.Model, v *zoo.Version, e
 const versionSelect = `SELECT v.id, v.model_id, v.number, v.state, v.test_status, v.uploader_id,
 	v.name, v.description, v.format_version, v.description_file, v.package_sha256, v.package_size,
 	v.validation_report, v.test_report, v.review_comment, v.retired_reason, v.created_at, v.published_at,
-	COALESCE(d.count, 0)
+	COALESCE(d.count, 0), v.conversion
 	FROM versions v LEFT JOIN downloads d ON d.version_id = v.id`
 
 func scanVersion(sc interface{ Scan(...any) error }) (int64, *zoo.Version, error) {
 	var v zoo.Version
 	var id, created int64
 	var published sql.NullInt64
-	var validation, test []byte
+	var validation, test, conversion []byte
 	err := sc.Scan(&id, &v.ModelID, &v.Number, &v.State, &v.TestStatus, &v.UploaderID,
 		&v.Name, &v.Description, &v.FormatVersion, &v.DescriptionFile, &v.PackageSHA256, &v.PackageSize,
-		&validation, &test, &v.ReviewComment, &v.RetiredReason, &created, &published, &v.Downloads)
+		&validation, &test, &v.ReviewComment, &v.RetiredReason, &created, &published, &v.Downloads, &conversion)
 	if err != nil {
+		return 0, nil, err
+	}
+	if v.Converted, err = catalog.DecodeConversion("sqlite.Version", conversion); err != nil {
 		return 0, nil, err
 	}
 	v.CreatedAt, v.PublishedAt = fromMicros(created), timePtr(published)
@@ -610,6 +613,18 @@ func (db *DB) SetTestResult(ctx context.Context, id string, n int, status zoo.Te
 	})
 }
 
+func (db *DB) SetConversion(ctx context.Context, id string, n int, c *zoo.Conversion) error {
+	const op = "sqlite.SetConversion"
+	if err := catalog.CheckConversion(op, c); err != nil {
+		return err
+	}
+	return db.tx(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE versions SET conversion = ? WHERE model_id = ? AND number = ?`,
+			nullJSON(catalog.EncodeConversion(c)), id, n)
+		return db.changed(ctx, tx, op, res, err, id, n)
+	})
+}
+
 func (db *DB) CountDownload(ctx context.Context, id string, n int) error {
 	const op = "sqlite.CountDownload"
 	return db.tx(ctx, op, func(tx *sql.Tx) error {
@@ -705,28 +720,42 @@ func (db *DB) AddAudit(ctx context.Context, e zoo.AuditEntry) error {
 	return db.tx(ctx, op, func(tx *sql.Tx) error { return insertAudit(ctx, tx, op, e) })
 }
 
-// ReferencedBlobs reads every file and package sha256 (each once, in
-// order) and only then calls fn, so fn may use the catalog. It stops at
-// fn's first error and returns it.
+// ReferencedBlobs reads every file, package and conversion sha256 (each
+// once, in order) and only then calls fn, so fn may use the catalog. It
+// stops at fn's first error and returns it.
 func (db *DB) ReferencedBlobs(ctx context.Context, fn func(sha256 string) error) error {
 	const op = "sqlite.ReferencedBlobs"
-	rows, err := db.read.QueryContext(ctx, `SELECT sha256 FROM files UNION SELECT package_sha256 FROM versions WHERE package_sha256 <> '' ORDER BY 1`)
-	if err != nil {
-		return dbError(op, err, "", "")
-	}
 	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
+	var conversions [][]byte
+	for i, q := range []string{
+		`SELECT sha256 FROM files UNION SELECT package_sha256 FROM versions WHERE package_sha256 <> '' ORDER BY 1`,
+		`SELECT conversion FROM versions WHERE conversion IS NOT NULL`,
+	} {
+		rows, err := db.read.QueryContext(ctx, q)
+		if err != nil {
 			return dbError(op, err, "", "")
 		}
-		keys = append(keys, k)
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return dbError(op, err, "", "")
+			}
+			if i == 0 {
+				keys = append(keys, string(k))
+			} else {
+				conversions = append(conversions, k)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return dbError(op, err, "", "")
+		}
 	}
-	err = rows.Err()
-	rows.Close()
+	keys, err := catalog.MergeBlobs(op, keys, conversions)
 	if err != nil {
-		return dbError(op, err, "", "")
+		return err
 	}
 	for _, k := range keys {
 		if err := fn(k); err != nil {

@@ -93,6 +93,35 @@ func (s *server) pkg(w http.ResponseWriter, r *http.Request) {
 		name: v.ModelID + "-" + strconv.Itoa(v.Number) + ".zip", ctype: "application/zip", counts: repo.Counts(v, "")})
 }
 
+// convertedPkg serves GET|HEAD /api/v1/models/{id}/versions/{n}/converted.zip:
+// the runnable package of a version whose weights zoo converted (the
+// uploaded files, the converted weights and the description naming them);
+// NotFound when it has none. The package as uploaded stays the default
+// download (pkg).
+func (s *server) convertedPkg(w http.ResponseWriter, r *http.Request) {
+	n, err := versionNumber(r.PathValue("n"), true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.svc.Get(r.Context(), userOf(r), r.PathValue("id"), n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := v.Converted
+	if c == nil || c.Package == nil {
+		msg := "%s/%d has no converted weights: its package as uploaded is at /packages/%s/%d"
+		if c != nil && c.Status == zoo.ConversionWaiting {
+			msg = "%s/%d is waiting for a converter; until then its package as uploaded is at /packages/%s/%d"
+		}
+		s.fail(w, r, zoo.E("web.convertedPkg", zoo.NotFound, nil, msg, v.ModelID, v.Number, v.ModelID, v.Number))
+		return
+	}
+	s.serve(w, r, download{v: v, latest: n == 0, sha256: c.Package.SHA256,
+		name: v.ModelID + "-" + strconv.Itoa(v.Number) + "-converted.zip", ctype: "application/zip", counts: repo.Counts(v, "")})
+}
+
 // serve streams a blob with http.ServeContent (Range, If-Range,
 // If-None-Match, HEAD) and counts the download by the rule in the package
 // documentation.

@@ -17,7 +17,8 @@
 //	GET  /api/v1/review-queue                      submitted versions (reviewers)
 //	GET  /files/{id}/{n}/{path...}                 one file of a version ({n} may be "latest"); also HEAD
 //	GET  /files/{id}/{path...}                     one file of the latest published version (see server.file); also HEAD
-//	GET  /packages/{id}[/{n}]                      the package zip; also HEAD
+//	GET  /packages/{id}[/{n}]                      the package zip as uploaded; also HEAD
+//	GET  /api/v1/models/{id}/versions/{n}/converted.zip  the package with zoo's converted weights; also HEAD
 //	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
 //	GET  /healthz, /readyz                         process up; catalog reachable
 //
@@ -288,6 +289,7 @@ func (s *server) routes() []route {
 		api("GET /files/{id}/{file}", s.file), // deeper paths reach {n}/{path...}
 		api("GET /packages/{id}", s.pkg),
 		api("GET /packages/{id}/{n}", s.pkg),
+		api("GET /api/v1/models/{id}/versions/{n}/converted.zip", s.convertedPkg),
 		open("GET /api/openapi.json", s.openAPI),
 		open("GET /healthz", s.healthz),
 		open("GET /readyz", s.readyz),

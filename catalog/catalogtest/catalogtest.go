@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) zoo.Catalog) {
 		{"CountDownload", testCountDownload},
 		{"CountDownloadOnce", testCountDownloadOnce},
 		{"ReferencedBlobs", testReferencedBlobs},
+		{"Conversion", testConversion},
+		{"ConversionBlobs", testConversionBlobs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,6 +149,14 @@ func sameVersion(t *testing.T, got, want *zoo.Version) {
 	}
 	if string(g.ValidationReport) != string(w.ValidationReport) || string(g.TestReport) != string(w.TestReport) {
 		t.Errorf("reports = %q, %q, want %q, %q", g.ValidationReport, g.TestReport, w.ValidationReport, w.TestReport)
+	}
+	if gc, wc := g.Converted, w.Converted; gc != nil && wc != nil {
+		if (gc.At == nil) != (wc.At == nil) || gc.At != nil && !gc.At.Equal(*wc.At) {
+			t.Errorf("Converted.At = %v, want %v", gc.At, wc.At)
+		}
+		c1, c2 := *gc, *wc
+		c1.At, c2.At = nil, nil
+		g.Converted, w.Converted = &c1, &c2
 	}
 	g.CreatedAt, w.CreatedAt, g.PublishedAt, w.PublishedAt = time.Time{}, time.Time{}, nil, nil
 	g.ValidationReport, w.ValidationReport, g.TestReport, w.TestReport = nil, nil, nil, nil
@@ -1044,5 +1054,119 @@ func testReferencedBlobs(t *testing.T, c zoo.Catalog) {
 	err := c.ReferencedBlobs(ctx, func(string) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("ReferencedBlobs after fn's error: %v after %d calls, want fn's error after 1", err, calls)
+	}
+}
+
+// conversion is a finished conversion of version tag of model id, with
+// one converted file, a description and a package.
+func conversion(id, tag string) *zoo.Conversion {
+	at := time.Date(2026, 12, 7, 13, 0, 0, 123456000, time.UTC)
+	return &zoo.Conversion{
+		Status:      zoo.ConversionConverted,
+		Message:     "converted to torchscript; it reproduces the test outputs",
+		Formats:     []zoo.ConvertedFormat{{Format: "torchscript", Path: "weights_torchscript.pt", Method: "script"}},
+		Description: &zoo.File{Path: "rdf.yaml", SHA256: hash(id + tag + "converted-rdf"), Size: 20},
+		Files:       []zoo.File{{Path: "weights_torchscript.pt", SHA256: hash(id + tag + "converted-ts"), Size: 2000}},
+		Package:     &zoo.File{Path: "converted.zip", SHA256: hash(id + tag + "converted-zip"), Size: 3000},
+		ZooVersion:  "dev", TorchVersion: "1.13.1",
+		Report: json.RawMessage(`{"status":"converted","formats":{"torchscript":{"status":"added","method":"script"}}}`),
+		At:     &at,
+	}
+}
+
+func testConversion(t *testing.T, c zoo.Catalog) {
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	model(t, c, "m", ann.ID)
+	// A version waiting for a converter is created so.
+	v := newVersion("m", ann.ID, "1")
+	v.State, v.TestStatus = zoo.StateSubmitted, zoo.TestPending
+	v.Converted = &zoo.Conversion{Status: zoo.ConversionWaiting}
+	must(t, c.CreateVersion(ctx, nil, v, uploadEntry(v)))
+	got, err := c.Version(ctx, "m", 1)
+	must(t, err)
+	sameVersion(t, got, v)
+	// The conversion is recorded whatever the version's state; the
+	// uploaded files stay as they were.
+	must(t, c.Transition(ctx, "m", 1, []zoo.State{zoo.StateSubmitted}, zoo.StatePublished, zoo.AuditEntry{ActorID: ann.ID, Action: "accept"}))
+	conv := conversion("m", "1")
+	must(t, c.SetConversion(ctx, "m", 1, conv))
+	got, err = c.Version(ctx, "m", 1)
+	must(t, err)
+	if !reflect.DeepEqual(got.Files, v.Files) {
+		t.Errorf("SetConversion changed the uploaded files: %v, want %v", got.Files, v.Files)
+	}
+	want := *v
+	want.Converted, want.State, want.PublishedAt = conv, zoo.StatePublished, got.PublishedAt
+	sameVersion(t, got, &want)
+	list, err := c.ListVersions(ctx, zoo.VersionFilter{ModelID: "m"})
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("ListVersions: %d versions", len(list))
+	}
+	sameVersion(t, list[0], &want)
+	latest, err := c.LatestPublished(ctx, "m")
+	must(t, err)
+	sameVersion(t, latest, &want)
+	// Cleared with nil.
+	must(t, c.SetConversion(ctx, "m", 1, nil))
+	got, err = c.Version(ctx, "m", 1)
+	must(t, err)
+	if got.Converted != nil {
+		t.Errorf("after SetConversion(nil): %+v", got.Converted)
+	}
+	// Checks.
+	wantKind(t, c.SetConversion(ctx, "m", 2, conv), zoo.NotFound)
+	wantKind(t, c.SetConversion(ctx, "nobody", 1, conv), zoo.NotFound)
+	bad := *conv
+	bad.Status = "done"
+	wantKind(t, c.SetConversion(ctx, "m", 1, &bad), zoo.Invalid)
+	bad = *conv
+	bad.Report = json.RawMessage(`{`)
+	wantKind(t, c.SetConversion(ctx, "m", 1, &bad), zoo.Invalid)
+	bad = *conv
+	bad.Files = []zoo.File{{Path: "w.onnx", SHA256: "../../etc/passwd"}}
+	wantKind(t, c.SetConversion(ctx, "m", 1, &bad), zoo.Invalid)
+	v2 := newVersion("m", ann.ID, "2")
+	v2.Converted = &bad
+	wantKind(t, c.CreateVersion(ctx, nil, v2, uploadEntry(v2)), zoo.Invalid)
+}
+
+func testConversionBlobs(t *testing.T, c zoo.Catalog) {
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	model(t, c, "a", ann.ID)
+	want := map[string]bool{}
+	for _, tag := range []string{"1", "2"} {
+		v := newVersion("a", ann.ID, tag)
+		must(t, c.CreateVersion(ctx, nil, v, uploadEntry(v)))
+		want[v.PackageSHA256] = true
+		for _, f := range v.Files {
+			want[f.SHA256] = true
+		}
+		conv := conversion("a", tag)
+		if tag == "2" { // shares its converted weights with a/1
+			conv.Files = conversion("a", "1").Files
+		}
+		must(t, c.SetConversion(ctx, "a", v.Number, conv))
+		for _, k := range conv.Blobs() {
+			want[k] = true
+		}
+	}
+	got := map[string]int{}
+	var order []string
+	must(t, c.ReferencedBlobs(ctx, func(sha string) error {
+		got[sha]++
+		order = append(order, sha)
+		return nil
+	}))
+	if len(got) != len(want) {
+		t.Errorf("ReferencedBlobs gave %d keys, want %d (the conversions' blobs too)", len(got), len(want))
+	}
+	for k := range want {
+		if got[k] != 1 {
+			t.Errorf("blob %s reported %d times, want once", k, got[k])
+		}
+	}
+	if !slices.IsSorted(order) {
+		t.Errorf("ReferencedBlobs not in order")
 	}
 }

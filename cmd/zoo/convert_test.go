@@ -2,28 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/zoo-bioimage/zoo/convert"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
-	"github.com/zoo-bioimage/zoo/sandbox"
 )
 
-func needConverter(t *testing.T) {
-	t.Helper()
-	needORT(t)
-	for _, err := range []error{convert.Available(), sandbox.Available()} {
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%v (CI is set: failing instead of skipping)", err)
-			}
-			t.Skip(err)
-		}
-	}
-}
 
 // zoo convert --json writes the converted package and reports each format;
 // zoo test then passes the converted formats.

@@ -34,7 +34,9 @@ byte-identical copy of the ONNX weights, with their external data file if
 any) — one model of a Triton model repository (platform onnxruntime_onnx).
 
 The model is a published version on a zoo server — ID the latest, ID/N
-version N; it is downloaded and checked as zoo download does — or a local
+version N; it is downloaded and checked as zoo download does, with the
+weights the server converted from PyTorch state-dict weights when it has
+them (zoo download --converted) — or a local
 package (a folder, zip or description yaml) when the argument is an
 existing path. NAME defaults to the model's id (the folder's name for a
 local package).
@@ -72,8 +74,14 @@ Output: a summary; --json prints {"dir", "config", "model", "batched"}.
 					return err
 				}
 				defer os.RemoveAll(tmp)
-				v, _, err := download(cmd.Context(), c, id, n, tmp)
+				// The runnable package: with the server's converted
+				// weights (ONNX among them) when it has them.
+				v, err := c.Get(cmd.Context(), id, n)
 				if err != nil {
+					return remoteErr(err)
+				}
+				conv := v.Converted != nil && v.Converted.Package != nil
+				if v, _, err = download(cmd.Context(), c, v.ModelID, v.Number, tmp, conv); err != nil {
 					return remoteErr(err)
 				}
 				src = filepath.Join(tmp, "rdf.yaml")

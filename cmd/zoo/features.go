@@ -52,7 +52,10 @@ type serverEnv struct {
 	svc   *repo.Service // set before routes, session and start are called
 	queue *queue.Queue  // enqueues (and works, when workers run here)
 	serve bool          // true in zoo serve, false in zoo worker
-	seed  string        // zoo serve --seed DIR ("" otherwise): features may seed their own examples from it
+	seed  string        // zoo serve --seed DIR ("" otherwise; the first DIR): features may seed their own examples from it
+	// convertErr is nil when this process converts PyTorch weights (see
+	// canConvert), else what it lacks.
+	convertErr error
 }
 
 // configureService applies every feature's configure hook to cfg.

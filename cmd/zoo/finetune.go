@@ -86,7 +86,7 @@ usage errors.`,
 				}
 				defer os.RemoveAll(dir)
 				fmt.Fprintf(stderr, "zoo finetune: downloading %s\n", model)
-				v, _, err := download(cmd.Context(), c, id, n, dir)
+				v, _, err := download(cmd.Context(), c, id, n, dir, false)
 				if err != nil {
 					return remoteErr(err)
 				}

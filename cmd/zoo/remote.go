@@ -317,9 +317,9 @@ Output: the version's new state; --json prints its record.
 func newDownloadCmd() *cobra.Command {
 	var rf remoteFlags
 	var dir string
-	var asJSON bool
+	var asJSON, converted bool
 	cmd := &cobra.Command{
-		Use:   "download --server URL ID[/N] -o DIR [--token T] [--json]",
+		Use:   "download --server URL ID[/N] -o DIR [--converted] [--token T] [--json]",
 		Short: "Download a version's package files into a folder",
 		Long: `download fetches the package zip of a version — ID the latest published
 version, ID/N version N — checks it safely (no paths leaving the package,
@@ -327,6 +327,12 @@ no links, size limits), verifies the sha256 of the zip and of every file
 against the version record, and only then writes the files into DIR
 (created if missing; files of the same names are replaced). The
 description is rdf.yaml, with the model's id.
+
+The package is the one uploaded. With --converted it is the package with
+the weights the server converted from PyTorch state-dict weights
+(TorchScript and ONNX, added to the description with parent
+pytorch_state_dict): what the server runs. zoo export triton takes that one
+when the version has it.
 
 Output: a summary; --json prints {"id", "version", "dir", "files": [{"path",
 "sha256", "size"}]}.
@@ -345,7 +351,7 @@ Output: a summary; --json prints {"id", "version", "dir", "files": [{"path",
 			if err != nil {
 				return err
 			}
-			v, files, err := download(cmd.Context(), c, id, n, dir)
+			v, files, err := download(cmd.Context(), c, id, n, dir, converted)
 			if err != nil {
 				return remoteErr(err)
 			}
@@ -366,12 +372,13 @@ Output: a summary; --json prints {"id", "version", "dir", "files": [{"path",
 	rf.register(cmd)
 	cmd.Flags().StringVarP(&dir, "output", "o", "", "the folder to write the files into")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&converted, "converted", false, "the package with the server's converted weights")
 	return cmd
 }
 
 // download fetches version n of model id (n = 0: the latest published) and
 // writes its files into dir after verifying them.
-func download(ctx context.Context, c *client.Client, id string, n int, dir string) (*client.Version, []zoo.File, error) {
+func download(ctx context.Context, c *client.Client, id string, n int, dir string, converted bool) (*client.Version, []zoo.File, error) {
 	const op = "download"
 	// The record first, so that the zip is that of the version it
 	// describes even if a newer one is published meanwhile.
@@ -379,7 +386,23 @@ func download(ctx context.Context, c *client.Client, id string, n int, dir strin
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := c.Package(ctx, v.ModelID, v.Number)
+	wantSHA, wantSize := v.PackageSHA256, v.PackageSize
+	var d *client.Download
+	if converted {
+		cv := v.Converted
+		if cv == nil || cv.Package == nil {
+			why := "the server converted no weights of it"
+			if repo.Waiting(&v.Version) {
+				why = "it is waiting for a converter"
+			}
+			return nil, nil, zoo.E(op, zoo.NotFound, nil, "%s has no package with converted weights: %s; download it without --converted", v.Ref(), why)
+		}
+		wantSHA, wantSize = cv.Package.SHA256, cv.Package.Size
+		v.Files = repo.RunnableFiles(&v.Version) // what the zip holds
+		d, err = c.ConvertedPackage(ctx, v.ModelID, v.Number)
+	} else {
+		d, err = c.Package(ctx, v.ModelID, v.Number)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -395,8 +418,8 @@ func download(ctx context.Context, c *client.Client, id string, n int, dir strin
 	if err != nil {
 		return nil, nil, zoo.E(op, zoo.Unavailable, err, "the download of %s was interrupted; try again", v.Ref())
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); v.PackageSHA256 != "" && (sum != v.PackageSHA256 || size != v.PackageSize) {
-		return nil, nil, zoo.E(op, zoo.Conflict, nil, "the package of %s has sha256 %s (%d bytes), but its record says %s (%d bytes); nothing was written", v.Ref(), sum, size, v.PackageSHA256, v.PackageSize)
+	if sum := hex.EncodeToString(h.Sum(nil)); wantSHA != "" && (sum != wantSHA || size != wantSize) {
+		return nil, nil, zoo.E(op, zoo.Conflict, nil, "the package of %s has sha256 %s (%d bytes), but its record says %s (%d bytes); nothing was written", v.Ref(), sum, size, wantSHA, wantSize)
 	}
 	pkg, err := bundle.OpenZip(tmp, size, bundle.Limits{})
 	if err != nil {

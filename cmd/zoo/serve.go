@@ -26,10 +26,11 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var sf storageFlags
-	var addr, seed, proxies string
+	var addr, proxies string
+	var seeds []string
 	var workers int
 	cmd := &cobra.Command{
-		Use:   "serve [--data DIR] [--addr HOST:PORT] [--db URL] [--blobs URL] [--workers N] [--seed DIR]",
+		Use:   "serve [--data DIR] [--addr HOST:PORT] [--db URL] [--blobs URL] [--workers N] [--seed DIR]...",
 		Short: "Run the model repository: the JSON API, downloads and the test jobs",
 		Long: `serve runs a zoo repository: the JSON API under /api/v1 (described at
 /api/openapi.json), file and package downloads, a home page at / listing
@@ -43,9 +44,18 @@ behind a load balancer, and zoo worker processes on the same storage.
 ` + storageHelp + `
 
 Bootstrap an empty instance with tokens from zoo admin token. --seed DIR
-publishes every package folder in DIR when the instance has no model yet:
-uploaded by the user "zoo-examples" and, once its test has run (and has not
-failed), accepted by the reviewer "zoo-curator".
+(repeatable) publishes every package folder in each DIR when the instance
+has no model yet: uploaded by the user "zoo-examples" and, once its test has
+run (and has not failed), accepted by the reviewer "zoo-curator". A package
+with only PyTorch state-dict weights is converted first where this machine
+can convert (python3-torch and bubblewrap); elsewhere it is published
+waiting for a converter.
+
+Uploads with only PyTorch state-dict weights (and the architecture as a .py
+file in the package) are converted to TorchScript and ONNX by a worker that
+has Debian's PyTorch (python3-torch; ` + convertPythonEnv + ` names another
+interpreter) and bubblewrap, in the sandbox; workers without them leave the
+conversions to others, and such versions show "waiting for a converter".
 
 It prints "listening on http://HOST:PORT/" on standard error when it
 accepts requests, and stops on SIGINT or SIGTERM: it stops accepting,
@@ -74,8 +84,10 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 				return err
 			}
 			defer st.Close()
-			if seed != "" {
-				if err := seedExamples(ctx, st, seed, stderr); err != nil {
+			seed := ""
+			if len(seeds) > 0 {
+				seed = seeds[0]
+				if err := seedExamples(ctx, st, seeds, stderr); err != nil {
 					return err
 				}
 			}
@@ -119,7 +131,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			go func() { served <- srv.Serve(ln) }()
 			jobs := "no workers (run zoo worker)"
 			if workers > 0 {
-				jobs = fmt.Sprintf("%d test worker(s)", workers)
+				jobs = fmt.Sprintf("%d test worker(s); this process %s", workers, converterNote(env.convertErr))
 			}
 			fmt.Fprintf(stderr, "zoo serve: %s, %s\n", joinDesc(st.desc), jobs)
 			fmt.Fprintf(stderr, "zoo serve: listening on http://%s/\n", ln.Addr())
@@ -145,7 +157,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	cmd.Flags().StringVar(&proxies, "trusted-proxies", "", "reverse proxies (IPs, CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for per-client limits; default none: the connection's peer is the client")
 	cmd.Flags().IntVar(&workers, "workers", 2, "test jobs run at once in this process (0: serve only; run zoo worker elsewhere)")
-	cmd.Flags().StringVar(&seed, "seed", "", "publish the package folders in this folder on an empty instance")
+	cmd.Flags().StringArrayVar(&seeds, "seed", nil, "publish the package folders in this folder on an empty instance (repeatable)")
 	return cmd
 }
 
@@ -155,16 +167,11 @@ const (
 	seedReviewer    = "zoo-curator"
 )
 
-// seedExamples publishes every package folder in dir when the catalog has
-// no model yet. A missing folder or a package that cannot be published is
-// reported and skipped: seeding never stops the server.
-func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) error {
+// seedExamples publishes every package folder in each of dirs when the
+// catalog has no model yet. A missing folder or a package that cannot be
+// published is reported and skipped: seeding never stops the server.
+func seedExamples(ctx context.Context, st *storage, dirs []string, w io.Writer) error {
 	say := func(format string, args ...any) { fmt.Fprintf(w, "zoo serve: "+format+"\n", args...) }
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		say("--seed %s: %v; starting without example models", dir, errors.Unwrap(err))
-		return nil
-	}
 	models, err := st.cat.ListModels(ctx, false)
 	if err != nil {
 		return err
@@ -181,12 +188,33 @@ func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) err
 	if err != nil {
 		return err
 	}
-	// Without a queue: each test runs here, before its review.
+	// Without a queue: each conversion and test runs here, before its
+	// review.
 	tester, err := modelTester()
 	if err != nil {
 		return err
 	}
-	svc := repo.New(st.cat, st.blobs, nil, repo.Config{TempDir: st.tempDir, Tester: tester})
+	cfg := repo.Config{TempDir: st.tempDir, Tester: tester, ZooVersion: zooVersion()}
+	convertErr := canConvert()
+	if convertErr == nil {
+		cfg.Converter = serverConverter(tester)
+	}
+	svc := repo.New(st.cat, st.blobs, nil, cfg)
+	for _, dir := range dirs {
+		if err := seedFolder(ctx, svc, contributor, curator, dir, convertErr, say); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedFolder publishes every package folder in dir (see seedExamples).
+func seedFolder(ctx context.Context, svc *repo.Service, contributor, curator *zoo.User, dir string, convertErr error, say func(string, ...any)) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		say("--seed %s: %v; starting without example models from it", dir, errors.Unwrap(err))
+		return nil
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	n := 0
 	for _, e := range entries {
@@ -202,10 +230,17 @@ func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) err
 			say("--seed: %s: %s", p, zoo.MessageOf(err))
 			continue
 		}
-		if v.State == zoo.StatePublished {
+		switch {
+		case v.State == zoo.StatePublished && repo.Waiting(v):
+			n++
+			say("--seed: published %s/%d (%s) waiting for a converter: this server %s", v.ModelID, v.Number, v.Name, converterNote(convertErr))
+		case v.State == zoo.StatePublished && v.Converted != nil:
+			n++
+			say("--seed: published %s/%d (%s; conversion %s; test %s)", v.ModelID, v.Number, v.Name, v.Converted.Status, v.TestStatus)
+		case v.State == zoo.StatePublished:
 			n++
 			say("--seed: published %s/%d (%s; test %s)", v.ModelID, v.Number, v.Name, v.TestStatus)
-		} else {
+		default:
 			say("--seed: %s/%d (%s) stays %s: its test %s", v.ModelID, v.Number, v.Name, v.State, v.TestStatus)
 		}
 	}
@@ -213,7 +248,8 @@ func seedExamples(ctx context.Context, st *storage, dir string, w io.Writer) err
 	return nil
 }
 
-// seedOne uploads, tests and (unless its test failed) accepts one package.
+// seedOne uploads, converts (a state-dict-only package, where this machine
+// can), tests and (unless its test failed) accepts one package.
 func seedOne(ctx context.Context, svc *repo.Service, contributor, curator *zoo.User, path string) (*zoo.Version, error) {
 	pkg, _, err := bundle.Build(path, bundle.BuildOptions{})
 	if err != nil {
@@ -233,13 +269,20 @@ func seedOne(ctx context.Context, svc *repo.Service, contributor, curator *zoo.U
 	if err != nil {
 		return nil, err
 	}
+	if repo.Waiting(v) {
+		// Converted here where this machine can; else published waiting
+		// for a converter (its test runs after the conversion).
+		if err := svc.RunConvert(ctx, repo.ConvertArgs{ID: v.ModelID, Version: v.Number}); err != nil && zoo.KindOf(err) != zoo.Unavailable {
+			return nil, err
+		}
+	}
 	if err := svc.RunTest(ctx, repo.TestArgs{ID: v.ModelID, Version: v.Number}); err != nil {
 		return nil, err
 	}
 	if v, err = svc.Get(ctx, curator, v.ModelID, v.Number); err != nil {
 		return nil, err
 	}
-	if v.TestStatus == zoo.TestFailed || v.TestStatus == zoo.TestPending {
+	if v.TestStatus == zoo.TestFailed || v.TestStatus == zoo.TestPending && !repo.Waiting(v) {
 		return v, nil
 	}
 	return svc.Review(ctx, curator, v.ModelID, v.Number, repo.Accept, "example model, published by zoo serve --seed")

@@ -29,7 +29,9 @@ func newWorkerCmd() *cobra.Command {
 reproducibility test of every uploaded version (as zoo test does it) — and
 records their results. Run any number of workers beside zoo serve replicas
 started with --workers 0; they share the storage given by the same flags.
-A job whose worker stops or crashes runs again elsewhere.
+A job whose worker stops or crashes runs again elsewhere: one attempt may
+run ZOO_JOB_TIMEOUT (default 30m); a job still running a tenth longer
+(at least 10 s more) is taken for lost and runs again.
 
 ` + storageHelp + `
 
@@ -48,11 +50,11 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 				return err
 			}
 			defer st.Close()
-			q, _, err := startWorkers(ctx, st, concurrency, log, false, "")
+			q, env, err := startWorkers(ctx, st, concurrency, log, false, "")
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running up to %d job(s) at a time (%s); stop with Ctrl-C\n", concurrency, joinDesc(st.desc))
+			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running up to %d job(s) at a time (%s); %s; stop with Ctrl-C\n", concurrency, joinDesc(st.desc), converterNote(env.convertErr))
 			<-ctx.Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "zoo worker: stopping")
 			return stopWorkers(q)
@@ -69,10 +71,31 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	env := &serverEnv{ctx: ctx, st: st, log: log, serve: serve, seed: seed}
 	handlers := featureHandlers(env)
 	handlers[repo.JobTest] = testHandler(func() *repo.Service { return env.svc }, log)
+	// Every working process knows conversions (River's leader retries one
+	// whose worker died); only one that can convert works their queue.
+	handlers[repo.JobConvert] = convertHandler(func() *repo.Service { return env.svc }, log)
+	queues := map[string]int{queue.DefaultQueue: n}
+	env.convertErr = canConvert()
+	if env.convertErr == nil {
+		queues[repo.QueueConvert] = 1 // a conversion may use gigabytes: one at a time
+		log.Info("this process converts PyTorch weights (queue " + repo.QueueConvert + ")")
+	} else {
+		log.Info("this process leaves conversions to others", "reason", zoo.MessageOf(env.convertErr))
+	}
+	// One attempt of a job is bounded by ZOO_JOB_TIMEOUT; a job still
+	// running a little after that lost its worker and runs again.
+	timeout, err := envDuration("ZOO_JOB_TIMEOUT", 30*time.Minute)
+	if err != nil {
+		return nil, nil, err
+	}
 	q, err := st.queues.Queue(queue.Options{
-		Handlers: handlers,
-		Workers:  n,
-		Logger:   quietRiver(log),
+		Handlers:    handlers,
+		Workers:     n,
+		Queues:      queues,
+		Routes:      jobRoutes,
+		Timeout:     timeout,
+		RescueAfter: timeout + max(timeout/10, 10*time.Second),
+		Logger:      quietRiver(log),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -82,7 +105,10 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := repo.Config{TempDir: st.tempDir, Tester: tester}
+	cfg := repo.Config{TempDir: st.tempDir, Tester: tester, ZooVersion: zooVersion()}
+	if env.convertErr == nil {
+		cfg.Converter = serverConverter(tester)
+	}
 	if err := configureService(env, &cfg); err != nil {
 		return nil, nil, err
 	}
@@ -97,6 +123,9 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	if err := requeuePending(ctx, st, q, log); err != nil {
 		log.Warn("cannot re-queue the tests of pending versions", "err", err)
 	}
+	if err := requeueWaiting(ctx, st, q, log); err != nil {
+		log.Warn("cannot re-queue the conversions of waiting versions", "err", err)
+	}
 	return q, env, nil
 }
 
@@ -104,7 +133,8 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 // only enqueues.
 func serveOnly(ctx context.Context, st *storage, log *slog.Logger, seed string) (*queue.Queue, *serverEnv, error) {
 	env := &serverEnv{ctx: ctx, st: st, log: log, serve: true, seed: seed}
-	q, err := st.queues.Queue(queue.Options{Logger: quietRiver(log)})
+	env.convertErr = zoo.E("serve", zoo.NotSupported, nil, "it runs no jobs (--workers 0)")
+	q, err := st.queues.Queue(queue.Options{Routes: jobRoutes, Logger: quietRiver(log)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,7 +159,7 @@ func requeuePending(ctx context.Context, st *storage, q *queue.Queue, log *slog.
 	}
 	var pending []repo.TestArgs
 	for _, v := range versions {
-		if v.TestStatus == zoo.TestPending {
+		if v.TestStatus == zoo.TestPending && !repo.Waiting(v) { // a waiting one is tested after its conversion
 			pending = append(pending, repo.TestArgs{ID: v.ModelID, Version: v.Number})
 		}
 	}
@@ -159,6 +189,51 @@ func requeuePending(ctx context.Context, st *storage, q *queue.Queue, log *slog.
 			return err
 		}
 		log.Info("re-queued the test of a pending version", "model", a.ID, "version", a.Version)
+	}
+	return nil
+}
+
+// requeueWaiting queues a conversion for every version (in any state: a
+// reviewer may publish one before a converter has run) that waits for its
+// conversion but has no conversion job waiting or running: its upload was
+// interrupted before the job was queued, or its jobs ran out of attempts.
+func requeueWaiting(ctx context.Context, st *storage, q *queue.Queue, log *slog.Logger) error {
+	versions, err := st.cat.ListVersions(ctx, zoo.VersionFilter{})
+	if err != nil {
+		return err
+	}
+	var waiting []repo.ConvertArgs
+	for _, v := range versions {
+		if repo.Waiting(v) {
+			waiting = append(waiting, repo.ConvertArgs{ID: v.ModelID, Version: v.Number})
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	jobs, err := q.Jobs(ctx, repo.JobConvert, 10000)
+	if err != nil {
+		return err
+	}
+	queued := map[repo.ConvertArgs]bool{}
+	for _, j := range jobs {
+		switch j.State {
+		case queue.Completed, queue.Cancelled, queue.Discarded:
+			continue
+		}
+		var a repo.ConvertArgs
+		if json.Unmarshal(j.Args, &a) == nil {
+			queued[a] = true
+		}
+	}
+	for _, a := range waiting {
+		if queued[a] {
+			continue
+		}
+		if _, err := q.Enqueue(ctx, repo.JobConvert, a); err != nil {
+			return err
+		}
+		log.Info("re-queued the conversion of a waiting version", "model", a.ID, "version", a.Version)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue)
 		{"GiveUp", testGiveUp},
 		{"EnqueueOnly", testEnqueueOnly},
 		{"OtherKindsWait", testOtherKindsWait},
+		{"RoutedQueues", testRoutedQueues},
 		{"StopCancelsStuckJobs", testStopCancels},
 	}
 	for _, tt := range tests {
@@ -275,6 +276,63 @@ func testOtherKindsWait(t *testing.T, open func(t *testing.T, opts queue.Options
 	}
 	if j.State != queue.Available || j.Attempt != 0 {
 		t.Errorf("a job of a kind this worker does not handle = %+v, want available for another worker", j)
+	}
+}
+
+// A kind routed to its own queue waits there, even in a process with its
+// handler, until a process that works that queue takes it.
+func testRoutedQueues(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	var mu sync.Mutex
+	ran := map[string]int{}
+	h := func(ctx context.Context, j *queue.Job) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ran[j.Kind]++
+		return nil
+	}
+	routes := map[string]string{"convert": "convert"}
+	for _, works := range []bool{false, true} {
+		opts := options(map[string]queue.Handler{"convert": h, "test": h})
+		opts.Routes = routes
+		opts.Queues = map[string]int{queue.DefaultQueue: 2}
+		if works {
+			opts.Queues["convert"] = 1
+		}
+		q := open(t, opts)
+		start(t, q)
+		conv, err := q.Enqueue(ctx, "convert", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test, err := q.Enqueue(ctx, "test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, q, test, queue.Completed)
+		if works {
+			if j := waitFor(t, q, conv, queue.Completed); j.Queue != "convert" {
+				t.Errorf("routed job in queue %q", j.Queue)
+			}
+			continue
+		}
+		time.Sleep(300 * time.Millisecond)
+		j, err := q.Job(ctx, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State != queue.Available || j.Attempt != 0 || j.Queue != "convert" {
+			t.Errorf("a routed job in a process that does not work its queue = %+v, want available in queue convert", j)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ran["convert"] != 1 || ran["test"] != 2 {
+		t.Errorf("ran %v, want convert once and test twice", ran)
+	}
+	bad := options(map[string]queue.Handler{"test": h})
+	bad.Queues = map[string]int{"x": 0}
+	if _, err := queue.New[any](nil, bad); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("a queue with 0 workers: %v, want Invalid", err)
 	}
 }
 
