@@ -9,6 +9,7 @@ ORT_LIB := lib/libonnxruntime.so.1
 # installed (skipped with a message elsewhere: zoo then runs ONNX only).
 build: $(ORT_LIB)
 	scripts/build-torch-shim.sh
+	@echo "make: building $(BIN) (the first build downloads and compiles the Go modules: about a minute)"
 	$(GO) build -o $(BIN) ./cmd/zoo
 
 # The ONNX Runtime library comes from the npm package, checksum verified.
@@ -27,10 +28,12 @@ test: build
 # in SEED_LOCAL (zoo's own examples: a state-dict-only model, converted where
 # python3-torch and bubblewrap are installed); a missing folder is reported
 # and skipped.
+# ADDR is where it listens (make run ADDR=127.0.0.1:9090).
 SEED ?= ../shared/fixtures/packages
 SEED_LOCAL ?= examples/packages
+ADDR ?= 127.0.0.1:8080
 run: build
-	$(BIN) serve --seed $(SEED) --seed $(SEED_LOCAL)
+	$(BIN) serve --addr $(ADDR) --seed $(SEED) --seed $(SEED_LOCAL)
 
 # Benchmarks; results are recorded in bench/RESULTS.md.
 bench: build
