@@ -236,11 +236,15 @@ type Compatibility struct {
 }
 
 // Test is a version's test result: the overall status and the status per
-// weight format from the stored report.
+// weight format from the stored report. Converted lists the formats zoo
+// made from the version's PyTorch state dict (they are in the package at
+// ConvertedURL, not in the package as uploaded).
 type Test struct {
-	Status  zoo.TestStatus    `json:"status"`
-	Formats map[string]string `json:"formats"`
-	Report  string            `json:"report"` // URL of the version record holding the full report
+	Status       zoo.TestStatus    `json:"status"`
+	Formats      map[string]string `json:"formats"`
+	Report       string            `json:"report"` // URL of the version record holding the full report
+	Converted    []string          `json:"converted,omitempty"`
+	ConvertedURL string            `json:"converted_url,omitempty"`
 }
 
 // VersionSummary is zoo's summary of one version. The first five fields
@@ -569,6 +573,12 @@ func summary(base string, v *zoo.Version, d *described, formats map[string]strin
 			Report: base + "/api/v1/models/" + url.PathEscape(v.ModelID) + "/versions/" + strconv.Itoa(v.Number)},
 		Compatibility: Compatibility{Declared: nonNil(d.declared), Tested: tested},
 		published:     published(v),
+	}
+	if c := v.Converted; c != nil && len(c.Formats) > 0 && c.Package != nil {
+		for _, f := range c.Formats {
+			s.Test.Converted = append(s.Test.Converted, f.Format)
+		}
+		s.Test.ConvertedURL = base + "/api/v1/models/" + url.PathEscape(v.ModelID) + "/versions/" + strconv.Itoa(v.Number) + "/converted.zip"
 	}
 	for _, f := range v.Files {
 		if f.Path == v.DescriptionFile {

@@ -273,3 +273,32 @@ func TestConcurrentRequests(t *testing.T) {
 		}
 	}
 }
+
+// A version zoo converted says which formats it made and where the package
+// with them is.
+func TestConvertedFormatsListed(t *testing.T) {
+	f := fixture()
+	f.versions[1].Converted = &zoo.Conversion{Status: "converted", Formats: []zoo.ConvertedFormat{{Format: "torchscript"}, {Format: "onnx"}}, Package: &zoo.File{Path: "converted.zip"}}
+	h := New(f, Options{Base: "https://zoo.example.org"})
+	rec := get(t, h.ServeIndex, "/index.json", nil)
+	var ix Index
+	if err := json.Unmarshal(rec.Body.Bytes(), &ix); err != nil {
+		t.Fatal(err)
+	}
+	var got, other *VersionSummary
+	for _, it := range ix.Items {
+		for i := range it.Versions {
+			if it.ID == "shy-owl" && it.Versions[i].Number == 2 {
+				got = &it.Versions[i]
+			} else if other == nil {
+				other = &it.Versions[i]
+			}
+		}
+	}
+	if got == nil || strings.Join(got.Test.Converted, ",") != "torchscript,onnx" || got.Test.ConvertedURL != "https://zoo.example.org/api/v1/models/shy-owl/versions/2/converted.zip" {
+		t.Fatalf("converted version: %+v", got)
+	}
+	if other != nil && (other.Test.Converted != nil || other.Test.ConvertedURL != "") {
+		t.Errorf("a version zoo did not convert lists %+v", other.Test)
+	}
+}
