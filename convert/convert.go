@@ -180,17 +180,25 @@ const (
 
 // Available reports whether this machine can convert: nil, or a
 // NotSupported error that says what to install.
+// The answer is found once per Python (starting it takes seconds).
 func Available() error {
-	availableOnce.Do(func() { availableErr = probePython() })
-	return availableErr
+	probedMu.Lock()
+	defer probedMu.Unlock()
+	py := Python
+	if err, ok := probed[py]; ok {
+		return err
+	}
+	err := probePython(py)
+	probed[py] = err
+	return err
 }
 
 var (
-	availableOnce sync.Once
-	availableErr  error
+	probedMu sync.Mutex
+	probed   = map[string]error{}
 )
 
-func probePython() error {
+func probePython(Python string) error {
 	if _, err := os.Stat(Python); err != nil {
 		return zoo.E("convert", zoo.NotSupported, nil, "converting PyTorch weights needs Debian's PyTorch: apt-get install python3-torch")
 	}
