@@ -373,7 +373,10 @@ func TestKilledConverterRetries(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second) // in the middle of the conversion
+	// Killed at once: PyTorch takes more than a second to start in the
+	// sandbox, so the conversion is still running (a fixed sleep let it
+	// finish on an idle machine).
+	time.Sleep(200 * time.Millisecond)
 	first.cmd.Process.Kill()
 	<-first.done
 
