@@ -1,10 +1,11 @@
 package collection
 
 import (
-	"bytes"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/zoo-bioimage/zoo/spec"
 )
 
 // extras are the fields of a description that bioimage.io's collection
@@ -35,7 +36,7 @@ func parseExtras(raw []byte) extras {
 		return e
 	}
 	var doc map[string]any
-	if err := yaml.Unmarshal(acceptYAML12(raw), &doc); err != nil {
+	if err := yaml.Unmarshal(spec.AcceptYAML12(raw), &doc); err != nil {
 		return e
 	}
 	links, _ := doc["links"].([]any)
@@ -73,27 +74,4 @@ func str(v any) string {
 		return ""
 	}
 	return strings.TrimSpace(s)
-}
-
-// acceptYAML12 rewrites a leading "%YAML 1.2" directive (after blank and
-// comment lines) to "%YAML 1.1", which the YAML library accepts; it
-// resolves scalars by the 1.2 core schema already (as spec does).
-func acceptYAML12(data []byte) []byte {
-	rest := data
-	for len(rest) > 0 {
-		line, after, _ := bytes.Cut(rest, []byte("\n"))
-		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' {
-			rest = after
-			continue
-		}
-		if bytes.HasPrefix(t, []byte("%YAML 1.2")) {
-			out := bytes.Clone(data)
-			at := len(data) - len(rest) + bytes.Index(line, []byte("1.2"))
-			out[at+2] = '1'
-			return out
-		}
-		break
-	}
-	return data
 }

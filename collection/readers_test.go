@@ -27,6 +27,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/zoo-bioimage/zoo/spec"
+
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
@@ -116,7 +118,7 @@ func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 func checkFilesBeside(t *testing.T, root string, desc []byte) string {
 	t.Helper()
 	var doc map[string]any
-	if err := yaml.Unmarshal(acceptYAML12(desc), &doc); err != nil { // as ruyaml, which reads %YAML 1.2
+	if err := yaml.Unmarshal(spec.AcceptYAML12(desc), &doc); err != nil { // as ruyaml, which reads %YAML 1.2
 		t.Fatalf("the description is not YAML: %v", err)
 	}
 	n := 0

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/zoo-bioimage/zoo/spec"
 )
 
 // withID sets the description's top-level id to id, working on the YAML
@@ -27,7 +29,7 @@ func withID(desc []byte, id string) ([]byte, error) {
 	}
 	want["id"] = id
 	var doc yaml.Node
-	if err := yaml.Unmarshal(acceptYAML12(desc), &doc); err != nil {
+	if err := yaml.Unmarshal(spec.AcceptYAML12(desc), &doc); err != nil {
 		return nil, err
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
@@ -148,36 +150,11 @@ func unalias(node, n *yaml.Node) {
 // decodeMap decodes a description's top level.
 func decodeMap(desc []byte) (map[string]any, error) {
 	var m map[string]any
-	if err := yaml.Unmarshal(acceptYAML12(desc), &m); err != nil {
+	if err := yaml.Unmarshal(spec.AcceptYAML12(desc), &m); err != nil {
 		return nil, err
 	}
 	if m == nil {
 		return nil, errors.New("the description is empty")
 	}
 	return m, nil
-}
-
-// acceptYAML12 turns a leading "%YAML 1.2" directive into "%YAML 1.1",
-// which the YAML library accepts (as package spec does when validating).
-func acceptYAML12(data []byte) []byte {
-	i := 0
-	for i < len(data) {
-		end := bytes.IndexByte(data[i:], '\n')
-		if end < 0 {
-			end = len(data) - i
-		}
-		line := bytes.TrimSpace(data[i : i+end])
-		if len(line) == 0 || line[0] == '#' {
-			i += end + 1
-			continue
-		}
-		if bytes.HasPrefix(line, []byte("%YAML 1.2")) {
-			out := append([]byte(nil), data...)
-			j := i + bytes.Index(data[i:], []byte("1.2"))
-			out[j+2] = '1'
-			return out
-		}
-		return data
-	}
-	return data
 }

@@ -493,7 +493,7 @@ func TestHostileWrongTypes(t *testing.T) {
 		for name, how := range manglers {
 			t.Run(srcName+"/"+name, func(t *testing.T) {
 				var d yaml.Node
-				if err := yaml.Unmarshal(acceptYAML12(src), &d); err != nil {
+				if err := yaml.Unmarshal(AcceptYAML12(src), &d); err != nil {
 					t.Fatal(err)
 				}
 				mangle(d.Content[0], how, true)

@@ -54,7 +54,7 @@ func parseYAML(data []byte, lim Limits) (*yaml.Node, *ParseError) {
 		line, col := firstInvalidUTF8(data)
 		return nil, &ParseError{Msg: "the description is not valid UTF-8; save it as UTF-8", Line: line, Column: col}
 	}
-	data = acceptYAML12(data)
+	data = AcceptYAML12(data)
 	budget := lim.MaxNodes
 	if budget <= 0 {
 		budget = DefaultLimits.MaxNodes
@@ -132,11 +132,11 @@ func nodeBound(data []byte) int {
 	return n
 }
 
-// acceptYAML12 rewrites a leading "%YAML 1.2" directive to "%YAML 1.1" so the
+// AcceptYAML12 rewrites a leading "%YAML 1.2" directive to "%YAML 1.1" so the
 // YAML library accepts it. The library already resolves scalars by the YAML
 // 1.2 core schema (yes/no are strings, 1e-06 is a float), so nothing else
 // changes; line numbers are preserved.
-func acceptYAML12(data []byte) []byte {
+func AcceptYAML12(data []byte) []byte {
 	i := 0
 	for i < len(data) {
 		// skip blank and comment lines before the directive
