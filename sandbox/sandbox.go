@@ -33,12 +33,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,6 +54,7 @@ const (
 	DefaultWall      = 10 * time.Minute
 	DefaultProcesses = 256
 	DefaultFileSize  = 2 << 30 // bytes: the largest single file written
+	DefaultDisk      = 4 << 30 // bytes: /tmp plus the writable mounts
 	DefaultOpenFiles = 1024
 	DefaultOutput    = 1 << 20 // bytes kept of stdout and of stderr each
 )
@@ -75,6 +78,10 @@ type Limits struct {
 	FileSize int64
 	// OpenFiles bounds the child's file descriptors (RLIMIT_NOFILE).
 	OpenFiles int
+	// Disk bounds what the child may write: the size of its private /tmp
+	// (a tmpfs, in memory) and the total size of its writable mounts,
+	// sampled while it runs (the run is killed beyond it).
+	Disk int64
 	// Output is how many bytes of stdout, and of stderr, Result keeps.
 	Output int
 }
@@ -97,6 +104,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.OpenFiles <= 0 {
 		l.OpenFiles = DefaultOpenFiles
+	}
+	if l.Disk <= 0 {
+		l.Disk = DefaultDisk
 	}
 	if l.Output <= 0 {
 		l.Output = DefaultOutput
@@ -154,6 +164,7 @@ const (
 	LimitCPU      Limit = "cpu"
 	LimitTime     Limit = "time"
 	LimitFileSize Limit = "file-size"
+	LimitDisk     Limit = "disk"
 )
 
 // Result is the outcome of a run that started.
@@ -191,6 +202,8 @@ func (r *Result) Err() error {
 		return zoo.E(op, zoo.Invalid, nil, "it used more than the %s of CPU time allowed", r.limits.CPU)
 	case LimitTime:
 		return zoo.E(op, zoo.Invalid, nil, "it ran longer than the %s allowed", r.limits.Wall)
+	case LimitDisk:
+		return zoo.E(op, zoo.Invalid, nil, "it wrote more than the %s allowed", human(r.limits.Disk))
 	case LimitFileSize:
 		return zoo.E(op, zoo.Invalid, nil, "it wrote a file larger than the %s allowed", human(r.limits.FileSize))
 	}
@@ -247,7 +260,7 @@ func probe() error {
 	if err != nil {
 		return zoo.E(op, zoo.NotSupported, nil, "needs bubblewrap to contain untrusted programs; install it with: apt-get install bubblewrap")
 	}
-	cmd := exec.Command(bwrap, append(bwrapBase(), "--", "/bin/true")...)
+	cmd := exec.Command(bwrap, append(bwrapBase(DefaultDisk), "--", "/bin/true")...)
 	dropPrivileges(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -258,7 +271,7 @@ func probe() error {
 
 // bwrapBase is the fixed part of every bubblewrap command line: new
 // namespaces, the read-only system, a fresh /tmp, /proc and a minimal /dev.
-func bwrapBase() []string {
+func bwrapBase(tmpSize int64) []string {
 	a := []string{
 		"--unshare-all", // user, pid, net, ipc, uts, cgroup
 		"--die-with-parent",
@@ -268,7 +281,7 @@ func bwrapBase() []string {
 		"--ro-bind", "/usr", "/usr",
 		"--proc", "/proc",
 		"--dev", "/dev",
-		"--tmpfs", "/tmp",
+		"--size", strconv.FormatInt(tmpSize, 10), "--tmpfs", "/tmp",
 		"--dir", "/var/tmp",
 	}
 	// The merged-/usr links, where the system has them; real folders
@@ -342,6 +355,7 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		}
 	}()
 	var copyBack []Mount // writable mounts run from a staging copy
+	var written []string // host folders the child writes into
 	if contained {
 		mounts, staged, cleanup, err := stage(c.Mounts)
 		if err != nil {
@@ -351,8 +365,11 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		copyBack = staged
 		bw, _ := exec.LookPath("bwrap")
 		args = append(args, bw)
-		args = append(args, bwrapBase()...)
+		args = append(args, bwrapBase(lim.Disk)...)
 		for _, m := range mounts {
+			if m.Writable {
+				written = append(written, m.Host)
+			}
 			ma, f, err := mountArgs(m, len(extra))
 			if err != nil {
 				return nil, err
@@ -427,6 +444,18 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 	var mu sync.Mutex
 	done := make(chan struct{})
 	peak := watchPeak(cmd.Process.Pid, done)
+	if !contained {
+		for _, m := range c.Mounts {
+			if m.Writable {
+				written = append(written, m.Host)
+			}
+		}
+	}
+	var diskOver atomic.Bool
+	go watchDisk(written, lim.Disk, done, func() {
+		diskOver.Store(true)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
 	go func() {
 		t := time.NewTimer(lim.Wall)
 		defer t.Stop()
@@ -479,6 +508,8 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 	switch {
 	case to:
 		res.Limit = LimitTime
+	case diskOver.Load():
+		res.Limit = LimitDisk
 	case ctx.Err() != nil:
 		return res, zoo.E(op, zoo.Unavailable, ctx.Err(), "the run was cancelled")
 	case res.Signal == syscall.SIGXCPU.String() || res.Signal == syscall.SIGKILL.String() && res.CPU >= lim.CPU-time.Second:
@@ -489,6 +520,38 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 		res.Limit = LimitMemory
 	}
 	return res, nil
+}
+
+// watchDisk sums, every quarter second until done is closed, the sizes
+// of the files under dirs, and calls over (once) when they exceed max.
+func watchDisk(dirs []string, max int64, done <-chan struct{}, over func()) {
+	if len(dirs) == 0 {
+		return
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		var total int64
+		for _, d := range dirs {
+			filepath.WalkDir(d, func(_ string, e fs.DirEntry, err error) error {
+				if err == nil && e.Type().IsRegular() {
+					if fi, err := e.Info(); err == nil {
+						total += fi.Size()
+					}
+				}
+				return nil
+			})
+		}
+		if total > max {
+			over()
+			return
+		}
+	}
 }
 
 // watchPeak samples, until done is closed, the peak resident set (VmHWM)

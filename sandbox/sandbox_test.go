@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -332,5 +333,53 @@ time.sleep(0.5)
 	}
 	if res.PeakRSS < 250<<20 || res.PeakRSS > 1<<30 {
 		t.Errorf("peak RSS %d MiB, want about 300", res.PeakRSS>>20)
+	}
+}
+
+// What a run may write is bounded: its private /tmp (in memory) is full at
+// the disk limit, and writing more than the limit into a writable mount
+// ends the run with the limit named, leaving the host's disk alone.
+func TestDiskLimitHolds(t *testing.T) {
+	needSandbox(t)
+	pkg, out := pkgDir(t)
+	const limit = 64 << 20
+	res := runPy(t, `
+import os
+chunk = b"x" * (1 << 20)
+try:
+    with open("/tmp/fill", "wb") as f:
+        for i in range(128):
+            f.write(chunk)
+            f.flush()
+    print("tmp full: no", flush=True)
+except OSError as e:
+    print("tmp full: yes", e.errno, flush=True)
+os.remove("/tmp/fill")
+import time
+for i in range(1000):
+    with open("/out/f%d" % i, "wb") as f:
+        f.write(chunk * 4)
+    time.sleep(0.01)
+print("wrote everything")
+`, sandbox.Limits{Disk: limit}, pkg, out)
+	if !strings.Contains(string(res.Stdout), "tmp full: yes") {
+		t.Errorf("/tmp took more than the limit: %s\n%s", res.Stdout, res.Stderr)
+	}
+	if res.Limit != sandbox.LimitDisk || strings.Contains(string(res.Stdout), "wrote everything") {
+		t.Fatalf("limit %q, stdout %s; want the disk limit\n%s", res.Limit, res.Stdout, res.Stderr)
+	}
+	var total int64
+	filepath.WalkDir(out, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			fi, _ := e.Info()
+			total += fi.Size()
+		}
+		return nil
+	})
+	if total > 4*limit {
+		t.Errorf("%d MiB were written before the run was stopped", total>>20)
+	}
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "wrote more than the 64 MiB allowed") {
+		t.Errorf("Err: %v", err)
 	}
 }
