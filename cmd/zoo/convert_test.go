@@ -9,7 +9,6 @@ import (
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
 )
 
-
 // zoo convert --json writes the converted package and reports each format;
 // zoo test then passes the converted formats.
 func TestConvertCommand(t *testing.T) {

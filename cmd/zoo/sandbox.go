@@ -46,12 +46,8 @@ func modelTester() (repo.Tester, error) {
 	if s.Limits.Wall, err = envDuration("ZOO_TEST_TIMEOUT", 10*time.Minute); err != nil {
 		return nil, err
 	}
-	if v := os.Getenv("ZOO_TEST_MEMORY_MB"); v != "" {
-		mb, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mb < 256 {
-			return nil, usageErr("ZOO_TEST_MEMORY_MB=%q: give the memory a model test may use in MiB, at least 256 (default 4096)", v)
-		}
-		s.Limits.Memory = mb << 20
+	if s.Limits.Memory, err = envMemoryMiB("ZOO_TEST_MEMORY_MB", "a model test"); err != nil {
+		return nil, err
 	}
 	// A test binary of this package runs as zoo only with this variable
 	// (crash_test.go's TestMain).
@@ -95,15 +91,26 @@ func modelHost() (modelhost.Config, error) {
 	if c.RunTimeout, err = envDuration("ZOO_MODEL_RUN_TIMEOUT", 10*time.Minute); err != nil {
 		return c, err
 	}
-	if v := os.Getenv("ZOO_MODEL_MEMORY_MB"); v != "" {
-		mb, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mb < 256 {
-			return c, usageErr("ZOO_MODEL_MEMORY_MB=%q: give the memory one published model may use in MiB, at least 256 (default 4096)", v)
-		}
-		c.Memory = mb << 20
+	if c.Memory, err = envMemoryMiB("ZOO_MODEL_MEMORY_MB", "one published model"); err != nil {
+		return c, err
 	}
 	if v := os.Getenv(asZooEnv); v != "" {
 		c.Env = append(c.Env, asZooEnv+"="+v)
 	}
 	return c, nil
+}
+
+// envMemoryMiB reads a memory limit in MiB from the environment variable
+// name (at least 256) and returns it in bytes; unset is 0, the sandbox's
+// default (4096 MiB). what names who the limit binds, for the message.
+func envMemoryMiB(name, what string) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	mb, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || mb < 256 {
+		return 0, usageErr("%s=%q: give the memory %s may use in MiB, at least 256 (default 4096)", name, v, what)
+	}
+	return mb << 20, nil
 }
