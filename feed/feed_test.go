@@ -2,9 +2,9 @@ package feed
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
