@@ -30,7 +30,9 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -168,8 +170,9 @@ func (db *DB) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error
 // dbError translates a driver error, once, where it enters: no rows and
 // foreign-key violations become NotFound with the notFound message, unique
 // violations Conflict with the conflict message, a context that ended or a
-// server that is shutting down or out of connections Unavailable, anything
-// else Internal. A *zoo.Error (and nil) passes through unchanged.
+// server that is down, unreachable, shutting down or out of connections
+// Unavailable (see unreachable), anything else Internal. A *zoo.Error
+// (and nil) passes through unchanged.
 func dbError(op string, err error, notFound, conflict string) error {
 	var ze *zoo.Error
 	switch {
@@ -181,6 +184,8 @@ func dbError(op string, err error, notFound, conflict string) error {
 		return zoo.E(op, zoo.NotFound, nil, "%s", orDefault(notFound, "not found"))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return zoo.E(op, zoo.Unavailable, err, "the database did not answer in time; try again")
+	case unreachable(err):
+		return zoo.E(op, zoo.Unavailable, err, "the database cannot be reached; try again later")
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -189,11 +194,23 @@ func dbError(op string, err error, notFound, conflict string) error {
 			return zoo.E(op, zoo.Conflict, err, "%s", orDefault(conflict, "already exists"))
 		case "23503": // foreign_key_violation
 			return zoo.E(op, zoo.NotFound, err, "%s", orDefault(notFound, "a referenced record does not exist"))
-		case "53300", "57P01", "57P03": // too_many_connections, admin_shutdown, cannot_connect_now
+		case "53300", "57P01", "57P02", "57P03": // too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now
 			return zoo.E(op, zoo.Unavailable, err, "the database is unavailable; try again")
+		}
+		if strings.HasPrefix(pe.Code, "08") { // connection_exception
+			return zoo.E(op, zoo.Unavailable, err, "the database connection failed; try again")
 		}
 	}
 	return zoo.E(op, zoo.Internal, err, "")
+}
+
+// unreachable reports whether err says the server could not be reached or
+// the connection broke: a failed connection attempt, a refused or reset
+// connection (zoo.Unreachable), a connection that ended in the middle of
+// an answer, or an error pgx raised before sending anything.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || zoo.Unreachable(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.SafeToRetry(err)
 }
 
 func orDefault(s, def string) string {

@@ -269,7 +269,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, args any) (int64, erro
 	}
 	res, err := q.client.Insert(ctx, rawArgs{kind: kind, data: data}, &river.InsertOpts{MaxAttempts: q.maxAttempts, Queue: q.routes[kind]})
 	if err != nil {
-		return 0, zoo.E(op, zoo.Internal, err, "")
+		return 0, storeError(op, err)
 	}
 	return res.Job.ID, nil
 }
@@ -283,7 +283,7 @@ func (q *Queue) Job(ctx context.Context, id int64) (*Job, error) {
 		return nil, zoo.E("queue.Job", zoo.NotFound, err, "job %d not found", id)
 	}
 	if err != nil {
-		return nil, zoo.E("queue.Job", zoo.Internal, err, "")
+		return nil, storeError("queue.Job", err)
 	}
 	return fromRow(row), nil
 }
@@ -300,7 +300,7 @@ func (q *Queue) Jobs(ctx context.Context, kind string, limit int) ([]*Job, error
 	}
 	res, err := q.client.JobList(ctx, p)
 	if err != nil {
-		return nil, zoo.E("queue.Jobs", zoo.Internal, err, "")
+		return nil, storeError("queue.Jobs", err)
 	}
 	out := make([]*Job, len(res.Jobs))
 	for i, row := range res.Jobs {
@@ -321,7 +321,7 @@ func (q *Queue) Unfinished(ctx context.Context, limit int) ([]*Job, error) {
 			rivertype.JobStateRetryable, rivertype.JobStateRunning)
 	res, err := q.client.JobList(ctx, p)
 	if err != nil {
-		return nil, zoo.E("queue.Unfinished", zoo.Internal, err, "")
+		return nil, storeError("queue.Unfinished", err)
 	}
 	out := make([]*Job, len(res.Jobs))
 	for i, row := range res.Jobs {
@@ -451,6 +451,16 @@ func fromRow(row *rivertype.JobRow) *Job {
 		j.FinalizedAt = &t
 	}
 	return j
+}
+
+// storeError translates an error of the queue's database: unreachable
+// (zoo.Unreachable) or a context that ended is Unavailable, anything else
+// Internal.
+func storeError(op string, err error) error {
+	if zoo.Unreachable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return zoo.E(op, zoo.Unavailable, err, "the job queue's database cannot be reached; try again later")
+	}
+	return zoo.E(op, zoo.Internal, err, "")
 }
 
 // backoffPolicy is a river.ClientRetryPolicy from Options.Backoff.
