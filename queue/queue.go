@@ -35,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -141,6 +143,8 @@ const DefaultQueue = river.QueueDefault
 type client interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
@@ -307,6 +311,85 @@ func (q *Queue) Jobs(ctx context.Context, kind string, limit int) ([]*Job, error
 		out[i] = fromRow(row)
 	}
 	return out, nil
+}
+
+// Filter selects jobs for List.
+type Filter struct {
+	Kind   string  // "" for every kind
+	States []State // nil for every state
+	Limit  int     // at most this many (100 if <= 0, at most 10,000)
+}
+
+// States are every job state, for checking a filter.
+var States = []State{Available, Scheduled, Pending, Running, Retryable, Completed, Cancelled, Discarded}
+
+// List lists the jobs f selects, newest first.
+func (q *Queue) List(ctx context.Context, f Filter) ([]*Job, error) {
+	const op = "queue.List"
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
+	if f.Kind != "" {
+		p = p.Kinds(f.Kind)
+	}
+	if len(f.States) > 0 {
+		states := make([]rivertype.JobState, len(f.States))
+		for i, s := range f.States {
+			if !slices.Contains(States, s) {
+				return nil, zoo.E(op, zoo.Invalid, nil, "unknown job state %q; known are %s", s, joinStates())
+			}
+			states[i] = rivertype.JobState(s)
+		}
+		p = p.States(states...)
+	}
+	res, err := q.client.JobList(ctx, p)
+	if err != nil {
+		return nil, storeError(op, err)
+	}
+	out := make([]*Job, len(res.Jobs))
+	for i, row := range res.Jobs {
+		out[i] = fromRow(row)
+	}
+	return out, nil
+}
+
+func joinStates() string {
+	s := make([]string, len(States))
+	for i, st := range States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Retry makes a job that is not running available at once, with one
+// more attempt if it had used them all (discarded, cancelled or
+// completed jobs run again too). A running job is left alone.
+func (q *Queue) Retry(ctx context.Context, id int64) (*Job, error) {
+	row, err := q.client.JobRetry(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, zoo.E("queue.Retry", zoo.NotFound, err, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, storeError("queue.Retry", err)
+	}
+	return fromRow(row), nil
+}
+
+// Cancel cancels a job that has not finished: it will not run (again); a
+// running one is asked to stop (its handler's context is cancelled
+// wherever it runs). A finished job is returned as it is.
+func (q *Queue) Cancel(ctx context.Context, id int64) (*Job, error) {
+	row, err := q.client.JobCancel(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, zoo.E("queue.Cancel", zoo.NotFound, err, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, storeError("queue.Cancel", err)
+	}
+	return fromRow(row), nil
 }
 
 // Unfinished lists jobs that are not finished (available, scheduled,
