@@ -179,6 +179,30 @@ func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 	return nil
 }
 
+// PendingMigrations counts River's migrations the database through driver
+// lacks (all of them when River's tables do not exist yet).
+func PendingMigrations[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) (int, error) {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quietLogger()})
+	if err != nil {
+		return 0, zoo.E("queue.PendingMigrations", zoo.Internal, err, "")
+	}
+	have, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return 0, storeError("queue.PendingMigrations", err)
+	}
+	done := map[int]bool{}
+	for _, v := range have {
+		done[v.Version] = true
+	}
+	n := 0
+	for _, v := range m.AllVersions() {
+		if !done[v.Version] {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // New makes a Queue on driver, whose database must already be migrated.
 func New[TTx any](driver riverdriver.Driver[TTx], opts Options) (*Queue, error) {
 	const op = "queue.New"

@@ -85,7 +85,7 @@ variable ZOO_TOKEN) or as "Authorization: Bearer TOKEN" in API requests.
 			if err != nil {
 				return err
 			}
-			st, err := openStorage(ctx, sf, false)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 			if err != nil {
 				return err
 			}
@@ -163,7 +163,7 @@ history.
 			if _, err := adminStorageCheck(sf); err != nil {
 				return err
 			}
-			st, err := openStorage(ctx, sf, false)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 			if err != nil {
 				return err
 			}

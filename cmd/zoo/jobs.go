@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/jobadmin"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -49,7 +50,7 @@ func (f *jobsFlags) tools(ctx context.Context, withBlobs bool) (*jobadmin.Tools,
 	if _, err := adminStorageCheck(f.sf); err != nil {
 		return nil, nil, err
 	}
-	st, err := openStorage(ctx, f.sf, withBlobs)
+	st, err := openStorage(ctx, withMode(f.sf, catalog.MigrateFresh), withBlobs)
 	if err != nil {
 		return nil, nil, err
 	}

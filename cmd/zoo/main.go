@@ -56,7 +56,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newChallengeCmd())
 	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
 	root.AddCommand(newMCPCmd())
-	root.AddCommand(newJobsCmd())
+	root.AddCommand(newJobsCmd(), newMigrateCmd())
 	return root
 }
 

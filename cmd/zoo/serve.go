@@ -155,6 +155,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 		},
 	}
 	sf.register(cmd, true)
+	sf.registerNoMigrate(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	cmd.Flags().StringVar(&proxies, "trusted-proxies", "", "reverse proxies (IPs, CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for per-client limits; default none: the connection's peer is the client")
 	cmd.Flags().IntVar(&workers, "workers", 2, "jobs of each kind run at once in this process (0: serve only; run zoo worker elsewhere — without any worker, uploads are never tested and try-it jobs never run)")

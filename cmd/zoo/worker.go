@@ -74,6 +74,7 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 		},
 	}
 	sf.register(cmd, true)
+	sf.registerNoMigrate(cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "jobs of each kind run at once")
 	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "job kinds to run, comma-separated: test, infer, convert, score, doi (default: every kind this machine can run)")
 	return cmd
