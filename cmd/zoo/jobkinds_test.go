@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/challenge"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
+	"github.com/zoo-bioimage/zoo/sqlite"
 )
 
 func allHandlers() map[string]queue.Handler {
@@ -68,5 +72,76 @@ func TestPlanWorkKinds(t *testing.T) {
 	}
 	if !strings.Contains(p.describe(), "test (2 at a time)") || !strings.Contains(p.describe(), "declining ") {
 		t.Errorf("describe: %s", p.describe())
+	}
+}
+
+// Six queued tests do not hold an inference job (issue #22: a try-it job
+// waited at 24 of 64 tiles behind tests): with one slot per kind, the
+// inference job completes while the tests are still running or waiting.
+func TestInferenceDoesNotWaitBehindTests(t *testing.T) {
+	if needModelRuntime() != nil {
+		t.Skip("ONNX Runtime is not installed here")
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zoo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	release := make(chan struct{})
+	handlers := map[string]queue.Handler{
+		repo.JobTest: func(ctx context.Context, j *queue.Job) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		},
+		infer.Kind: func(context.Context, *queue.Job) error { return nil },
+	}
+	plan, err := planWork(handlers, []string{"test", "infer"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := db.Queue(queue.Options{Handlers: handlers, Workers: 1, Queues: plan.queues, Routes: routesFor(handlers),
+		PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		close(release)
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		q.Stop(sctx)
+	})
+	for i := range 6 {
+		if _, err := q.Enqueue(ctx, repo.JobTest, repo.TestArgs{ID: "shy-owl", Version: i + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := q.Enqueue(ctx, infer.Kind, map[string]string{"job": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, err := q.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == queue.Completed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the inference job is still %s behind six tests", j.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waiting, err := q.List(ctx, queue.Filter{Kind: repo.JobTest, States: []queue.State{queue.Available, queue.Running}})
+	if err != nil || len(waiting) != 6 {
+		t.Errorf("tests not finished when the inference job completed: %d, %v (want all 6 still there)", len(waiting), err)
 	}
 }
