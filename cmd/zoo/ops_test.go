@@ -545,3 +545,44 @@ func TestMigrateUpgradePostgres(t *testing.T) {
 		t.Errorf("zoo migrate --status on a newer schema: exit %d: %s", code, out)
 	}
 }
+
+// zoo migrate on the embedded storage: a new data folder has every
+// migration pending (--status exits 1, --json lists them), zoo migrate
+// applies them, a second run has nothing to do, and serve --no-migrate
+// starts on the result; a folder that does not exist is refused rather
+// than created.
+func TestMigrateSQLite(t *testing.T) {
+	data := t.TempDir()
+	code, out, _ := runZoo(t, "migrate", "--data", data, "--status", "--json")
+	var s struct {
+		Backend string   `json:"backend"`
+		Current int      `json:"current"`
+		Known   int      `json:"known"`
+		Pending []string `json:"pending"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 1 || s.Backend != "sqlite" || s.Current != 0 || s.Known < 10 || len(s.Pending) != s.Known {
+		t.Fatalf("zoo migrate --status on a new folder: exit %d %s (%v)", code, out, err)
+	}
+	if code, msg := zooFail(t, "serve", "--data", data, "--no-migrate", "--addr", "127.0.0.1:0"); code != 3 || !strings.Contains(msg, "run zoo migrate") {
+		t.Errorf("serve --no-migrate before zoo migrate: exit %d: %s", code, msg)
+	}
+	out = zooOK(t, "migrate", "--data", data)
+	if !strings.Contains(out, "applied 0001_init.sql") || !strings.Contains(out, fmt.Sprintf("now at version %d", s.Known)) {
+		t.Errorf("zoo migrate printed %q", out)
+	}
+	if out := zooOK(t, "migrate", "--data", data); !strings.Contains(out, "nothing to do") {
+		t.Errorf("second zoo migrate printed %q", out)
+	}
+	zooOK(t, "migrate", "--data", data, "--dry-run")
+	server, _ := startServe(t, "--data", data, "--no-migrate", "--workers", "0")
+	if code, _, body, _ := getStatus(t, server+"/readyz"); code != 200 {
+		t.Errorf("readyz: %d %s", code, body)
+	}
+	missing := filepath.Join(t.TempDir(), "nothing-here")
+	if code, msg := zooFail(t, "migrate", "--data", missing); code != 2 || !strings.Contains(msg, "no zoo data folder") {
+		t.Errorf("zoo migrate on a missing folder: exit %d: %s", code, msg)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("zoo migrate created the missing data folder")
+	}
+}
