@@ -29,7 +29,9 @@
 // default is ten times with backoff, seconds per failure), and requests
 // that read metadata (HEAD, DELETE, bucket checks) and the start of every
 // download are bounded by the timeout. Errors of the network are
-// zoo.Unavailable. Ping is the readiness check.
+// zoo.Unavailable. After the endpoint failed to answer, reads fail at
+// once for 3 s (a hung endpoint costs one timeout per request, not one
+// per blob it reads). Ping, the readiness check, always asks.
 //
 // For example s3://zoo-test?endpoint=127.0.0.1:7070&insecure=1.
 //
@@ -106,6 +108,45 @@ type Store struct {
 	endpoint string
 	timeout  time.Duration // bound of one request's wait for an answer
 	bucketOK atomic.Bool   // the bucket was seen to exist
+	// down is when the endpoint last failed to answer (UnixNano; 0: it
+	// answered since): reads fail at once for coolDown after that.
+	down atomic.Int64
+}
+
+// coolDown is how long after the endpoint failed to answer reads fail at
+// once instead of waiting for it again: a hung endpoint costs one
+// timeout, not one per blob of a collection or page.
+const coolDown = 3 * time.Second
+
+// unreachable fails a read at once while the endpoint is cooling down.
+func (s *Store) unreachable(op string) error {
+	t := s.down.Load()
+	if t == 0 {
+		return nil
+	}
+	since := time.Since(time.Unix(0, t))
+	if since >= coolDown {
+		return nil
+	}
+	return zoo.E(op, zoo.Unavailable, nil, "the S3 endpoint %s did not answer %v ago; try again later", s.endpoint, since.Round(time.Millisecond))
+}
+
+// answered records whether the endpoint answered (any answer, even an
+// error response) or failed to (a network error or a timeout).
+func (s *Store) answered(err error) {
+	if err == nil {
+		s.down.Store(0)
+		return
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && resp.StatusCode != 0 && resp.StatusCode != 503 {
+		s.down.Store(0)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return // the caller went away
+	}
+	s.down.Store(time.Now().UnixNano())
 }
 
 // DefaultTimeout bounds a request's wait for the server's answer (the
@@ -211,6 +252,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.bounded(ctx)
 	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.bucket)
+	s.answered(err)
 	if err != nil {
 		return s.fail(op, err, "cannot reach bucket %s", s.bucket)
 	}
@@ -445,9 +487,13 @@ func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 	if err := blob.CheckKey(op, sha); err != nil {
 		return 0, err
 	}
+	if err := s.unreachable(op); err != nil {
+		return 0, err
+	}
 	sctx, cancel := s.bounded(ctx)
 	defer cancel()
 	info, err := s.client.StatObject(sctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
+	s.answered(err)
 	if err != nil {
 		return 0, s.blobError(ctx, op, err, sha, "stat")
 	}
@@ -695,10 +741,14 @@ func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
 	if err := blob.CheckKey(op, sha); err != nil {
 		return nil, err
 	}
+	if err := s.unreachable(op); err != nil {
+		return nil, err
+	}
 	key := s.blobKey(sha)
 	sctx, cancel := s.bounded(ctx)
 	info, err := s.client.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
 	cancel()
+	s.answered(err)
 	if err != nil {
 		return nil, s.blobError(ctx, op, err, sha, "open")
 	}
@@ -739,15 +789,21 @@ func (o *object) Read(p []byte) (int, error) {
 		}
 		// The answer's start is bounded by the store's timeout; the body
 		// then streams under the caller's context alone.
+		if err := o.s.unreachable(op); err != nil {
+			return 0, err
+		}
 		gctx, cancel := context.WithCancel(o.ctx)
 		timer := time.AfterFunc(o.s.timeout, cancel)
 		body, _, _, err := o.s.core.GetObject(gctx, o.s.bucket, o.key, opts)
-		if !timer.Stop() || err != nil {
-			cancel()
+		if !timer.Stop() { // the endpoint did not answer in time
 			if err == nil {
 				body.Close()
-				err = context.DeadlineExceeded
 			}
+			err = context.DeadlineExceeded
+		}
+		o.s.answered(err)
+		if err != nil {
+			cancel()
 			return 0, o.s.blobError(o.ctx, op, err, o.sha, "read")
 		}
 		o.body, o.cancel = body, cancel

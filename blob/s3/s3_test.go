@@ -443,6 +443,17 @@ func TestUnreachableFailsFast(t *testing.T) {
 				t.Errorf("%s %s took %v to fail, want under %v", c.name, op.name, took, c.bound)
 			}
 		}
+		// A hung endpoint costs one timeout, not one per blob: right
+		// after a failure, reads fail at once.
+		start := time.Now()
+		for range 5 {
+			if _, err := s.Open(context.Background(), sha); zoo.KindOf(err) != zoo.Unavailable {
+				t.Errorf("%s: Open after a failure: %v", c.name, err)
+			}
+		}
+		if took := time.Since(start); took > 200*time.Millisecond {
+			t.Errorf("%s: five Opens right after a failure took %v, want at once", c.name, took)
+		}
 	}
 	if _, err := New("s3://b?endpoint=x:1&timeout=forever"); zoo.KindOf(err) != zoo.Invalid {
 		t.Errorf("timeout=forever: %v", err)
