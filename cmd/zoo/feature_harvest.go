@@ -42,7 +42,7 @@ func init() {
 				}
 			}
 			if len(oopts.AdminEmails) == 0 && env.serve {
-				env.log.Warn("ZOO_ADMIN_EMAIL is not set: OAI-PMH harvesters get no contact for this instance (adminEmail "+oai.NoAdminEmail+"); set ZOO_ADMIN_EMAIL=you@your.org (comma-separated for several)")
+				env.log.Warn("ZOO_ADMIN_EMAIL is not set: OAI-PMH harvesters get no contact for this instance (adminEmail " + oai.NoAdminEmail + "); set ZOO_ADMIN_EMAIL=you@your.org (comma-separated for several)")
 			}
 			if s, ok := env.st.cat.(doi.Store); ok {
 				oopts.DOI = func(ctx context.Context, v *zoo.Version) string {
