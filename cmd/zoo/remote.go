@@ -42,6 +42,23 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.token, "token", "", "API token (default $ZOO_TOKEN)")
 }
 
+// hasToken reports whether the command acts as a user (--token or
+// ZOO_TOKEN).
+func (f *remoteFlags) hasToken() bool {
+	return strings.TrimSpace(f.token) != "" || strings.TrimSpace(os.Getenv("ZOO_TOKEN")) != ""
+}
+
+// notPublicHint is what an anonymous caller reads when ref is not found:
+// the server answers so for unknown versions and for versions not
+// published yet alike (it does not tell strangers which unpublished
+// versions exist), so the message says both, and how the uploader sees
+// theirs.
+func notPublicHint(server, ref, msg string) string {
+	return fmt.Sprintf("%s is not published (or does not exist; the server said: %s). "+
+		"A version not published yet is shown only to its uploader, the model's maintainers and reviewers, with their token: "+
+		"zoo show --server %s %s --token TOKEN (or export ZOO_TOKEN=TOKEN first)", ref, msg, server, ref)
+}
+
 func (f *remoteFlags) client() (*client.Client, error) {
 	server, token := f.server, f.token
 	if server == "" {
@@ -190,7 +207,9 @@ func newShowCmd() *cobra.Command {
 		Short: "Show a version of a model on a zoo server",
 		Long: `show prints a version's record: ID the latest published version of the
 model, ID/N version N. Unpublished versions are visible (with --token) to
-their uploader, the model's maintainers and reviewers.
+their uploader, the model's maintainers and reviewers; without a token the
+server answers for them as for unknown ones, and show says so and prints
+the command with --token.
 
 Output: a summary — state (draft, submitted, changes-requested, published,
 rejected, retired), test status (pending, passed, failed, or not-supported
@@ -211,6 +230,9 @@ prints the record as the server sends it, with "id", "version", "state",
 			}
 			v, err := c.Get(cmd.Context(), id, n)
 			if err != nil {
+				if zoo.KindOf(err) == zoo.NotFound && !rf.hasToken() {
+					return &exitError{code: 1, err: errors.New(notPublicHint(c.Server(), args[0], zoo.MessageOf(err)))}
+				}
 				return remoteErr(err)
 			}
 			out := cmd.OutOrStdout()

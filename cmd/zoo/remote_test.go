@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -434,5 +435,36 @@ func TestUploadFollowUpWorks(t *testing.T) {
 	args[len(args)-1] = alice
 	if out := zooOK(t, args...); !strings.Contains(out, "state: draft") {
 		t.Errorf("zoo %s: %q", strings.Join(args, " "), out)
+	}
+}
+
+// zoo show without a token, of a version its uploader has not had
+// published yet, does not read as if the upload were lost: it says that
+// unpublished versions are shown only with a token, and how (issue 17).
+// With the token it shows the version and its state.
+func TestShowNotPublicYetSaysHowToSeeIt(t *testing.T) {
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	fixture := fixtures.Path(t, "packages", "upsample-onnx")
+	t.Setenv("ZOO_TOKEN", "")
+	out := zooOK(t, "upload", "--server", server, "--token", alice, filepath.Join(fixture, "bioimageio.yaml"), "--draft", "--json")
+	var up struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(out), &up); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	for _, ref := range []string{fmt.Sprintf("%s/%d", up.ID, up.Version), up.ID} {
+		code, msg := zooFail(t, "show", "--server", server, ref)
+		if code != 1 || strings.HasPrefix(msg, "no version") || strings.HasPrefix(msg, "no model") ||
+			!strings.Contains(msg, "not published") || !strings.Contains(msg, "--token") {
+			t.Errorf("zoo show %s without a token: exit %d %q", ref, code, msg)
+		}
+	}
+	if out := zooOK(t, "show", "--server", server, fmt.Sprintf("%s/%d", up.ID, up.Version), "--token", alice); !strings.Contains(out, "state: draft") {
+		t.Errorf("zoo show with the token: %q", out)
 	}
 }
