@@ -715,6 +715,9 @@ type reviewItem struct {
 	Diff     []DiffLine
 	Test     *testReport
 	Warnings []spec.JSONProblem
+	// Same lists the versions holding the same content as V
+	// (repo.Service.SameContent): a re-upload the reviewer should know of.
+	Same []*zoo.Version
 }
 
 func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
@@ -748,6 +751,9 @@ func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		it.Diff = Diff(string(prev), string(cur))
+		if it.Same, err = p.svc.SameContent(ctx, u, v); err != nil {
+			p.log.Warn("review: same-content check failed", "id", v.ModelID, "version", v.Number, "err", err)
+		}
 		if len(v.TestReport) > 0 {
 			var tr testReport
 			if json.Unmarshal(v.TestReport, &tr) == nil {
