@@ -63,12 +63,36 @@ func init() {
 			return h.Routes(), nil
 		},
 		start: func(env *serverEnv) error {
-			if env.seed == "" || !env.serve {
+			if !env.serve {
+				return nil
+			}
+			checkChallenges(env)
+			if env.seed == "" {
 				return nil
 			}
 			return seedChallenge(env)
 		},
 	})
+}
+
+// checkChallenges logs, at start-up, every stored challenge whose data
+// contract (challenge.CheckContract) does not hold — one created before
+// creation checked it — so that its organisers can be told.
+func checkChallenges(env *serverEnv) {
+	svc, err := challengeService(env)
+	if err != nil {
+		return
+	}
+	cs, err := svc.Store.Challenges(env.ctx)
+	if err != nil {
+		env.log.Warn("challenges: cannot check their data", "err", err)
+		return
+	}
+	for _, c := range cs {
+		if err := challenge.CheckContract(c.Files); err != nil {
+			env.log.Warn("challenge data contract broken: tell its organisers", "challenge", c.Slug, "problem", zoo.MessageOf(err))
+		}
+	}
 }
 
 // challengeService is the platform service on env's catalog.
