@@ -101,7 +101,7 @@ Ties: {{.Ties}}. Each participant appears once, with their best submission.</p>
 {{if .Public}}<ul id="public-files">{{range .Public}}<li><a href="/api/v1/challenges/{{$.C.Slug}}/files/{{.}}" download>{{.}}</a></li>{{end}}</ul>{{else}}<p>No other public data.</p>{{end}}
 <h2 id="submit">Submit to phase {{.Phase}}</h2>
 {{if not .PhaseOpen}}<p>Phase {{.Phase}} is not open for submissions now.</p>
-{{else if not .User}}<p><a href="/login?next=/challenges/{{.C.Slug}}%3Fphase%3D{{.Phase}}">Log in</a> to submit: a zip of predictions, or a published model <code>ID/N</code> that zoo runs on the test inputs.</p>
+{{else if not .User}}<p><a href="/login?next=/challenges/{{.C.Slug}}">Log in</a> to submit: a zip of predictions, or a published model <code>ID/N</code> that zoo runs on the test inputs.</p>
 {{else if not .CSRF}}<p>Submit with the API (below): this server has no web sessions.</p>
 {{else}}<form id="submit-form" class="card" method="post" enctype="multipart/form-data" action="/challenges/{{.C.Slug}}/phases/{{.Phase}}/submit">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
