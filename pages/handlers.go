@@ -731,9 +731,13 @@ func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	same, err := p.svc.SameContentEach(ctx, u, vs)
+	if err != nil {
+		p.log.Warn("review: same-content check failed", "err", err)
+	}
 	var items []reviewItem
 	for _, v := range vs {
-		it := reviewItem{V: v}
+		it := reviewItem{V: v, Same: same[v]}
 		cur, err := p.svc.RawDescription(ctx, v)
 		if err != nil {
 			p.fail(w, r, err)
@@ -751,9 +755,6 @@ func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		it.Diff = Diff(string(prev), string(cur))
-		if it.Same, err = p.svc.SameContent(ctx, u, v); err != nil {
-			p.log.Warn("review: same-content check failed", "id", v.ModelID, "version", v.Number, "err", err)
-		}
 		if len(v.TestReport) > 0 {
 			var tr testReport
 			if json.Unmarshal(v.TestReport, &tr) == nil {

@@ -64,21 +64,48 @@ func filesKey(v *zoo.Version) string {
 // (ContentDigest) and that u may see (public ones; unpublished ones only
 // to their uploader, the model's maintainers, reviewers and admins, so
 // nothing leaks), oldest first; versions withdrawn by their uploader are
-// left out. It reads the catalog's version list once and the stored
-// descriptions only of versions with v's files, so its cost grows with
-// the number of versions (one catalog read), not with their sizes.
+// left out. See SameContentEach for its cost.
 func (s *Service) SameContent(ctx context.Context, u *zoo.User, v *zoo.Version) ([]*zoo.Version, error) {
+	m, err := s.SameContentEach(ctx, u, []*zoo.Version{v})
+	return m[v], err
+}
+
+// SameContentEach is SameContent for several versions (a review queue):
+// it reads the catalog's version list once, and the stored descriptions
+// only of versions whose files (all but the description) are those of one
+// of vs, so its cost grows with the number of versions, not with their
+// sizes.
+func (s *Service) SameContentEach(ctx context.Context, u *zoo.User, vs []*zoo.Version) (map[*zoo.Version][]*zoo.Version, error) {
+	out := map[*zoo.Version][]*zoo.Version{}
+	byKey := map[string][]*zoo.Version{}
+	for _, v := range vs {
+		k := filesKey(v)
+		byKey[k] = append(byKey[k], v)
+	}
 	all, err := s.cat.ListVersions(ctx, zoo.VersionFilter{})
 	if err != nil {
 		return nil, err
 	}
-	key := filesKey(v)
-	var want string
-	var out []*zoo.Version
+	digests := map[*zoo.Version]string{}
+	digest := func(v *zoo.Version) (string, error) {
+		if d, ok := digests[v]; ok {
+			return d, nil
+		}
+		desc, err := s.RawDescription(ctx, v)
+		if err != nil {
+			return "", err
+		}
+		d, err := ContentDigest(v, desc)
+		if err != nil {
+			return "", err
+		}
+		digests[v] = d
+		return d, nil
+	}
 	models := map[string]*zoo.Model{}
 	for _, o := range all {
-		if o.ModelID == v.ModelID && o.Number == v.Number || filesKey(o) != key ||
-			o.State == zoo.StateRejected && strings.HasPrefix(o.ReviewComment, withdrawnPrefix) {
+		mine := byKey[filesKey(o)]
+		if len(mine) == 0 || o.State == zoo.StateRejected && strings.HasPrefix(o.ReviewComment, withdrawnPrefix) {
 			continue
 		}
 		if !o.State.Public() {
@@ -93,24 +120,26 @@ func (s *Service) SameContent(ctx context.Context, u *zoo.User, v *zoo.Version) 
 				continue
 			}
 		}
-		if want == "" {
-			d, err := s.RawDescription(ctx, v)
+		got, err := digest(o)
+		if err != nil {
+			continue // a description that no longer reads is nobody's duplicate
+		}
+		for _, v := range mine {
+			if o.ModelID == v.ModelID && o.Number == v.Number {
+				continue
+			}
+			want, err := digest(v)
 			if err != nil {
 				return nil, err
 			}
-			if want, err = ContentDigest(v, d); err != nil {
-				return nil, err
+			if got == want {
+				out[v] = append(out[v], o)
 			}
 		}
-		d, err := s.RawDescription(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		if got, err := ContentDigest(o, d); err == nil && got == want {
-			out = append(out, o)
-		}
 	}
-	slices.SortFunc(out, func(a, b *zoo.Version) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, l := range out {
+		slices.SortFunc(l, func(a, b *zoo.Version) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	}
 	return out, nil
 }
 
