@@ -1,21 +1,23 @@
 // Package challenge is zoo's challenge platform: organisers publish an
 // image-analysis problem with public training data and a hidden test set
 // (inputs and ground truth); participants submit predictions (a zip of
-// files named like the hidden inputs) or a published zoo model ID/N that a
-// worker runs on the hidden inputs; submissions are scored with package
+// files named like the test inputs) or a published zoo model ID/N that a
+// worker runs on the test inputs; submissions are scored with package
 // score and ranked on a leaderboard.
 //
 // # What is hidden, and from whom
 //
 // A challenge stores three kinds of files (File.Kind): "public" (training
-// and validation data, downloadable by anyone), "input" (hidden test
-// inputs) and "truth" (hidden ground truth). Only public files have a
-// route; the contents of input and truth files are read by the scoring job
-// alone and never leave the server (their names are public: predictions
-// are named after them; their sizes and hashes are not shown). The files
-// live in the challenge tables of the catalog database, not in the blob
-// store, so no /files/ or /packages/ route can reach them and zoo gc does
-// not collect them.
+// and validation data), "input" (the test inputs) and "truth" (the
+// hidden ground truth). Public files and test inputs are downloadable by
+// anyone (Downloadable): a participant who submits predictions must be
+// able to compute them, so every input a prediction is named after is
+// published. Ground truths never leave the server: no route serves them,
+// they are read by the scoring job alone, and a challenge whose truth is
+// also given as a downloadable file (the same bytes) is refused at
+// creation (CheckContract). The files live in the challenge tables of
+// the catalog database, not in the blob store, so no /files/ or
+// /packages/ route can reach them and zoo gc does not collect them.
 //
 // A "hidden" leaderboard (Challenge.Leaderboard) shows no scores — neither
 // the leaderboard nor a participant's own scores — to anyone but the
@@ -89,9 +91,43 @@ type EvalArgs struct {
 // File kinds.
 const (
 	Public = "public" // downloadable by anyone
-	Input  = "input"  // hidden test input
-	Truth  = "truth"  // hidden ground truth
+	Input  = "input"  // test input: downloadable by anyone, to be predicted
+	Truth  = "truth"  // hidden ground truth: never served
 )
+
+// Downloadable reports whether files of kind are served to anyone: public
+// files and test inputs, never ground truths.
+func Downloadable(kind string) bool { return kind == Public || kind == Input }
+
+// CheckContract checks a challenge's files (with their SHA256) as a
+// participant meets them: every test input is downloadable under its own
+// name (no public file has the same name, which would be served instead)
+// and no ground truth is downloadable, under any name (no public file or
+// input has a truth's bytes). The error names the files and what to do.
+func CheckContract(files []File) error {
+	const op = "challenge.Create"
+	byName := map[string]File{}
+	for _, f := range files {
+		if !Downloadable(f.Kind) {
+			continue
+		}
+		if o, ok := byName[f.Name]; ok && o.Kind != f.Kind {
+			return zoo.E(op, zoo.Invalid, nil, "%q is given both as public and as an input file: the download link of a name serves one file, so participants could not download the input; rename one", f.Name)
+		}
+		byName[f.Name] = f
+	}
+	for _, t := range files {
+		if t.Kind != Truth {
+			continue
+		}
+		for _, f := range files {
+			if Downloadable(f.Kind) && f.SHA256 == t.SHA256 {
+				return zoo.E(op, zoo.Invalid, nil, "ground truth %q is also given as the %s file %q, which anyone can download; ground truths must stay hidden", t.Name, f.Kind, f.Name)
+			}
+		}
+	}
+	return nil
+}
 
 // Leaderboard visibilities.
 const (

@@ -147,7 +147,7 @@ func refuse(format string, args ...any) error {
 }
 
 // ReadPredictions reads a predictions zip safely and returns one tensor
-// per hidden input (by input name). A prediction is named like its input
+// per test input (by input name). A prediction is named like its input
 // with an .npy, .tif or .tiff extension (img01.tif may be predicted by
 // img01.npy). The zip must hold exactly one prediction per input, at its
 // top level, and nothing else (folder entries and macOS's __MACOSX/ and
@@ -165,7 +165,7 @@ func ReadPredictions(data []byte, inputs []string, shapes map[string][]int, axes
 		return nil, refuse("the submission is not a readable zip file (%v); zip the prediction files (%s) and submit the zip", err, strings.Join(inputs, ", "))
 	}
 	if len(zr.File) > lim.MaxFiles {
-		return nil, zoo.E("challenge.Submit", zoo.TooLarge, nil, "the zip has %d entries; a submission holds one prediction per hidden input (%d) and at most %d entries", len(zr.File), len(inputs), lim.MaxFiles)
+		return nil, zoo.E("challenge.Submit", zoo.TooLarge, nil, "the zip has %d entries; a submission holds one prediction per test input (%d) and at most %d entries", len(zr.File), len(inputs), lim.MaxFiles)
 	}
 	byStem := map[string]string{}
 	for _, in := range inputs {
@@ -182,7 +182,7 @@ func ReadPredictions(data []byte, inputs []string, shapes map[string][]int, axes
 			continue
 		}
 		if err := CheckName(name); err != nil {
-			return nil, refuse("zip entry %s; put the prediction files at the top of the zip, named like the hidden inputs", err)
+			return nil, refuse("zip entry %s; put the prediction files at the top of the zip, named like the test inputs", err)
 		}
 		mode := zf.Mode()
 		switch {
@@ -194,14 +194,14 @@ func ReadPredictions(data []byte, inputs []string, shapes map[string][]int, axes
 			return nil, refuse("zip entry %q uses compression method %d; zip the predictions again with Deflate or without compression", name, zf.Method)
 		}
 		if !imageExt(name) {
-			return nil, refuse("extra file %q: predictions are .npy or .tif/.tiff files named like the hidden inputs (%s)", name, strings.Join(inputs, ", "))
+			return nil, refuse("extra file %q: predictions are .npy or .tif/.tiff files named like the test inputs (%s)", name, strings.Join(inputs, ", "))
 		}
 		in, ok := byStem[Stem(name)]
 		if !ok {
-			return nil, refuse("extra file %q: no hidden input is named %s.*; the hidden inputs are %s", name, Stem(name), strings.Join(inputs, ", "))
+			return nil, refuse("extra file %q: no test input is named %s.*; the test inputs are %s", name, Stem(name), strings.Join(inputs, ", "))
 		}
 		if prev, dup := found[in]; dup {
-			return nil, refuse("two predictions for hidden input %q: %q and %q; keep one", in, prev.Name, name)
+			return nil, refuse("two predictions for test input %q: %q and %q; keep one", in, prev.Name, name)
 		}
 		u, c := zf.UncompressedSize64, zf.CompressedSize64
 		if u > uint64(lim.MaxFileSize) {
@@ -219,7 +219,7 @@ func ReadPredictions(data []byte, inputs []string, shapes map[string][]int, axes
 		}
 	}
 	if len(missing) > 0 {
-		return nil, refuse("missing prediction for hidden input %s", strings.Join(missing, ", "))
+		return nil, refuse("missing prediction for test input %s", strings.Join(missing, ", "))
 	}
 	names := make([]string, 0, len(found))
 	for in := range found {

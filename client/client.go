@@ -55,7 +55,10 @@ func (c *Client) Server() string { return c.base.String() }
 // and the JSON itself (Raw), which may hold more.
 type Version struct {
 	zoo.Version
-	Raw json.RawMessage `json:"-"`
+	// DuplicateOf, in the answer to Upload, lists the versions ("ID/N")
+	// the uploader may see that hold the same content as the upload.
+	DuplicateOf []string        `json:"duplicate_of,omitempty"`
+	Raw         json.RawMessage `json:"-"`
 }
 
 // Ref returns "ID/N".
@@ -120,6 +123,26 @@ func (c *Client) Review(ctx context.Context, id string, n int, action, comment s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return c.version(req, "client.Review")
+}
+
+// Withdraw takes back version n of model id, not yet published, as its
+// uploader or a maintainer: it becomes rejected ("withdrawn by its
+// uploader", with reason if given) and leaves the review queue.
+func (c *Client) Withdraw(ctx context.Context, id string, n int, reason string) (*Version, error) {
+	if err := checkID("client.Withdraw", id); err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, zoo.E("client.Withdraw", zoo.Invalid, nil, "name the version to withdraw as ID/N")
+	}
+	body, _ := json.Marshal(map[string]string{"reason": reason})
+	p := fmt.Sprintf("/api/v1/models/%s/versions/%d/withdraw", url.PathEscape(id), n)
+	req, err := c.request(ctx, http.MethodPost, p, nil, strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.version(req, "client.Withdraw")
 }
 
 // Download is a response body being downloaded. Close it.

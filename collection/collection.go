@@ -775,9 +775,12 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// hostOf is the host name of a base URL, without a port: the instance's
+// display name ("zoo at HOST") must not change with the port it is
+// reached at.
 func hostOf(base string) string {
-	if u, err := url.Parse(base); err == nil && u.Host != "" {
-		return u.Host
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		return strings.ToLower(u.Hostname())
 	}
 	return "localhost"
 }

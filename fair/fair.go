@@ -104,13 +104,14 @@ func (r Record) FileURL(path string) string {
 	return strings.TrimRight(r.Base, "/") + "/files/" + url.PathEscape(r.Version.ModelID) + "/" + strconv.Itoa(r.Version.Number) + "/" + strings.Join(segs, "/")
 }
 
-// publisher is the publishing instance's name.
+// publisher is the publishing instance's name: Publisher, else the host
+// name of Base without its port.
 func (r Record) publisher() string {
 	if p := clean(r.Publisher, MaxShort); p != "" {
 		return p
 	}
-	if u, err := url.Parse(r.Base); err == nil && u.Host != "" {
-		return clean(u.Host, MaxShort)
+	if u, err := url.Parse(r.Base); err == nil && u.Hostname() != "" {
+		return clean(strings.ToLower(u.Hostname()), MaxShort) // no port: a name, not an address
 	}
 	return "zoo"
 }

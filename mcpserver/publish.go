@@ -109,6 +109,11 @@ type StatusOut struct {
 	Next          string            `json:"next" jsonschema:"what happens next, or what to do"`
 }
 
+// versionAPI is the API path of a version.
+func versionAPI(v *zoo.Version) string {
+	return fmt.Sprintf("/api/v1/models/%s/versions/%d", v.ModelID, v.Number)
+}
+
 func statusOut(v *zoo.Version, desc *spec.Model) StatusOut {
 	out := StatusOut{Ref: fmt.Sprintf("%s/%d", v.ModelID, v.Number), Name: v.Name, State: string(v.State), TestStatus: string(v.TestStatus),
 		ReviewComment: v.ReviewComment}
@@ -120,7 +125,7 @@ func statusOut(v *zoo.Version, desc *spec.Model) StatusOut {
 	}
 	switch {
 	case v.State == zoo.StateDraft:
-		out.Next = "a draft only you (and reviewers) see; submit it for review on the web pages or with the API (POST /api/v1/models/" + out.Ref + "/submit)"
+		out.Next = "a draft only you (and reviewers) see; submit it for review on the web pages or with the API (POST " + versionAPI(v) + "/submit)"
 	case v.TestStatus == zoo.TestPending:
 		out.Next = "the reproducibility test is queued; check again with model_status in a minute"
 	case v.State == zoo.StateSubmitted:
@@ -194,7 +199,15 @@ func (ss *session) upload(ctx context.Context, req *mcp.CallToolRequest, in Uplo
 		return nil, StatusOut{}, ss.s.toolError(tool, err)
 	}
 	desc, _ := ss.s.cfg.Repo.Description(ctx, v)
-	return nil, statusOut(v, desc), nil
+	out := statusOut(v, desc)
+	if dups, err := ss.s.cfg.Repo.SameContent(ctx, u, v); err == nil && len(dups) > 0 {
+		refs := make([]string, len(dups))
+		for i, d := range dups {
+			refs[i] = repo.Ref(d)
+		}
+		out.Next = "the same content is already at " + strings.Join(refs, ", ") + "; if this upload was not meant, withdraw it (POST " + versionAPI(v) + "/withdraw, or zoo withdraw " + out.Ref + "). " + out.Next
+	}
+	return nil, out, nil
 }
 
 // invalidError lists a refused package's errors (at most 20) with their
@@ -226,5 +239,13 @@ func (ss *session) status(ctx context.Context, req *mcp.CallToolRequest, in Mode
 		return nil, StatusOut{}, ss.s.toolError("model_status", err)
 	}
 	desc, _ := ss.s.cfg.Repo.Description(ctx, v)
-	return nil, statusOut(v, desc), nil
+	out := statusOut(v, desc)
+	if dups, err := ss.s.cfg.Repo.SameContent(ctx, u, v); err == nil && len(dups) > 0 {
+		refs := make([]string, len(dups))
+		for i, d := range dups {
+			refs[i] = repo.Ref(d)
+		}
+		out.Next = "the same content is already at " + strings.Join(refs, ", ") + "; if this upload was not meant, withdraw it (POST " + versionAPI(v) + "/withdraw, or zoo withdraw " + out.Ref + "). " + out.Next
+	}
+	return nil, out, nil
 }

@@ -357,9 +357,16 @@ func TestUploadAsTokenUser(t *testing.T) {
 	if res.IsError || st.State != "submitted" || st.Ref == "" {
 		t.Fatalf("upload: %s %+v", text(res), st)
 	}
+	first := st.Ref
+	// The same package again: stored, with the duplicate named (issue 17).
+	res = call(t, cs, "upload_model", map[string]any{"package_base64": base64.StdEncoding.EncodeToString(zip.Bytes())}, &st)
+	if id, n, _ := strings.Cut(st.Ref, "/"); res.IsError || !strings.Contains(st.Next, "the same content is already at "+first) ||
+		!strings.Contains(st.Next, "POST /api/v1/models/"+id+"/versions/"+n+"/withdraw") {
+		t.Errorf("re-upload: %s %+v", text(res), st)
+	}
 	// From a local folder, as a draft.
 	res = call(t, cs, "upload_model", map[string]any{"path": fixtures.Path(t, "packages", "unet2d-multi-tensor-onnx"), "draft": true}, &st)
-	if res.IsError || st.State != "draft" {
+	if res.IsError || st.State != "draft" || !strings.Contains(st.Next, "/versions/1/submit") {
 		t.Fatalf("upload path: %s %+v", text(res), st)
 	}
 	// An invalid package: the problems with lines.

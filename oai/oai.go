@@ -46,7 +46,6 @@ import (
 	"encoding/xml"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -67,10 +66,10 @@ type Options struct {
 	// Name is the repositoryName of Identify; "" means "zoo at HOST".
 	Name string
 	// AdminEmails are Identify's adminEmail (the protocol requires one);
-	// empty means "admin@HOST" for a domain name with a dot, else
-	// "admin@localhost.invalid" (RFC 2606's reserved top-level domain:
-	// OAI-PMH.xsd's emailType wants a dotted domain, and an address
-	// under a bare host name or an IP address would not be one).
+	// empty means NoAdminEmail, an address that says it is not set
+	// rather than one guessed from the host (admin@HOST may reach nobody,
+	// or somebody else). zoo serve says at start-up to set
+	// ZOO_ADMIN_EMAIL.
 	AdminEmails []string
 	// Publisher names the instance in the metadata; "" means the host.
 	Publisher string
@@ -179,14 +178,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) base(r *http.Request) string { return web.BaseURL(r, h.opts.Base) }
 
 // hostOf is the host name (no port) of a base URL.
-// defaultAdminEmail is the adminEmail when none is configured (see
-// Options.AdminEmails).
-func defaultAdminEmail(host string) string {
-	if net.ParseIP(host) != nil || !strings.Contains(strings.Trim(host, "."), ".") {
-		return "admin@localhost.invalid"
-	}
-	return "admin@" + host
-}
+// NoAdminEmail is Identify's adminEmail when none is configured: in RFC
+// 2606's reserved top-level domain .invalid, so that it is never
+// delivered, and dotted, as OAI-PMH.xsd's emailType wants.
+const NoAdminEmail = "not-configured@zoo.invalid"
 
 func hostOf(base string) string {
 	u, err := url.Parse(base)
@@ -294,7 +289,7 @@ func (c *call) identify() (*protoError, error) {
 	}
 	emails := c.h.opts.AdminEmails
 	if len(emails) == 0 {
-		emails = []string{defaultAdminEmail(c.host)}
+		emails = []string{NoAdminEmail}
 	}
 	b := &c.body
 	b.WriteString("<Identify>")

@@ -179,8 +179,9 @@ func (b *browserSession) shot(name string) {
 }
 
 // a11yProblems is a small in-page audit: images without alt text, form
-// controls without a label, buttons and links without a name, headings
-// that skip a level, and a missing lang or h1.
+// controls without a label, buttons and links without a name, table
+// columns without a heading, headings that skip a level, and a missing
+// lang or h1.
 const a11yProblems = `(() => {
   const out = [];
   const visible = (el) => el.type !== 'hidden' && !el.closest('[hidden]');
@@ -190,6 +191,9 @@ const a11yProblems = `(() => {
   });
   document.querySelectorAll('button, a[href]').forEach((b) => {
     if (visible(b) && !(b.textContent.trim() || b.getAttribute('aria-label'))) out.push('unnamed ' + b.tagName + ' ' + b.outerHTML.slice(0, 80));
+  });
+  document.querySelectorAll('th').forEach((th) => {
+    if (!th.closest('[hidden]') && !(th.textContent.trim() || th.getAttribute('aria-label'))) out.push('table column without a heading: ' + th.outerHTML.slice(0, 80));
   });
   let last = 0;
   document.querySelectorAll('main h1, main h2, main h3, main h4, main h5, main h6').forEach((h) => {

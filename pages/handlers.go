@@ -715,6 +715,9 @@ type reviewItem struct {
 	Diff     []DiffLine
 	Test     *testReport
 	Warnings []spec.JSONProblem
+	// Same lists the versions holding the same content as V
+	// (repo.Service.SameContent): a re-upload the reviewer should know of.
+	Same []*zoo.Version
 }
 
 func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
@@ -728,9 +731,13 @@ func (p *Pages) review(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
+	same, err := p.svc.SameContentEach(ctx, u, vs)
+	if err != nil {
+		p.log.Warn("review: same-content check failed", "err", err)
+	}
 	var items []reviewItem
 	for _, v := range vs {
-		it := reviewItem{V: v}
+		it := reviewItem{V: v, Same: same[v]}
 		cur, err := p.svc.RawDescription(ctx, v)
 		if err != nil {
 			p.fail(w, r, err)

@@ -53,7 +53,26 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			"id", v.ModelID, "version", v.Number, "err", err)
 	}
 	w.Header().Set("Location", versionPath(v))
-	writeJSON(w, http.StatusCreated, versionOut(v))
+	out := UploadResult{Version: versionOut(v)}
+	dups, err := s.svc.SameContent(r.Context(), userOf(r), v)
+	if err != nil {
+		// The upload stands; only the warning is lost.
+		s.log.Warn("upload: same-content check failed", "request_id", requestID(r.Context()), "id", v.ModelID, "version", v.Number, "err", err)
+	}
+	for _, d := range dups {
+		out.DuplicateOf = append(out.DuplicateOf, repo.Ref(d))
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// UploadResult is the body of a 201 answer to an upload: the new version,
+// and, when versions the uploader may see hold the same content
+// (repo.Service.SameContent), their refs "ID/N" in duplicate_of (absent
+// otherwise). The upload stands either way; the uploader may withdraw it
+// (POST …/withdraw).
+type UploadResult struct {
+	*zoo.Version
+	DuplicateOf []string `json:"duplicate_of,omitempty"`
 }
 
 func versionPath(v *zoo.Version) string {
@@ -207,6 +226,29 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.svc.Submit(r.Context(), userOf(r), id, n)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, versionOut(v))
+}
+
+// WithdrawRequest is the (optional) body of POST …/withdraw.
+type WithdrawRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (s *server) withdraw(w http.ResponseWriter, r *http.Request) {
+	id, n, ok := s.target(w, r)
+	if !ok {
+		return
+	}
+	var req WithdrawRequest
+	if err := s.decode(w, r, &req, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.svc.Withdraw(r.Context(), userOf(r), id, n, req.Reason)
 	if err != nil {
 		s.fail(w, r, err)
 		return

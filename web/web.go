@@ -14,6 +14,7 @@
 //	POST /api/v1/models/{id}/versions/{n}/review   {"action": "accept"|"request-changes"|"reject", "comment"}
 //	POST /api/v1/models/{id}/versions/{n}/submit   draft → submitted
 //	POST /api/v1/models/{id}/versions/{n}/retire   {"reason"}
+//	POST /api/v1/models/{id}/versions/{n}/withdraw {"reason"} (optional): its uploader takes back an unpublished version
 //	GET  /api/v1/review-queue                      submitted versions (reviewers)
 //	GET  /files/{id}/{n}/{path...}                 one file of a version ({n} may be "latest"); also HEAD
 //	GET  /files/{id}/{path...}                     one file of the latest published version (see server.file); also HEAD
@@ -293,6 +294,7 @@ func (s *server) routes() []route {
 		api("POST /api/v1/models/{id}/versions/{n}/review", s.review),
 		api("POST /api/v1/models/{id}/versions/{n}/submit", s.submit),
 		api("POST /api/v1/models/{id}/versions/{n}/retire", s.retire),
+		api("POST /api/v1/models/{id}/versions/{n}/withdraw", s.withdraw),
 		api("GET /api/v1/review-queue", s.reviewQueue),
 		api("GET /files/{id}/{n}/{path...}", s.file),
 		api("GET /files/{id}/{file}", s.file), // deeper paths reach {n}/{path...}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"io"
 	"mime"
 	"net/http"
@@ -31,6 +32,10 @@ type Handler struct {
 	// CSRF gives the session's CSRF token that the pages' forms send
 	// (nil: the forms carry none, and web refuses them from sessions).
 	CSRF interface{ CSRFToken(*http.Request) string }
+	// Frame, if set, writes a page's main content inside the site's
+	// layout (header, search, sign-in links: package pages' Frame.Render)
+	// with status and title; nil frames the pages in a bare layout.
+	Frame func(w http.ResponseWriter, r *http.Request, status int, title string, main template.HTML)
 }
 
 func (h *Handler) maxChallenge() int64 {
@@ -89,6 +94,7 @@ func (h *Handler) Routes() []web.Route {
 		r("GET /challenges", h.pageList, ""),
 		r("GET /challenges/{slug}", h.pageChallenge, ""),
 		r("GET /challenges/{slug}/submissions/{id}", h.pageSubmission, ""),
+		r("POST /challenges/{slug}/phases/{phase}/submit", h.pageSubmit, ""),
 		r("POST /challenges/{slug}/submissions/{id}/withdraw", h.pageAction("withdraw"), ""),
 		r("POST /challenges/{slug}/submissions/{id}/disqualify", h.pageAction("disqualify"), ""),
 		r("POST /challenges/{slug}/submissions/{id}/reinstate", h.pageAction("reinstate"), ""),

@@ -2,13 +2,14 @@
 // rules): Service creates challenges, takes submissions within the
 // phases' limits, evaluates them (the "challenge-eval" job: predictions
 // scored with package score, or a published model run with package runner
-// on the hidden inputs inside the worker) and decides who sees what;
+// on the test inputs inside the worker) and decides who sees what;
 // Handler serves the JSON API under /api/v1/challenges (each route with
 // its OpenAPI operation), the leaderboard exports (CSV, JSON) and the
 // server-rendered pages under /challenges, which draw their plots as
-// inline SVG and set their own Content-Security-Policy (the pages package's stylesheet
-// /static/style.css is linked when served; a small inline style, allowed by
-// its hash, keeps the pages readable without it).
+// inline SVG. Handler.Frame puts them in the site's layout (package
+// pages' Frame: header, search, sign-in links, its CSP and stylesheet);
+// without it they get a bare layout with their own Content-Security-Policy
+// (a small inline style, allowed by its hash, keeps them readable).
 //
 // Routes (Handler.Routes lists them with their methods):
 //
@@ -16,7 +17,7 @@
 //	POST   /api/v1/challenges                                     create (reviewers, admins)
 //	GET    /api/v1/challenges/{slug}                              one challenge (organisers: with its "changes")
 //	PATCH  /api/v1/challenges/{slug}                              edit (organisers): title, description, metrics, phases' dates and limits
-//	GET    /api/v1/challenges/{slug}/files/{name}                 a public file
+//	GET    /api/v1/challenges/{slug}/files/{name}                 a public file or test input (never a ground truth)
 //	POST   /api/v1/challenges/{slug}/phases/{phase}/submissions   submit
 //	GET    /api/v1/challenges/{slug}/submissions                  the caller's submissions (organisers: all)
 //	GET    /api/v1/challenges/{slug}/submissions/{id}             one submission
@@ -25,6 +26,7 @@
 //	POST   /api/v1/challenges/{slug}/submissions/{id}/reinstate   (organisers)
 //	GET    /api/v1/challenges/{slug}/phases/{phase}/leaderboard[.csv]
 //	GET    /challenges, /challenges/{slug}, /challenges/{slug}/submissions/{id}
+//	POST   /challenges/{slug}/phases/{phase}/submit                the challenge page's submit form (multipart: predictions or model)
 //	POST   /challenges/{slug}/submissions/{id}/{withdraw,disqualify,reinstate}  the submission page's forms
 //
 // A withdrawn submission is kept for the record and never ranked; its slot

@@ -25,7 +25,7 @@ const maxTitle = 300
 // out (or null) keeps its value. Phases are matched by name and only the
 // fields given change; a phase cannot be added, removed or renamed here.
 // Metrics, when given, replace the list (refused once the challenge has a
-// submission). Files — public data, hidden inputs and ground truth —,
+// submission). Files — public data, test inputs and ground truth —,
 // the slug, organisers, leaderboard and ranking cannot be changed.
 type Patch struct {
 	Title       *string            `json:"title,omitempty"`
@@ -62,7 +62,7 @@ func ParsePatch(b []byte) (*Patch, error) {
 		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 			switch strings.Trim(f, `"`) {
 			case "files", "public", "input", "truth", "hidden":
-				return nil, zoo.E(op, zoo.Invalid, nil, "the challenge's files (public data, hidden inputs and ground truth) cannot be changed by an edit")
+				return nil, zoo.E(op, zoo.Invalid, nil, "the challenge's files (public data, test inputs and ground truth) cannot be changed by an edit")
 			}
 			return nil, zoo.E(op, zoo.Invalid, nil, "unknown field %s; an edit may change title, description, metrics and phases [{name, opens_at, closes_at, per_day, total}]", f)
 		}

@@ -157,3 +157,94 @@ func (h *Handler) pageAction(action string) http.HandlerFunc {
 		http.Redirect(w, r, "/challenges/"+slug+"/submissions/"+r.PathValue("id"), http.StatusSeeOther)
 	}
 }
+
+// maxModelField bounds the submit form's "model" field (ID/N).
+const maxModelField = 256
+
+// pageSubmit serves the challenge page's submit form (POST, multipart,
+// the session's CSRF token checked by web before this runs): field
+// "predictions" (a zip, at most Limits.MaxSubmission bytes) or "model"
+// (ID/N), read part by part without buffering more than the zip. It
+// answers 303 to the new submission's page, or a page saying why the
+// submission was refused (not recorded, not counted).
+func (h *Handler) pageSubmit(w http.ResponseWriter, r *http.Request) {
+	const op = "challenge.Submit"
+	slug, phase := r.PathValue("slug"), r.PathValue("phase")
+	refuse := func(err error) {
+		status := http.StatusBadRequest
+		switch zoo.KindOf(err) {
+		case zoo.Unauthorized:
+			status = http.StatusUnauthorized
+		case zoo.Forbidden:
+			status = http.StatusForbidden
+		case zoo.NotFound:
+			status = http.StatusNotFound
+		case zoo.Conflict:
+			status = http.StatusConflict
+		case zoo.TooLarge:
+			status = http.StatusRequestEntityTooLarge
+		case zoo.Internal, zoo.Unavailable:
+			web.Fail(w, r, err)
+			return
+		}
+		h.render(w, r, status, "refused", "Submission not accepted", map[string]any{"Slug": slug, "Message": zoo.MessageOf(err)})
+	}
+	u := web.UserOf(r)
+	if u == nil {
+		refuse(zoo.E(op, zoo.Unauthorized, nil, "log in to submit"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxSubmission()+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		refuse(zoo.E(op, zoo.Invalid, err, "send the form as multipart/form-data"))
+		return
+	}
+	var zipData []byte
+	var model string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			refuse(bodyErr(op, err, h.maxSubmission()))
+			return
+		}
+		switch p.FormName() {
+		case "predictions":
+			b, err := io.ReadAll(io.LimitReader(p, h.maxSubmission()+1))
+			if err != nil {
+				refuse(bodyErr(op, err, h.maxSubmission()))
+				return
+			}
+			if int64(len(b)) > h.maxSubmission() {
+				refuse(zoo.E(op, zoo.TooLarge, nil, "the zip is larger than %d bytes, the most a submission may have", h.maxSubmission()))
+				return
+			}
+			zipData = b
+		case "model":
+			b, err := io.ReadAll(io.LimitReader(p, maxModelField+1))
+			if err != nil || len(b) > maxModelField {
+				refuse(zoo.E(op, zoo.Invalid, err, "the model field is not ID/N"))
+				return
+			}
+			model = strings.TrimSpace(string(b))
+		}
+		p.Close()
+	}
+	switch {
+	case len(zipData) > 0 && model != "":
+		refuse(zoo.E(op, zoo.Invalid, nil, "give either a predictions zip or a model ID/N, not both"))
+		return
+	case len(zipData) == 0 && model == "":
+		refuse(zoo.E(op, zoo.Invalid, nil, "choose a predictions zip, or give a published model as ID/N"))
+		return
+	}
+	sub, err := h.Svc.Submit(r.Context(), u, slug, phase, zipData, model)
+	if err != nil {
+		refuse(err)
+		return
+	}
+	http.Redirect(w, r, "/challenges/"+slug+"/submissions/"+itoa(sub.ID), http.StatusSeeOther)
+}

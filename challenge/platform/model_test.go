@@ -21,7 +21,7 @@ import (
 )
 
 // TestModelSubmission publishes the nuclei example model and submits it:
-// the worker runs it on the hidden input, whose ground truth is the
+// the worker runs it on the test input, whose ground truth is the
 // package's own test output, so the score must be near perfect; an
 // unpublished version is refused.
 func TestModelSubmission(t *testing.T) {

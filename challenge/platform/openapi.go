@@ -20,11 +20,11 @@ const docCreate = `{"tags": ["challenges"], "operationId": "createChallenge", "s
 const docGet = `{"tags": ["challenges"], "operationId": "getChallenge", "summary": "One challenge", "parameters": [` + slugP + `],
  "responses": {"200": {"description": "The challenge", ` + jsonResp + `}, ` + errs + `}}`
 
-const docFile = `{"tags": ["challenges"], "operationId": "getChallengeFile", "summary": "A public file of a challenge (hidden inputs and ground truth are never served: 404)",
+const docFile = `{"tags": ["challenges"], "operationId": "getChallengeFile", "summary": "A public file or test input of a challenge (ground truths are never served: 404)",
  "parameters": [` + slugP + `, {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
  "responses": {"200": {"$ref": "#/components/responses/Blob"}, ` + errs + `}}`
 
-const docSubmit = `{"tags": ["challenges"], "operationId": "submitToChallenge", "summary": "Submit predictions (a zip of files named like the hidden inputs, .npy or .tif) or a published model",
+const docSubmit = `{"tags": ["challenges"], "operationId": "submitToChallenge", "summary": "Submit predictions (a zip of files named like the test inputs, .npy or .tif) or a published model",
  "description": "An invalid zip (missing or extra files, wrong shapes, NaN or infinity, unreadable files, unsafe entries) is refused with 400 naming the file and why, and does not count against the limits. Over the limit per day or in total: 409.",
  "security": [{"bearer": []}], "parameters": [` + slugP + `, ` + phaseP + `],
  "requestBody": {"required": true, "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}, "application/json": {"schema": {"type": "object", "properties": {"model": {"type": "string", "example": "affable-shark/1"}}}}}},
@@ -50,7 +50,7 @@ const docLeaderboardCSV = `{"tags": ["challenges"], "operationId": "getLeaderboa
 const idP = `{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "the submission's id"}`
 
 const docPatch = `{"tags": ["challenges"], "operationId": "updateChallenge", "summary": "Edit a challenge (its creator, named organisers and admins)",
- "description": "JSON merge-patch: only the fields sent change. title, description (markdown), metrics (replaces the list; 409 once the challenge has any submission) and phases [{name, opens_at, closes_at, per_day, total}] matched by name, only the given fields changing. A phase must close after it opens; limits are at least 1. Lowering a limit keeps the submissions already made and only refuses new ones. Files (public data, hidden inputs, ground truth) cannot be changed: unknown fields are 400. Every edit is recorded (who, when, which fields) in the challenge's changes, shown to organisers.",
+ "description": "JSON merge-patch: only the fields sent change. title, description (markdown), metrics (replaces the list; 409 once the challenge has any submission) and phases [{name, opens_at, closes_at, per_day, total}] matched by name, only the given fields changing. A phase must close after it opens; limits are at least 1. Lowering a limit keeps the submissions already made and only refuses new ones. Files (public data, test inputs, ground truth) cannot be changed: unknown fields are 400. Every edit is recorded (who, when, which fields) in the challenge's changes, shown to organisers.",
  "security": [{"bearer": []}], "parameters": [` + slugP + `],
  "requestBody": {"required": true, "content": {"application/merge-patch+json": {"schema": {"type": "object", "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "metrics": {"type": "array", "items": {"type": "object"}}, "phases": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"}, "per_day": {"type": "integer", "minimum": 1}, "total": {"type": "integer", "minimum": 1}}, "required": ["name"]}}}, "additionalProperties": false}}}},
  "responses": {"200": {"description": "The challenge with its changes", ` + jsonResp + `}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}, "409": {"$ref": "#/components/responses/Conflict"}, "413": {"$ref": "#/components/responses/TooLarge"}, ` + errs + `}}`

@@ -204,9 +204,9 @@ func testCreateRefusals(t *testing.T, e *env) {
 	// An input without its truth, and a truth without its input.
 	files := append([]NewFile(nil), e.files...)
 	files = append(files, NewFile{Kind: challenge.Input, Name: "img03.npy", Data: files[0].Data})
-	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), files), zoo.Invalid, `hidden input "img03.npy" has no ground truth`)
+	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), files), zoo.Invalid, `test input "img03.npy" has no ground truth`)
 	files = append(append([]NewFile(nil), e.files...), NewFile{Kind: challenge.Truth, Name: "img09.npy", Data: e.files[1].Data})
-	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), files), zoo.Invalid, `ground truth "img09.npy" has no hidden input`)
+	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), files), zoo.Invalid, `ground truth "img09.npy" has no test input`)
 	files = append(append([]NewFile(nil), e.files...), NewFile{Kind: challenge.Public, Name: "../x", Data: []byte("x")})
 	want(t, e.svc.Create(ctx, e.org, e.challenge("demo", "public"), files), zoo.Invalid, "plain file name")
 

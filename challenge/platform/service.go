@@ -40,7 +40,7 @@ type Service struct {
 	// runs them in this process. zoo serve and worker run them in a bounded
 	// child process (package modelhost).
 	Open func(m *spec.Model, src *spec.Source, format string, threads int) (runner.Model, error)
-	// ModelTimeout bounds a model submission's run on all hidden inputs
+	// ModelTimeout bounds a model submission's run on all test inputs
 	// (default 30 minutes); a model that takes longer fails.
 	ModelTimeout time.Duration
 }
@@ -64,8 +64,10 @@ type NewFile struct {
 }
 
 // Create checks and stores a new challenge. u must be a reviewer or an
-// admin. Hidden inputs and ground truths pair by name without extension
-// (img01.tif ↔ img01.npy): every input needs exactly one truth.
+// admin. Test inputs and ground truths pair by name without extension
+// (img01.tif ↔ img01.npy): every input needs exactly one truth. The data
+// contract (challenge.CheckContract) must hold: every input downloadable,
+// no truth.
 func (s *Service) Create(ctx context.Context, u *zoo.User, c *challenge.Challenge, files []NewFile) error {
 	const op = "challenge.Create"
 	if u == nil {
@@ -163,22 +165,25 @@ func (s *Service) Create(ctx context.Context, u *zoo.User, c *challenge.Challeng
 		data = append(data, f.Data)
 	}
 	if len(inputs) == 0 {
-		return bad("a challenge needs hidden test inputs (kind input) and their ground truths (kind truth)")
+		return bad("a challenge needs test inputs (kind input) and their ground truths (kind truth)")
 	}
 	inStems := map[string]bool{}
 	for _, in := range inputs {
 		if inStems[challenge.Stem(in)] {
-			return bad("two hidden inputs are named %s.*; predictions are named after inputs without extension, so each name must be unique", challenge.Stem(in))
+			return bad("two test inputs are named %s.*; predictions are named after inputs without extension, so each name must be unique", challenge.Stem(in))
 		}
 		inStems[challenge.Stem(in)] = true
 		if _, ok := truths[challenge.Stem(in)]; !ok {
-			return bad("hidden input %q has no ground truth: add a truth file named %s.npy or %s.tif", in, challenge.Stem(in), challenge.Stem(in))
+			return bad("test input %q has no ground truth: add a truth file named %s.npy or %s.tif", in, challenge.Stem(in), challenge.Stem(in))
 		}
 	}
 	for st, name := range truths {
 		if !inStems[st] {
-			return bad("ground truth %q has no hidden input named %s.*", name, st)
+			return bad("ground truth %q has no test input named %s.*", name, st)
 		}
+	}
+	if err := challenge.CheckContract(c.Files); err != nil {
+		return err
 	}
 	c.CreatedBy = u.ID
 	c.CreatedAt = s.now()
@@ -236,9 +241,9 @@ func checkMetrics(op string, metrics []challenge.Metric) error {
 	return nil
 }
 
-// Get returns the challenge with slug as u may see it: hidden files are
-// listed by name only, and only input names (what predictions are named
-// after) are listed to non-organisers.
+// Get returns the challenge with slug as u may see it: public files and
+// test inputs with their sizes and hashes; ground truths by name only,
+// and only to organisers.
 func (s *Service) Get(ctx context.Context, u *zoo.User, slug string) (*challenge.Challenge, error) {
 	c, err := s.Store.Challenge(ctx, slug)
 	if err != nil {
@@ -262,9 +267,9 @@ func view(c *challenge.Challenge, u *zoo.User) *challenge.Challenge {
 	}
 	for _, f := range c.Files {
 		switch {
-		case f.Kind == challenge.Public:
-		case f.Kind == challenge.Input || org:
-			f.Size, f.SHA256 = 0, ""
+		case challenge.Downloadable(f.Kind):
+		case org:
+			f.Size, f.SHA256 = 0, "" // a ground truth: its name, to its organisers
 		default:
 			continue
 		}
@@ -285,19 +290,20 @@ func (s *Service) List(ctx context.Context, u *zoo.User) ([]*challenge.Challenge
 	return cs, nil
 }
 
-// PublicFile returns a public file of a challenge. Hidden files are
-// NotFound, exactly like files that do not exist.
+// PublicFile returns a downloadable file of a challenge (a public file or
+// a test input, challenge.Downloadable). Ground truths are NotFound,
+// exactly like files that do not exist.
 func (s *Service) PublicFile(ctx context.Context, slug, name string) ([]byte, error) {
 	c, err := s.Store.Challenge(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range c.Files {
-		if f.Kind == challenge.Public && f.Name == name {
-			return s.Store.FileData(ctx, c.ID, challenge.Public, name)
+		if challenge.Downloadable(f.Kind) && f.Name == name {
+			return s.Store.FileData(ctx, c.ID, f.Kind, name)
 		}
 	}
-	return nil, zoo.E("challenge.File", zoo.NotFound, nil, "challenge %s has no public file %q", slug, name)
+	return nil, zoo.E("challenge.File", zoo.NotFound, nil, "challenge %s has no downloadable file %q", slug, name)
 }
 
 // Submit records a submission of u to a phase: predictions (a zip) or
@@ -431,7 +437,7 @@ func (s *Service) Evaluate(ctx context.Context, id int64) error {
 		mctx, cancel := context.WithTimeout(ctx, limit)
 		preds, err = s.runModel(mctx, c, sub, truths)
 		if ctx.Err() == nil && mctx.Err() != nil {
-			err = &failure{fmt.Sprintf("the model ran longer than the limit of %s on the hidden inputs", limit)}
+			err = &failure{fmt.Sprintf("the model ran longer than the limit of %s on the test inputs", limit)}
 		}
 		cancel()
 	default:
@@ -481,7 +487,7 @@ func scoreAll(c *challenge.Challenge, sub *challenge.Submission, truths, preds m
 	return nil
 }
 
-// runModel runs a published model on every hidden input and returns its
+// runModel runs a published model on every test input and returns its
 // first output per input, fitted to the ground truth's shape.
 func (s *Service) runModel(ctx context.Context, c *challenge.Challenge, sub *challenge.Submission, truths map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	id, n, err := ParseModelRef(sub.Model)
@@ -530,11 +536,11 @@ func (s *Service) runModel(ctx context.Context, c *challenge.Challenge, sub *cha
 		img, err := runner.ReadImage(path)
 		os.Remove(path)
 		if err != nil {
-			return nil, zoo.E("challenge.Evaluate", zoo.Internal, err, "hidden input %s", in)
+			return nil, zoo.E("challenge.Evaluate", zoo.Internal, err, "test input %s", in)
 		}
 		x, err := runner.ToInput(img, &m.Inputs[0], nil)
 		if err != nil {
-			return nil, &failure{fmt.Sprintf("hidden input %s does not fit the model's input: %s", in, zoo.MessageOf(err))}
+			return nil, &failure{fmt.Sprintf("test input %s does not fit the model's input: %s", in, zoo.MessageOf(err))}
 		}
 		sample := runner.Sample{m.Inputs[0].ID: x}
 		if err := pred.UseDatasetStats([]runner.Sample{sample}); err != nil {
@@ -545,16 +551,16 @@ func (s *Service) runModel(ctx context.Context, c *challenge.Challenge, sub *cha
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &failure{fmt.Sprintf("the model failed on hidden input %s: %s", in, zoo.MessageOf(err))}
+			return nil, &failure{fmt.Sprintf("the model failed on test input %s: %s", in, zoo.MessageOf(err))}
 		}
 		y := res[m.Outputs[0].ID]
 		t := truths[in]
 		fy, err := challenge.FitShape(y, t.Shape, t.Axes)
 		if err != nil {
-			return nil, &failure{fmt.Sprintf("the model's output %s for hidden input %s %s", m.Outputs[0].ID, in, err)}
+			return nil, &failure{fmt.Sprintf("the model's output %s for test input %s %s", m.Outputs[0].ID, in, err)}
 		}
 		if where := challenge.NonFinite(fy); where != "" {
-			return nil, &failure{fmt.Sprintf("the model's output for hidden input %s holds NaN or infinity (%s)", in, where)}
+			return nil, &failure{fmt.Sprintf("the model's output for test input %s holds NaN or infinity (%s)", in, where)}
 		}
 		out[in] = fy
 	}

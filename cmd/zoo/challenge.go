@@ -169,7 +169,7 @@ extension); --public files are downloadable by anyone. Flags repeat.
 	rf.register(cmd)
 	cmd.Flags().StringVar(&spec, "spec", "", "the challenge as JSON")
 	cmd.Flags().StringArrayVar(&public, "public", nil, "a public file (repeat)")
-	cmd.Flags().StringArrayVar(&inputs, "input", nil, "a hidden test input (repeat)")
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "a test input (repeat)")
 	cmd.Flags().StringArrayVar(&truths, "truth", nil, "a hidden ground truth (repeat)")
 	return cmd
 }
@@ -182,9 +182,9 @@ func newChallengeSubmitCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit SLUG PHASE (PREDICTIONS.zip | FOLDER | --model ID/N) [--wait 2m] [--json]",
 		Short: "Submit predictions or a published model to a challenge",
-		Long: `submit sends predictions — a zip holding one .npy or .tif per hidden input,
+		Long: `submit sends predictions — a zip holding one .npy or .tif per test input,
 named like it, or a folder of such files, zipped for you — or a published
-model ID/N that the server runs on the hidden inputs. An invalid submission
+model ID/N that the server runs on the test inputs. An invalid submission
 is refused at once with the file and the reason, and does not count against
 the limits. With --wait, submit waits for the score and prints it (scores of
 a hidden leaderboard stay hidden until the phase closes).

@@ -61,7 +61,7 @@ func TestSeededChallenge(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "img01.npy"), body, 0o644)
 	code, msg := zooFail(t, "challenge", "submit", "--server", server, "--token", dave, "nuclei-demo", "final", dir)
-	if code != 1 || !strings.Contains(msg, `missing prediction for hidden input "img02.npy"`) {
+	if code != 1 || !strings.Contains(msg, `missing prediction for test input "img02.npy"`) {
 		t.Errorf("a folder without img02.npy: exit %d, %s", code, msg)
 	}
 	os.WriteFile(filepath.Join(dir, "img02.npy"), body, 0o644)

@@ -13,6 +13,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/challenge"
 	"github.com/zoo-bioimage/zoo/challenge/platform"
+	"github.com/zoo-bioimage/zoo/pages"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/score"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -47,18 +48,51 @@ func init() {
 				return nil, nil // a catalog without challenge storage: no routes
 			}
 			h := &platform.Handler{Svc: svc}
+			var csrf pages.CSRF
 			if m := sessionManager(env); m != nil {
-				h.CSRF = m // the submission page's forms
+				h.CSRF = m // the pages' forms
+				csrf = m
 			}
+			// The challenge pages in the site's layout (header, search,
+			// sign-in links), like every other page.
+			frame, err := pages.NewFrame(csrf)
+			if err != nil {
+				return nil, err
+			}
+			h.Frame = frame.Render
 			return h.Routes(), nil
 		},
 		start: func(env *serverEnv) error {
-			if env.seed == "" || !env.serve {
+			if !env.serve {
+				return nil
+			}
+			checkChallenges(env)
+			if env.seed == "" {
 				return nil
 			}
 			return seedChallenge(env)
 		},
 	})
+}
+
+// checkChallenges logs, at start-up, every stored challenge whose data
+// contract (challenge.CheckContract) does not hold — one created before
+// creation checked it — so that its organisers can be told.
+func checkChallenges(env *serverEnv) {
+	svc, err := challengeService(env)
+	if err != nil {
+		return
+	}
+	cs, err := svc.Store.Challenges(env.ctx)
+	if err != nil {
+		env.log.Warn("challenges: cannot check their data", "err", err)
+		return
+	}
+	for _, c := range cs {
+		if err := challenge.CheckContract(c.Files); err != nil {
+			env.log.Warn("challenge data contract broken: tell its organisers", "challenge", c.Slug, "problem", zoo.MessageOf(err))
+		}
+	}
 }
 
 // challengeService is the platform service on env's catalog.
@@ -85,7 +119,7 @@ const seedChallengeSlug = "nuclei-demo"
 // nucleus-segmentation challenge on simulated images whose ground truth is
 // known by construction (challenge.SimulateNuclei) — independent of every
 // model, as a real challenge's annotations are: one public training pair,
-// two hidden test images. Seeded participants submit two classical
+// two test images (inputs published, ground truth hidden). Seeded participants submit two classical
 // baselines computed from the inputs alone, and the seeded nuclei model
 // (when the seed folder has it) is submitted too, all scored here before
 // the server listens, so the leaderboard is live at once.
@@ -122,8 +156,8 @@ func seedChallenge(env *serverEnv) error {
 			"The images are simulated — nuclei drawn as textured ellipses, blurred by the microscope's point-spread function, under uneven illumination and noise — " +
 			"so their ground truth is known exactly and no submitted model has seen it.\n\n" +
 			"- Public data: one training pair, `train_input_01.npy` and its target `train_truth_01.npy`.\n" +
-			"- Hidden test inputs: `img01.npy` and `img02.npy` (shape 1×1×512×512, float32). Their ground truth stays on the server.\n\n" +
-			"Submit a zip with `img01.npy` and `img02.npy` (or `.tif`), or a published model `ID/N`.",
+			"- Test inputs: `img01.npy` and `img02.npy` (shape 1×1×512×512, float32), linked under Data below. Their ground truth stays on the server.\n\n" +
+			"Download the test inputs, predict them (e.g. `zoo predict --model MODEL --input INPUTS --output PREDICTIONS`), and submit a zip with `img01.npy` and `img02.npy` (or `.tif`) with the form below; or submit a published model `ID/N`, which zoo runs on the test inputs.",
 		Leaderboard: challenge.LeaderboardPublic,
 		Ranking:     challenge.RankMeanRank,
 		Metrics:     []challenge.Metric{{Name: score.MetricPSNR, DataRange: 1}, {Name: score.MetricSSIM, DataRange: 1}},

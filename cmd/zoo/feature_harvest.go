@@ -11,8 +11,9 @@ package main
 //
 // Configuration (environment, all optional): ZOO_PUBLIC_URL, the public
 // base URL used in identifiers and links (default: each request's host);
-// ZOO_ADMIN_EMAIL, comma-separated adminEmail of OAI-PMH Identify (default
-// admin@HOST, or admin@localhost.invalid on a host without a dotted name); ZOO_OAI_KEY, the key signing resumption tokens, the same on
+// ZOO_ADMIN_EMAIL, comma-separated adminEmail of OAI-PMH Identify, the
+// contact harvesters write to (unset: oai.NoAdminEmail, and start-up says
+// to set it); ZOO_OAI_KEY, the key signing resumption tokens, the same on
 // every replica (default: derived from the host, see oai.Options.Key).
 
 import (
@@ -39,6 +40,9 @@ func init() {
 				if e = strings.TrimSpace(e); e != "" {
 					oopts.AdminEmails = append(oopts.AdminEmails, e)
 				}
+			}
+			if len(oopts.AdminEmails) == 0 && env.serve {
+				env.log.Warn("ZOO_ADMIN_EMAIL is not set: OAI-PMH harvesters get no contact for this instance (adminEmail " + oai.NoAdminEmail + "); set ZOO_ADMIN_EMAIL=you@your.org (comma-separated for several)")
 			}
 			if s, ok := env.st.cat.(doi.Store); ok {
 				oopts.DOI = func(ctx context.Context, v *zoo.Version) string {

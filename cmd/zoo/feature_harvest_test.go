@@ -106,3 +106,70 @@ func TestHarvestRoutes(t *testing.T) {
 		t.Errorf("OpenAPI lacks the hub routes: %d", code)
 	}
 }
+
+// An instance without ZOO_PUBLIC_URL and ZOO_ADMIN_EMAIL, reached at
+// 127.0.0.1:PORT (make run): its display name never carries the port
+// (collection, OAI-PMH, feed, the DataCite publisher), the OAI-PMH contact
+// is no invented address at the request's host, and start-up says which
+// setting is missing (issue 17).
+func TestInstanceNameAndContactWithoutSettings(t *testing.T) {
+	t.Setenv(doi.EnvPublicURL, "")
+	t.Setenv("ZOO_ADMIN_EMAIL", "")
+	ctx := context.Background()
+	st, err := openStorage(ctx, storageFlags{data: t.TempDir()}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs bytes.Buffer
+	_, env, err := serveOnly(ctx, st, slog.New(slog.NewTextHandler(&logs, nil)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := st.cat.CreateUser(ctx, "alice", zoo.RoleContributor)
+	rita, _ := st.cat.CreateUser(ctx, "rita", zoo.RoleReviewer)
+	pkg, _, err := bundle.Build(fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx"), bundle.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipBuf bytes.Buffer
+	bundle.Write(&zipBuf, pkg)
+	pkg.Close()
+	v, err := env.svc.Upload(ctx, alice, &zipBuf, repo.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.cat.SetTestResult(ctx, v.ModelID, 1, zoo.TestPassed, json.RawMessage(`{"status":"passed"}`))
+	if _, err := env.svc.Review(ctx, rita, v.ModelID, 1, "accept", ""); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := webOptions(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(env.svc, opts))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+	for _, p := range []string{"/collection.json", "/oai?verb=Identify", "/feed.atom",
+		"/api/v1/models/" + v.ModelID + "/versions/1/datacite.json", "/api/v1/models/" + v.ModelID + "/versions/1/jsonld"} {
+		res, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		body := strings.ReplaceAll(string(b), srv.URL, "BASE") // links keep the port, names must not
+		if res.StatusCode != 200 {
+			t.Errorf("%s: %d %.300s", p, res.StatusCode, body)
+		}
+		if strings.Contains(body, "127.0.0.1"+port) {
+			t.Errorf("%s names the instance with its port: %.600s", p, body)
+		}
+		if strings.Contains(body, "admin@127.0.0.1") {
+			t.Errorf("%s invents a contact at the request's host: %.600s", p, body)
+		}
+	}
+	if !strings.Contains(logs.String(), "ZOO_ADMIN_EMAIL") {
+		t.Errorf("start-up did not say to set ZOO_ADMIN_EMAIL:\n%s", logs.String())
+	}
+}

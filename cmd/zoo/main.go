@@ -50,7 +50,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 		return &exitError{code: 2, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(newValidateCmd(), newUpdateFormatCmd(), newUpdateHashesCmd(), newSchemaCmd(), newServeCmd(), newTestCmd(), newPredictCmd(), newPackageCmd(),
-		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd(), newScoreCmd())
+		newWorkerCmd(), newAdminCmd(), newUploadCmd(), newWithdrawCmd(), newShowCmd(), newReviewCmd(), newDownloadCmd(), newGCCmd(), newScoreCmd())
 	root.AddCommand(newSearchCmd())
 	root.AddCommand(newExportCmd())
 	root.AddCommand(newChallengeCmd())

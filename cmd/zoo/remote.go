@@ -42,6 +42,23 @@ func (f *remoteFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.token, "token", "", "API token (default $ZOO_TOKEN)")
 }
 
+// hasToken reports whether the command acts as a user (--token or
+// ZOO_TOKEN).
+func (f *remoteFlags) hasToken() bool {
+	return strings.TrimSpace(f.token) != "" || strings.TrimSpace(os.Getenv("ZOO_TOKEN")) != ""
+}
+
+// notPublicHint is what an anonymous caller reads when ref is not found:
+// the server answers so for unknown versions and for versions not
+// published yet alike (it does not tell strangers which unpublished
+// versions exist), so the message says both, and how the uploader sees
+// theirs.
+func notPublicHint(server, ref, msg string) string {
+	return fmt.Sprintf("%s is not published (or does not exist; the server said: %s). "+
+		"A version not published yet is shown only to its uploader, the model's maintainers and reviewers, with their token: "+
+		"zoo show --server %s %s --token TOKEN (or export ZOO_TOKEN=TOKEN first)", ref, msg, server, ref)
+}
+
 func (f *remoteFlags) client() (*client.Client, error) {
 	server, token := f.server, f.token
 	if server == "" {
@@ -102,7 +119,9 @@ version to it; --model ID says so explicitly; otherwise the upload creates
 a new model with a new id.
 
 Output: the new version (ID/N, state); --json prints {"id", "version",
-"state"}. An invalid description prints its report as zoo validate does
+"state"}, and "duplicate_of": ["ID/N", …] when versions you may see already
+hold the same content (the upload stands: the text output prints the zoo
+withdraw command that takes it back). An invalid description prints its report as zoo validate does
 (with --json, as zoo validate --json) and exits 1.
 
 ` + remoteHelp,
@@ -138,11 +157,19 @@ Output: the new version (ID/N, state); --json prints {"id", "version",
 				return remoteErr(err)
 			}
 			if asJSON {
-				b, _ := json.Marshal(map[string]any{"id": v.ModelID, "version": v.Number, "state": v.State})
+				res := map[string]any{"id": v.ModelID, "version": v.Number, "state": v.State}
+				if len(v.DuplicateOf) > 0 {
+					res["duplicate_of"] = v.DuplicateOf
+				}
+				b, _ := json.Marshal(res)
 				fmt.Fprintf(out, "%s\n", b)
 				return nil
 			}
 			fmt.Fprintf(out, "✔ uploaded %s (%s): %s; its test is %s\n", v.Ref(), v.Name, v.State, v.TestStatus)
+			if len(v.DuplicateOf) > 0 {
+				fmt.Fprintf(out, "⚠ %s has the same content as %s (the same files; only the model id differs).\n", v.Ref(), strings.Join(v.DuplicateOf, ", "))
+				fmt.Fprintf(out, "  If you did not mean to upload it again, withdraw it with: %s\n", withdrawCmd(c.Server(), v.Ref(), rf.token != ""))
+			}
 			fmt.Fprintf(out, "  follow it with: %s\n", followUp(c.Server(), v.Ref(), string(v.State), rf.token != ""))
 			return nil
 		},
@@ -168,6 +195,61 @@ func followUp(server, ref, state string, tokenFlag bool) string {
 	return cmd + " --token TOKEN\n  (TOKEN: the token you uploaded with; after export ZOO_TOKEN=TOKEN the command works without --token)"
 }
 
+// withdrawCmd is the command that withdraws an upload, with the token as
+// followUp passes it.
+func withdrawCmd(server, ref string, tokenFlag bool) string {
+	cmd := fmt.Sprintf("zoo withdraw --server %s %s", server, ref)
+	if tokenFlag {
+		cmd += " --token TOKEN"
+	}
+	return cmd
+}
+
+func newWithdrawCmd() *cobra.Command {
+	var rf remoteFlags
+	var reason string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "withdraw --server URL --token T ID/N [--reason TEXT] [--json]",
+		Short: "Withdraw a version you uploaded that is not published yet",
+		Long: `withdraw takes back version N of model ID — a draft, submitted or
+changes-requested version — as its uploader or one of the model's
+maintainers: it becomes rejected, with the review comment "withdrawn by its
+uploader" (and --reason), and leaves the review queue. Published versions
+are retired instead (by their maintainers or an admin).
+
+Output: the version's new state; --json prints its record.
+
+` + remoteHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, n, err := parseRef(args[0], true)
+			if err != nil {
+				return err
+			}
+			c, err := rf.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.Withdraw(cmd.Context(), id, n, reason)
+			if err != nil {
+				return remoteErr(err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(v.Raw)))
+				return nil
+			}
+			fmt.Fprintf(out, "✔ %s (%s) is withdrawn (now %s)\n", v.Ref(), v.Name, v.State)
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why (kept with the version)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the version record as JSON")
+	return cmd
+}
+
 func uploadPackage(ctx context.Context, c *client.Client, pkg *bundle.Package, opts client.UploadOptions) (*client.Version, error) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
@@ -190,7 +272,9 @@ func newShowCmd() *cobra.Command {
 		Short: "Show a version of a model on a zoo server",
 		Long: `show prints a version's record: ID the latest published version of the
 model, ID/N version N. Unpublished versions are visible (with --token) to
-their uploader, the model's maintainers and reviewers.
+their uploader, the model's maintainers and reviewers; without a token the
+server answers for them as for unknown ones, and show says so and prints
+the command with --token.
 
 Output: a summary — state (draft, submitted, changes-requested, published,
 rejected, retired), test status (pending, passed, failed, or not-supported
@@ -211,6 +295,9 @@ prints the record as the server sends it, with "id", "version", "state",
 			}
 			v, err := c.Get(cmd.Context(), id, n)
 			if err != nil {
+				if zoo.KindOf(err) == zoo.NotFound && !rf.hasToken() {
+					return &exitError{code: 1, err: errors.New(notPublicHint(c.Server(), args[0], zoo.MessageOf(err)))}
+				}
 				return remoteErr(err)
 			}
 			out := cmd.OutOrStdout()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -434,5 +435,97 @@ func TestUploadFollowUpWorks(t *testing.T) {
 	args[len(args)-1] = alice
 	if out := zooOK(t, args...); !strings.Contains(out, "state: draft") {
 		t.Errorf("zoo %s: %q", strings.Join(args, " "), out)
+	}
+}
+
+// zoo show without a token, of a version its uploader has not had
+// published yet, does not read as if the upload were lost: it says that
+// unpublished versions are shown only with a token, and how (issue 17).
+// With the token it shows the version and its state.
+func TestShowNotPublicYetSaysHowToSeeIt(t *testing.T) {
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	fixture := fixtures.Path(t, "packages", "upsample-onnx")
+	t.Setenv("ZOO_TOKEN", "")
+	out := zooOK(t, "upload", "--server", server, "--token", alice, filepath.Join(fixture, "bioimageio.yaml"), "--draft", "--json")
+	var up struct {
+		ID      string `json:"id"`
+		Version int    `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(out), &up); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	for _, ref := range []string{fmt.Sprintf("%s/%d", up.ID, up.Version), up.ID} {
+		code, msg := zooFail(t, "show", "--server", server, ref)
+		if code != 1 || strings.HasPrefix(msg, "no version") || strings.HasPrefix(msg, "no model") ||
+			!strings.Contains(msg, "not published") || !strings.Contains(msg, "--token") {
+			t.Errorf("zoo show %s without a token: exit %d %q", ref, code, msg)
+		}
+	}
+	if out := zooOK(t, "show", "--server", server, fmt.Sprintf("%s/%d", up.ID, up.Version), "--token", alice); !strings.Contains(out, "state: draft") {
+		t.Errorf("zoo show with the token: %q", out)
+	}
+}
+
+// A byte-identical re-upload still succeeds, but the contributor is told
+// that the same content is already at ID/N, with the command that
+// withdraws the new upload, which works as printed; --json keeps its
+// fields and adds duplicate_of. Another contributor is not told about
+// versions they may not see (issue 17).
+func TestDuplicateUploadWarns(t *testing.T) {
+	data := t.TempDir()
+	storage := []string{"--data", data}
+	alice := token(t, storage, "alice", "contributor")
+	bob := token(t, storage, "bob", "contributor")
+	server, _ := startServe(t, append(storage, "--workers", "0")...)
+	desc := filepath.Join(fixtures.Path(t, "packages", "upsample-onnx"), "bioimageio.yaml")
+	t.Setenv("ZOO_TOKEN", alice)
+	upJSON := func(tok string) map[string]any {
+		t.Helper()
+		out := zooOK(t, "upload", "--server", server, "--token", tok, desc, "--json")
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		return m
+	}
+	first := upJSON(alice)
+	if len(first) != 3 || first["id"] == nil || first["version"] == nil || first["state"] == nil {
+		t.Errorf("first upload --json: %v, want exactly id, version, state", first)
+	}
+	ref := fmt.Sprintf("%s/%v", first["id"], first["version"])
+
+	// The same package again: a warning naming ref and a withdraw command.
+	out := zooOK(t, "upload", "--server", server, desc)
+	if !strings.Contains(out, "same content as "+ref) {
+		t.Fatalf("re-upload did not warn about %s:\n%s", ref, out)
+	}
+	_, line, ok := strings.Cut(out, "withdraw it with: ")
+	if !ok {
+		t.Fatalf("no withdraw command in:\n%s", out)
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	args := strings.Fields(line)
+	if args[0] != "zoo" || args[1] != "withdraw" {
+		t.Fatalf("withdraw command %q", line)
+	}
+	wout := zooOK(t, args[1:]...)
+	if !strings.Contains(wout, "withdrawn") {
+		t.Errorf("zoo %s: %q", line, wout)
+	}
+	if dup := args[len(args)-1]; !strings.Contains(zooOK(t, "show", "--server", server, dup), "state: rejected") {
+		t.Errorf("%s is not rejected after its withdrawal", dup)
+	}
+	// A withdrawn upload is not the content's home: the next re-upload
+	// names ref alone, in --json too.
+	third := upJSON(alice)
+	if fmt.Sprint(third["duplicate_of"]) != "["+ref+"]" || third["id"] == nil || third["state"] != "submitted" {
+		t.Errorf("re-upload --json: %v, want duplicate_of [%s]", third, ref)
+	}
+	// Bob may not see alice's unpublished versions: no warning names them.
+	if b := upJSON(bob); b["duplicate_of"] != nil {
+		t.Errorf("bob's upload was told about alice's unpublished versions: %v", b)
 	}
 }

@@ -158,6 +158,7 @@
       ev.preventDefault();
       if (!picked) { say("Choose a zip or a folder first.", true); return; }
       $("upload-report").hidden = true;
+      const dup = $("upload-duplicate"); if (dup) dup.remove();
       let body;
       if (picked.zip) body = picked.zip;
       else {
@@ -178,12 +179,39 @@
         status.append(a, " or the ");
         const m = document.createElement("a"); m.href = "/models/" + encodeURIComponent(v.id) + "/" + v.version; m.textContent = "model page";
         status.append(m, ".");
+        if (v.duplicate_of && v.duplicate_of.length) showDuplicate(v);
         return;
       }
       const p = await problem(res);
       say(p.detail, true);
       if (p.report) showReport(p.report);
     });
+    // A re-upload of content already stored: say where, and offer to
+    // withdraw the new version (POST …/withdraw).
+    function showDuplicate(v) {
+      const ref = v.id + "/" + v.version;
+      const box = document.createElement("div");
+      box.className = "alert duplicate"; box.id = "upload-duplicate";
+      box.append("The same content is already at ");
+      v.duplicate_of.forEach((d, i) => {
+        const [id, n] = d.split("/");
+        const a = document.createElement("a"); a.href = "/models/" + encodeURIComponent(id) + "/" + encodeURIComponent(n); a.textContent = d;
+        box.append(i ? ", " : "", a);
+      });
+      box.append(" (the same files; only the model id differs). If you did not mean to upload it again, withdraw " + ref + ": ");
+      const b = document.createElement("button"); b.type = "button"; b.className = "danger"; b.id = "withdraw-upload"; b.textContent = "Withdraw this upload";
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        const h = { "Content-Type": "application/json", Accept: "application/json" };
+        if (csrf) h["X-CSRF-Token"] = csrf;
+        const res = await fetch("/api/v1/models/" + encodeURIComponent(v.id) + "/versions/" + v.version + "/withdraw", { method: "POST", headers: h, body: JSON.stringify({ reason: "same content as " + v.duplicate_of.join(", ") }) });
+        if (res.ok) { box.className = "alert ok"; box.textContent = ref + " is withdrawn; it will not be reviewed."; return; }
+        const p = await problem(res);
+        b.disabled = false; box.append(" " + p.detail);
+      });
+      box.append(b);
+      status.after(box);
+    }
     function showReport(rep) {
       const body = $("upload-problems");
       body.replaceChildren();
