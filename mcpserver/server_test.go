@@ -21,6 +21,7 @@ import (
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/compat"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/modelcache"
@@ -373,9 +374,8 @@ func TestUploadAsTokenUser(t *testing.T) {
 
 func needONNX(t testing.TB) {
 	t.Helper()
-	if err := onnx.Init(); err != nil {
-		t.Skipf("ONNX Runtime is not installed here: %v", err)
-	}
+	testenv.Need(t, testenv.ONNXRuntime, onnx.Init())
+
 }
 
 // run_model in local mode writes what runner.PredictFile (zoo predict)

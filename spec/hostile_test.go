@@ -469,17 +469,19 @@ func mangleNothing(*yaml.Node) {}
 // the minimal model and, when present, the fixture descriptions.
 func wrongTypeSources(t *testing.T) map[string][]byte {
 	srcs := map[string][]byte{"minimal": []byte(minimalModel05), "generic": []byte(minimalGeneric03)}
-	if root := fixtures.Root(); root != "" {
-		for _, rel := range []string{
-			"packages/unet2d-nuclei-broad-onnx/bioimageio.yaml",
-			"packages/unet2d-multi-tensor-onnx/bioimageio.yaml",
-			"bioimageio-examples/models/unet2d_nuclei_broad/v0_4_9.bioimageio.yaml",
-			"bioimageio-examples/models/stardist_example_model/v0_4.bioimageio.yaml",
-			"bioimageio-examples/datasets/covid_if_training_data/bioimageio.yaml",
-		} {
-			if data, err := os.ReadFile(filepath.Join(root, rel)); err == nil {
-				srcs[rel] = data
+	for _, rel := range []string{
+		"packages/unet2d-nuclei-broad-onnx/bioimageio.yaml",
+		"packages/unet2d-multi-tensor-onnx/bioimageio.yaml",
+		"bioimageio-examples/models/unet2d_nuclei_broad/v0_4_9.bioimageio.yaml",
+		"bioimageio-examples/models/stardist_example_model/v0_4.bioimageio.yaml",
+		"bioimageio-examples/datasets/covid_if_training_data/bioimageio.yaml",
+	} {
+		if p := fixtures.Optional(t, rel); p != "" {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
 			}
+			srcs[rel] = data
 		}
 	}
 	return srcs
@@ -542,8 +544,8 @@ func TestHostileWrongTypes(t *testing.T) {
 // fixture description: never a panic, status consistent with errors.
 func TestHostileCorpusTruncations(t *testing.T) {
 	src := []byte(minimalModel05)
-	if p := fixtures.Root(); p != "" {
-		if data, err := os.ReadFile(filepath.Join(p, "packages", "unet2d-nuclei-broad-onnx", "bioimageio.yaml")); err == nil {
+	if p := fixtures.Optional(t, "packages", "unet2d-nuclei-broad-onnx", "bioimageio.yaml"); p != "" {
+		if data, err := os.ReadFile(p); err == nil {
 			src = data
 		}
 	}
