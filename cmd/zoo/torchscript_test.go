@@ -145,11 +145,17 @@ func TestNoLibtorch(t *testing.T) {
 	}
 	dir := nucleiTorch(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNoLibtorch$", "-test.v")
-	cmd.Env = append(os.Environ(), "ZOO_TEST_NO_LIBTORCH=1", "ZOO_TEST_PACKAGE="+dir,
+	// asZooEnv=0: TestMain sets it to 1 for children, which would make this
+	// one run zoo instead of the test (and exit 0 without testing).
+	cmd.Env = append(os.Environ(), asZooEnv+"=0", "ZOO_TEST_NO_LIBTORCH=1", "ZOO_TEST_PACKAGE="+dir,
 		torch.LibEnv+"="+filepath.Join(t.TempDir(), "libzootorch.so"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	// A child that ran no test, or skipped it, also exits 0.
+	if !strings.Contains(string(out), "--- PASS: TestNoLibtorch") {
+		t.Fatalf("the child did not run TestNoLibtorch to a pass:\n%s", out)
 	}
 	t.Logf("%s", out)
 }
