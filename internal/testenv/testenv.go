@@ -142,11 +142,11 @@ func Message(d Dep, why string) string {
 		fmt.Fprintf(&b, "skipped: needs %s", d.Name)
 	}
 	if why != "" {
-		fmt.Fprintf(&b, " (%s)", why)
+		fmt.Fprintf(&b, ": %s", why)
 	}
-	fmt.Fprintf(&b, "; to provide it: %s", d.Install)
+	fmt.Fprintf(&b, ". To provide it: %s.", d.Install)
 	if Strict() {
-		fmt.Fprintf(&b, ". This is a failure because %s; set %s=0 to skip instead", strictReason(), StrictEnv)
+		fmt.Fprintf(&b, " This is a failure, not a skip, because %s (%s=0 skips instead).", strictReason(), StrictEnv)
 	}
 	return b.String()
 }
