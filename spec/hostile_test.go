@@ -183,7 +183,7 @@ func TestHostileInput(t *testing.T) {
 				d = append(d, byte(r), 0)
 			}
 			return d
-		}, msg: "", maxAlloc: mB},
+		}, msg: "the description is not valid UTF-8; save it as UTF-8", maxAlloc: mB},
 		{name: "a list", data: func() []byte { return []byte("- type: model\n- format_version: 0.5.4\n") },
 			msg: "the description must be a YAML mapping (key: value pairs), found a list", maxAlloc: mB},
 		{name: "a scalar", data: func() []byte { return []byte("just some text\n") },
@@ -199,7 +199,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "only a document marker", data: func() []byte { return []byte("---\n") },
 			msg: "the description", maxAlloc: mB},
 		{name: "binary garbage", data: func() []byte { return []byte("\x00\x01\x02\x03PK\x03\x04") },
-			msg: "", maxAlloc: mB},
+			msg: "invalid YAML", maxAlloc: mB},
 		{name: "two documents", data: func() []byte { return append(append([]byte{}, model...), "---\ntype: model\n"...) },
 			msg: "the file holds more than one YAML document", maxAlloc: 4 * mB},
 		{name: "an empty second document", data: func() []byte { return append(append([]byte{}, model...), "---\n"...) },
