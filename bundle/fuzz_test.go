@@ -6,7 +6,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"io/fs"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,8 +31,8 @@ func FuzzOpenZip(f *testing.F) {
 	f.Add(makeZip(f, desc, zent{name: "bomb", data: string(bomb), raw: true, edit: func(h *zip.FileHeader) {
 		h.Method, h.CompressedSize64, h.UncompressedSize64, h.CRC32 = zip.Deflate, uint64(len(bomb)), 1024, crc32.ChecksumIEEE(make([]byte, 1024))
 	}}))
-	if root := fixtures.Root(); root != "" {
-		if pkg, _, err := Build(filepath.Join(root, "packages", "upsample-onnx"), BuildOptions{}); err == nil {
+	if dir := fixtures.Optional(f, "packages", "upsample-onnx"); dir != "" {
+		if pkg, _, err := Build(dir, BuildOptions{}); err == nil {
 			var buf bytes.Buffer
 			Write(&buf, pkg)
 			pkg.Close()

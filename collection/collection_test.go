@@ -361,7 +361,10 @@ func TestConvertedFormatsListed(t *testing.T) {
 	if got == nil || strings.Join(got.Test.Converted, ",") != "torchscript,onnx" || got.Test.ConvertedURL != "https://zoo.example.org/api/v1/models/shy-owl/versions/2/converted.zip" {
 		t.Fatalf("converted version: %+v", got)
 	}
-	if other != nil && (other.Test.Converted != nil || other.Test.ConvertedURL != "") {
+	if other == nil {
+		t.Fatal("no version besides shy-owl/2: the check below would see nothing")
+	}
+	if other.Test.Converted != nil || other.Test.ConvertedURL != "" {
 		t.Errorf("a version zoo did not convert lists %+v", other.Test)
 	}
 }

@@ -10,23 +10,19 @@ import (
 
 	"github.com/zoo-bioimage/zoo/convert"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/sandbox"
 	"github.com/zoo-bioimage/zoo/spec"
 )
 
 // needConverter skips where PyTorch or the sandbox is missing, except
-// under CI, whose .ci/run installs them.
+// under CI and make test, whose .ci/run installs them (internal/testenv).
 func needConverter(t *testing.T) {
 	t.Helper()
-	for _, err := range []error{convert.Available(), sandbox.Available()} {
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%v (CI is set: failing instead of skipping)", err)
-			}
-			t.Skip(err)
-		}
-	}
+	testenv.Need(t, testenv.PyTorch, convert.Available())
+	testenv.Need(t, testenv.Sandbox, sandbox.Available())
+
 }
 
 // copyDir copies the files of src into dst (made if needed).

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/fair"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 // TestJSONLDAgainstSchemaOrg type-checks the JSON-LD of a model and of a
@@ -18,13 +19,11 @@ import (
 // schema.org defines for that type, with values of their ranges. It needs
 // a folder with node_modules/schema-dts and node_modules/typescript, named
 // by ZOO_TEST_NPM (scripts/install-test-clients.sh makes one); without it
-// it skips.
+// it skips (fails under CI and make test: internal/testenv).
 func TestJSONLDAgainstSchemaOrg(t *testing.T) {
-	dir := os.Getenv("ZOO_TEST_NPM")
+	dir := testenv.NeedNPM(t, "ZOO_TEST_NPM", "schema-dts", "typescript", ".bin/tsc")
 	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "schema-dts")); dir == "" || err != nil {
-		t.Skip("set ZOO_TEST_NPM to a folder with node_modules/schema-dts and typescript (scripts/install-test-clients.sh)")
-	}
+
 	model := nuclei(t)
 	dataset := nuclei(t)
 	ds := *dataset.Desc

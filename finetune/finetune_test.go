@@ -12,6 +12,7 @@ import (
 	"github.com/zoo-bioimage/zoo/convert"
 	"github.com/zoo-bioimage/zoo/finetune"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/internal/yamledit"
 	"github.com/zoo-bioimage/zoo/process"
 	"github.com/zoo-bioimage/zoo/runner"
@@ -21,21 +22,14 @@ import (
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
 
+// needTrainer ends the test (a skip, or a failure under CI and make test:
+// internal/testenv) unless PyTorch, the sandbox and libtorch are here.
 func needTrainer(t *testing.T) {
 	t.Helper()
-	for _, err := range []error{convert.Available(), sandbox.Available()} {
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%v (CI is set: failing instead of skipping)", err)
-			}
-			t.Skip(err)
-		}
-	}
+	testenv.Need(t, testenv.PyTorch, convert.Available())
+	testenv.Need(t, testenv.Sandbox, sandbox.Available())
 	if !runner.Supported("torchscript") {
-		if os.Getenv("CI") != "" {
-			t.Fatal("libtorch is not installed (CI is set: failing instead of skipping)")
-		}
-		t.Skip("libtorch is not installed (apt-get install libtorch-dev, then make build)")
+		testenv.Missing(t, testenv.Libtorch, "TorchScript weights cannot run here")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 // TestHuggingFaceJSClient runs the real @huggingface/hub client (npm)
@@ -17,13 +19,14 @@ import (
 // (snapshotDownload) is run by cmd/zoo's TestHuggingFaceSnapshot. It needs node and a
 // folder holding node_modules/@huggingface/hub, named by ZOO_TEST_HFJS
 // (scripts/install-test-clients.sh makes one; .ci/run sets it);
-// without them it skips.
+// without them it skips (fails under CI and make test: internal/testenv).
 func TestHuggingFaceJSClient(t *testing.T) {
-	dir := os.Getenv("ZOO_TEST_HFJS")
+	dir := testenv.NeedNPM(t, "ZOO_TEST_HFJS", "@huggingface/hub")
 	node, err := exec.LookPath("node")
-	if dir == "" || err != nil {
-		t.Skip("set ZOO_TEST_HFJS to a folder with node_modules/@huggingface/hub (and have node) to run the JS client")
+	if err != nil {
+		t.Fatal(err)
 	}
+
 	e := newHubEnv(t)
 	v := e.Publish(t, "unet2d-nuclei-broad-onnx")
 	e.Publish(t, "upsample-onnx")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/modelhost"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -31,9 +32,7 @@ func TestMain(m *testing.M) {
 
 func config(t *testing.T, memory int64) modelhost.Config {
 	t.Helper()
-	if _, err := os.Stat("../lib/libonnxruntime.so.1"); err != nil && os.Getenv("CI") == "" {
-		t.Skip("ONNX Runtime is not installed (make build installs it)")
-	}
+	testenv.NeedONNXRuntime(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +176,8 @@ func abs(t *testing.T, p string) string {
 // The cost of isolation: the nuclei U-Net (1×1×512×512) run in a child
 // process against the same weights in this process (one thread each).
 func BenchmarkNuclei(b *testing.B) {
-	if _, err := os.Stat("../lib/libonnxruntime.so.1"); err != nil {
-		b.Skip("ONNX Runtime is not installed")
-	}
+	testenv.NeedONNXRuntime(b)
+
 	exe, _ := os.Executable()
 	cfg := modelhost.Config{Exe: exe, Env: []string{childEnv + "=1"}}
 	dir := fixtures.Path(b, "packages", "unet2d-nuclei-broad-onnx")

@@ -89,10 +89,13 @@ func corpus() *fakeSource {
 	return f
 }
 
+// public lists the identifiers a harvest must return: the published and
+// retired versions, named here rather than by zoo.State.Public, the rule
+// under test (a Public that let drafts through would pass unseen).
 func public(f *fakeSource) map[string]bool {
 	out := map[string]bool{}
 	for _, v := range f.versions {
-		if v.State.Public() {
+		if v.State == zoo.StatePublished || v.State == zoo.StateRetired {
 			out[fmt.Sprintf("oai:zoo.example.org:%s/%d", v.ModelID, v.Number)] = true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 // The official schemas an OAI-PMH answer of zoo must satisfy, by the URL
@@ -38,9 +39,8 @@ type xsdValidator struct {
 func newXSDValidator(t *testing.T, mirror string, schemas []struct{ namespace, url string }) *xsdValidator {
 	t.Helper()
 	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Skip("xmllint is not installed (Debian: libxml2-utils)")
-	}
+	testenv.Need(t, testenv.XMLLint, err)
+
 	mirror, _ = filepath.Abs(mirror)
 	work := t.TempDir()
 	var imports strings.Builder

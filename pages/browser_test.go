@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
+
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 var screenshots = flag.String("screenshots", "", "folder for the browser tests' screenshots (default: a temporary folder); e.g. ../docs/screenshots")
@@ -37,15 +39,12 @@ type browserSession struct {
 }
 
 // newBrowser starts Chromium, or skips the test when it is not installed
-// (fails instead when CI is set).
+// (fails instead under CI and make test: internal/testenv).
 func newBrowser(t *testing.T, base string) *browserSession {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need %s (CI is set): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: %s is not installed (apt-get install chromium)", chromiumPath)
-	}
+	_, err := os.Stat(chromiumPath)
+	testenv.Need(t, testenv.Chromium, err)
+
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
@@ -344,8 +343,7 @@ func TestBrowserFindAndUse(t *testing.T) {
 	}
 
 	if tryIt == nil {
-		t.Log("the jobs API is not mounted in this build: \"try it on your image\" was not exercised")
-		return
+		t.Fatal("tryIt is not set (jobs_test.go sets it): \"try it on your image\" would go untested")
 	}
 	tryIt(t, b, e)
 }

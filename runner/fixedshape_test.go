@@ -65,11 +65,13 @@ func TestFixedShapeWithHalo04(t *testing.T) {
 	fr := rep.Formats["torchscript"]
 	switch {
 	case fr == nil:
-		t.Errorf("torchscript not tested")
-	case Supported("torchscript") && (fr.Status != StatusPassed || !fr.Reproduces):
-		t.Errorf("torchscript: %+v", fr)
-	case !Supported("torchscript"):
-		t.Logf("torchscript not installed here: %s", fr.Message)
+		t.Fatalf("torchscript not tested")
+	case haveTorch(t):
+		if fr.Status != StatusPassed || !fr.Reproduces {
+			t.Errorf("torchscript: %+v", fr)
+		}
+	case fr.Status != StatusNotSupported:
+		t.Errorf("torchscript without libtorch: %+v, want not-supported", fr)
 	}
 
 	t.Logf("onnx %s, torchscript %s %s", rep.Formats["onnx"].Status, fr.Status, fr.Message)

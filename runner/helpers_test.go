@@ -1,22 +1,36 @@
 package runner
 
 import (
+	"errors"
 	"math"
 	"math/rand"
-	"os"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/tensor"
+	"github.com/zoo-bioimage/zoo/torch"
 )
 
 // needORT skips a test when the ONNX Runtime library is missing, except
-// in CI, where it must be there.
+// under CI and make test, where its absence fails (internal/testenv).
 func needORT(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat("../lib/libonnxruntime.so.1"); err != nil && os.Getenv("CI") == "" {
-		t.Skip("ONNX Runtime not installed (run scripts/install-onnxruntime.sh)")
+	testenv.NeedONNXRuntime(t)
+}
+
+// haveTorch reports whether TorchScript weights run here. A test that goes
+// on without them checks less (the not-supported answer instead of a run),
+// so under CI and make test their absence fails it (testenv.Have).
+func haveTorch(t testing.TB) bool {
+	t.Helper()
+	var err error
+	if !Supported("torchscript") {
+		if err = torch.Available(); err == nil {
+			err = errors.New("torch.Available() is nil but the torchscript backend is not registered")
+		}
 	}
+	return testenv.Have(t, testenv.Libtorch, err)
 }
 
 // loadPredictor loads a fixture package's ONNX weights.

@@ -70,7 +70,7 @@ func TestExampleModels(t *testing.T) {
 		"unet2d_nuclei_broad/v0_4_9.bioimageio.yaml":                                StatusPassed,
 		"unet2d_nuclei_broad/invalid_v0_4_0_duplicate_tensor_names.bioimageio.yaml": StatusFailed,
 	}
-	torchscript := Supported("torchscript") // lib/libzootorch.so and libtorch are installed
+	torchscript := haveTorch(t) // lib/libzootorch.so and libtorch are installed
 	if torchscript {
 		// Its torchscript weights run (torch/torch_test.go tests them).
 		want["unet2d_multi_tensor/bioimageio.yaml"] = StatusPassed

@@ -11,25 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/sandbox"
 )
 
 const python = "/usr/bin/python3"
 
-// needSandbox skips (outside CI) or fails (under CI) where bubblewrap or
-// Debian's python3 is missing.
+// needSandbox ends the test (testenv.Missing: a skip, or a failure under
+// CI and make test) where bubblewrap or Debian's python3 is missing.
 func needSandbox(t *testing.T) {
 	t.Helper()
 	err := sandbox.Available()
 	if err == nil {
 		_, err = os.Stat(python)
 	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("contained runs are needed under CI: %v", err)
-		}
-		t.Skipf("no contained runs here (%v); install bubblewrap and python3", err)
-	}
+	testenv.Need(t, testenv.Sandbox, err)
 }
 
 // pkgDir makes a package folder with one file, reachable by the sandbox

@@ -66,6 +66,15 @@ func TestComputeByHand(t *testing.T) {
 	near(t, "psnr L=255", got, 10*math.Log10(52020), 1e-14)
 	got, _ = Compute(MetricPSNR, truth, truth, Options{})
 	near(t, "psnr identical", got, math.Inf(1), 0)
+	// The data range is the ground truth's (max − min = 3), never the
+	// prediction's: this prediction spans 0…6 (handPred shares the truth's
+	// range, so it cannot tell them apart). MSE = (1+1+4+4)/4.
+	wide := tensorOf(t, tensor.Float32, []int{2, 2}, 0, 3, 1, 6)
+	got, err = Compute(MetricPSNR, truth, wide, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "psnr of a prediction with a wider range", got, 10*math.Log10(9/2.5), 1e-14)
 
 	lt := tensorOf(t, tensor.Uint16, []int{3, 4}, int64s(handLabelsTruth)...)
 	lp := tensorOf(t, tensor.Float32, []int{3, 4}, int64s(handLabelsPred)...)

@@ -43,8 +43,9 @@ func stripVariantTags(loc string) string {
 
 // TestCorpusAgreesWithReference validates every real description of the
 // public collection without file checks and compares with the verdicts of
-// the reference validator: status must agree for every file, error
-// locations for at least 95 %.
+// the reference validator: status and error locations must agree for
+// every file. (All 140 agree; an earlier 95 % threshold let seven files'
+// error locations drift unseen.)
 func TestCorpusAgreesWithReference(t *testing.T) {
 	dir := fixtures.Path(t, "rdf-corpus")
 	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
@@ -85,13 +86,8 @@ func TestCorpusAgreesWithReference(t *testing.T) {
 		if strings.Join(got, "|") == strings.Join(exp, "|") {
 			locAgree++
 		} else {
-			t.Logf("%s: error locations %v, reference %v", w.File, got, exp)
+			t.Errorf("%s: error locations %v, reference %v", w.File, got, exp)
 		}
 	}
-	share := float64(locAgree) / float64(len(want))
-	t.Logf("verdicts agree on %d of %d files", verdictAgree, len(want))
-	t.Logf("error locations agree on %d of %d files (%.1f%%)", locAgree, len(want), 100*share)
-	if share < 0.95 {
-		t.Errorf("error locations agree on only %.1f%% of the corpus; need ≥ 95%%", 100*share)
-	}
+	t.Logf("verdicts agree on %d of %d files, error locations on %d", verdictAgree, len(want), locAgree)
 }

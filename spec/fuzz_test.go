@@ -28,7 +28,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		[]byte("- 1\n- 2\n"),
 		[]byte(""),
 	}
-	root := fixtures.Root()
+	root := fixtures.Optional(tb)
 	if root == "" {
 		return seeds
 	}

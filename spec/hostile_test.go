@@ -183,7 +183,7 @@ func TestHostileInput(t *testing.T) {
 				d = append(d, byte(r), 0)
 			}
 			return d
-		}, msg: "", maxAlloc: mB},
+		}, msg: "the description is not valid UTF-8; save it as UTF-8", maxAlloc: mB},
 		{name: "a list", data: func() []byte { return []byte("- type: model\n- format_version: 0.5.4\n") },
 			msg: "the description must be a YAML mapping (key: value pairs), found a list", maxAlloc: mB},
 		{name: "a scalar", data: func() []byte { return []byte("just some text\n") },
@@ -199,7 +199,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "only a document marker", data: func() []byte { return []byte("---\n") },
 			msg: "the description", maxAlloc: mB},
 		{name: "binary garbage", data: func() []byte { return []byte("\x00\x01\x02\x03PK\x03\x04") },
-			msg: "", maxAlloc: mB},
+			msg: "invalid YAML", maxAlloc: mB},
 		{name: "two documents", data: func() []byte { return append(append([]byte{}, model...), "---\ntype: model\n"...) },
 			msg: "the file holds more than one YAML document", maxAlloc: 4 * mB},
 		{name: "an empty second document", data: func() []byte { return append(append([]byte{}, model...), "---\n"...) },
@@ -469,17 +469,19 @@ func mangleNothing(*yaml.Node) {}
 // the minimal model and, when present, the fixture descriptions.
 func wrongTypeSources(t *testing.T) map[string][]byte {
 	srcs := map[string][]byte{"minimal": []byte(minimalModel05), "generic": []byte(minimalGeneric03)}
-	if root := fixtures.Root(); root != "" {
-		for _, rel := range []string{
-			"packages/unet2d-nuclei-broad-onnx/bioimageio.yaml",
-			"packages/unet2d-multi-tensor-onnx/bioimageio.yaml",
-			"bioimageio-examples/models/unet2d_nuclei_broad/v0_4_9.bioimageio.yaml",
-			"bioimageio-examples/models/stardist_example_model/v0_4.bioimageio.yaml",
-			"bioimageio-examples/datasets/covid_if_training_data/bioimageio.yaml",
-		} {
-			if data, err := os.ReadFile(filepath.Join(root, rel)); err == nil {
-				srcs[rel] = data
+	for _, rel := range []string{
+		"packages/unet2d-nuclei-broad-onnx/bioimageio.yaml",
+		"packages/unet2d-multi-tensor-onnx/bioimageio.yaml",
+		"bioimageio-examples/models/unet2d_nuclei_broad/v0_4_9.bioimageio.yaml",
+		"bioimageio-examples/models/stardist_example_model/v0_4.bioimageio.yaml",
+		"bioimageio-examples/datasets/covid_if_training_data/bioimageio.yaml",
+	} {
+		if p := fixtures.Optional(t, rel); p != "" {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
 			}
+			srcs[rel] = data
 		}
 	}
 	return srcs
@@ -542,8 +544,8 @@ func TestHostileWrongTypes(t *testing.T) {
 // fixture description: never a panic, status consistent with errors.
 func TestHostileCorpusTruncations(t *testing.T) {
 	src := []byte(minimalModel05)
-	if p := fixtures.Root(); p != "" {
-		if data, err := os.ReadFile(filepath.Join(p, "packages", "unet2d-nuclei-broad-onnx", "bioimageio.yaml")); err == nil {
+	if p := fixtures.Optional(t, "packages", "unet2d-nuclei-broad-onnx", "bioimageio.yaml"); p != "" {
+		if data, err := os.ReadFile(p); err == nil {
 			src = data
 		}
 	}

@@ -275,6 +275,11 @@ func TestModel05Rules(t *testing.T) {
 			loc: "outputs", msg: `there is no tensor "input_1"`},
 		{name: "halo too large", edit: setv("outputs.0.axes.2.halo", 999),
 			loc: "outputs", msg: "with minimum size 64 is too small for halo 999"},
+		// At the boundary of min size − 2·halo ≥ 1, so that a halo counted
+		// on one side only (64 − 32 ≥ 1) is seen.
+		{name: "halo on both sides reaching the minimum size", edit: setv("outputs.0.axes.2.halo", 32),
+			loc: "outputs", msg: "with minimum size 64 is too small for halo 32"},
+		{name: "halo on both sides just inside the minimum size", edit: setv("outputs.0.axes.2.halo", 31), valid: true},
 		{name: "string values with int8", edit: setv("inputs.0.data", yv(`{type: int8, values: [background, foreground]}`)),
 			loc: "inputs.0.data.values", msg: "data type 'int8' incompatible with values [background, foreground]"},
 		{name: "string and float values", edit: setv("inputs.0.data", yv(`{type: uint8, values: [background, 1.5]}`)),

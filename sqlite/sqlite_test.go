@@ -13,8 +13,13 @@ import (
 	"github.com/zoo-bioimage/zoo/catalog/catalogtest"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/queue/queuetest"
+	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/session/sessiontest"
 )
+
+// catalogtest's per-client download counting skips catalogs without
+// CountDownloadOnce; this one must run it.
+var _ repo.OnceCounter = (*DB)(nil)
 
 var ctx = context.Background()
 

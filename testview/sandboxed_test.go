@@ -11,6 +11,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/sandbox"
 	"github.com/zoo-bioimage/zoo/testview"
 )
@@ -38,9 +39,7 @@ func sandboxedTester(t *testing.T, lim sandbox.Limits) testview.Sandboxed {
 // A model whose test allocates 4 GiB fails its test with the memory limit
 // as the reason, and the memory is the child's, never the caller's.
 func TestSandboxedMemoryBombFails(t *testing.T) {
-	if os.Getenv("ZOO_ONNXRUNTIME_LIB") == "" && !libPresent() {
-		t.Skip("ONNX Runtime is not installed (make build installs it)")
-	}
+	testenv.NeedONNXRuntime(t)
 	out := t.TempDir()
 	s := sandboxedTester(t, sandbox.Limits{Memory: 1 << 30})
 	res, err := s.Test(context.Background(), absPath(t, "testdata/membomb"), out)
@@ -73,9 +72,7 @@ func TestSandboxedMemoryBombFails(t *testing.T) {
 // A sound model passes through the sandbox, as it does in process.
 func TestSandboxedPasses(t *testing.T) {
 	pkg := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
-	if !libPresent() {
-		t.Skip("ONNX Runtime is not installed (make build installs it)")
-	}
+	testenv.NeedONNXRuntime(t)
 	s := sandboxedTester(t, sandbox.Limits{})
 	res, err := s.Test(context.Background(), pkg, t.TempDir())
 	if err != nil {
@@ -92,9 +89,4 @@ func absPath(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
-}
-
-func libPresent() bool {
-	_, err := os.Stat("../lib/libonnxruntime.so.1")
-	return err == nil || os.Getenv("ZOO_ONNXRUNTIME_LIB") != ""
 }

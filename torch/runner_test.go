@@ -11,18 +11,16 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/torch"
 )
 
+// needTorch skips a test when the shim or libtorch is missing, except
+// under CI and make test (internal/testenv), where its absence fails.
 func needTorch(t testing.TB) {
 	t.Helper()
-	if err := torch.Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("TorchScript cannot run here (%v); apt-get install libtorch-dev, then make build", err)
-		}
-		t.Fatalf("CI is set but TorchScript cannot run: %v", err)
-	}
+	testenv.Need(t, testenv.Libtorch, torch.Available())
 	if !runner.Supported("torchscript") {
 		t.Fatal("torch.Available but runner has no torchscript backend")
 	}
@@ -107,9 +105,8 @@ func TestBothFormats(t *testing.T) {
 	if f, err := runner.PickFormat(pkg.Model); err != nil || f != "onnx" {
 		t.Fatalf("PickFormat %q %v, want onnx", f, err)
 	}
-	if _, err := os.Stat(filepath.Join(moduleRoot(t), "lib", "libonnxruntime.so.1")); err != nil && os.Getenv("CI") == "" {
-		t.Skip("ONNX Runtime not installed (run scripts/install-onnxruntime.sh)")
-	}
+	testenv.NeedONNXRuntime(t)
+
 	rep := runner.Test(context.Background(), path, runner.TestOptions{SaveDir: t.TempDir()})
 	if rep.Status != runner.StatusPassed {
 		t.Fatalf("%s: %s", rep.Status, rep.Message)

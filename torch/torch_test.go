@@ -16,21 +16,17 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
 
-// needTorch skips a test when the shim or libtorch is missing, except in
-// CI, where both must be there (.ci/run installs libtorch-dev and make
-// build builds the shim).
+// needTorch skips a test when the shim or libtorch is missing, except
+// under CI and make test (internal/testenv), where both must be there
+// (.ci/run installs libtorch-dev and make build builds the shim).
 func needTorch(t testing.TB) {
 	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("TorchScript cannot run here (%v); apt-get install libtorch-dev, then make build", err)
-		}
-		t.Fatalf("CI is set but TorchScript cannot run: %v", err)
-	}
+	testenv.Need(t, testenv.Libtorch, Available())
 }
 
 func example(t testing.TB, elem ...string) string {
@@ -359,9 +355,9 @@ func TestNotInstalled(t *testing.T) {
 
 	// A shim that needs a libtorch the loader cannot find: build a tiny
 	// library against a stand-in libtorch_zoo_test.so, then remove it.
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc")
-	}
+	_, err = exec.LookPath("gcc")
+	testenv.Need(t, testenv.GCC, err)
+
 	dir := t.TempDir()
 	run := func(args ...string) {
 		t.Helper()

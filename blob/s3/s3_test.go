@@ -4,8 +4,9 @@ package s3
 //
 //	eval "$(scripts/s3-server.sh start)"
 //
-// Without ZOO_TEST_S3 they skip, except when CI is set: then they fail, so
-// that CI cannot pass without running them.
+// Without ZOO_TEST_S3 they skip, except under CI and make test
+// (internal/testenv): then they fail, so that CI cannot pass without
+// running them.
 
 import (
 	"bytes"
@@ -16,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -26,19 +26,13 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/blobtest"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 // testURL returns ZOO_TEST_S3, or skips (fails under CI) without it.
 func testURL(tb testing.TB) string {
-	u := os.Getenv("ZOO_TEST_S3")
-	if u == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		tb.Skip(msg)
-	}
-	return u
+	tb.Helper()
+	return testenv.Env(tb, testenv.S3, "ZOO_TEST_S3")
 }
 
 // newStore returns a store on a fresh prefix of the test bucket, emptied

@@ -15,6 +15,7 @@ import (
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/challenge"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/score"
@@ -26,9 +27,8 @@ import (
 // unpublished version is refused.
 func TestModelSubmission(t *testing.T) {
 	dir := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
-	if err := onnx.Init(); err != nil {
-		t.Skip("ONNX Runtime is not available: ", err)
-	}
+	testenv.Need(t, testenv.ONNXRuntime, onnx.Init())
+
 	e := newEnv(t)
 	pkg, _, err := bundle.Build(dir, bundle.BuildOptions{})
 	if err != nil {

@@ -24,7 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
+	"github.com/zoo-bioimage/zoo/sandbox"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
 
@@ -37,11 +39,13 @@ func needConverter(t *testing.T) {
 	t.Helper()
 	needORT(t)
 	if err := canConvert(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and this machine cannot convert: %v", err)
+		dep := testenv.PyTorch
+		if sandbox.Available() != nil {
+			dep = testenv.Sandbox
 		}
-		t.Skipf("this machine cannot convert: %v", err)
+		testenv.Missing(t, dep, err.Error())
 	}
+
 }
 
 // versionJSON is what these tests read of a version's API record.
@@ -301,14 +305,7 @@ func TestServeConvertsStateDictSQLite(t *testing.T) {
 // started later, converts it; then it is tested, published and runs.
 func TestConvertWorkersPostgresS3(t *testing.T) {
 	needConverter(t)
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(s3URL)
 	if err != nil {

@@ -49,6 +49,7 @@ import (
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/client"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/postgres"
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 	"github.com/zoo-bioimage/zoo/sqlite"
@@ -91,14 +92,7 @@ func TestCrashSQLite(t *testing.T) {
 
 // TestCrashPostgresS3 kills a scaled-out server (PostgreSQL + S3).
 func TestCrashPostgresS3(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	u, err := url.Parse(s3URL)

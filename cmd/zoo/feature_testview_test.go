@@ -8,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 
 	"github.com/zoo-bioimage/zoo/tensor/npy"
@@ -36,10 +36,7 @@ func TestServeKeepsProducedTensor(t *testing.T) {
 
 // The same on PostgreSQL + S3, the test run by a separate zoo worker.
 func TestServeKeepsProducedTensorPostgresS3(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		t.Skip(`ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(s3URL)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -33,13 +34,14 @@ import (
 // to the package's. It needs node and a folder with
 // node_modules/@huggingface/hub named by ZOO_TEST_HFJS
 // (scripts/install-test-clients.sh; .ci/run sets it); without them it
-// skips.
+// skips (fails under CI and make test: internal/testenv).
 func TestHuggingFaceSnapshot(t *testing.T) {
-	dir := os.Getenv("ZOO_TEST_HFJS")
+	dir := testenv.NeedNPM(t, "ZOO_TEST_HFJS", "@huggingface/hub")
 	node, err := exec.LookPath("node")
-	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "@huggingface", "hub")); dir == "" || err != nil || serr != nil {
-		t.Skip("set ZOO_TEST_HFJS to a folder with node_modules/@huggingface/hub (scripts/install-test-clients.sh) and have node")
+	if err != nil {
+		t.Fatal(err)
 	}
+
 	ctx := context.Background()
 	st, err := openStorage(ctx, storageFlags{data: t.TempDir()}, true)
 	if err != nil {

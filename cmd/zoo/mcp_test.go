@@ -23,6 +23,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo/blob/s3"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/mcpserver"
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -436,14 +437,7 @@ func (rr *roundRobin) RoundTrip(r *http.Request) (*http.Response, error) {
 // job queued through one replica, run by the other's worker, polled by
 // whichever answers).
 func TestMCPScaleOut(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	needORT(t)
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(s3URL)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo/blob/s3"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/postgres"
@@ -96,17 +97,8 @@ func startProc(t *testing.T, name string, env []string, ready *regexp.Regexp, ar
 }
 
 func TestScaleOutJobs(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
-	if err := onnx.Init(); err != nil {
-		t.Skipf("ONNX Runtime is not installed here: %v", err)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
+	testenv.Need(t, testenv.ONNXRuntime, onnx.Init())
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
 	u, err := url.Parse(s3URL)

@@ -25,6 +25,7 @@ import (
 	"github.com/zoo-bioimage/zoo/bundle"
 	"github.com/zoo-bioimage/zoo/client"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/postgres/pgtest"
 )
 
@@ -415,14 +416,7 @@ func TestServeFlowSQLite(t *testing.T) {
 // TestServeFlowPostgresS3 is the same flow on the scale-out backends, with
 // a serving-only replica and a separate worker.
 func TestServeFlowPostgresS3(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	dsn := pgtest.DSN(t)
 	u, err := url.Parse(s3URL)
 	if err != nil {

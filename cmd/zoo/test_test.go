@@ -8,16 +8,15 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/runner"
 )
 
 // needORT skips a test when the ONNX Runtime library is missing, except
-// in CI, where it must be there.
+// under CI and make test, where its absence fails (internal/testenv).
 func needORT(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("../../lib/libonnxruntime.so.1"); err != nil && os.Getenv("CI") == "" {
-		t.Skip("ONNX Runtime not installed (run scripts/install-onnxruntime.sh)")
-	}
+	testenv.NeedONNXRuntime(t)
 }
 
 type testJSON struct {
@@ -68,7 +67,7 @@ func TestTestNotSupported(t *testing.T) {
 	needORT(t)
 	path := fixtures.Path(t, "bioimageio-examples", "models", "unet2d_multi_tensor", "bioimageio.yaml")
 	formats := []string{"pytorch_state_dict", "torchscript"}
-	if runner.Supported("torchscript") {
+	if haveTorch(t) {
 		// The multi-tensor model runs on libtorch; this one has a state dict only.
 		path = fixtures.Path(t, "bioimageio-examples", "models", "unet2d_diff_output_shape", "bioimageio.yaml")
 		formats = formats[:1]
@@ -106,7 +105,7 @@ func TestTestHumanOutput(t *testing.T) {
 		"✔ " + path + ": passed",
 	}
 	lines := 5 // 3 formats, 1 case, verdict
-	if runner.Supported("torchscript") {
+	if haveTorch(t) {
 		wants[3] = "✔ torchscript: passed — runs, reproduces the test outputs (max abs error "
 		wants = append(wants, "    ✔ torchscript batch 1, n 0: raw (1, 1, 512, 512) → probability (1, 1, 512, 512)")
 		lines++

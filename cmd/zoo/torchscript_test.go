@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,22 +13,37 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/runner"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 	"github.com/zoo-bioimage/zoo/torch"
 )
 
-// needTorch skips a test when TorchScript cannot run here, except in CI,
-// where .ci/run installs libtorch-dev and make build builds the shim.
+// needTorch skips a test when TorchScript cannot run here, except under CI
+// and make test (internal/testenv), where .ci/run installs libtorch-dev and make build builds the shim.
 func needTorch(t *testing.T) {
 	t.Helper()
 	if !runner.Supported("torchscript") {
 		err := torch.Available()
-		if os.Getenv("CI") == "" {
-			t.Skipf("TorchScript cannot run here (%v)", err)
+		if err == nil {
+			t.Fatal("torch.Available() is nil but runner.Supported(\"torchscript\") is false")
 		}
-		t.Fatalf("CI is set but TorchScript cannot run: %v", err)
+		testenv.Need(t, testenv.Libtorch, err)
 	}
+}
+
+// haveTorch reports whether TorchScript weights run here. A test that goes
+// on without them checks less (the not-supported answer instead of a run),
+// so under CI and make test their absence fails it (testenv.Have).
+func haveTorch(t *testing.T) bool {
+	t.Helper()
+	var err error
+	if !runner.Supported("torchscript") {
+		if err = torch.Available(); err == nil {
+			err = errors.New("torch.Available() is nil but the torchscript backend is not registered")
+		}
+	}
+	return testenv.Have(t, testenv.Libtorch, err)
 }
 
 // torchPackage assembles a TorchScript-only package (torch/testdata/NAME:
@@ -129,11 +145,17 @@ func TestNoLibtorch(t *testing.T) {
 	}
 	dir := nucleiTorch(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNoLibtorch$", "-test.v")
-	cmd.Env = append(os.Environ(), "ZOO_TEST_NO_LIBTORCH=1", "ZOO_TEST_PACKAGE="+dir,
+	// asZooEnv=0: TestMain sets it to 1 for children, which would make this
+	// one run zoo instead of the test (and exit 0 without testing).
+	cmd.Env = append(os.Environ(), asZooEnv+"=0", "ZOO_TEST_NO_LIBTORCH=1", "ZOO_TEST_PACKAGE="+dir,
 		torch.LibEnv+"="+filepath.Join(t.TempDir(), "libzootorch.so"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	// A child that ran no test, or skipped it, also exits 0.
+	if !strings.Contains(string(out), "--- PASS: TestNoLibtorch") {
+		t.Fatalf("the child did not run TestNoLibtorch to a pass:\n%s", out)
 	}
 	t.Logf("%s", out)
 }

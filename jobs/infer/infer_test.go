@@ -20,6 +20,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/modelcache"
@@ -95,9 +96,8 @@ func newRig(t testing.TB, tune func(*infer.Options)) *rig {
 
 func needONNX(t testing.TB) {
 	t.Helper()
-	if err := onnx.Init(); err != nil {
-		t.Skipf("ONNX Runtime is not installed here: %v", err)
-	}
+	testenv.Need(t, testenv.ONNXRuntime, onnx.Init())
+
 }
 
 func (r *rig) submit(query, ctype string, body []byte) (*http.Response, []byte) {

@@ -17,11 +17,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
 
 // EnvVar names the server.
@@ -29,17 +30,11 @@ const EnvVar = "ZOO_TEST_POSTGRES"
 
 // DSN creates a database with a random name on the server named by
 // ZOO_TEST_POSTGRES, drops it when the test ends (closing what is still
-// connected), and returns its URL.
+// connected), and returns its URL. Without ZOO_TEST_POSTGRES the test is
+// skipped, or fails under CI and make test (internal/testenv).
 func DSN(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvVar)
-	if base == "" {
-		msg := EnvVar + ` is not set; start a test server with: eval "$(scripts/pg-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set, so PostgreSQL tests must run)")
-		}
-		t.Skip(msg)
-	}
+	base := testenv.Env(t, testenv.PostgreSQL, EnvVar)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("%s: %v", EnvVar, err)

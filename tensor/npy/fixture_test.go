@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/internal/fixtures"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"github.com/zoo-bioimage/zoo/tensor"
 	"github.com/zoo-bioimage/zoo/tensor/npy"
 )
@@ -55,8 +56,9 @@ func TestWriteMatchesNumpy(t *testing.T) {
 		})
 	}
 	if len(paths) == 0 {
-		t.Skip("no .npy fixtures")
+		testenv.Missing(t, testenv.Fixtures, "no .npy files under packages/ and bioimageio-examples/")
 	}
+
 	for _, p := range paths {
 		want, err := os.ReadFile(p)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -49,8 +48,8 @@ func FuzzRead(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	if root := fixtures.Root(); root != "" {
-		if b, err := os.ReadFile(filepath.Join(root, "packages", "upsample-onnx", "test_input.npy")); err == nil {
+	if p := fixtures.Optional(f, "packages", "upsample-onnx", "test_input.npy"); p != "" {
+		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
 	}
