@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -26,9 +27,7 @@ func allHandlers() map[string]queue.Handler {
 // feature adds without a row in jobKinds gets one too, and unknown names
 // are usage errors.
 func TestPlanWorkKinds(t *testing.T) {
-	if needModelRuntime() != nil {
-		t.Skip("ONNX Runtime is not installed here")
-	}
+	testenv.Need(t, testenv.ONNXRuntime, needModelRuntime())
 	p, err := planWork(allHandlers(), []string{"infer", "test-version"}, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +78,7 @@ func TestPlanWorkKinds(t *testing.T) {
 // waited at 24 of 64 tiles behind tests): with one slot per kind, the
 // inference job completes while the tests are still running or waiting.
 func TestInferenceDoesNotWaitBehindTests(t *testing.T) {
-	if needModelRuntime() != nil {
-		t.Skip("ONNX Runtime is not installed here")
-	}
+	testenv.Need(t, testenv.ONNXRuntime, needModelRuntime())
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "zoo.db"))
 	if err != nil {

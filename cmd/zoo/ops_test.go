@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"io"
 	"io/fs"
 	"net"
@@ -127,14 +128,7 @@ type opsStores struct {
 
 func newOpsStores(t *testing.T) *opsStores {
 	t.Helper()
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	o := &opsStores{directDSN: pgtest.DSN(t)}
 	du, err := url.Parse(o.directDSN)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -53,12 +54,8 @@ const unheadedColumns = `(() => {
 // sign-in link) and every table column has a heading.
 func TestChallengeParticipant(t *testing.T) {
 	needORT(t)
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the participant test needs %s (CI is set): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping: %s is not installed (apt-get install chromium)", chromiumPath)
-	}
+	_, err := os.Stat(chromiumPath)
+	testenv.Need(t, testenv.Chromium, err)
 	model := fixtures.Path(t, "packages", "unet2d-nuclei-broad-onnx")
 	seed := t.TempDir()
 	if err := os.Symlink(model, filepath.Join(seed, "unet2d-nuclei-broad-onnx")); err != nil {
