@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +97,25 @@ type Options struct {
 	// Progress receives one line per iteration ("iteration N/M loss L")
 	// and other short messages.
 	Progress func(msg string)
+	// Iteration, if set, is called after each training iteration with its
+	// number (1-based) and loss.
+	Iteration func(n int, loss float64)
+	// CheckpointSeconds is how often the trainer writes its checkpoint
+	// (default 120). Writing one changes nothing in the result: a run
+	// resumed from any checkpoint draws the same patches as one never
+	// stopped.
+	CheckpointSeconds float64
+	// Checkpoint, if set, is called each time the trainer has written a
+	// checkpoint holding n iterations; path is the file (in Work), which
+	// the next checkpoint replaces. A run whose Work holds
+	// out/ckpt.pt (CheckpointPath) resumes from it, so a caller can carry
+	// a checkpoint to another machine.
+	Checkpoint func(path string, n int)
 }
+
+// CheckpointPath is where a run on the work folder work keeps its
+// checkpoint.
+func CheckpointPath(work string) string { return filepath.Join(work, "out", "ckpt.pt") }
 
 // Report is the outcome of Run.
 type Report struct {
@@ -323,7 +342,7 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 	j := job{
 		Model: pkgInside + "/" + m.Weights.Torchscript.Source, Out: outInside, Task: o.Task,
 		Iterations: o.Iterations, LR: o.LR, Patch: o.Patch, Batch: o.Batch, Seed: o.Seed,
-		Sigmoid: hasSigmoid(m), N2VFraction: 0.02, CheckpointSeconds: 120,
+		Sigmoid: hasSigmoid(m), N2VFraction: 0.02, CheckpointSeconds: o.CheckpointSeconds,
 	}
 	for _, it := range set.train {
 		j.Train = append(j.Train, jobItem{X: dataInside + "/" + it.x, Y: inside(it.y)})
@@ -363,6 +382,16 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 				return
 			}
 			it, rest, _ := strings.Cut(msg, " ")
+			n, nerr := strconv.Atoi(it)
+			if rest == "checkpoint" {
+				if nerr == nil && o.Checkpoint != nil {
+					o.Checkpoint(CheckpointPath(work), n)
+				}
+				return
+			}
+			if loss, err := strconv.ParseFloat(rest, 64); err == nil && nerr == nil && o.Iteration != nil {
+				o.Iteration(n, loss)
+			}
 			say("iteration %s/%d %s", it, o.Iterations, rest)
 		},
 	})
@@ -462,6 +491,9 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 4
+	}
+	if o.CheckpointSeconds <= 0 {
+		o.CheckpointSeconds = 120
 	}
 	if o.Validation <= 0 || o.Validation >= 1 {
 		o.Validation = 0.25
