@@ -108,14 +108,14 @@ type Options struct {
 	// Checkpoint, if set, is called each time the trainer has written a
 	// checkpoint holding n iterations; path is the file (in Work), which
 	// the next checkpoint replaces. A run whose Work holds
-	// out/ckpt.pt (CheckpointPath) resumes from it, so a caller can carry
+	// ckpt.pt (CheckpointPath) resumes from it, so a caller can carry
 	// a checkpoint to another machine.
 	Checkpoint func(path string, n int)
 }
 
 // CheckpointPath is where a run on the work folder work keeps its
 // checkpoint.
-func CheckpointPath(work string) string { return filepath.Join(work, "out", "ckpt.pt") }
+func CheckpointPath(work string) string { return filepath.Join(work, "ckpt.pt") }
 
 // Report is the outcome of Run.
 type Report struct {
@@ -153,6 +153,7 @@ type ImageRecord struct {
 type job struct {
 	Model             string    `json:"model"`
 	Out               string    `json:"out"`
+	Checkpoint        string    `json:"checkpoint"`
 	Task              string    `json:"task"`
 	Train             []jobItem `json:"train"`
 	Val               []jobItem `json:"val"`
@@ -176,6 +177,7 @@ const (
 	pkgInside  = "/pkg"
 	dataInside = "/data"
 	outInside  = "/out"
+	ckptInside = "/ckpt"
 	jobInside  = "/job"
 )
 
@@ -211,6 +213,22 @@ func Check(m *spec.Model, task string) error {
 		return zoo.E(op, zoo.Invalid, nil, "unknown task %q: use denoise or segment", task)
 	}
 	return nil
+}
+
+// Tasks returns the tasks the model can be fine-tuned for (Check passes
+// and its licence allows derivatives), in the order denoise, segment;
+// none for a model that cannot be fine-tuned.
+func Tasks(m *spec.Model) []string {
+	if !LicenceAllowsDerivatives(m.License) {
+		return nil
+	}
+	var out []string
+	for _, t := range []string{TaskDenoise, TaskSegment} {
+		if Check(m, t) == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // probability reports whether the model's output is a probability: a
@@ -292,7 +310,7 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 	if err := Check(m, o.Task); err != nil {
 		return nil, err
 	}
-	if !licenceAllowsDerivatives(m.License) {
+	if !LicenceAllowsDerivatives(m.License) {
 		return nil, zoo.E(op, zoo.Forbidden, nil, "the model's licence (%s) does not allow derivatives, so a fine-tuned model cannot be made from it", m.License)
 	}
 	if m.Weights.Torchscript == nil {
@@ -339,8 +357,27 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 			return nil, zoo.E(op, zoo.Internal, err, "cannot make %s", d)
 		}
 	}
+	// The trainer writes its checkpoints straight to a folder of their
+	// own that the sandbox user can reach (a writable mount it cannot
+	// reach would be a copy, handed back only at the end); each is copied
+	// to CheckpointPath(work) as it appears, so a run killed at any time
+	// leaves its last checkpoint there.
+	ckptTmp, err := sandbox.MkdirTemp("", "zoo-finetune-ckpt-*")
+	if err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "cannot make a folder for the checkpoints")
+	}
+	defer os.RemoveAll(ckptTmp)
+	ckptDir := filepath.Join(ckptTmp, "c")
+	if err := os.Mkdir(ckptDir, 0o755); err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "cannot make a folder for the checkpoints")
+	}
+	if _, err := os.Stat(CheckpointPath(work)); err == nil {
+		if _, err := filesha.Copy(CheckpointPath(work), filepath.Join(ckptDir, "ckpt.pt")); err != nil {
+			return nil, zoo.E(op, zoo.Internal, err, "cannot read the checkpoint to resume from")
+		}
+	}
 	j := job{
-		Model: pkgInside + "/" + m.Weights.Torchscript.Source, Out: outInside, Task: o.Task,
+		Model: pkgInside + "/" + m.Weights.Torchscript.Source, Out: outInside, Checkpoint: ckptInside + "/ckpt.pt", Task: o.Task,
 		Iterations: o.Iterations, LR: o.LR, Patch: o.Patch, Batch: o.Batch, Seed: o.Seed,
 		Sigmoid: hasSigmoid(m), N2VFraction: 0.02, CheckpointSeconds: o.CheckpointSeconds,
 	}
@@ -372,6 +409,7 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 			{Host: data, Inside: dataInside},
 			{Host: jobDir, Inside: jobInside},
 			{Host: outDir, Inside: outInside, Writable: true},
+			{Host: ckptDir, Inside: ckptInside, Writable: true},
 		},
 		Dir:     outInside,
 		Limits:  o.Limits,
@@ -384,6 +422,15 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 			it, rest, _ := strings.Cut(msg, " ")
 			n, nerr := strconv.Atoi(it)
 			if rest == "checkpoint" {
+				tmp := CheckpointPath(work) + ".tmp"
+				if _, err := filesha.Copy(filepath.Join(ckptDir, "ckpt.pt"), tmp); err != nil {
+					say("cannot keep the checkpoint of iteration %d: %v", n, err)
+					return
+				}
+				if err := os.Rename(tmp, CheckpointPath(work)); err != nil {
+					say("cannot keep the checkpoint of iteration %d: %v", n, err)
+					return
+				}
 				if nerr == nil && o.Checkpoint != nil {
 					o.Checkpoint(CheckpointPath(work), n)
 				}
@@ -756,9 +803,9 @@ func last(xs []float64) float64 {
 	return xs[len(xs)-1]
 }
 
-// licenceAllowsDerivatives is false for licences that forbid derivative
+// LicenceAllowsDerivatives is false for licences that forbid derivative
 // works (the Creative Commons NoDerivatives family).
-func licenceAllowsDerivatives(id string) bool {
+func LicenceAllowsDerivatives(id string) bool {
 	return !strings.Contains(strings.ToUpper(id), "-ND")
 }
 

@@ -7,7 +7,8 @@
 # job["out"]: finetuned.pt (TorchScript), result.json (see type result),
 # val_before_N.npy / val_after_N.npy (the model's outputs on each held-out
 # image before and after, after the sigmoid where the description applies
-# one), and ckpt.pt while training (a run that finds it resumes from it).
+# one); and job["checkpoint"] while training (a run that finds it resumes
+# from it).
 # Progress lines on stderr: "progress: ITERATION LOSS", and
 # "progress: ITERATION checkpoint" once ckpt.pt holds that iteration.
 import json
@@ -144,7 +145,7 @@ if not os.path.exists(os.path.join(out, "val_before_0.npy")):
 
 opt = torch.optim.Adam(params, lr=job["lr"])
 start, losses = 0, []
-ckpt = os.path.join(out, "ckpt.pt")
+ckpt = job["checkpoint"]
 if os.path.exists(ckpt):
     state = torch.load(ckpt, map_location="cpu")
     model.load_state_dict(state["model"])

@@ -56,6 +56,9 @@ type serverEnv struct {
 	// convertErr is nil when this process converts PyTorch weights (see
 	// canConvert), else what it lacks.
 	convertErr error
+	// finetuneErr is nil when this process works fine-tuning jobs (see
+	// canFinetune), else what it lacks.
+	finetuneErr error
 }
 
 // configureService applies every feature's configure hook to cfg.

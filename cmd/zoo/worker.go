@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/finetune/ftjob"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -54,7 +55,7 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running up to %d job(s) at a time (%s); %s; stop with Ctrl-C\n", concurrency, joinDesc(st.desc), converterNote(env.convertErr))
+			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running up to %d job(s) at a time (%s); %s; %s; stop with Ctrl-C\n", concurrency, joinDesc(st.desc), converterNote(env.convertErr), finetunerNote(env.finetuneErr))
 			<-ctx.Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "zoo worker: stopping")
 			return stopWorkers(q)
@@ -81,6 +82,14 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 		log.Info("this process converts PyTorch weights (queue " + repo.QueueConvert + ")")
 	} else {
 		log.Info("this process leaves conversions to others", "reason", zoo.MessageOf(env.convertErr))
+	}
+	// Fine-tuning jobs likewise wait in their own queue for a process that
+	// can train (feature_finetune.go), one at a time.
+	if env.finetuneErr = canFinetune(); env.finetuneErr == nil {
+		queues[ftjob.Queue] = 1
+		log.Info("this process fine-tunes models (queue " + ftjob.Queue + ")")
+	} else {
+		log.Info("this process leaves fine-tuning jobs to others", "reason", zoo.MessageOf(env.finetuneErr))
 	}
 	// One attempt of a job is bounded by ZOO_JOB_TIMEOUT; a job still
 	// running a little after that lost its worker and runs again.

@@ -98,7 +98,8 @@ type Job struct {
 	DatasetModel   string `json:"dataset_model,omitempty"`
 	DatasetVersion int    `json:"dataset_version,omitempty"`
 
-	Runs int `json:"runs"` // how many times a worker started it
+	Runs int    `json:"runs"`          // how many times a worker started it
+	Run  string `json:"run,omitempty"` // the token of the run that holds it; a run whose token is replaced stops
 	// Keep set by the owner spares the data from deletion at ExpiresAt.
 	Keep        bool `json:"keep"`
 	DataDeleted bool `json:"data_deleted,omitempty"`
