@@ -292,6 +292,10 @@ var funcs = template.FuncMap{
 			return "License"
 		case "type":
 			return "Type"
+		case "finetune":
+			return "Fine-tunable"
+		case "parent":
+			return "Fine-tuned from"
 		}
 		return f
 	},

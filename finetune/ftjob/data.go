@@ -33,12 +33,15 @@ func (l DataLimits) orDefault() DataLimits {
 type Data struct {
 	Images []string
 	Masks  []string
+	Clean  []string
 }
 
 // ReadData checks the zip at p and, when dir is not "", extracts it into
-// dir/images and dir/masks. The zip holds images (.tif, .tiff, .png,
-// .npy) at its top level or under images/, and for segmentation their
-// label masks with the same names under masks/; nothing else but folders
+// dir/images, dir/masks and dir/clean. The zip holds images (.tif, .tiff, .png,
+// .npy) at its top level or under images/, for segmentation their label
+// masks with the same names under masks/, and for denoising optionally
+// clean images with the same names under clean/ (the held-out metric is
+// then MSE/PSNR against them); nothing else but folders
 // and hidden files (ignored, e.g. __MACOSX/, .DS_Store). Sizes are
 // counted while inflating, so a zip bomb stops at the limit whatever its
 // header claims.
@@ -74,10 +77,10 @@ func ReadData(p, dir string, lim DataLimits) (*Data, error) {
 		role, base := "images", parts[len(parts)-1]
 		switch {
 		case len(parts) == 1:
-		case len(parts) == 2 && (parts[0] == "images" || parts[0] == "masks"):
+		case len(parts) == 2 && (parts[0] == "images" || parts[0] == "masks" || parts[0] == "clean"):
 			role = parts[0]
 		default:
-			return nil, zoo.E(op, zoo.Invalid, nil, "the zip entry %s is in a folder zoo does not read: put images at the top or under images/, masks under masks/", name)
+			return nil, zoo.E(op, zoo.Invalid, nil, "the zip entry %s is in a folder zoo does not read: put images at the top or under images/, masks under masks/, clean images under clean/", name)
 		}
 		if runner.ImageFormat(base) == "" {
 			return nil, zoo.E(op, zoo.Invalid, nil, "%s is not an image zoo reads (.tif, .tiff, .png, .npy)", name)
@@ -87,10 +90,13 @@ func ReadData(p, dir string, lim DataLimits) (*Data, error) {
 			return nil, zoo.E(op, zoo.Invalid, nil, "the zip holds two %s named %s", role, base)
 		}
 		seen[key] = true
-		if role == "images" {
+		switch role {
+		case "images":
 			d.Images = append(d.Images, base)
-		} else {
+		case "masks":
 			d.Masks = append(d.Masks, base)
+		default:
+			d.Clean = append(d.Clean, base)
 		}
 		if len(d.Images) > lim.MaxImages {
 			return nil, zoo.E(op, zoo.TooLarge, nil, "the zip holds more than %d images, the most a fine-tuning job takes", lim.MaxImages)

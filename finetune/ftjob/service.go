@@ -516,16 +516,18 @@ func (s *Service) train(ctx context.Context, j *Job, run string, log *slog.Logge
 	}
 	out := filepath.Join(dir, "draft")
 	images := filepath.Join(dataDir, "images")
-	masks := ""
+	masks, clean := "", ""
 	if j.Settings.Task == finetune.TaskSegment {
 		masks = filepath.Join(dataDir, "masks")
+	} else if _, err := os.Stat(filepath.Join(dataDir, "clean")); err == nil {
+		clean = filepath.Join(dataDir, "clean")
 	}
 	owner, err := cat.UserByName(ctx, j.Owner)
 	if err != nil {
 		return err
 	}
 	rep, err := finetune.Run(runCtx, modelDir, finetune.Options{
-		Task: j.Settings.Task, Images: images, Masks: masks, Out: out, Work: work,
+		Task: j.Settings.Task, Images: images, Masks: masks, Clean: clean, Out: out, Work: work,
 		Iterations: j.Settings.Iterations, LR: j.Settings.LR, Patch: j.Settings.Patch, Batch: j.Settings.Batch, Seed: j.Settings.Seed,
 		Parent: fmt.Sprintf("%s/%d", j.Model, j.Version), Authors: []string{j.Owner},
 		Limits: s.o.Limits, CheckpointSeconds: s.o.CheckpointEvery.Seconds(),
