@@ -91,6 +91,9 @@ func New(o Options) *Service {
 	return &Service{o: o}
 }
 
+// MaxUploadBytes is the largest zip of images a job takes.
+func (s *Service) MaxUploadBytes() int64 { return s.o.MaxUploadBytes }
+
 // Retention says in words how long a job's data is kept.
 func (s *Service) Retention() string {
 	return fmt.Sprintf("Your images and the training checkpoints are deleted %s after you submit them, unless you choose to keep them; the fine-tuned draft model is yours like any upload and is not deleted.", words(s.o.TTL))
