@@ -41,15 +41,7 @@ func init() {
 			if !ok {
 				return nil
 			}
-			prev := cfg.KeepBlobs
-			cfg.KeepBlobs = func(ctx context.Context, keep func(sha string) error) error {
-				if prev != nil {
-					if err := prev(ctx, keep); err != nil {
-						return err
-					}
-				}
-				return st.FinetuneJobs().FinetuneBlobs(ctx, keep)
-			}
+			cfg.KeepBlobs = keepBoth(cfg.KeepBlobs, st.FinetuneJobs().FinetuneBlobs)
 			return nil
 		},
 		handlers: func(env *serverEnv) map[string]queue.Handler {
@@ -86,6 +78,23 @@ func init() {
 			return nil
 		},
 	})
+}
+
+// keepBoth is a repo.Config.KeepBlobs naming the blobs of a and of b
+// (either may be nil).
+func keepBoth(a, b func(context.Context, func(string) error) error) func(context.Context, func(string) error) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func(ctx context.Context, keep func(string) error) error {
+		if err := a(ctx, keep); err != nil {
+			return err
+		}
+		return b(ctx, keep)
+	}
 }
 
 // canFinetune returns nil when this process can run fine-tuning jobs,

@@ -149,9 +149,30 @@ func TestFinetuneBrowser(t *testing.T) {
 		chromedp.Click(css(`#finetune-form button[type="submit"]`)),
 		chromedp.WaitVisible(css("#finetune-status")))
 	// The curve grows while it trains.
-	do("curve", 3*time.Minute, chromedp.WaitVisible(css("#finetune-line")))
+	poll := func(what, expr string, limit time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for {
+			c, cancel := context.WithTimeout(ctx, 30*time.Second)
+			ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				shot("finetune-failure")
+				t.Fatalf("%s: not within %v (status: %s)", what, limit, text("#finetune-status"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	poll("the loss curve", `(document.getElementById("finetune-line")?.getAttribute("points") || "").split(" ").length >= 5`, 5*time.Minute)
+	do("scroll", 10*time.Second, chromedp.ScrollIntoView(css("#finetune")))
 	shot("finetune-running")
-	do("result", 5*time.Minute, chromedp.WaitVisible(css("#finetune-result")))
+	poll("the result", `!document.getElementById("finetune-result").hidden`, 5*time.Minute)
 	if n := len(strings.Fields(attr("#finetune-line", "points"))); n != 60 {
 		t.Errorf("the loss curve has %d points, want 60", n)
 	}
@@ -175,7 +196,7 @@ func TestFinetuneBrowser(t *testing.T) {
 		t.Errorf("the draft is %s after the form's submit, want submitted", v.State)
 	}
 	// The draft's page names its parent.
-	do("draft page", 30*time.Second, chromedp.Navigate(href), chromedp.WaitVisible(css("#finetune-parent")))
+	do("draft page", 30*time.Second, chromedp.Navigate(base+href), chromedp.WaitVisible(css("#finetune-parent")))
 	if p := text("#finetune-parent"); !strings.Contains(p, model) {
 		t.Errorf("the draft's page says %q, want its parent %s", p, model)
 	}

@@ -35,16 +35,16 @@
     while (curve.lastChild && curve.lastChild.nodeName !== "title") curve.removeChild(curve.lastChild);
     if (!losses.length) return;
     curveBox.hidden = false;
-    const W = 400, H = 160, pad = 24;
+    const W = 400, H = 160, pad = 24, left = 56;
     const lo = Math.min(...losses), hi = Math.max(...losses);
     const span = hi - lo || 1, n = Math.max(total, losses.length, 2);
     const pts = losses.map((l, i) => {
-      const x = pad + (W - 2 * pad) * (i / (n - 1));
+      const x = left + (W - left - pad) * (i / (n - 1));
       const y = H - pad - (H - 2 * pad) * ((l - lo) / span);
       return x.toFixed(1) + "," + y.toFixed(1);
     });
     const axis = document.createElementNS(svgNS, "path");
-    axis.setAttribute("d", "M" + pad + " " + pad + " V" + (H - pad) + " H" + (W - pad));
+    axis.setAttribute("d", "M" + left + " " + pad + " V" + (H - pad) + " H" + (W - pad));
     axis.setAttribute("class", "axis");
     axis.setAttribute("fill", "none");
     axis.setAttribute("stroke", "currentColor");
@@ -64,8 +64,8 @@
       t.textContent = text;
       curve.appendChild(t);
     };
-    label(hi.toPrecision(3), pad - 2, pad + 4, "end");
-    label(lo.toPrecision(3), pad - 2, H - pad, "end");
+    label(hi.toPrecision(3), left - 4, pad + 4, "end");
+    label(lo.toPrecision(3), left - 4, H - pad, "end");
     label("iteration " + losses.length + " of " + total, W - pad, H - 6, "end");
   }
 
@@ -74,13 +74,14 @@
     bar.hidden = false;
     bar.value = j.fraction || 0;
     const loss = j.losses.length ? ", loss " + j.losses[j.losses.length - 1].toPrecision(4) : "";
-    let text = j.state + ": iteration " + j.iteration + " of " + j.iterations + loss + ". " + j.message;
+    let text = j.state.charAt(0).toUpperCase() + j.state.slice(1) + ": iteration " + j.iteration + " of " + j.iterations + loss + ". " + j.message.charAt(0).toUpperCase() + j.message.slice(1) + ".";
     if (j.resumed && j.resumed.length) text += " (resumed from a checkpoint at iteration " + j.resumed[j.resumed.length - 1] + ")";
     if (j.error) text = "Failed: " + j.error;
     status.textContent = text;
     draw(j.losses, j.iterations);
     const done = j.state === "succeeded" || j.state === "failed" || j.state === "cancelled";
     cancel.hidden = done;
+    form.querySelector('button[type="submit"]').disabled = !done;
     if (j.state === "succeeded" && j.draft) {
       result.hidden = false;
       let s = "Your draft model " + j.draft.id + "/" + j.draft.version + " names " + j.parent + " as its parent.";
