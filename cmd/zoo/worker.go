@@ -28,7 +28,9 @@ func newWorkerCmd() *cobra.Command {
 		Short: "Run background jobs (the reproducibility tests of uploads) without serving",
 		Long: `worker runs the background jobs of a zoo instance — today the
 reproducibility test of every uploaded version (as zoo test does it) — and
-records their results. Run any number of workers beside zoo serve replicas
+records their results; where it can (PyTorch, bubblewrap, libtorch) also
+the conversions of PyTorch state dicts and fine-tuning jobs, each in a
+queue of its own that other workers leave waiting. Run any number of workers beside zoo serve replicas
 started with --workers 0; they share the storage given by the same flags.
 A job whose worker stops or crashes runs again elsewhere: one attempt may
 run ZOO_JOB_TIMEOUT (default 30m); a job still running a tenth longer

@@ -619,7 +619,9 @@ func (s *Service) storeCheckpoint(ctx context.Context, id, p string, n int, chec
 }
 
 // makeDraft uploads the fine-tuned package as a draft of the owner (and,
-// when asked, the training data as a dataset draft) and ends the job.
+// when asked, the training data as a dataset draft) and ends the job. A
+// worker that dies between the upload and the record's update leaves a
+// draft the next run does not know of: the retried job makes another.
 func (s *Service) makeDraft(ctx context.Context, j *Job, owner *zoo.User, rep *finetune.Report, out, dataDir string, check func(*Job) error) error {
 	const op = "ftjob.makeDraft"
 	var dsModel string
