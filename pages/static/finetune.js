@@ -126,6 +126,14 @@
   submitDraft.addEventListener("click", async () => {
     if (!job || !job.draft) return;
     const res = await post("/api/v1/models/" + encodeURIComponent(job.draft.id) + "/versions/" + job.draft.version + "/submit");
-    if (res.ok) { submitDraft.disabled = true; submitDraft.textContent = "Submitted for review"; } else summary.textContent = await detail(res);
+    if (!res.ok) { summary.textContent = await detail(res); return; }
+    // The dataset of the training images, when one was asked for, goes
+    // to review with it.
+    if (job.dataset) {
+      const dres = await post("/api/v1/models/" + encodeURIComponent(job.dataset.id) + "/versions/" + job.dataset.version + "/submit");
+      if (!dres.ok) { summary.textContent = "The model was submitted; the dataset was not: " + await detail(dres); return; }
+    }
+    submitDraft.disabled = true;
+    submitDraft.textContent = job.dataset ? "Submitted for review (model and dataset)" : "Submitted for review";
   });
 })();
