@@ -3,7 +3,7 @@ package main
 // Server fine-tuning jobs (package finetune/ftjob): the /api/v1/finetune
 // routes in serve, the "finetune" job handler wherever jobs run, and a
 // sweeper deleting expired data. Like conversions (convertjob.go), the
-// jobs wait in their own queue (ftjob.Queue), which a process works only
+// jobs wait in their own queue (ftserver.Queue), which a process works only
 // when it can train: the sandbox (bubblewrap), Debian's PyTorch
 // (ZOO_CONVERT_PYTHON) and libtorch (the new package's test). Every
 // working process registers the kind, so River's leader retries a job
@@ -26,6 +26,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/finetune/ftjob"
+	"github.com/zoo-bioimage/zoo/finetune/ftserver"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/runner"
@@ -33,7 +34,7 @@ import (
 )
 
 func init() {
-	jobRoutes[ftjob.Kind] = ftjob.Queue
+	jobRoutes[ftserver.Kind] = ftserver.Queue
 	register(feature{
 		name: "finetune",
 		configure: func(env *serverEnv, cfg *repo.Config) error {
@@ -45,7 +46,7 @@ func init() {
 			return nil
 		},
 		handlers: func(env *serverEnv) map[string]queue.Handler {
-			return map[string]queue.Handler{ftjob.Kind: func(ctx context.Context, j *queue.Job) error {
+			return map[string]queue.Handler{ftserver.Kind: func(ctx context.Context, j *queue.Job) error {
 				s, err := finetuneFor(env)
 				if err != nil {
 					return err
@@ -117,13 +118,13 @@ func finetunerNote(err error) string {
 	return "does not fine-tune: " + zoo.MessageOf(err)
 }
 
-var finetuneServices sync.Map // *serverEnv → *ftjob.Service
+var finetuneServices sync.Map // *serverEnv → *ftserver.Service
 
 // finetuneFor returns the fine-tuning service of a process (nil when its
 // catalog keeps no fine-tuning jobs), made on first use.
-func finetuneFor(env *serverEnv) (*ftjob.Service, error) {
+func finetuneFor(env *serverEnv) (*ftserver.Service, error) {
 	if s, ok := finetuneServices.Load(env); ok {
-		return s.(*ftjob.Service), nil
+		return s.(*ftserver.Service), nil
 	}
 	if env.svc == nil {
 		return nil, zoo.E("finetune", zoo.Unavailable, nil, "the service is starting")
@@ -132,7 +133,7 @@ func finetuneFor(env *serverEnv) (*ftjob.Service, error) {
 	if !ok {
 		return nil, fmt.Errorf("the catalog %T keeps no fine-tuning jobs", env.st.cat)
 	}
-	o := ftjob.Options{Store: st.FinetuneJobs(), Repo: env.svc, Queue: env.queue, TempDir: env.st.tempDir, Logger: env.log}
+	o := ftserver.Options{Store: st.FinetuneJobs(), Repo: env.svc, Queue: env.queue, TempDir: env.st.tempDir, Logger: env.log}
 	var err error
 	if o.MaxActive, err = envInt("ZOO_FINETUNE_PER_USER", 2); err != nil {
 		return nil, err
@@ -151,6 +152,6 @@ func finetuneFor(env *serverEnv) (*ftjob.Service, error) {
 	if o.CheckpointEvery, err = envDuration("ZOO_FINETUNE_CHECKPOINT", 2*time.Minute); err != nil {
 		return nil, err
 	}
-	s, _ := finetuneServices.LoadOrStore(env, ftjob.New(o))
-	return s.(*ftjob.Service), nil
+	s, _ := finetuneServices.LoadOrStore(env, ftserver.New(o))
+	return s.(*ftserver.Service), nil
 }

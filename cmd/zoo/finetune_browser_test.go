@@ -207,4 +207,3 @@ func TestFinetuneBrowser(t *testing.T) {
 		t.Errorf("browser console errors: %v", consoleErrors)
 	}
 }
-

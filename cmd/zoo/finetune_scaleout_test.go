@@ -372,7 +372,7 @@ func TestFinetuneScaleOut(t *testing.T) {
 		t.Errorf("zoo test of the draft: %d %s %s", code, out, errs)
 	}
 	desc, _ := os.ReadFile(filepath.Join(dir, "rdf.yaml"))
-	if !regexp.MustCompile(`(?m)^parent:\s*\n\s+id: `+parent+`\n\s+version: "?1"?`).Match(desc) {
+	if !regexp.MustCompile(`(?m)^parent:\s*\n\s+id: ` + parent + `\n\s+version: "?1"?`).Match(desc) {
 		t.Errorf("the draft's description does not name %s/1 as its parent:\n%s", parent, desc)
 	}
 

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo"
-	"github.com/zoo-bioimage/zoo/finetune/ftjob"
+	"github.com/zoo-bioimage/zoo/finetune/ftserver"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
@@ -88,8 +88,8 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	// Fine-tuning jobs likewise wait in their own queue for a process that
 	// can train (feature_finetune.go), one at a time.
 	if env.finetuneErr = canFinetune(); env.finetuneErr == nil {
-		queues[ftjob.Queue] = 1
-		log.Info("this process fine-tunes models (queue " + ftjob.Queue + ")")
+		queues[ftserver.Queue] = 1
+		log.Info("this process fine-tunes models (queue " + ftserver.Queue + ")")
 	} else {
 		log.Info("this process leaves fine-tuning jobs to others", "reason", zoo.MessageOf(env.finetuneErr))
 	}

@@ -1,17 +1,7 @@
-// Package ftjob runs fine-tuning (package finetune) as server jobs: a
-// signed-in user submits a zip of images (and masks) with settings for a
-// published model, a worker that can train (PyTorch and the sandbox)
-// fine-tunes it in the queue's "finetune" queue, progress per iteration
-// (loss) is visible through the API, the job can be cancelled, the
-// trainer's checkpoint is kept in the blob store every few minutes so that
-// a job whose worker died resumes there on another worker, and the result
-// becomes a draft model in the repository (a new model, or a new version
-// of one of the user's own models) whose parent is the original; the
-// training data can be published beside it as a dataset draft.
-//
-// The user's data (the zip and the checkpoints) are deleted Options.TTL
-// after the job was submitted, unless the user keeps them; the draft
-// model is the user's like any upload and is not deleted.
+// Package ftjob is the record of zoo's fine-tuning jobs and the contract
+// of the store that keeps it (implemented by *sqlite.DB and *postgres.DB
+// through FinetuneJobs; ftjobtest is the suite both pass). The service —
+// API, queue handler, expiry — is package finetune/ftserver.
 //
 // # Life of a job
 //
@@ -19,10 +9,11 @@
 //	   ▲                  │
 //	   └─ worker died ────┘       queued|running ──cancel──▶ cancelled
 //
-// The record is kept by a Store (table finetune_jobs, migration 0011 of
-// each backend; ftjobtest is the suite both pass); the queue job only
-// names it, so a retried queue job finds the record as the last worker
-// left it.
+// # Schema (table finetune_jobs, migration 0011 of each backend)
+//
+// The whole record as JSON (column record) and copies of what queries
+// need: owner, state, created_at, expires_at (0 when kept or deleted),
+// data_sha256 and checkpoint_sha256.
 package ftjob
 
 import (

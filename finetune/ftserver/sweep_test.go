@@ -1,4 +1,4 @@
-package ftjob_test
+package ftserver_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/finetune/ftjob"
+	"github.com/zoo-bioimage/zoo/finetune/ftserver"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
@@ -50,7 +51,7 @@ func TestSweepDeletesExpiredData(t *testing.T) {
 	mk("new-shared", shared, "", ftjob.Queued, now.Add(time.Hour), false)
 	mk("old-kept", kept, "", ftjob.Succeeded, now.Add(-time.Minute), true)
 	mk("new", live, "", ftjob.Succeeded, now.Add(time.Hour), false)
-	s := ftjob.New(ftjob.Options{Store: st, Repo: repo.New(db, blobs, nil, repo.Config{})})
+	s := ftserver.New(ftserver.Options{Store: st, Repo: repo.New(db, blobs, nil, repo.Config{})})
 	n, err := s.Sweep(ctx, now)
 	if err != nil || n != 2 {
 		t.Fatalf("swept %d (%v), want 2", n, err)

@@ -1,4 +1,4 @@
-package ftjob
+package ftserver
 
 import (
 	"encoding/json"

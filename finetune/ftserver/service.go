@@ -1,4 +1,28 @@
-package ftjob
+// Package ftserver runs fine-tuning (package finetune) as server jobs: a
+// signed-in user submits a zip of images (and masks) with settings for a
+// published model, a worker that can train (PyTorch and the sandbox)
+// fine-tunes it in the queue's "finetune" queue, progress per iteration
+// (loss) is visible through the API, the job can be cancelled, the
+// trainer's checkpoint is kept in the blob store every few minutes so that
+// a job whose worker died resumes there on another worker, and the result
+// becomes a draft model in the repository (a new model, or a new version
+// of one of the user's own models) whose parent is the original; the
+// training data can be published beside it as a dataset draft.
+//
+// The user's data (the zip and the checkpoints) are deleted Options.TTL
+// after the job was submitted, unless the user keeps them; the draft
+// model is the user's like any upload and is not deleted.
+//
+// # Life of a job
+//
+//	queued ──worker──▶ running ──▶ succeeded | failed
+//	   ▲                  │
+//	   └─ worker died ────┘       queued|running ──cancel──▶ cancelled
+//
+// The record is kept by an ftjob.Store (table finetune_jobs); the queue
+// job only names it, so a retried queue job finds the record as the last
+// worker left it.
+package ftserver
 
 import (
 	"bytes"
