@@ -36,6 +36,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +97,25 @@ type Options struct {
 	// Progress receives one line per iteration ("iteration N/M loss L")
 	// and other short messages.
 	Progress func(msg string)
+	// Iteration, if set, is called after each training iteration with its
+	// number (1-based) and loss.
+	Iteration func(n int, loss float64)
+	// CheckpointSeconds is how often the trainer writes its checkpoint
+	// (default 120). Writing one changes nothing in the result: a run
+	// resumed from any checkpoint draws the same patches as one never
+	// stopped.
+	CheckpointSeconds float64
+	// Checkpoint, if set, is called each time the trainer has written a
+	// checkpoint holding n iterations; path is the file (in Work), which
+	// the next checkpoint replaces. A run whose Work holds
+	// ckpt.pt (CheckpointPath) resumes from it, so a caller can carry
+	// a checkpoint to another machine.
+	Checkpoint func(path string, n int)
 }
+
+// CheckpointPath is where a run on the work folder work keeps its
+// checkpoint.
+func CheckpointPath(work string) string { return filepath.Join(work, "ckpt.pt") }
 
 // Report is the outcome of Run.
 type Report struct {
@@ -134,6 +153,7 @@ type ImageRecord struct {
 type job struct {
 	Model             string    `json:"model"`
 	Out               string    `json:"out"`
+	Checkpoint        string    `json:"checkpoint"`
 	Task              string    `json:"task"`
 	Train             []jobItem `json:"train"`
 	Val               []jobItem `json:"val"`
@@ -157,6 +177,7 @@ const (
 	pkgInside  = "/pkg"
 	dataInside = "/data"
 	outInside  = "/out"
+	ckptInside = "/ckpt"
 	jobInside  = "/job"
 )
 
@@ -192,6 +213,22 @@ func Check(m *spec.Model, task string) error {
 		return zoo.E(op, zoo.Invalid, nil, "unknown task %q: use denoise or segment", task)
 	}
 	return nil
+}
+
+// Tasks returns the tasks the model can be fine-tuned for (Check passes
+// and its licence allows derivatives), in the order denoise, segment;
+// none for a model that cannot be fine-tuned.
+func Tasks(m *spec.Model) []string {
+	if !LicenceAllowsDerivatives(m.License) {
+		return nil
+	}
+	var out []string
+	for _, t := range []string{TaskDenoise, TaskSegment} {
+		if Check(m, t) == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // probability reports whether the model's output is a probability: a
@@ -273,7 +310,7 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 	if err := Check(m, o.Task); err != nil {
 		return nil, err
 	}
-	if !licenceAllowsDerivatives(m.License) {
+	if !LicenceAllowsDerivatives(m.License) {
 		return nil, zoo.E(op, zoo.Forbidden, nil, "the model's licence (%s) does not allow derivatives, so a fine-tuned model cannot be made from it", m.License)
 	}
 	if m.Weights.Torchscript == nil {
@@ -320,10 +357,29 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 			return nil, zoo.E(op, zoo.Internal, err, "cannot make %s", d)
 		}
 	}
+	// The trainer writes its checkpoints straight to a folder of their
+	// own that the sandbox user can reach (a writable mount it cannot
+	// reach would be a copy, handed back only at the end); each is copied
+	// to CheckpointPath(work) as it appears, so a run killed at any time
+	// leaves its last checkpoint there.
+	ckptTmp, err := sandbox.MkdirTemp("", "zoo-finetune-ckpt-*")
+	if err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "cannot make a folder for the checkpoints")
+	}
+	defer os.RemoveAll(ckptTmp)
+	ckptDir := filepath.Join(ckptTmp, "c")
+	if err := os.Mkdir(ckptDir, 0o755); err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "cannot make a folder for the checkpoints")
+	}
+	if _, err := os.Stat(CheckpointPath(work)); err == nil {
+		if _, err := filesha.Copy(CheckpointPath(work), filepath.Join(ckptDir, "ckpt.pt")); err != nil {
+			return nil, zoo.E(op, zoo.Internal, err, "cannot read the checkpoint to resume from")
+		}
+	}
 	j := job{
-		Model: pkgInside + "/" + m.Weights.Torchscript.Source, Out: outInside, Task: o.Task,
+		Model: pkgInside + "/" + m.Weights.Torchscript.Source, Out: outInside, Checkpoint: ckptInside + "/ckpt.pt", Task: o.Task,
 		Iterations: o.Iterations, LR: o.LR, Patch: o.Patch, Batch: o.Batch, Seed: o.Seed,
-		Sigmoid: hasSigmoid(m), N2VFraction: 0.02, CheckpointSeconds: 120,
+		Sigmoid: hasSigmoid(m), N2VFraction: 0.02, CheckpointSeconds: o.CheckpointSeconds,
 	}
 	for _, it := range set.train {
 		j.Train = append(j.Train, jobItem{X: dataInside + "/" + it.x, Y: inside(it.y)})
@@ -353,6 +409,7 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 			{Host: data, Inside: dataInside},
 			{Host: jobDir, Inside: jobInside},
 			{Host: outDir, Inside: outInside, Writable: true},
+			{Host: ckptDir, Inside: ckptInside, Writable: true},
 		},
 		Dir:     outInside,
 		Limits:  o.Limits,
@@ -363,6 +420,25 @@ func Run(ctx context.Context, path string, opts Options) (*Report, error) {
 				return
 			}
 			it, rest, _ := strings.Cut(msg, " ")
+			n, nerr := strconv.Atoi(it)
+			if rest == "checkpoint" {
+				tmp := CheckpointPath(work) + ".tmp"
+				if _, err := filesha.Copy(filepath.Join(ckptDir, "ckpt.pt"), tmp); err != nil {
+					say("cannot keep the checkpoint of iteration %d: %v", n, err)
+					return
+				}
+				if err := os.Rename(tmp, CheckpointPath(work)); err != nil {
+					say("cannot keep the checkpoint of iteration %d: %v", n, err)
+					return
+				}
+				if nerr == nil && o.Checkpoint != nil {
+					o.Checkpoint(CheckpointPath(work), n)
+				}
+				return
+			}
+			if loss, err := strconv.ParseFloat(rest, 64); err == nil && nerr == nil && o.Iteration != nil {
+				o.Iteration(n, loss)
+			}
 			say("iteration %s/%d %s", it, o.Iterations, rest)
 		},
 	})
@@ -462,6 +538,9 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 4
+	}
+	if o.CheckpointSeconds <= 0 {
+		o.CheckpointSeconds = 120
 	}
 	if o.Validation <= 0 || o.Validation >= 1 {
 		o.Validation = 0.25
@@ -724,9 +803,9 @@ func last(xs []float64) float64 {
 	return xs[len(xs)-1]
 }
 
-// licenceAllowsDerivatives is false for licences that forbid derivative
+// LicenceAllowsDerivatives is false for licences that forbid derivative
 // works (the Creative Commons NoDerivatives family).
-func licenceAllowsDerivatives(id string) bool {
+func LicenceAllowsDerivatives(id string) bool {
 	return !strings.Contains(strings.ToUpper(id), "-ND")
 }
 

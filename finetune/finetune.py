@@ -7,8 +7,10 @@
 # job["out"]: finetuned.pt (TorchScript), result.json (see type result),
 # val_before_N.npy / val_after_N.npy (the model's outputs on each held-out
 # image before and after, after the sigmoid where the description applies
-# one), and ckpt.pt while training (a run that finds it resumes from it).
-# Progress lines on stderr: "progress: ITERATION LOSS".
+# one); and job["checkpoint"] while training (a run that finds it resumes
+# from it).
+# Progress lines on stderr: "progress: ITERATION LOSS", and
+# "progress: ITERATION checkpoint" once ckpt.pt holds that iteration.
 import json
 import os
 import sys
@@ -143,14 +145,20 @@ if not os.path.exists(os.path.join(out, "val_before_0.npy")):
 
 opt = torch.optim.Adam(params, lr=job["lr"])
 start, losses = 0, []
-ckpt = os.path.join(out, "ckpt.pt")
+ckpt = job["checkpoint"]
 if os.path.exists(ckpt):
     state = torch.load(ckpt, map_location="cpu")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["opt"])
     start, losses = state["iteration"], state["losses"]
-    rng = np.random.default_rng(job["seed"] + start)
-    torch.manual_seed(job["seed"] + start)
+    # The random streams continue where the checkpoint left them, so a
+    # resumed run draws the same patches and masks as one never stopped.
+    if "np_rng" in state:
+        rng.bit_generator.state = state["np_rng"]
+        torch.set_rng_state(state["torch_rng"])
+    else:  # a checkpoint of an older zoo
+        rng = np.random.default_rng(job["seed"] + start)
+        torch.manual_seed(job["seed"] + start)
     progress("%d resumed from the checkpoint" % start)
 
 model.train()
@@ -170,9 +178,11 @@ for it in range(start, job["iterations"]):
     durations.append(time.monotonic() - t0)
     progress("%d %.6g" % (it + 1, float(loss)))
     if time.monotonic() - last_ckpt > job["checkpoint_seconds"] and it + 1 < job["iterations"]:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "iteration": it + 1, "losses": losses}, ckpt + ".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "iteration": it + 1, "losses": losses,
+                    "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
         last_ckpt = time.monotonic()
+        progress("%d checkpoint" % (it + 1))
 
 model.eval()
 for i, x in enumerate(val_x):

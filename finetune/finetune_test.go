@@ -2,6 +2,7 @@ package finetune_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -259,4 +260,91 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// A run stopped after its first checkpoint and started again on the same
+// work folder resumes there and ends with the result of a run never
+// stopped (same seed): the same losses and the same held-out outputs,
+// within 1e-5.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	needTrainer(t)
+	_, img := nucleiImage(t)
+	dir := t.TempDir()
+	noisy := filepath.Join(dir, "noisy")
+	os.Mkdir(noisy, 0o755)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i, at := range [][2]int{{0, 0}, {0, 256}, {256, 256}} {
+		c := crop(img, at[0], at[1], 64)
+		for k := range c {
+			c[k] += float32(rng.NormFloat64() * 0.2)
+		}
+		save(t, filepath.Join(noisy, string(rune('a'+i))+".npy"), []int{1, 1, 64, 64}, c)
+	}
+	opts := func(out, work string) finetune.Options {
+		return finetune.Options{Task: finetune.TaskDenoise, Images: noisy, Out: out, Work: work,
+			Iterations: 12, LR: 2e-3, Patch: 32, Batch: 2, Seed: 7, CheckpointSeconds: 1e-9}
+	}
+	// Uninterrupted (it checkpoints too: writing one must change nothing).
+	whole, err := finetune.Run(context.Background(), "testdata/denoiser", opts(filepath.Join(dir, "whole"), filepath.Join(dir, "w1")))
+	if err != nil || whole.Status != "finetuned" {
+		t.Fatalf("uninterrupted run: %v %+v", err, whole)
+	}
+	// Stopped at its fifth checkpoint, then resumed.
+	ctx, cancel := context.WithCancel(context.Background())
+	work := filepath.Join(dir, "w2")
+	o := opts(filepath.Join(dir, "stopped"), work)
+	stoppedAt := 0
+	o.Checkpoint = func(p string, n int) {
+		if n >= 5 && stoppedAt == 0 {
+			stoppedAt = n
+			cancel()
+		}
+	}
+	if rep, err := finetune.Run(ctx, "testdata/denoiser", o); err == nil && rep.Status == "finetuned" {
+		t.Fatalf("the stopped run finished")
+	}
+	if stoppedAt == 0 {
+		t.Fatal("no checkpoint was written")
+	}
+	if _, err := os.Stat(finetune.CheckpointPath(work)); err != nil {
+		t.Fatalf("the stopped run left no checkpoint: %v", err)
+	}
+	var resumedFrom int
+	o = opts(filepath.Join(dir, "resumed"), work)
+	o.Progress = func(msg string) {
+		if strings.Contains(msg, "resumed from the checkpoint") {
+			fmt.Sscanf(strings.TrimPrefix(msg, "iteration "), "%d", &resumedFrom)
+		}
+	}
+	resumed, err := finetune.Run(context.Background(), "testdata/denoiser", o)
+	if err != nil || resumed.Status != "finetuned" {
+		t.Fatalf("resumed run: %v %+v", err, resumed)
+	}
+	if resumedFrom < 5 {
+		t.Errorf("the second run resumed from iteration %d, want the checkpoint (≥ 5, stopped at %d)", resumedFrom, stoppedAt)
+	}
+	if len(resumed.Losses) != 12 || len(whole.Losses) != 12 {
+		t.Fatalf("losses: %d resumed, %d whole", len(resumed.Losses), len(whole.Losses))
+	}
+	for i := range whole.Losses {
+		if d := math.Abs(whole.Losses[i] - resumed.Losses[i]); d > 1e-5*math.Max(1, math.Abs(whole.Losses[i])) {
+			t.Errorf("loss %d: %g uninterrupted, %g resumed", i+1, whole.Losses[i], resumed.Losses[i])
+		}
+	}
+	a, err := npy.ReadFile(filepath.Join(dir, "whole", "test_output_finetuned.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := npy.ReadFile(filepath.Join(dir, "resumed", "test_output_finetuned.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxDiff := 0.0
+	for i, v := range a.Float32s() {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(v-b.Float32s()[i])))
+	}
+	if maxDiff > 1e-5 {
+		t.Errorf("the resumed model's output differs from the uninterrupted one's by %g (tolerance 1e-5)", maxDiff)
+	}
+	t.Logf("stopped at checkpoint %d, resumed from %d: losses equal, outputs differ by at most %g", stoppedAt, resumedFrom, maxDiff)
 }

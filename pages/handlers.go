@@ -223,6 +223,16 @@ type modelPage struct {
 	// IO: what the model takes and gives, from the description.
 	IO        []tensorView
 	AnyTested bool // some tool's weight format passed zoo's test
+	// Finetune: what fine-tuning is offered (nil: none on this server);
+	// Children: published models fine-tuned from this one.
+	Finetune *finetuneView
+	Children []Child
+}
+
+type finetuneView struct {
+	FinetuneOffer
+	MaxUploadText string
+	SignedIn      bool
 }
 
 type example struct {
@@ -339,6 +349,21 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 			d.TryItWhy = userMessage(err)
 		} else {
 			d.TryIt = true
+		}
+	}
+	if p.opts.Finetune != nil {
+		if o := p.opts.Finetune(desc); len(o.Tasks) > 0 {
+			d.Finetune = &finetuneView{FinetuneOffer: o, SignedIn: u != nil}
+			if o.MaxUpload > 0 {
+				d.Finetune.MaxUploadText = humanSize(o.MaxUpload)
+			}
+		}
+	}
+	if p.opts.Children != nil && v.State.Public() {
+		if cs, err := p.opts.Children(ctx, v.ModelID); err == nil {
+			d.Children = cs
+		} else {
+			p.log.Warn("pages: fine-tuned children", "id", v.ModelID, "err", err)
 		}
 	}
 	d.Snippets = snippets(v, desc, d.Base, compat.Declared(desc))

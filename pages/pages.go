@@ -80,7 +80,28 @@ type Options struct {
 	// MaxJobUpload is the size limit of "try it" images shown to users
 	// (the jobs API enforces its own); 0 shows none.
 	MaxJobUpload int64
-	Logger       *slog.Logger
+	// Finetune, if set, says what fine-tuning this server offers on a
+	// model (see FinetuneOffer); the model page then marks fine-tunable
+	// models and offers "Fine-tune on your images" to signed-in users.
+	Finetune func(m *spec.Model) FinetuneOffer
+	// Children, if set, lists the published models derived from model id
+	// (whose parent it is), for its page.
+	Children func(ctx context.Context, id string) ([]Child, error)
+	Logger   *slog.Logger
+}
+
+// FinetuneOffer is what fine-tuning a server offers on one model.
+type FinetuneOffer struct {
+	Tasks     []string // "denoise", "segment"; none: not fine-tunable
+	Retention string   // how long uploaded images are kept, in words
+	MaxUpload int64    // bytes of the zip of images
+}
+
+// Child is a published model derived from another.
+type Child struct {
+	ID      string
+	Version int
+	Name    string
 }
 
 // Pages serves the web pages.
@@ -109,10 +130,10 @@ func New(opts Options) (*Pages, error) {
 	}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" || base == "partials" {
+		if base == "layout" || strings.HasPrefix(base, "partials") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials*.html", n)
 		if err != nil {
 			return nil, zoo.E("pages.New", zoo.Internal, err, "template %s", n)
 		}
@@ -298,6 +319,10 @@ var funcs = template.FuncMap{
 			return "License"
 		case "type":
 			return "Type"
+		case "finetune":
+			return "Fine-tunable"
+		case "parent":
+			return "Fine-tuned from"
 		}
 		return f
 	},

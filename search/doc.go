@@ -34,6 +34,8 @@ type Doc struct {
 	Covers        []string
 	Dims          []string
 	Tools         []string
+	Finetune      []string // tasks zoo can fine-tune it for
+	Parent        string   // the id of the model it derives from
 	Test          string
 	Documentation string // the documentation file's text
 }
@@ -72,6 +74,9 @@ func BuildDoc(v *zoo.Version, desc *spec.Model, documentation string, tools Tool
 	}
 	d.Covers = desc.Covers
 	d.Dims = Dims(desc)
+	if desc.Parent != nil {
+		d.Parent = desc.Parent.ID
+	}
 	if tools != nil {
 		d.Tools = tools(desc)
 	}
@@ -90,6 +95,7 @@ func (d *Doc) normalize() {
 	d.License = clean(strings.TrimSpace(d.License), maxValue)
 	d.Documentation = clean(d.Documentation, MaxDocumentation)
 	d.Test = clean(d.Test, maxValue)
+	d.Parent = clean(strings.TrimSpace(d.Parent), maxValue)
 	lower := func(s string) string { return strings.ToLower(s) }
 	same := func(s string) string { return s }
 	d.Tags = values(d.Tags, lower)
@@ -98,6 +104,7 @@ func (d *Doc) normalize() {
 	d.Covers = values(d.Covers, same)
 	d.Dims = values(d.Dims, same)
 	d.Tools = values(d.Tools, same)
+	d.Finetune = values(d.Finetune, same)
 }
 
 func values(in []string, f func(string) string) []string {
@@ -196,6 +203,8 @@ func (d *Doc) Facets() [][2]string {
 	add(FacetDims, d.Dims...)
 	add(FacetTest, d.Test)
 	add(FacetTool, d.Tools...)
+	add(FacetFinetune, d.Finetune...)
+	add(FacetParent, d.Parent)
 	return out
 }
 

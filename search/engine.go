@@ -69,10 +69,16 @@ const (
 
 // Engine is the Index over a Store.
 type Engine struct {
-	store Store
-	blobs zoo.BlobStore
-	tools Tools
+	store    Store
+	blobs    zoo.BlobStore
+	tools    Tools
+	finetune Tools
 }
+
+// SetFinetunable sets the function giving the values of facet "finetune"
+// (the tasks zoo can fine-tune a model for; finetune.Tasks). Call it
+// before the engine is used.
+func (e *Engine) SetFinetunable(f Tools) { e.finetune = f }
 
 var _ Index = (*Engine)(nil)
 var _ repo.Indexer = (*Engine)(nil)
@@ -93,7 +99,12 @@ func (e *Engine) IndexVersion(ctx context.Context, v *zoo.Version, desc *spec.Mo
 	if err != nil {
 		return err
 	}
-	return e.store.PutSearchDocs(ctx, []*Doc{BuildDoc(v, desc, doc, e.tools)})
+	d := BuildDoc(v, desc, doc, e.tools)
+	if e.finetune != nil && desc != nil {
+		d.Finetune = e.finetune(desc)
+		d.normalize()
+	}
+	return e.store.PutSearchDocs(ctx, []*Doc{d})
 }
 
 // documentation reads the text of the version's documentation file (a

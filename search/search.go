@@ -34,10 +34,15 @@ const (
 	FacetDims         = "dims" // "2d", "3d", "time" from the input axes
 	FacetTest         = "test" // "reproduces", "runs", "fails", "not-supported", "pending"
 	FacetTool         = "tool" // compatible tools (Tools function)
+	// FacetFinetune holds the tasks zoo can fine-tune a model for
+	// ("denoise", "segment"; Engine.SetFinetunable); FacetParent the id of
+	// the model a model was derived from (its description's parent).
+	FacetFinetune = "finetune"
+	FacetParent   = "parent"
 )
 
 // Facets lists every facet name, in display order.
-var Facets = []string{FacetType, FacetTag, FacetLicense, FacetWeightFormat, FacetDims, FacetTest, FacetTool}
+var Facets = []string{FacetType, FacetTag, FacetLicense, FacetWeightFormat, FacetDims, FacetTest, FacetTool, FacetFinetune, FacetParent}
 
 // Sort orders.
 const (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -371,4 +372,23 @@ func FuzzSearchText(f *testing.F) {
 			t.Fatalf("%q (words %q): total %d, want %d", text, terms, res.Total, want)
 		}
 	})
+}
+
+// The parent of a derived model is the value of facet "parent", and the
+// fine-tunable tasks (set by the engine) of facet "finetune".
+func TestParentAndFinetuneFacets(t *testing.T) {
+	desc := &spec.Model{Type: "model", Name: "tuned", Parent: &spec.LinkedModel{ID: "eager-alpaca", Version: "1"}}
+	d := search.BuildDoc(&zoo.Version{ModelID: "firm-butterfly", Number: 1}, desc, "", nil)
+	d.Finetune = []string{"denoise", "denoise", "segment"}
+	got := map[string][]string{}
+	for _, fv := range d.Facets() {
+		got[fv[0]] = append(got[fv[0]], fv[1])
+	}
+	if fmt.Sprint(got[search.FacetParent]) != "[eager-alpaca]" {
+		t.Errorf("parent facet %v", got[search.FacetParent])
+	}
+	q, err := search.ParseQuery(url.Values{"finetune": {"denoise"}, "parent": {"eager-alpaca"}})
+	if err != nil || fmt.Sprint(q.Filters["finetune"], q.Filters["parent"]) != "[denoise] [eager-alpaca]" {
+		t.Errorf("query %+v: %v", q.Filters, err)
+	}
 }

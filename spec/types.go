@@ -12,26 +12,35 @@ import (
 
 // Model is a model description.
 type Model struct {
-	Type          string       `yaml:"type" json:"type"`
-	FormatVersion string       `yaml:"format_version" json:"format_version"`
-	ID            string       `yaml:"id,omitempty" json:"id,omitempty"`
-	Name          string       `yaml:"name" json:"name"`
-	Description   string       `yaml:"description,omitempty" json:"description,omitempty"`
-	Authors       []Author     `yaml:"authors,omitempty" json:"authors,omitempty"`
-	Maintainers   []Author     `yaml:"maintainers,omitempty" json:"maintainers,omitempty"`
-	Cite          []CiteEntry  `yaml:"cite,omitempty" json:"cite,omitempty"`
-	License       string       `yaml:"license,omitempty" json:"license,omitempty"`
-	Tags          []string     `yaml:"tags,omitempty" json:"tags,omitempty"`
-	Covers        []string     `yaml:"covers,omitempty" json:"covers,omitempty"`
-	Documentation string       `yaml:"documentation,omitempty" json:"documentation,omitempty"`
-	GitRepo       string       `yaml:"git_repo,omitempty" json:"git_repo,omitempty"`
-	Version       string       `yaml:"version,omitempty" json:"version,omitempty"`
-	Timestamp     string       `yaml:"timestamp,omitempty" json:"timestamp,omitempty"`
-	Attachments   []FileDescr  `yaml:"attachments,omitempty" json:"attachments,omitempty"`
-	Inputs        []Tensor     `yaml:"inputs" json:"inputs"`
-	Outputs       []Tensor     `yaml:"outputs" json:"outputs"`
-	Weights       Weights      `yaml:"weights" json:"weights"`
-	Config        *ModelConfig `yaml:"config,omitempty" json:"config,omitempty"`
+	Type          string      `yaml:"type" json:"type"`
+	FormatVersion string      `yaml:"format_version" json:"format_version"`
+	ID            string      `yaml:"id,omitempty" json:"id,omitempty"`
+	Name          string      `yaml:"name" json:"name"`
+	Description   string      `yaml:"description,omitempty" json:"description,omitempty"`
+	Authors       []Author    `yaml:"authors,omitempty" json:"authors,omitempty"`
+	Maintainers   []Author    `yaml:"maintainers,omitempty" json:"maintainers,omitempty"`
+	Cite          []CiteEntry `yaml:"cite,omitempty" json:"cite,omitempty"`
+	License       string      `yaml:"license,omitempty" json:"license,omitempty"`
+	Tags          []string    `yaml:"tags,omitempty" json:"tags,omitempty"`
+	Covers        []string    `yaml:"covers,omitempty" json:"covers,omitempty"`
+	Documentation string      `yaml:"documentation,omitempty" json:"documentation,omitempty"`
+	GitRepo       string      `yaml:"git_repo,omitempty" json:"git_repo,omitempty"`
+	Version       string      `yaml:"version,omitempty" json:"version,omitempty"`
+	Timestamp     string      `yaml:"timestamp,omitempty" json:"timestamp,omitempty"`
+	Attachments   []FileDescr `yaml:"attachments,omitempty" json:"attachments,omitempty"`
+	// Parent is the model this one was derived from (e.g. fine-tuned).
+	Parent  *LinkedModel `yaml:"parent,omitempty" json:"parent,omitempty"`
+	Inputs  []Tensor     `yaml:"inputs" json:"inputs"`
+	Outputs []Tensor     `yaml:"outputs" json:"outputs"`
+	Weights Weights      `yaml:"weights" json:"weights"`
+	Config  *ModelConfig `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+// LinkedModel names a model in a repository: its id and, optionally, a
+// version.
+type LinkedModel struct {
+	ID      string `yaml:"id" json:"id"`
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
 }
 
 // Author is an author, maintainer or packager.

@@ -40,7 +40,7 @@ func init() {
 		name: "jobs",
 		configure: func(env *serverEnv, cfg *repo.Config) error {
 			if js, ok := env.st.cat.(interface{ Jobs() jobs.Store }); ok {
-				cfg.KeepBlobs = js.Jobs().JobBlobs
+				cfg.KeepBlobs = keepBoth(cfg.KeepBlobs, js.Jobs().JobBlobs)
 			}
 			return nil
 		},

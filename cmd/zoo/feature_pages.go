@@ -5,8 +5,10 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/fair"
+	"github.com/zoo-bioimage/zoo/finetune"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/pages"
+	"github.com/zoo-bioimage/zoo/search"
 	"github.com/zoo-bioimage/zoo/spec"
 	"github.com/zoo-bioimage/zoo/web"
 )
@@ -63,6 +65,27 @@ func init() {
 			opts.CanRun = infer.Runnable
 			if mib, err := envInt("ZOO_JOBS_MAX_MIB", 512); err == nil && mib > 0 {
 				opts.MaxJobUpload = int64(mib) << 20
+			}
+			// Fine-tuning (feature_finetune.go): fine-tunable models are
+			// marked and offer the form; a model's page lists the published
+			// models fine-tuned from it, found by the search facet "parent".
+			if ft, err := finetuneFor(env); err == nil && ft != nil {
+				opts.Finetune = func(m *spec.Model) pages.FinetuneOffer {
+					return pages.FinetuneOffer{Tasks: finetune.Tasks(m), Retention: ft.Retention(), MaxUpload: ft.MaxUploadBytes()}
+				}
+			}
+			if idx, ok := opts.Search.(*search.Engine); ok && idx != nil {
+				opts.Children = func(ctx context.Context, id string) ([]pages.Child, error) {
+					res, err := idx.Search(ctx, search.Query{Filters: map[string][]string{search.FacetParent: {id}}, Sort: search.SortDate, Limit: 50})
+					if err != nil {
+						return nil, err
+					}
+					out := make([]pages.Child, 0, len(res.Hits))
+					for _, h := range res.Hits {
+						out = append(out, pages.Child{ID: h.ID, Version: h.Version, Name: h.Name})
+					}
+					return out, nil
+				}
 			}
 			p, err := pages.New(opts)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/compat"
+	"github.com/zoo-bioimage/zoo/finetune"
 	"github.com/zoo-bioimage/zoo/repo"
 	"github.com/zoo-bioimage/zoo/search"
 	"github.com/zoo-bioimage/zoo/search/searchweb"
@@ -63,7 +64,9 @@ func searchFor(env *serverEnv) (*search.Engine, error) {
 	if !ok {
 		return nil, zoo.E("search", zoo.NotSupported, nil, "not supported: this catalog has no search index")
 	}
-	idx, _ := searchIndexes.LoadOrStore(env.st, search.New(store, env.st.blobs, compat.Declared))
+	eng := search.New(store, env.st.blobs, compat.Declared)
+	eng.SetFinetunable(finetune.Tasks)
+	idx, _ := searchIndexes.LoadOrStore(env.st, eng)
 	return idx.(*search.Engine), nil
 }
 

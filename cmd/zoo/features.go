@@ -59,6 +59,9 @@ type serverEnv struct {
 	// plan is what this process runs of the background jobs (nil in a
 	// replica that runs none).
 	plan *workPlan
+	// finetuneErr is nil when this process works fine-tuning jobs (see
+	// canFinetune), else what it lacks.
+	finetuneErr error
 }
 
 // configureService applies every feature's configure hook to cfg.

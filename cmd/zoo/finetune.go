@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,8 @@ func newFinetuneCmd() *cobra.Command {
 	var iterations, patch, batch int
 	var lr float64
 	var seed int64
-	var asJSON bool
+	var asJSON, local, publishData bool
+	var target string
 	cmd := &cobra.Command{
 		Use:   "finetune --model PATH|ID[/N] --images DIR [--masks DIR] --out DIR [--task denoise|segment] [--iterations N] [--lr X] [--patch N] [--json]",
 		Short: "Fine-tune a model on your own images into a new model that names its parent",
@@ -50,9 +52,23 @@ set to the original (ID/N with --server; else the description's id, if
 any), and a documentation section on the run (data with checksums,
 settings, metric before and after). zoo test must pass on it.
 
---model ID[/N] downloads that version from --server first (training still
-runs here; fine-tuning as a server job is not supported yet).
---json prints {"task", "status", "message", "output", "description",
+--model ID[/N] with --server runs the fine-tuning as a job on that server
+(signed in with --token): the images (and masks) are sent as a zip, a
+worker that can train runs it (a job whose worker dies resumes from its
+last checkpoint on another), the progress is shown here — a bar on a
+terminal, else a line per change; with --json one JSON object per line
+({"event": "submitted"|"progress"|"done", "id", "state", "iteration",
+"iterations", "loss", "message", and at the end "draft", "output",
+"parent", "metric", "before", "after", "error"}) — and the result, a draft
+model of yours whose parent is the model, is downloaded to --out. Submit
+it for review with zoo review ID/N submit. --target ID adds it as a new
+version of one of your models; --publish-data also makes a dataset draft
+of the training images. Ctrl-C cancels the job. The server deletes the
+images after the time it states unless you keep them. --local trains
+here instead (the model is downloaded first).
+--work and --author apply to local runs only.
+
+Local --json prints {"task", "status", "message", "output", "description",
 "parent", "iterations", "losses", "metric", "before", "after", "train",
 "validation", "torch_version", "sandboxed", "peak_rss_bytes", "seconds",
 "test"}.
@@ -79,6 +95,16 @@ usage errors.`,
 				c, err := rf.client()
 				if err != nil {
 					return err
+				}
+				if !local {
+					if task == "" && masks != "" {
+						task = finetune.TaskSegment
+					}
+					return runFinetuneJob(cmd.Context(), c, finetuneJobOptions{
+						model: model, images: images, masks: masks, clean: clean, out: out, task: task, target: target,
+						iterations: iterations, patch: patch, batch: batch, lr: lr, seed: seed,
+						publishData: publishData, asJSON: asJSON, poll: 2 * time.Second,
+					}, cmd.OutOrStdout(), stderr)
 				}
 				dir, err := os.MkdirTemp("", "zoo-finetune-model-*")
 				if err != nil {
@@ -144,7 +170,10 @@ usage errors.`,
 	f.StringVar(&work, "work", "", "folder for the run's checkpoint; the same --work resumes an interrupted run")
 	f.StringVar(&server, "server", "", "the server of --model ID[/N] (default $ZOO_SERVER)")
 	f.StringVar(&tok, "token", "", "API token for --server (default $ZOO_TOKEN)")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON (with --server: one JSON object per line as the job progresses)")
+	f.BoolVar(&local, "local", false, "with --model ID[/N]: download the model and train here instead of as a job on --server")
+	f.StringVar(&target, "target", "", "with --server: one of your models to add the result to as a new version (default: a new model)")
+	f.BoolVar(&publishData, "publish-data", false, "with --server: also make a dataset draft of the training images")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo/catalog"
+	"github.com/zoo-bioimage/zoo/finetune/ftjob"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/repo"
 )
@@ -51,6 +52,9 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 			cfg := repo.Config{GCGrace: grace}
 			if js, ok := st.cat.(interface{ Jobs() jobs.Store }); ok {
 				cfg.KeepBlobs = js.Jobs().JobBlobs // inference jobs' images and results
+			}
+			if fs, ok := st.cat.(interface{ FinetuneJobs() ftjob.Store }); ok {
+				cfg.KeepBlobs = keepBoth(cfg.KeepBlobs, fs.FinetuneJobs().FinetuneBlobs) // fine-tuning jobs' images and checkpoints
 			}
 			n, err := repo.New(st.cat, st.blobs, nil, cfg).GC(ctx)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/challenge"
 	"github.com/zoo-bioimage/zoo/doi"
+	"github.com/zoo-bioimage/zoo/finetune/ftserver"
 	"github.com/zoo-bioimage/zoo/jobs/infer"
 	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
@@ -53,6 +54,7 @@ var jobKinds = []jobKind{
 	{challenge.JobEval, "score", "score", perProcess, needModelRuntime, "scoring a challenge submission (predictions, or a published model run on the hidden inputs)"},
 	{repo.JobConvert, "convert", repo.QueueConvert, one, canConvert, "converting PyTorch state-dict weights to TorchScript and ONNX"},
 	{jobMintDOI, "doi", "doi", one, needDOI, "minting the DataCite DOI of a published version"},
+	{ftserver.Kind, "finetune", ftserver.Queue, one, canFinetune, "fine-tuning a published model on a user's images (/api/v1/finetune)"},
 }
 
 // jobRoutes are the queues of the job kinds; every process that enqueues

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/finetune/ftserver"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 )
@@ -28,8 +29,8 @@ func newWorkerCmd() *cobra.Command {
 		Long: `worker runs the background jobs of a zoo instance and records their
 results: the reproducibility test of every uploaded version (test), try-it
 and API inference jobs (infer), conversions of PyTorch state-dict weights
-(convert), the scoring of challenge submissions (score) and DOI mints
-(doi). Run any number of workers beside zoo serve replicas started with
+(convert), the scoring of challenge submissions (score), DOI mints
+(doi) and fine-tuning on a user's images (finetune). Run any number of workers beside zoo serve replicas started with
 --workers 0; they share the storage given by the same flags. docs/jobs.md
 says what each kind needs.
 
@@ -37,7 +38,7 @@ Each kind waits in a queue of its own, so inference jobs never wait behind
 tests. --kinds chooses the kinds this worker runs (default: every kind it
 can run here). At start it checks what it can run — the ONNX Runtime
 library for test, infer and score; PyTorch (` + convertPythonEnv + `) and
-bubblewrap for convert; the DataCite settings for doi — prints what it runs
+bubblewrap for convert and finetune; the DataCite settings for doi — prints what it runs
 and declines, and takes only those jobs. Naming in --kinds a kind it cannot
 run is an error. --concurrency N jobs of each kind run at once (one
 conversion and one DOI mint at a time).
@@ -76,7 +77,7 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 	sf.register(cmd, true)
 	sf.registerNoMigrate(cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "jobs of each kind run at once")
-	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "job kinds to run, comma-separated: test, infer, convert, score, doi (default: every kind this machine can run)")
+	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "job kinds to run, comma-separated: test, infer, convert, score, doi, finetune (default: every kind this machine can run)")
 	return cmd
 }
 
@@ -114,6 +115,10 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	}
 	for kind, why := range plan.declined {
 		log.Info("this process leaves "+nameOf(kind)+" jobs to others", "kind", kind, "reason", why)
+	}
+	env.finetuneErr = canFinetune()
+	if !plan.runs(ftserver.Kind) && env.finetuneErr == nil {
+		env.finetuneErr = zoo.E("worker", zoo.NotSupported, nil, "finetune is not in --kinds")
 	}
 	// One attempt of a job is bounded by ZOO_JOB_TIMEOUT; a job still
 	// running a little after that lost its worker and runs again.
