@@ -79,7 +79,11 @@ type Options struct {
 	// MaxJobUpload is the size limit of "try it" images shown to users
 	// (the jobs API enforces its own); 0 shows none.
 	MaxJobUpload int64
-	Logger       *slog.Logger
+	// BrowserRun, if set, says whether the model page runs a version in
+	// the visitor's browser (package browserrun; see browserrun.go). Only
+	// asked where CanRun allows try-it: the server path stays the fallback.
+	BrowserRun func(v *zoo.Version, desc *spec.Model) BrowserRun
+	Logger     *slog.Logger
 }
 
 // Pages serves the web pages.
@@ -111,7 +115,10 @@ func New(opts Options) (*Pages, error) {
 		if base == "layout" || base == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
+		if strings.HasPrefix(base, "_") { // partials of one page, parsed with every page
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/_*.html", n)
 		if err != nil {
 			return nil, zoo.E("pages.New", zoo.Internal, err, "template %s", n)
 		}
@@ -189,7 +196,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", csp)
+	if h.Get("Cross-Origin-Embedder-Policy") != "" {
+		h.Set("Content-Security-Policy", cspWasm) // a page that runs models in the browser (browserrun.go)
+	} else {
+		h.Set("Content-Security-Policy", csp)
+	}
 	h.Set("Referrer-Policy", "same-origin")
 	if v.User != nil {
 		h.Set("Cache-Control", "private, no-store")
