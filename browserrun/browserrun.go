@@ -275,3 +275,60 @@ func Run(ctx context.Context, m *spec.Model, model runner.Model, req Request) (*
 type nopClose struct{ runner.Model }
 
 func (nopClose) Close() error { return nil }
+
+// SelfTest reproduces the model's test in the browser before the
+// visitor's image runs: the test input (the .npy bytes of the
+// description's test_tensor) through the same pipeline as the server's
+// reproducibility test (dataset statistics of the sample, untiled), the
+// output compared with the test output under the model's tolerance for
+// ONNX. A runtime whose numbers differ from the server's more than the
+// model allows fails here (zoo.NotSupported, with the comparison), and
+// the page then uses the server path.
+func SelfTest(ctx context.Context, m *spec.Model, model runner.Model, input, output []byte) (summary string, err error) {
+	const op = "browserrun.SelfTest"
+	if err := Supported(m); err != nil {
+		return "", err
+	}
+	read := func(b []byte, t *spec.Tensor) (*tensor.Tensor, error) {
+		x, err := npy.Read(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		return runner.FitAxes(x, t)
+	}
+	in, o := &m.Inputs[0], &m.Outputs[0]
+	x, err := read(input, in)
+	if err != nil {
+		return "", zoo.E(op, zoo.Invalid, err, "the model's test input")
+	}
+	want, err := read(output, o)
+	if err != nil {
+		return "", zoo.E(op, zoo.Invalid, err, "the model's test output")
+	}
+	p, err := runner.NewPredictor(&runner.Package{Model: m}, "onnx", runner.Options{
+		Open: func(*spec.Model, *spec.Source, string, int) (runner.Model, error) { return nopClose{model}, nil },
+	})
+	if err != nil {
+		return "", err
+	}
+	sample := runner.Sample{in.ID: x}
+	if err := p.UseDatasetStats([]runner.Sample{sample}); err != nil {
+		return "", err
+	}
+	out, err := p.Predict(ctx, sample)
+	if err != nil {
+		return "", err
+	}
+	got := out[o.ID]
+	if got == nil {
+		return "", zoo.E(op, zoo.Internal, nil, "the model gave no output %s", o.ID)
+	}
+	c, err := runner.Compare(o.ID, got, want, m.ToleranceFor(o.ID, "onnx"))
+	if err != nil {
+		return "", zoo.E(op, zoo.NotSupported, err, "ONNX Runtime Web's output does not match the model's test output")
+	}
+	if !c.OK {
+		return c.Summary(), zoo.E(op, zoo.NotSupported, nil, "in this browser, ONNX Runtime Web does not reproduce the model's test output within the model's tolerance (%s)", c.Summary())
+	}
+	return c.Summary(), nil
+}

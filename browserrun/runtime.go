@@ -248,6 +248,10 @@ type Offer struct {
 	Description  string // URL of the runnable rdf.yaml
 	Weights      string // URL of the ONNX weights
 	WeightsBytes int64
+	// TestInput and TestOutput are the URLs of the model's test tensors
+	// (.npy), which the page reproduces in the browser (SelfTest) before
+	// it runs the visitor's image.
+	TestInput, TestOutput string
 	// Why is "" when the browser can run v, else the reason in words.
 	Why string
 }
@@ -280,6 +284,13 @@ func OfferFor(rt *Runtime, whyNoRuntime string, v *zoo.Version, desc *spec.Model
 	o.Weights, o.WeightsBytes = find(w.Source)
 	if o.Description == "" || o.Weights == "" {
 		return Offer{Why: "the ONNX weights are not a file of the package"}
+	}
+	if ti, to := desc.Inputs[0].TestTensor, desc.Outputs[0].TestTensor; ti != nil && to != nil {
+		o.TestInput, _ = find(ti.Source)
+		o.TestOutput, _ = find(to.Source)
+	}
+	if o.TestInput == "" || o.TestOutput == "" {
+		return Offer{Why: "the model has no test tensors in its package, so the browser's numbers cannot be checked against the server's"}
 	}
 	return o
 }

@@ -16,7 +16,10 @@ type BrowserRun struct {
 	Description  string // URL of the runnable rdf.yaml
 	Weights      string // URL of the ONNX weights
 	WeightsBytes int64
-	Why          string
+	// TestInput, TestOutput: URLs of the test tensors the page reproduces
+	// before it runs the visitor's image.
+	TestInput, TestOutput string
+	Why                   string
 }
 
 // cspWasm is csp plus what WebAssembly needs ('wasm-unsafe-eval': compiling

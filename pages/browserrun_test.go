@@ -49,7 +49,7 @@ func browserEnv(t *testing.T, rt *browserrun.Runtime, swap func(v *zoo.Version, 
 	pagesOptionsHook = func(o *pages.Options) {
 		o.BrowserRun = func(v *zoo.Version, desc *spec.Model) pages.BrowserRun {
 			of := browserrun.OfferFor(rt, "", v, desc)
-			b := pages.BrowserRun{Runtime: of.Runtime, Description: of.Description, Weights: of.Weights, WeightsBytes: of.WeightsBytes, Why: of.Why}
+			b := pages.BrowserRun{Runtime: of.Runtime, Description: of.Description, Weights: of.Weights, WeightsBytes: of.WeightsBytes, TestInput: of.TestInput, TestOutput: of.TestOutput, Why: of.Why}
 			if swap != nil {
 				swap(v, desc, &b)
 			}
@@ -200,7 +200,9 @@ func predictLikeZoo(t *testing.T, pkgDir, file string) (*tensor.Tensor, *runner.
 }
 
 // runInBrowser opens a model page, runs file in the browser and returns
-// the .npy it offers for download and the status text.
+// the .npy it offers for download and the status text; where the page
+// offers the server path instead (a fallback), it returns nil and the
+// page's reason.
 func runInBrowser(t *testing.T, b *browserSession, modelID, file string, shotRunning string) ([]byte, string) {
 	t.Helper()
 	b.do("open "+modelID,
@@ -219,7 +221,10 @@ func runInBrowser(t *testing.T, b *browserSession, modelID, file string, shotRun
 		b.do("scroll to the status", chromedp.ScrollIntoView(chromedp.CSS("#try-status")))
 		b.shot(shotRunning)
 	}
-	b.poll("browser result", `!document.getElementById('try-result').hidden || document.getElementById('try-status').className.includes('error') || document.getElementById('try-form').dataset.path === 'server'`, 5*time.Minute)
+	b.poll("browser result", `!document.getElementById('try-result').hidden || document.getElementById('try-status').className.includes('error') || document.getElementById('try-form').dataset.path !== 'browser'`, 5*time.Minute)
+	if b.eval(`document.getElementById('try-form').dataset.path === 'fallback'`) {
+		return nil, b.text("#try-path")
+	}
 	st := b.text("#try-status")
 	if path := b.text("#try-path"); !strings.HasPrefix(path, "Ran in this browser") {
 		b.shot("failure-browser-path")
@@ -250,20 +255,52 @@ func TestBrowserRunMatchesPredict(t *testing.T) {
 	cases := []struct {
 		name, model, pkg, file, shot string
 		tiled                        bool
+		// fallback: the page offers the server path, saying this.
+		fallback string
 	}{
-		{"nuclei 512", nuclei.ModelID, "unet2d-nuclei-broad-onnx", small, "", false},
-		{"nuclei 2048 tiled", nuclei.ModelID, "unet2d-nuclei-broad-onnx", large, "browser-run-running", true},
-		{"diff output shape", diff.ModelID, "unet2d-diff-output-shape-onnx", fixtures.Path(t, "packages", "unet2d-diff-output-shape-onnx", "test_input.npy"), "", false},
-		{"upsample", up.ModelID, "upsample-onnx", fixtures.Path(t, "packages", "upsample-onnx", "test_input.npy"), "", false},
+		{"nuclei 512", nuclei.ModelID, "unet2d-nuclei-broad-onnx", small, "", false, ""},
+		{"nuclei 2048 tiled", nuclei.ModelID, "unet2d-nuclei-broad-onnx", large, "browser-run-running", true, ""},
+		{"diff output shape", diff.ModelID, "unet2d-diff-output-shape-onnx", fixtures.Path(t, "packages", "unet2d-diff-output-shape-onnx", "test_input.npy"), "", false,
+			// ONNX Runtime Web's WebAssembly kernels differ from native ONNX
+			// Runtime on this model by up to 5.4e-4 (its tolerance is 1e-4;
+			// the same in Node.js without zoo): the in-browser check of the
+			// model's test catches it.
+			"does not reproduce the model's test output"},
+		{"upsample", up.ModelID, "upsample-onnx", fixtures.Path(t, "packages", "upsample-onnx", "test_input.npy"), "", false, ""},
 	}
 	for _, c := range cases {
 		got, st := runInBrowser(t, b, c.model, c.file, c.shot)
 		t.Logf("%s: %s", c.name, st)
+		img, _ := os.ReadFile(c.file)
+		reqs := netlog.take()
+		for _, r := range reqs {
+			if r.Request.Method != http.MethodGet || r.Request.HasPostData {
+				t.Errorf("%s: the page sent %s %s", c.name, r.Request.Method, r.Request.URL)
+			}
+			if u := r.Request.URL; !strings.HasPrefix(u, e.srv.URL+"/models/") && !strings.HasPrefix(u, e.srv.URL+"/static/") && !strings.HasPrefix(u, e.srv.URL+"/files/") &&
+				!strings.HasPrefix(u, e.srv.URL+"/browser-runtime/") && !strings.HasPrefix(u, e.srv.URL+"/browser-models/") &&
+				!strings.HasPrefix(u, "blob:") && !strings.HasPrefix(u, "data:") {
+				t.Errorf("%s: unexpected request %s", c.name, u)
+			}
+		}
+		if got := netlog.carrying(reqs, img); len(got) > 0 {
+			t.Errorf("%s: requests carried the image: %v", c.name, got)
+		}
+		t.Logf("%s: %d requests, all GETs of the page, the runtime and the model; none with the image", c.name, len(reqs))
+		if c.fallback != "" {
+			if got != nil || !strings.Contains(st, c.fallback) {
+				t.Errorf("%s: want the server path offered (%q), got %q", c.name, c.fallback, st)
+			}
+			continue
+		}
+		if got == nil {
+			t.Fatalf("%s: the page offers the server path: %s", c.name, st)
+		}
 		if c.tiled {
 			if !strings.Contains(st, "blocks") {
 				t.Errorf("%s: not tiled: %q", c.name, st)
 			}
-			b.do("scroll to the result", chromedp.ScrollIntoView(chromedp.CSS("#try-result")))
+			b.eval(`(() => { document.getElementById('try-path').scrollIntoView({block: 'start'}); return true })()`)
 			b.shot("browser-run-done")
 		}
 		y, err := npy.Read(bytes.NewReader(got))
@@ -280,17 +317,6 @@ func TestBrowserRunMatchesPredict(t *testing.T) {
 		if !cmp.OK {
 			t.Errorf("%s: the browser's result differs from zoo predict's: %s", c.name, cmp.Summary())
 		}
-		img, _ := os.ReadFile(c.file)
-		reqs := netlog.take()
-		for _, r := range reqs {
-			if r.Request.Method != http.MethodGet {
-				t.Errorf("%s: the page sent %s %s", c.name, r.Request.Method, r.Request.URL)
-			}
-		}
-		if got := netlog.carrying(reqs, img); len(got) > 0 {
-			t.Errorf("%s: requests carried the image: %v", c.name, got)
-		}
-		t.Logf("%s: %d requests, none with the image", c.name, len(reqs))
 	}
 	b.noConsoleErrors("browser runs")
 
@@ -307,9 +333,17 @@ func TestBrowserRunMatchesPredict(t *testing.T) {
 	if st, path := b.text("#try-status"), b.text("#try-path"); !strings.HasPrefix(st, "Done") || !strings.Contains(path, "your choice") {
 		t.Errorf("server path: status %q, path %q", st, path)
 	}
-	img, _ := os.ReadFile(small)
-	if got := netlog.carrying(netlog.take(), img); len(got) == 0 {
-		t.Errorf("the network log did not see the image in the server path's upload: the check above proves nothing")
+	// Chromium does not hand a file body over the DevTools protocol, so
+	// the log sees the upload as a POST with a body, which the checks
+	// above refuse.
+	uploads := 0
+	for _, r := range netlog.take() {
+		if r.Request.Method == http.MethodPost && r.Request.HasPostData && strings.Contains(r.Request.URL, "/api/v1/jobs") {
+			uploads++
+		}
+	}
+	if uploads != 1 {
+		t.Errorf("the network log saw %d uploads on the server path, want 1: the checks above prove nothing", uploads)
 	}
 }
 
@@ -368,6 +402,13 @@ func TestBrowserRunFallbacks(t *testing.T) {
 	// then the server path runs and the page says why.
 	b.do("open the op-missing model", chromedp.Navigate(e.srv.URL+"/models/"+opMissing.ModelID), chromedp.WaitVisible(chromedp.CSS("#try-form")))
 	b.do("run it", chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{small}), chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)))
+	b.poll("fallback offered", `document.getElementById('try-form').dataset.path === 'fallback'`, 3*time.Minute)
+	if offer := b.text("#try-path"); !strings.Contains(offer, "operator Erf") || !strings.Contains(offer, "again") {
+		t.Errorf("op missing: offer %q", offer)
+	}
+	b.do("scroll", chromedp.ScrollIntoView(chromedp.CSS("#try")))
+	b.shot("browser-run-op-missing-offer")
+	b.do("run it on the server", chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)))
 	b.poll("server result", `!document.getElementById('try-result').hidden || document.getElementById('try-status').className.includes('error')`, 3*time.Minute)
 	path, st := b.text("#try-path"), b.text("#try-status")
 	t.Logf("op missing: %q / %q", path, st)

@@ -8,6 +8,9 @@
 //	zooBrowserRun.run({description, image: Uint8Array, plane: number,
 //	    model: async (inputs) → outputs, progress: (done, total) → void})
 //	  → {promise, cancel}
+//	zooBrowserRun.selfTest({description, input, output: Uint8Array (.npy),
+//	    model}) → promise of the comparison's summary; rejects when the
+//	    browser's output misses the model's test tolerance
 //
 // inputs and outputs are arrays of {type, dims, data: Uint8Array} (packed
 // little-endian, C order, as ONNX Runtime Web's tensors); the promise

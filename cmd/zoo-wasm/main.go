@@ -17,6 +17,7 @@ func main() {
 	api := js.Global().Get("Object").New()
 	api.Set("supported", js.FuncOf(supported))
 	api.Set("run", js.FuncOf(run))
+	api.Set("selfTest", js.FuncOf(selfTest))
 	js.Global().Set("zooBrowserRun", api)
 	if cb := js.Global().Get("zooBrowserRunReady"); cb.Type() == js.TypeFunction {
 		cb.Invoke()
@@ -45,16 +46,52 @@ func supported(_ js.Value, args []js.Value) any {
 		err = browserrun.Supported(m)
 	}
 	if err != nil {
-		return zoo.MessageOf(err)
+		var ze *zoo.Error
+		if errors.As(err, &ze) && ze.Message != "" {
+			return ze.Message
+		}
+		return err.Error()
 	}
 	return ""
 }
 
 // jsError makes a JavaScript Error for err.
 func jsError(err error) js.Value {
-	e := js.Global().Get("Error").New(zoo.MessageOf(err))
+	msg := err.Error()
+	var ze *zoo.Error
+	if errors.As(err, &ze) && ze.Message != "" {
+		msg = ze.Message // without the kind, which the page words itself
+	}
+	e := js.Global().Get("Error").New(msg)
 	e.Set("name", zoo.KindOf(err).String())
 	return e
+}
+
+// promised runs f in a goroutine behind a JavaScript promise.
+func promised(f func() (any, error)) js.Value {
+	return js.Global().Get("Promise").New(js.FuncOf(func(_ js.Value, pa []js.Value) any {
+		resolve, reject := pa[0], pa[1]
+		go func() {
+			v, err := f()
+			if err != nil {
+				reject.Invoke(jsError(err))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	}))
+}
+
+func selfTest(_ js.Value, args []js.Value) any {
+	opts := args[0]
+	return promised(func() (any, error) {
+		m, err := browserrun.Decode(bytesOf(opts.Get("description")))
+		if err != nil {
+			return nil, err
+		}
+		return browserrun.SelfTest(context.Background(), m, jsModel{opts.Get("model")}, bytesOf(opts.Get("input")), bytesOf(opts.Get("output")))
+	})
 }
 
 func run(_ js.Value, args []js.Value) any {

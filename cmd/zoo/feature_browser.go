@@ -24,7 +24,7 @@ var browserRuntime = sync.OnceValues(browserrun.FindRuntime)
 func browserOffer(v *zoo.Version, desc *spec.Model) pages.BrowserRun {
 	rt, why := browserRuntime()
 	o := browserrun.OfferFor(rt, why, v, desc)
-	return pages.BrowserRun{Runtime: o.Runtime, Description: o.Description, Weights: o.Weights, WeightsBytes: o.WeightsBytes, Why: o.Why}
+	return pages.BrowserRun{Runtime: o.Runtime, Description: o.Description, Weights: o.Weights, WeightsBytes: o.WeightsBytes, TestInput: o.TestInput, TestOutput: o.TestOutput, Why: o.Why}
 }
 
 func init() {

@@ -67,17 +67,56 @@
         : "ONNX Runtime Web cannot load this model (" + (e.message || e) + ")" };
     }
     const backend = (gpu ? "WebGPU, else " : "") + "WebAssembly, " + threads + (threads === 1 ? " thread" : " threads");
-    return { description, backend, loadMs: t1 - t0, sessionMs: performance.now() - t1 };
+    // The model's own test, reproduced here once per model and runtime
+    // (the verdict is remembered): ONNX Runtime Web must give the server's
+    // numbers within the model's tolerance, else the server runs it.
+    const t2 = performance.now();
+    const key = "zoo-selftest " + runtime + " " + cfg.dataset.weights;
+    let selfTest = null;
+    try { selfTest = localStorage.getItem(key); } catch (e) { /* storage off */ }
+    if (selfTest === null) {
+      say("Checking that this browser reproduces the model's test…");
+      const [ti, to] = await Promise.all([fetch(cfg.dataset.testInput), fetch(cfg.dataset.testOutput)]);
+      if (!ti.ok || !to.ok) throw new Error("the model's test tensors could not be fetched");
+      try {
+        selfTest = "ok: " + await window.zooBrowserRun.selfTest({ description, model: runModel,
+          input: new Uint8Array(await ti.arrayBuffer()), output: new Uint8Array(await to.arrayBuffer()) });
+      } catch (e) {
+        selfTest = "failed: " + e.message;
+      }
+      try { localStorage.setItem(key, selfTest); } catch (e) { /* storage off */ }
+    }
+    if (selfTest.startsWith("failed: ")) return { fallback: selfTest.slice(8) };
+    return { description, backend, loadMs: t1 - t0, sessionMs: t2 - t1, selfTestMs: performance.now() - t2 };
   }
 
+  // runModel is the network alone, for zoo.wasm: ONNX Runtime Web's run
+  // on inputs and outputs as {type, dims, data: Uint8Array}.
+  async function runModel(inputs) {
+    // A macrotask between blocks: the page repaints and takes clicks.
+    await new Promise((r) => setTimeout(r, 0));
+    const feeds = {};
+    inputs.forEach((t, i) => {
+      const T = typed[t.type];
+      if (!T) throw new Error("input type " + t.type);
+      feeds[session.inputNames[i]] = new window.ort.Tensor(t.type, new T(t.data.buffer, t.data.byteOffset, t.data.byteLength / T.BYTES_PER_ELEMENT), t.dims);
+    });
+    const res = await session.run(feeds);
+    return session.outputNames.map((n) => {
+      const o = res[n], d = o.data;
+      return { type: o.type, dims: o.dims, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+    });
+  }
+
+  // toServer offers the server path when the browser cannot run the
+  // model or the image: it never uploads the image unasked.
   function toServer(reason) {
-    form.dataset.path = "server";
-    pathNote.textContent = "Running on this server: " + reason + ".";
+    form.dataset.path = "fallback";
+    form.dataset.fallback = reason;
+    pathNote.textContent = "This browser cannot run it: " + reason + ". Choose \u201cRun the model\u201d again to run it on this server instead (your image is then uploaded).";
     const srv = form.querySelector('input[name="where"][value="server"]');
     if (srv) srv.checked = true;
-    if (contrast) contrast.hidden = false;
-    if (npyLink) npyLink.hidden = true;
-    form.requestSubmit();
+    say("");
   }
 
   const typed = {
@@ -87,7 +126,7 @@
 
   form.addEventListener("submit", async (ev) => {
     if (where() !== "browser") {
-      if (form.dataset.path !== "server" || !pathNote.textContent) pathNote.textContent = "Running on this server (your choice).";
+      pathNote.textContent = form.dataset.fallback ? "Running on this server: " + form.dataset.fallback + "." : "Running on this server (your choice).";
       form.dataset.path = "server";
       if (contrast) contrast.hidden = false;
       if (npyLink) npyLink.hidden = true;
@@ -99,6 +138,7 @@
     if (!f) { say("Choose a TIFF, PNG or NumPy (.npy) image first.", true); return; }
     if (f.size > 1 << 30) { toServer("the file is larger than 1 GiB, too large for the browser"); return; }
     form.dataset.path = "browser";
+    delete form.dataset.fallback;
     pathNote.textContent = "Running in this browser: your image stays on your computer.";
     $("try-result").hidden = true;
     bar.hidden = false; bar.value = 0; cancel.hidden = false;
@@ -121,21 +161,7 @@
     handle = window.zooBrowserRun.run({
       description: model.description, image, plane,
       progress: (done, total) => { bar.value = done / total; say("Running in your browser: block " + done + " of " + total + "…"); },
-      model: async (inputs) => {
-        // A macrotask between blocks: the page repaints and takes clicks.
-        await new Promise((r) => setTimeout(r, 0));
-        const feeds = {};
-        inputs.forEach((t, i) => {
-          const T = typed[t.type];
-          if (!T) throw new Error("input type " + t.type);
-          feeds[session.inputNames[i]] = new window.ort.Tensor(t.type, new T(t.data.buffer, t.data.byteOffset, t.data.byteLength / T.BYTES_PER_ELEMENT), t.dims);
-        });
-        const res = await session.run(feeds);
-        return session.outputNames.map((n) => {
-          const o = res[n], d = o.data;
-          return { type: o.type, dims: o.dims, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
-        });
-      },
+      model: runModel,
     });
     let out;
     try {
@@ -165,8 +191,8 @@
     pathNote.textContent = "Ran in this browser (" + model.backend + "); your image did not leave your computer.";
     say("Done in " + secs + " s" + (out.blocks > 1 ? ", in " + out.blocks + " blocks" : "") + "." +
       (out.notes.length ? " Note: " + out.notes.join("; ") + "." : ""));
-    window.zooBrowserRunStats = { loadMs: model.loadMs, sessionMs: model.sessionMs, runMs: t2 - t1, totalMs: t2 - t0, blocks: out.blocks, shape: out.shape };
-    model.loadMs = 0; model.sessionMs = 0; // later runs reuse them
+    window.zooBrowserRunStats = { loadMs: model.loadMs, sessionMs: model.sessionMs, selfTestMs: model.selfTestMs, runMs: t2 - t1, totalMs: t2 - t0, blocks: out.blocks, shape: out.shape };
+    model.loadMs = 0; model.sessionMs = 0; model.selfTestMs = 0; // later runs reuse them
   }, true);
 
   cancel.addEventListener("click", () => {
