@@ -14,6 +14,6 @@ scripts/install-browser-runtime.sh
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "command: ZOO_BENCH_BROWSER=1 go test ./pages -run '^TestBrowserRunBench\$' -v"
 ZOO_BENCH_BROWSER=1 go test -count=1 ./pages -run '^TestBrowserRunBench$' -v -timeout 20m 2>/dev/null |
-	sed -n '/^nuclei U-Net/,/^first run/p'
+	sed -n '/^nuclei U-Net/,/^--- /p' | grep -v '^--- '
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -2,6 +2,7 @@ package pages
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/spec"
@@ -40,4 +41,18 @@ func (p *Pages) browserRun(w http.ResponseWriter, v *zoo.Version, desc *spec.Mod
 		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
 	}
 	return &b
+}
+
+// Is3D reports whether the model's first input has a z axis (the
+// browser's stack note says it takes whole stacks).
+func (d modelPage) Is3D() bool {
+	if d.Desc == nil || len(d.Desc.Inputs) == 0 {
+		return false
+	}
+	for _, a := range d.Desc.Inputs[0].Axes {
+		if a.Type == spec.AxisSpace && strings.EqualFold(a.ID, "z") {
+			return true
+		}
+	}
+	return false
 }

@@ -74,6 +74,7 @@ func TestBrowserRunBench(t *testing.T) {
 	small, _ := nucleiInputs(t)
 	page := e.srv.URL + "/models/" + nuclei.ModelID
 
+	var phases []string
 	run := func(where string) (time.Duration, string) {
 		b.do("open the model page", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#try-form")))
 		if where == "server" {
@@ -83,7 +84,12 @@ func TestBrowserRunBench(t *testing.T) {
 		start := time.Now()
 		b.do("run", chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)))
 		b.poll("result", `!document.getElementById('try-result').hidden && document.getElementById('try-status').textContent.startsWith('Done') && ['try-in','try-out'].every(id => { const i = document.getElementById(id); return i.complete && i.naturalWidth > 0 })`, 5*time.Minute)
-		return time.Since(start), b.text("#try-path")
+		took := time.Since(start)
+		if where == "browser" {
+			st, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`JSON.stringify(window.zooBrowserRunStats, (k, v) => typeof v === 'number' ? Math.round(v) : v)`))
+			phases = append(phases, st)
+		}
+		return took, b.text("#try-path")
 	}
 	type row struct {
 		what   string
@@ -122,6 +128,10 @@ func TestBrowserRunBench(t *testing.T) {
 		fmt.Printf("| %s | %.1f s | %.2f MB | %d |\n", r.what, r.took.Seconds(), float64(r.bytes)/1e6, r.reqs)
 	}
 	fmt.Printf("\nfirst visit, large transfers: %s\nfirst run's status: %s\n", rows[0].detail, stats)
+	fmt.Printf("in-page phases of the browser runs (ms; load = runtime, zoo.wasm and model fetched and compiled; session = ONNX Runtime Web session; selfTest = the model's test reproduced; run = the visitor's image):\n")
+	for _, p := range phases {
+		fmt.Println("  " + p)
+	}
 }
 
 func chromiumVersion(b *browserSession) string {

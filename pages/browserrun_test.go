@@ -467,3 +467,58 @@ func torchscriptNuclei(t *testing.T) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// TestBrowserRunHeaders: the model page that runs in the browser is
+// cross-origin isolated with 'wasm-unsafe-eval' as the only addition to
+// the CSP; other pages are not; the model's files are served by sha256,
+// cached for a year and revalidated with the sha256 as ETag; unpublished
+// versions are not served.
+func TestBrowserRunHeaders(t *testing.T) {
+	rt := requireRuntime(t)
+	e := browserEnv(t, rt, nil)
+	v := e.publish("unet2d-nuclei-broad-onnx", "")
+	draft := e.upload("alice", zipFixture(t, "unet2d-nuclei-broad-onnx", "draft"), repo.UploadOptions{})
+	get := func(path string, h map[string]string) *http.Response {
+		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	res := get("/models/"+v.ModelID, nil)
+	csp := res.Header.Get("Content-Security-Policy")
+	if res.Header.Get("Cross-Origin-Embedder-Policy") != "require-corp" || res.Header.Get("Cross-Origin-Opener-Policy") != "same-origin" ||
+		!strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval';") || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "'unsafe-eval'") {
+		t.Errorf("model page: COEP %q, COOP %q, CSP %q", res.Header.Get("Cross-Origin-Embedder-Policy"), res.Header.Get("Cross-Origin-Opener-Policy"), csp)
+	}
+	if res := get("/", nil); res.Header.Get("Cross-Origin-Embedder-Policy") != "" || strings.Contains(res.Header.Get("Content-Security-Policy"), "wasm") {
+		t.Errorf("home page: %v", res.Header)
+	}
+	desc, err := e.svc.Description(context.Background(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := browserrun.OfferFor(rt, "", v, desc)
+	if o.Why != "" || o.Weights == "" || o.TestInput == "" {
+		t.Fatalf("offer: %+v", o)
+	}
+	w := get(o.Weights, nil)
+	etag := w.Header.Get("ETag")
+	if w.StatusCode != 200 || !strings.Contains(w.Header.Get("Cache-Control"), "immutable") || !strings.Contains(o.Weights, strings.Trim(etag, `"`)) {
+		t.Errorf("weights: %d %v", w.StatusCode, w.Header)
+	}
+	if w := get(o.Weights, map[string]string{"If-None-Match": etag}); w.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d", w.StatusCode)
+	}
+	if w := get(strings.Replace(o.Weights, "/"+v.ModelID+"/", "/"+draft.ModelID+"/", 1), nil); w.StatusCode != http.StatusNotFound {
+		t.Errorf("unpublished version: %d", w.StatusCode)
+	}
+	if w := get(strings.Replace(o.Weights, strings.Trim(etag, `"`), strings.Repeat("0", 64), 1), nil); w.StatusCode != http.StatusNotFound {
+		t.Errorf("wrong sha256: %d", w.StatusCode)
+	}
+}
