@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"os"
 	"path"
@@ -260,7 +261,11 @@ type Offer struct {
 // (no runtime installed: whyNoRuntime says why).
 func OfferFor(rt *Runtime, whyNoRuntime string, v *zoo.Version, desc *spec.Model) Offer {
 	if err := Supported(desc); err != nil {
-		return Offer{Why: zoo.MessageOf(err)}
+		why := err.Error()
+		if ze := (*zoo.Error)(nil); errors.As(err, &ze) && ze.Message != "" {
+			why = ze.Message // the page words the kind itself
+		}
+		return Offer{Why: why}
 	}
 	if rt == nil {
 		return Offer{Why: whyNoRuntime}

@@ -522,3 +522,26 @@ func TestBrowserRunHeaders(t *testing.T) {
 		t.Errorf("wrong sha256: %d", w.StatusCode)
 	}
 }
+
+// TestBrowserRunCancel: a tiled run in the browser shows its progress by
+// block and stops when the visitor cancels.
+func TestBrowserRunCancel(t *testing.T) {
+	rt := requireRuntime(t)
+	e := browserEnv(t, rt, nil)
+	nuclei := e.publish("unet2d-nuclei-broad-onnx", "")
+	b := newBrowser(t, e.srv.URL)
+	_, large := nucleiInputs(t)
+	b.do("run a 2048² image",
+		chromedp.Navigate(e.srv.URL+"/models/"+nuclei.ModelID),
+		chromedp.WaitVisible(chromedp.CSS("#try-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{large}),
+		chromedp.Click(chromedp.CSS(`#try-form button[type=submit]`)),
+	)
+	b.poll("progress", `/block [2-9] of 25/.test(document.getElementById('try-status').textContent) && document.getElementById('try-progress').value > 0`, 5*time.Minute)
+	b.do("cancel", chromedp.Click(chromedp.CSS("#try-cancel")))
+	b.poll("cancelled", `document.getElementById('try-status').textContent === 'Cancelled.'`, 2*time.Minute)
+	if b.eval(`!document.getElementById('try-result').hidden || !document.getElementById('try-progress').hidden`) {
+		t.Error("a cancelled run shows a result or progress")
+	}
+	b.noConsoleErrors("cancel")
+}
