@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall/js"
 
 	"github.com/zoo-bioimage/zoo"
@@ -200,10 +201,13 @@ func (m jsModel) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Te
 func await(ctx context.Context, p js.Value) (js.Value, error) {
 	done := make(chan js.Value, 1)
 	fail := make(chan js.Value, 1)
-	then := js.FuncOf(func(_ js.Value, a []js.Value) any { done <- a[0]; return nil })
-	catch := js.FuncOf(func(_ js.Value, a []js.Value) any { fail <- a[0]; return nil })
-	defer then.Release()
-	defer catch.Release()
+	// The callbacks are released when the promise settles, also after a
+	// cancelled wait has returned (a released function must not be called).
+	var then, catch js.Func
+	var once sync.Once
+	release := func() { once.Do(func() { then.Release(); catch.Release() }) }
+	then = js.FuncOf(func(_ js.Value, a []js.Value) any { done <- a[0]; release(); return nil })
+	catch = js.FuncOf(func(_ js.Value, a []js.Value) any { fail <- a[0]; release(); return nil })
 	p.Call("then", then, catch)
 	select {
 	case v := <-done:
