@@ -7,8 +7,12 @@ ORT_LIB := lib/libonnxruntime.so.1
 
 # The TorchScript shim lib/libzootorch.so is built where libtorch-dev is
 # installed (skipped with a message elsewhere: zoo then runs ONNX only).
+# The in-browser runner (browser-runtime/: ONNX Runtime Web from npm,
+# checksum verified, and zoo's runner compiled to WebAssembly) is
+# installed too; without npm the pages run every model on the server.
 build: $(ORT_LIB)
 	scripts/build-torch-shim.sh
+	GO=$(GO) scripts/install-browser-runtime.sh
 	@echo "make: building $(BIN) (the first build downloads and compiles the Go modules: about a minute)"
 	$(GO) build -o $(BIN) ./cmd/zoo
 

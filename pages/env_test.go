@@ -67,6 +67,10 @@ func (q goQueue) Enqueue(_ context.Context, kind string, args any) (int64, error
 	return 1, nil
 }
 
+// pagesOptionsHook, if set, adjusts the pages' options of the next test
+// environments (pages tests do not run in parallel).
+var pagesOptionsHook func(*pages.Options)
+
 // newTestEnv starts the server with users alice and bob (contributors),
 // rita (reviewer); extra routes (e.g. the jobs API) are mounted too.
 func newTestEnv(t testing.TB, extra func(e *testEnv) []web.Route) *testEnv {
@@ -121,6 +125,9 @@ func newTestEnvWith(t testing.TB, extra func(e *testEnv) []web.Route, withIndex 
 	}
 	if idx != nil {
 		popts.Search = idx
+	}
+	if pagesOptionsHook != nil { // browserrun_test.go
+		pagesOptionsHook(&popts)
 	}
 	p, err := pages.New(popts)
 	if err != nil {

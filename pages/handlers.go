@@ -220,6 +220,9 @@ type modelPage struct {
 	// this server has no jobs API).
 	TryIt    bool
 	TryItWhy string
+	// Browser: whether and how try-it runs in the visitor's browser
+	// (browserrun.go); nil where this server does not offer it.
+	Browser *BrowserRun
 	// IO: what the model takes and gives, from the description.
 	IO        []tensorView
 	AnyTested bool // some tool's weight format passed zoo's test
@@ -349,6 +352,7 @@ func (p *Pages) model(w http.ResponseWriter, r *http.Request) {
 			d.TryItWhy = userMessage(err)
 		} else {
 			d.TryIt = true
+			d.Browser = p.browserRun(w, v, desc)
 		}
 	}
 	if p.opts.Finetune != nil {

@@ -87,7 +87,11 @@ type Options struct {
 	// Children, if set, lists the published models derived from model id
 	// (whose parent it is), for its page.
 	Children func(ctx context.Context, id string) ([]Child, error)
-	Logger   *slog.Logger
+	// BrowserRun, if set, says whether the model page runs a version in
+	// the visitor's browser (package browserrun; see browserrun.go). Only
+	// asked where CanRun allows try-it: the server path stays the fallback.
+	BrowserRun func(v *zoo.Version, desc *spec.Model) BrowserRun
+	Logger     *slog.Logger
 }
 
 // FinetuneOffer is what fine-tuning a server offers on one model.
@@ -133,7 +137,10 @@ func New(opts Options) (*Pages, error) {
 		if base == "layout" || strings.HasPrefix(base, "partials") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials*.html", n)
+		if strings.HasPrefix(base, "_") { // partials of one page, parsed with every page
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials*.html", "templates/_*.html", n)
 		if err != nil {
 			return nil, zoo.E("pages.New", zoo.Internal, err, "template %s", n)
 		}
@@ -211,7 +218,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", csp)
+	if h.Get("Cross-Origin-Embedder-Policy") != "" {
+		h.Set("Content-Security-Policy", cspWasm) // a page that runs models in the browser (browserrun.go)
+	} else {
+		h.Set("Content-Security-Policy", csp)
+	}
 	h.Set("Referrer-Policy", "same-origin")
 	if v.User != nil {
 		h.Set("Cache-Control", "private, no-store")

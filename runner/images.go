@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -318,6 +319,34 @@ func WriteImage(path, format string, x *tensor.Tensor, o *spec.Tensor) (note str
 		return note, png.WriteFile(path, y)
 	}
 	return "", zoo.E("runner.WriteImage", zoo.NotSupported, nil, "image format %q", format)
+}
+
+// EncodeImage writes output x (axes of o, in o's order) to w in format,
+// exactly as WriteImage writes it to a file (same layout, axes and PNG
+// scaling); note is as WriteImage's. It touches no file system, so the
+// in-browser runner (package browserrun, compiled to WebAssembly) writes
+// its downloads with it.
+func EncodeImage(w io.Writer, format string, x *tensor.Tensor, o *spec.Tensor) (note string, err error) {
+	letters := AxisLetters(o)
+	switch format {
+	case FormatNPY:
+		return "", npy.Write(w, x)
+	case FormatTIFF:
+		y := &tensor.Tensor{DType: x.DType, Shape: x.Shape, Data: x.Data, Axes: tiffNames(letters)}
+		if y.DType == tensor.Bool {
+			if y, err = y.Convert(tensor.Uint8); err != nil {
+				return "", err
+			}
+		}
+		return "", tiff.Write(w, y)
+	case FormatPNG:
+		y, note, err := toPNG(x, o, letters)
+		if err != nil {
+			return "", err
+		}
+		return note, png.Write(w, y)
+	}
+	return "", zoo.E("runner.EncodeImage", zoo.NotSupported, nil, "image format %q", format)
 }
 
 func tiffNames(letters []string) []string {

@@ -63,6 +63,8 @@ func init() {
 			// "Try it" runs through the jobs feature (feature_jobs.go):
 			// offered only on models its jobs can run, with its image limit.
 			opts.CanRun = infer.Runnable
+			// … in the visitor's browser where it can (feature_browser.go).
+			opts.BrowserRun = browserOffer
 			if mib, err := envInt("ZOO_JOBS_MAX_MIB", 512); err == nil && mib > 0 {
 				opts.MaxJobUpload = int64(mib) << 20
 			}
