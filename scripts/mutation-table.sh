@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# mutation-table.sh OUT [PKG ...] — the per-package table of the gremlins
+# reports OUT/PKG.json written by scripts/mutation.sh (all reports in OUT
+# without PKG arguments). Score = killed / (killed + lived), in percent.
+set -euo pipefail
+out=$1
+shift
+pkgs=("$@")
+if [[ ${#pkgs[@]} -eq 0 ]]; then
+	for f in "$out"/*.json; do pkgs+=("$(basename "$f" .json)"); done
+fi
+printf '| package | killed | lived | not covered | timed out | not viable | score | time |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+for pkg in "${pkgs[@]}"; do
+	f=$out/$pkg.json
+	if [[ ! -s $f ]]; then
+		printf '| %s | – | – | – | – | – | not run | |\n' "$pkg"
+		continue
+	fi
+	secs=$(cat "$out/$pkg.seconds" 2>/dev/null || echo "")
+	jq -r --arg pkg "$pkg" --arg secs "$secs" '
+		[.files[].mutations[].status] as $s
+		| ($s | map(select(. == "KILLED")) | length) as $k
+		| ($s | map(select(. == "LIVED")) | length) as $l
+		| ($s | map(select(. == "NOT COVERED")) | length) as $n
+		| ($s | map(select(. == "TIMED OUT")) | length) as $t
+		| ($s | map(select(. == "NOT VIABLE")) | length) as $v
+		| "| \($pkg) | \($k) | \($l) | \($n) | \($t) | \($v) | "
+		  + (if $k + $l > 0 then "\((1000 * $k / ($k + $l) | floor) / 10) %" else "–" end)
+		  + " | " + (if $secs != "" then "\(($secs | tonumber) / 60 | floor) min \(($secs | tonumber) % 60) s" else "" end) + " |"' "$f"
+done
