@@ -1,0 +1,134 @@
+package score
+
+import (
+	"testing"
+
+	"github.com/zoo-bioimage/zoo/tensor"
+)
+
+// TestMetricDirections checks every metric's direction from its values,
+// not from a list: for each metric, a perfect prediction must score
+// better than a slightly wrong one, and that better than a very wrong
+// one, where "better" is HigherIsBetter's direction. A metric whose
+// direction is flipped (MAE ranked as higher-is-better, …) fails here, in
+// the package that owns the rule, and not only in a whole-server test.
+func TestMetricDirections(t *testing.T) {
+	const n = 24
+	img := func(f func(y, x int) float32) *tensor.Tensor {
+		v := make([]float32, n*n)
+		for y := 0; y < n; y++ {
+			for x := 0; x < n; x++ {
+				v[y*n+x] = f(y, x)
+			}
+		}
+		tt, err := tensor.FromFloat32([]int{n, n}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tt
+	}
+	// Intensities: a smooth ramp with texture; noise of growing amplitude.
+	base := func(y, x int) float32 { return float32(x+y)/float32(2*n) + 0.1*float32((x*7+y*3)%5) }
+	noise := func(a float32) func(y, x int) float32 {
+		return func(y, x int) float32 { return base(y, x) + a*float32((x*13+y*29)%7-3)/3 }
+	}
+	intensity := [3]*tensor.Tensor{img(base), img(noise(0.02)), img(noise(0.4))}
+	// Labels: two square instances; then one shrunk by a column and a
+	// small false positive; then one missing and the other half covered.
+	sq := func(y, x, y0, x0, s int) bool { return y >= y0 && y < y0+s && x >= x0 && x < x0+s }
+	labels := [3]*tensor.Tensor{
+		img(func(y, x int) float32 {
+			switch {
+			case sq(y, x, 2, 2, 8):
+				return 1
+			case sq(y, x, 12, 12, 8):
+				return 2
+			}
+			return 0
+		}),
+		img(func(y, x int) float32 {
+			switch {
+			case sq(y, x, 2, 2, 8) && x < 9:
+				return 1
+			case sq(y, x, 12, 12, 8):
+				return 2
+			case sq(y, x, 2, 16, 3):
+				return 3
+			}
+			return 0
+		}),
+		img(func(y, x int) float32 {
+			if sq(y, x, 12, 12, 8) && x < 16 {
+				return 5
+			}
+			return 0
+		}),
+	}
+	for _, m := range Metrics {
+		t.Run(string(m), func(t *testing.T) {
+			set := intensity
+			if m.Labels() {
+				set = labels
+			}
+			var v [3]float64
+			for i := range set {
+				var err error
+				if v[i], err = Compute(m, set[0], set[i], Options{}); err != nil {
+					t.Fatalf("prediction %d: %v", i, err)
+				}
+			}
+			better := func(a, b float64) bool {
+				if m.HigherIsBetter() {
+					return a > b
+				}
+				return a < b
+			}
+			if !better(v[0], v[1]) || !better(v[1], v[2]) {
+				t.Errorf("%s: perfect %g, slightly wrong %g, very wrong %g: not in order with HigherIsBetter = %v",
+					m, v[0], v[1], v[2], m.HigherIsBetter())
+			}
+		})
+	}
+}
+
+// TestMetricPropertiesTable states each metric's properties as a table (the
+// metric's definition, not a copy of the code's conditions).
+func TestMetricPropertiesTable(t *testing.T) {
+	type props struct {
+		labels, higher, threshold, dataRange bool
+		unit                                 string
+	}
+	want := map[Metric]props{
+		MetricPSNR:   {higher: true, dataRange: true, unit: "dB"},
+		MetricSIPSNR: {higher: true, dataRange: true, unit: "dB"},
+		MetricSSIM:   {higher: true, dataRange: true},
+		MetricMSE:    {},
+		MetricMAE:    {},
+		MetricIoU:    {labels: true, higher: true},
+		MetricDice:   {labels: true, higher: true},
+		MetricF1:     {labels: true, higher: true, threshold: true},
+		MetricAP:     {labels: true, higher: true, threshold: true},
+		MetricMeanAP: {labels: true, higher: true},
+		MetricPQ:     {labels: true, higher: true},
+	}
+	if len(want) != len(Metrics) {
+		t.Fatalf("the table has %d metrics, Metrics %d", len(want), len(Metrics))
+	}
+	for _, m := range Metrics {
+		w, ok := want[m]
+		if !ok {
+			t.Errorf("metric %s missing from the table", m)
+			continue
+		}
+		got := props{m.Labels(), m.HigherIsBetter(), m.TakesThreshold(), m.TakesDataRange(), m.Unit()}
+		if got != w {
+			t.Errorf("%s: %+v, want %+v", m, got, w)
+		}
+		if p, err := ParseMetric(string(m)); err != nil || p != m {
+			t.Errorf("ParseMetric(%q) = %q, %v", m, p, err)
+		}
+	}
+	if _, err := ParseMetric("MAE"); err == nil {
+		t.Error(`ParseMetric("MAE") accepted an upper-case name`)
+	}
+}
