@@ -1,6 +1,7 @@
 package score
 
 import (
+	"math"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -130,5 +131,32 @@ func TestMetricPropertiesTable(t *testing.T) {
 	}
 	if _, err := ParseMetric("MAE"); err == nil {
 		t.Error(`ParseMetric("MAE") accepted an upper-case name`)
+	}
+}
+
+// TestOptionsEdges checks the option ranges at their edges: the IoU
+// threshold is in (0, 1] (1 included), the data range is a positive finite
+// number.
+func TestOptionsEdges(t *testing.T) {
+	cases := []struct {
+		m  Metric
+		o  Options
+		ok bool
+	}{
+		{MetricF1, Options{Threshold: 1}, true},
+		{MetricAP, Options{Threshold: 1e-9}, true},
+		{MetricF1, Options{Threshold: 1.0000001}, false},
+		{MetricF1, Options{Threshold: -0.5}, false},
+		{MetricMeanAP, Options{Threshold: 0.5}, false},
+		{MetricPSNR, Options{DataRange: 1e-9}, true},
+		{MetricSSIM, Options{DataRange: -1}, false},
+		{MetricSIPSNR, Options{DataRange: math.Inf(1)}, false},
+		{MetricMAE, Options{DataRange: 1}, false},
+		{MetricMSE, Options{}, true},
+	}
+	for _, tc := range cases {
+		if err := tc.o.Check(tc.m); (err == nil) != tc.ok {
+			t.Errorf("%s with %+v: %v, want ok %v", tc.m, tc.o, err, tc.ok)
+		}
 	}
 }
