@@ -17,9 +17,12 @@
 #
 # Environment:
 #   WORKERS        gremlins workers (default 1: the test runs are CPU-bound)
-#   COEFFICIENT    timeout coefficient: a mutant's test run may take this
-#                  many times the unmutated run (default 10; under heavy
-#                  load a low value turns slow builds into "timed out")
+#   COEFFICIENT    timeout coefficient (default 30): a mutant's test run may
+#                  take this many times gremlins' first coverage run. That
+#                  run is often served by Go's build cache (seconds) while
+#                  every mutant is compiled and linked afresh, so a small
+#                  coefficient on a loaded machine reports slow builds as
+#                  "timed out" (seen here with 3 and 15).
 #   OUT            folder for the per-package JSON reports and logs
 #                  (default bench/mutation-out, not committed)
 #   ZOO_PG_PORT, ZOO_S3_PORT   ports of the test services (see
@@ -56,7 +59,7 @@ needs_services() {
 }
 
 WORKERS=${WORKERS:-1}
-COEFFICIENT=${COEFFICIENT:-10}
+COEFFICIENT=${COEFFICIENT:-30}
 OUT=${OUT:-$root/bench/mutation-out}
 mkdir -p "$OUT"
 
