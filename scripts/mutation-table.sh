@@ -14,7 +14,21 @@ printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
 for pkg in "${pkgs[@]}"; do
 	f=$out/$pkg.json
 	if [[ ! -s $f ]]; then
-		printf '| %s | – | – | – | – | – | not run | |\n' "$pkg"
+		log=$out/$pkg.log
+		if [[ -s $log ]]; then
+			# A run stopped before its end leaves no JSON: count the
+			# statuses gremlins logged so far.
+			k=$(grep -c '^ *KILLED ' "$log" || true)
+			l=$(grep -c '^ *LIVED ' "$log" || true)
+			n=$(grep -c '^ *NOT COVERED ' "$log" || true)
+			to=$(grep -c '^ *TIMED OUT ' "$log" || true)
+			nv=$(grep -c '^ *NOT VIABLE ' "$log" || true)
+			score=–
+			((k + l > 0)) && score="$((1000 * k / (k + l) / 10)).$((1000 * k / (k + l) % 10)) %"
+			printf '| %s | %s | %s | %s | %s | %s | %s | stopped (partial) |\n' "$pkg" "$k" "$l" "$n" "$to" "$nv" "$score"
+		else
+			printf '| %s | – | – | – | – | – | not run | |\n' "$pkg"
+		fi
 		continue
 	fi
 	secs=$(cat "$out/$pkg.seconds" 2>/dev/null || echo "")

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestSameOriginRule checks the same-origin rule of state-changing
@@ -82,5 +83,33 @@ func TestSameOriginRule(t *testing.T) {
 					tc.origin, tc.site, tc.req.tls, tc.req.proto, err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestOptionDefaults: zero and negative options take the documented
+// defaults; given ones are kept; the touch interval follows a short idle
+// cap (a hundredth of it, at most 5 minutes).
+func TestOptionDefaults(t *testing.T) {
+	m := New(nil, Options{})
+	o := m.opts
+	day := 24 * time.Hour
+	if o.MaxAge != 14*day || o.Idle != 3*day || o.TouchEvery != 5*time.Minute || o.PurgeEvery != time.Hour ||
+		o.LoginFailures != 10 || o.LoginWindow != 10*time.Minute || o.Logger == nil || o.Now == nil {
+		t.Errorf("defaults: %+v", o)
+	}
+	o = New(nil, Options{MaxAge: -1, Idle: -1, TouchEvery: -1, PurgeEvery: -1, LoginFailures: -1, LoginWindow: -1}).opts
+	if o.MaxAge != 14*day || o.Idle != 3*day || o.TouchEvery != 5*time.Minute || o.PurgeEvery != time.Hour || o.LoginFailures != 10 || o.LoginWindow != 10*time.Minute {
+		t.Errorf("negative options: %+v", o)
+	}
+	if o := New(nil, Options{Idle: time.Hour}).opts; o.TouchEvery != 36*time.Second {
+		t.Errorf("idle 1 h: touch every %v, want 36 s", o.TouchEvery)
+	}
+	if o := New(nil, Options{Idle: 500 * time.Minute}).opts; o.TouchEvery != 5*time.Minute {
+		t.Errorf("idle 500 min: touch every %v, want 5 min", o.TouchEvery)
+	}
+	given := Options{MaxAge: time.Hour, Idle: time.Minute, TouchEvery: time.Second, PurgeEvery: 2 * time.Minute, LoginFailures: 3, LoginWindow: time.Second}
+	if o := New(nil, given).opts; o.MaxAge != given.MaxAge || o.Idle != given.Idle || o.TouchEvery != given.TouchEvery ||
+		o.PurgeEvery != given.PurgeEvery || o.LoginFailures != 3 || o.LoginWindow != time.Second {
+		t.Errorf("given options changed: %+v", o)
 	}
 }
