@@ -1,7 +1,9 @@
 package score
 
 import (
+	"encoding/binary"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/tensor"
@@ -158,5 +160,74 @@ func TestOptionsEdges(t *testing.T) {
 		if err := tc.o.Check(tc.m); (err == nil) != tc.ok {
 			t.Errorf("%s with %+v: %v, want ok %v", tc.m, tc.o, err, tc.ok)
 		}
+	}
+}
+
+// TestSSIMAxisOrder: SSIM is computed over the axes named y and x wherever
+// they are; the same image with its axes in another order (channel first
+// or last, x before y) scores the same.
+func TestSSIMAxisOrder(t *testing.T) {
+	const h, w, c = 12, 10, 2
+	val := func(y, x, ch int) float32 { return float32((y*7+x*3+ch*5)%11) + float32(y)/4 }
+	noisy := func(y, x, ch int) float32 { return val(y, x, ch) + float32((x*y+ch)%3)/2 }
+	build := func(axes []string, f func(y, x, ch int) float32) *tensor.Tensor {
+		size := map[string]int{"y": h, "x": w, "channel": c}
+		shape := []int{size[axes[0]], size[axes[1]], size[axes[2]]}
+		v := make([]float32, h*w*c)
+		i := 0
+		for a := 0; a < shape[0]; a++ {
+			for b := 0; b < shape[1]; b++ {
+				for d := 0; d < shape[2]; d++ {
+					at := map[string]int{axes[0]: a, axes[1]: b, axes[2]: d}
+					v[i] = f(at["y"], at["x"], at["channel"])
+					i++
+				}
+			}
+		}
+		tt, err := tensor.FromFloat32(shape, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.Axes = axes
+		return tt
+	}
+	ref := []string{"channel", "y", "x"}
+	want, err := Compute(MetricSSIM, build(ref, val), build(ref, noisy), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, axes := range [][]string{{"y", "x", "channel"}, {"y", "channel", "x"}, {"channel", "x", "y"}, {"x", "y", "channel"}, {"x", "channel", "y"}} {
+		got, err := Compute(MetricSSIM, build(axes, val), build(axes, noisy), Options{})
+		if err != nil {
+			t.Errorf("axes %v: %v", axes, err)
+			continue
+		}
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("axes %v: SSIM %g, with (channel, y, x) %g", axes, got, want)
+		}
+	}
+}
+
+// TestInputErrorsNameTheFirst: a float input with several non-finite
+// values names the first and the count; with one, only it. A label image
+// takes uint64 values up to 2⁶³−1.
+func TestInputErrorsNameTheFirst(t *testing.T) {
+	nan := float32(math.NaN())
+	one, _ := tensor.FromFloat32([]int{4}, []float32{nan, 1, 2, 3})
+	two, _ := tensor.FromFloat32([]int{4}, []float32{nan, 1, nan, 3})
+	if _, err := Floats(one); err == nil || !strings.Contains(err.Error(), "index (0,)") || strings.Contains(err.Error(), "in all") {
+		t.Errorf("one NaN: %v", err)
+	}
+	if _, err := Floats(two); err == nil || !strings.Contains(err.Error(), "index (0,)") || !strings.Contains(err.Error(), "(2 non-finite values in all)") {
+		t.Errorf("two NaNs: %v", err)
+	}
+	u := &tensor.Tensor{DType: tensor.Uint64, Shape: []int{2}, Data: make([]byte, 16)}
+	binary.LittleEndian.PutUint64(u.Data, math.MaxInt64)
+	if v, err := Labels(u); err != nil || v[0] != math.MaxInt64 {
+		t.Errorf("uint64 2⁶³−1: %v, %v", v, err)
+	}
+	binary.LittleEndian.PutUint64(u.Data[8:], math.MaxInt64+1)
+	if _, err := Labels(u); err == nil {
+		t.Error("uint64 2⁶³ accepted as a label")
 	}
 }
