@@ -197,3 +197,37 @@ func TestVerdictPerOutputTolerance(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareWorstPositions: the report names the first element with the
+// largest absolute error (index 0 when nothing differs) and the first with
+// the largest relative error among the mismatched ones.
+func TestCompareWorstPositions(t *testing.T) {
+	cases := []struct {
+		got, want []float32
+		maxAbs    float64
+		absAt     int
+		relAt     int // -1: none
+	}{
+		{[]float32{1, 2, 3}, []float32{1, 2, 3}, 0, 0, -1},
+		{[]float32{6, 2, 3}, []float32{1, 1, 3}, 5, 0, 0},   // errors 5, 1, 0
+		{[]float32{1, 5, 5}, []float32{1, 1, 1}, 4, 1, 1},   // a tie: the first
+		{[]float32{0, 11, 2}, []float32{0, 10, 1}, 1, 1, 2}, // same abs error, relative larger at 2
+		{[]float32{-4, 0, 0}, []float32{0, 0, 0}, 4, 0, 0},  // below, not above
+	}
+	for i, tc := range cases {
+		c, err := Compare("y", vec(tc.got...), vec(tc.want...), spec.Tolerance{Absolute: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MaxAbs != tc.maxAbs || len(c.MaxAbsAt) != 1 || c.MaxAbsAt[0] != tc.absAt {
+			t.Errorf("case %d: max abs error %g at %v, want %g at [%d]", i, c.MaxAbs, c.MaxAbsAt, tc.maxAbs, tc.absAt)
+		}
+		if tc.relAt < 0 {
+			if c.MaxRelAt != nil {
+				t.Errorf("case %d: max rel error at %v, want none", i, c.MaxRelAt)
+			}
+		} else if len(c.MaxRelAt) != 1 || c.MaxRelAt[0] != tc.relAt {
+			t.Errorf("case %d: max rel error %g at %v, want at [%d]", i, c.MaxRel, c.MaxRelAt, tc.relAt)
+		}
+	}
+}
