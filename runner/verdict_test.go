@@ -2,6 +2,7 @@ package runner
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo/spec"
@@ -229,5 +230,32 @@ func TestCompareWorstPositions(t *testing.T) {
 		} else if len(c.MaxRelAt) != 1 || c.MaxRelAt[0] != tc.relAt {
 			t.Errorf("case %d: max rel error %g at %v, want at [%d]", i, c.MaxRel, c.MaxRelAt, tc.relAt)
 		}
+	}
+}
+
+// TestCompareEmptyAndSummary: an empty output reproduces an empty test
+// output; the one-line summary states the counts, the verdict against the
+// allowance and where the worst elements are.
+func TestCompareEmptyAndSummary(t *testing.T) {
+	c, err := Compare("y", vec(), vec(), spec.Tolerance{})
+	if err != nil || !c.OK || c.Mismatched != 0 || c.PerMillion != 0 {
+		t.Errorf("empty tensors: %+v, %v", c, err)
+	}
+	got := vec(0, 5, float32(math.NaN()), 0)
+	c, _ = Compare("mask", got, vec(0, 0, 0, 0), spec.Tolerance{Absolute: 1, MismatchedPerMillion: 100})
+	s := c.Summary()
+	for _, want := range []string{"output mask: 2 of 4 elements mismatched", "500000.0 per million", "over the allowed 100",
+		"max abs error 5 at (x 1)", "1 of the mismatches are NaN or infinite"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary %q lacks %q", s, want)
+		}
+	}
+	c, _ = Compare("mask", vec(0, 5), vec(0, 0), spec.Tolerance{Absolute: 1, MismatchedPerMillion: 500000})
+	if s := c.Summary(); strings.Contains(s, "NaN") || !strings.Contains(s, "within the allowed 500000") {
+		t.Errorf("finite mismatch within the allowance: summary %q", s)
+	}
+	c, _ = Compare("mask", vec(0, 0.5), vec(0, 0), spec.Tolerance{Absolute: 1})
+	if s := c.Summary(); !strings.HasPrefix(s, "output mask reproduces (max abs error 0.5)") {
+		t.Errorf("summary %q", s)
 	}
 }
