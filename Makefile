@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/zoo
 ORT_LIB := lib/libonnxruntime.so.1
 
-.PHONY: build test run bench fuzz vet clean
+.PHONY: build test run bench fuzz vet clean mutation
 
 # The TorchScript shim lib/libzootorch.so is built where libtorch-dev is
 # installed (skipped with a message elsewhere: zoo then runs ONNX only).
@@ -61,6 +61,15 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Mutation testing (go-gremlins) of the packages whose bugs hurt users most,
+# one package at a time, with a per-package table at the end. Slow (hours for
+# every package on 2 cores), so not part of `test`: MUTATION_PKGS picks
+# packages (make mutation MUTATION_PKGS="score session"). Results are
+# recorded in bench/RESULTS.md ("Mutation testing").
+MUTATION_PKGS ?=
+mutation:
+	scripts/mutation.sh $(MUTATION_PKGS)
 
 clean:
 	rm -rf bin

@@ -289,6 +289,12 @@ func (w *Weights) Formats() []string {
 type ModelConfig struct {
 	Bioimageio struct {
 		ReproducibilityTolerance []Tolerance `yaml:"reproducibility_tolerance,omitempty" json:"reproducibility_tolerance,omitempty"`
+		// TestKwargs holds, per weight format, the legacy
+		// config.bioimageio.test_kwargs[format] relative_tolerance and
+		// absolute_tolerance (each 1e-3 when absent or not a number; 100
+		// mismatched elements per million), read leniently: config is
+		// free-form.
+		TestKwargs map[string]Tolerance `yaml:"-" json:"test_kwargs,omitempty"`
 	} `yaml:"bioimageio,omitempty" json:"bioimageio"`
 }
 
@@ -306,8 +312,11 @@ type Tolerance struct {
 // DefaultTolerance applies when no configured tolerance matches.
 var DefaultTolerance = Tolerance{Relative: 1e-3, Absolute: 1e-3, MismatchedPerMillion: 100}
 
-// ToleranceFor returns the first configured tolerance that matches the
-// output and weight format, else DefaultTolerance.
+// ToleranceFor returns the tolerance of an output under a weight format
+// (reference §18.2): the first configured reproducibility_tolerance entry
+// whose output_ids and weights_formats are empty or contain the output and
+// the format; else the legacy test_kwargs of the format; else
+// DefaultTolerance.
 func (m *Model) ToleranceFor(outputID, format string) Tolerance {
 	if m.Config == nil {
 		return DefaultTolerance
@@ -316,6 +325,9 @@ func (m *Model) ToleranceFor(outputID, format string) Tolerance {
 		if (len(t.OutputIDs) == 0 || contains(t.OutputIDs, outputID)) && (len(t.WeightsFormats) == 0 || contains(t.WeightsFormats, format)) {
 			return t
 		}
+	}
+	if t, ok := m.Config.Bioimageio.TestKwargs[format]; ok {
+		return t
 	}
 	return DefaultTolerance
 }
@@ -350,6 +362,7 @@ func decodeModel(root *yaml.Node) (*Model, error) {
 				t.MismatchedPerMillion = DefaultTolerance.MismatchedPerMillion
 			}
 		}
+		m.Config.Bioimageio.TestKwargs = legacyTestKwargs(lookup(lookup(lookup(root, "config"), "bioimageio"), "test_kwargs"))
 	}
 	for _, pair := range []struct {
 		key  string
@@ -514,4 +527,33 @@ func numbersOrNil(n *yaml.Node) []float64 {
 		return nil
 	}
 	return numbersOf(n, 0)
+}
+
+// legacyTestKwargs reads config.bioimageio.test_kwargs: a mapping from
+// weight format to {relative_tolerance, absolute_tolerance}. Anything
+// else there is ignored (config is free-form), and a value that is not a
+// number leaves the default.
+func legacyTestKwargs(n *yaml.Node) map[string]Tolerance {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := map[string]Tolerance{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kw := n.Content[i+1]
+		if kw.Kind != yaml.MappingNode {
+			continue
+		}
+		t := DefaultTolerance
+		if v, ok := asFloat(lookup(kw, "relative_tolerance")); ok && v >= 0 {
+			t.Relative = v
+		}
+		if v, ok := asFloat(lookup(kw, "absolute_tolerance")); ok && v >= 0 {
+			t.Absolute = v
+		}
+		out[n.Content[i].Value] = t
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
