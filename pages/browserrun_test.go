@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,10 +34,7 @@ func requireRuntime(t *testing.T) *browserrun.Runtime {
 	t.Helper()
 	rt, why := browserrun.FindRuntime()
 	if rt == nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the in-browser runtime is needed (CI is set): %s", why)
-		}
-		t.Skipf("skipping: %s (scripts/install-browser-runtime.sh)", why)
+		testenv.Missing(t, testenv.BrowserRuntime, why)
 	}
 	return rt
 }
@@ -377,7 +375,7 @@ func TestBrowserRunFallbacks(t *testing.T) {
 	multi := e.publish("unet2d-multi-tensor-onnx", "")
 	ts := e.upload("alice", torchscriptNuclei(t), repo.UploadOptions{})
 	if tv := e.waitTest(ts.ModelID, ts.Number); tv.TestStatus != zoo.TestPassed {
-		t.Skipf("the TorchScript nuclei model does not run on this machine (libtorch): %s", tv.TestStatus)
+		testenv.Missing(t, testenv.Libtorch, "the TorchScript nuclei model's test "+string(tv.TestStatus))
 	}
 	if _, err := e.svc.Review(context.Background(), e.users["rita"], ts.ModelID, ts.Number, repo.Accept, ""); err != nil {
 		t.Fatal(err)

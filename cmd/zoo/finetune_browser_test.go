@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,12 +26,8 @@ import (
 func TestFinetuneBrowser(t *testing.T) {
 	needFinetune(t)
 	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need %s (CI is set)", chromium)
-		}
-		t.Skipf("%s is not installed", chromium)
-	}
+	_, err := os.Stat(chromium)
+	testenv.Need(t, testenv.Chromium, err)
 	data := t.TempDir()
 	seed := t.TempDir()
 	if err := os.CopyFS(filepath.Join(seed, "denoiser"), os.DirFS("../../finetune/testdata/denoiser")); err != nil {

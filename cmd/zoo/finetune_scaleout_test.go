@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -66,12 +67,7 @@ type ftView struct {
 
 func needFinetune(t *testing.T) {
 	t.Helper()
-	if err := canFinetune(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (CI is set: failing instead of skipping)", err)
-		}
-		t.Skip(err)
-	}
+	testenv.Need(t, testenv.PyTorch, canFinetune())
 }
 
 // finetuneImages writes 3 noisy 64×64 crops of the nuclei example (and
@@ -176,14 +172,7 @@ func ftWait(t *testing.T, base, tok, id string, limit time.Duration) ftView {
 }
 
 func TestFinetuneScaleOut(t *testing.T) {
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		msg := `ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + " (CI is set: failing instead of skipping)")
-		}
-		t.Skip(msg)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	needFinetune(t)
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()

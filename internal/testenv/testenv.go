@@ -78,6 +78,10 @@ var (
 		"apt-get install nodejs npm, run scripts/install-test-clients.sh and set ZOO_TEST_NPM and ZOO_TEST_HFJS to the folder it prints (make test uses .tools/npm)"}
 	GCC     = Dep{"gcc", "apt-get install gcc"}
 	XMLLint = Dep{"xmllint", "apt-get install libxml2-utils"}
+	// BrowserRuntime is ONNX Runtime Web with zoo's runner compiled to
+	// WebAssembly (browser-runtime/), for the in-browser try-it tests.
+	BrowserRuntime = Dep{"ONNX Runtime Web and zoo's WebAssembly runner (browser-runtime/)",
+		"apt-get install nodejs npm, then make build (it runs scripts/install-browser-runtime.sh)"}
 )
 
 // Need is Missing when err is non-nil, and nothing otherwise.
