@@ -247,10 +247,6 @@ func stopWorkers(q *queue.Queue) error {
 }
 
 // newLogger logs to the command's standard error.
-func newLogger(cmd *cobra.Command) *slog.Logger {
-	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-}
-
 // quietRiver is the queue's logger: River's own messages at warning and
 // above.
 func quietRiver(log *slog.Logger) *slog.Logger {
