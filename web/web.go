@@ -21,6 +21,7 @@
 //	GET  /api/v1/models/{id}/versions/{n}/converted.zip  the package with zoo's converted weights; also HEAD
 //	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
 //	GET  /healthz, /readyz                         process up; catalog reachable
+//	GET, POST /api/v1/tokens, DELETE /api/v1/tokens/{name}  the caller's API tokens (tokens.go)
 //
 // # Authentication
 //
@@ -233,6 +234,8 @@ func newServer(svc *repo.Service, opts Options) *server {
 		}
 	}
 	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.opts.Routes = append(s.tokenRoutes(), opts.Routes...) // tokens.go
+	opts = s.opts
 	for _, rt := range s.allRoutes() {
 		h := rt.handler
 		if rt.auth {
