@@ -138,6 +138,10 @@ type Options struct {
 	// header is ignored — behind a proxy every client then shares its
 	// address for per-client limits.
 	TrustedProxies []netip.Prefix
+	// Redirect, if its Presigner is set, sends large public downloads to
+	// presigned URLs of the blob store instead of through this process
+	// (files.go, redirect).
+	Redirect Redirect
 }
 
 // Route is one route mounted through Options.Routes.

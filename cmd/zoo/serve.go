@@ -110,6 +110,9 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 				return err
 			}
 			wopts.TrustedProxies = trusted
+			if wopts.Redirect, err = downloadRedirect(st); err != nil { // redirect.go
+				return err
+			}
 
 			conns, body, err := serverLimits() // feature_metrics.go
 			if err != nil {
