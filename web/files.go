@@ -22,7 +22,7 @@ type download struct {
 	sha256 string // blob key, also the ETag
 	name   string // file name for Content-Disposition
 	ctype  string
-	counts bool // a whole GET counts as a download (repo.Counts)
+	counts bool  // a whole GET counts as a download (repo.Counts)
 	size   int64 // bytes, as the catalog records them (0: unknown)
 }
 

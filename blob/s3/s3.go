@@ -95,7 +95,7 @@ type Store struct {
 	prefix   string // "" or ends in "/"
 	region   string
 	endpoint string
-	bucketOK atomic.Bool // the bucket was seen to exist
+	bucketOK atomic.Bool   // the bucket was seen to exist
 	signer   *minio.Client // signs presigned URLs: client, or one for public
 }
 
