@@ -25,10 +25,10 @@ func newAdminCmd() *cobra.Command {
 server and no token, only access to the storage (--data DIR, or --db URL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErr("name an admin command (token, tokens, revoke); see zoo admin --help")
+			return usageErr("name an admin command (token, tokens, revoke, backup, copy-blobs); see zoo admin --help")
 		},
 	}
-	cmd.AddCommand(newAdminTokenCmd(), newAdminRevokeCmd(), newAdminTokensCmd())
+	cmd.AddCommand(newAdminTokenCmd(), newAdminRevokeCmd(), newAdminTokensCmd(), newAdminBackupCmd(), newAdminCopyBlobsCmd())
 	return cmd
 }
 
