@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -307,25 +306,8 @@ GET /api/v1/tokens.
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"user": u.Name, "tokens": infos})
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tLAST USED\tEXPIRES\tSTATE")
-			day := func(t *time.Time) string {
-				if t == nil {
-					return "-"
-				}
-				return t.UTC().Format("2006-01-02 15:04")
-			}
-			for _, t := range infos {
-				state := "active"
-				switch {
-				case t.RevokedAt != nil:
-					state = "revoked " + day(t.RevokedAt)
-				case !t.Active:
-					state = "expired"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, day(&t.CreatedAt), day(t.LastUsedAt), day(t.ExpiresAt), state)
-			}
-			return tw.Flush()
+			printTokens(cmd, infos)
+			return nil
 		},
 	}
 	sf.register(cmd, false)

@@ -111,3 +111,33 @@ func TestAdminNamedTokens(t *testing.T) {
 		t.Errorf("--name without --user: exit %d", code)
 	}
 }
+
+// zoo tokens: a user's own tokens through the server's API.
+func TestTokensCLI(t *testing.T) {
+	data := t.TempDir()
+	ada := token(t, []string{"--data", data}, "ada", "contributor")
+	server, _ := startServe(t, "--data", data, "--workers", "0")
+	secret := strings.TrimSpace(zooOK(t, "tokens", "create", "ci-upload", "--expires-in-days", "3", "--server", server, "--token", ada))
+	if !strings.HasPrefix(secret, "zoo_") {
+		t.Fatalf("tokens create printed %q", secret)
+	}
+	var got struct{ Tokens []web.TokenInfo }
+	if err := json.Unmarshal([]byte(zooOK(t, "tokens", "list", "--json", "--server", server, "--token", secret)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tokens) != 2 || got.Tokens[0].Name != "ci-upload" || got.Tokens[0].ExpiresAt == nil || got.Tokens[0].LastUsedAt == nil {
+		t.Fatalf("tokens list = %+v", got.Tokens)
+	}
+	if code, msg := zooFail(t, "tokens", "create", "ci-upload", "--server", server, "--token", ada); code != 1 || !strings.Contains(msg, "ci-upload") {
+		t.Errorf("duplicate name: exit %d %q", code, msg)
+	}
+	if out := zooOK(t, "tokens", "revoke", "ci-upload", "--server", server, "--token", ada); !strings.Contains(out, "revoked") {
+		t.Errorf("revoke printed %q", out)
+	}
+	if code, _ := zooFail(t, "tokens", "list", "--server", server, "--token", secret); code != 1 {
+		t.Errorf("a revoked token still lists: exit %d", code)
+	}
+	if table := zooOK(t, "tokens", "list", "--server", server, "--token", ada); !strings.Contains(table, "revoked") || !strings.Contains(table, "ci-upload") {
+		t.Errorf("table:\n%s", table)
+	}
+}

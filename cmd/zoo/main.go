@@ -56,6 +56,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newChallengeCmd())
 	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
 	root.AddCommand(newMCPCmd())
+	root.AddCommand(newTokensCmd()) // tokens.go
 	return root
 }
 
