@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
@@ -27,6 +28,7 @@ import (
 // postgres://… and --blobs s3://… for replicas that share them.
 type storageFlags struct {
 	data, db, blobs string
+	dataFlag        *pflag.Flag // to tell a --data given from the default
 }
 
 const defaultDataDir = "zoo-data"
@@ -41,6 +43,7 @@ DIR is --data (default ./zoo-data). For several replicas and workers give
 
 func (f *storageFlags) register(cmd *cobra.Command, blobs bool) {
 	cmd.Flags().StringVar(&f.data, "data", "./"+defaultDataDir, "data folder of the embedded storage (SQLite catalog, blob files, temporary files)")
+	f.dataFlag = cmd.Flags().Lookup("data")
 	cmd.Flags().StringVar(&f.db, "db", "", "catalog and job queue: postgres://… or a SQLite file (default DIR/zoo.db)")
 	if blobs {
 		cmd.Flags().StringVar(&f.blobs, "blobs", "", "blob store: s3://BUCKET[/PREFIX]?endpoint=HOST:PORT or a folder (default DIR/blobs)")
@@ -176,6 +179,9 @@ func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, err
 		return fail(zoo.E("storage", zoo.Internal, err, "cannot create a folder in %s", tmp))
 	}
 	st.tempDir = st.own.Path
+	if !usesData && blobs && f.dataFlag != nil && f.dataFlag.Changed {
+		st.desc = append(st.desc, "--data "+f.data+" is not used (the catalog and the blobs are elsewhere); temporary files go to "+st.tempDir)
+	}
 	return st, nil
 }
 
