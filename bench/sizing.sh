@@ -17,7 +17,7 @@ psql "$ZOO_TEST_POSTGRES" -q -c "DROP DATABASE IF EXISTS zoo_sizing WITH (FORCE)
 BL="s3://zoo-sizing?${ZOO_TEST_S3#*\?}"
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 S=http://127.0.0.1:$PORT
-spool=$(mktemp -d)
+spool=$(mktemp -d) && chmod 755 "$spool" # the sandbox user (nobody) must reach it
 $Z migrate --db "$DB" >/dev/null 2>&1 || true
 TOK=$($Z admin token --db "$DB" --user sizing --role admin 2>/dev/null)
 TMPDIR=$spool $Z serve --workers 0 --db "$DB" --blobs "$BL" --addr 127.0.0.1:$PORT >"$spool/serve.log" 2>&1 & SP=$!

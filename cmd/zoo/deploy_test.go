@@ -162,8 +162,15 @@ func TestDeployGuide(t *testing.T) {
 		abs, _ := filepath.Abs(l)
 		os.Symlink(abs, filepath.Join(rel, "lib", filepath.Base(l)))
 	}
-	home, etc, backup, cache := filepath.Join(tmp, "opt"), filepath.Join(tmp, "etc"), filepath.Join(tmp, "backup"), filepath.Join(tmp, "cache")
-	os.MkdirAll(cache, 0o755)
+	home, etc, backup := filepath.Join(tmp, "opt"), filepath.Join(tmp, "etc"), filepath.Join(tmp, "backup")
+	// TMPDIR as the units' CacheDirectory= makes it: reachable by the
+	// sandbox's user nobody (t.TempDir's folders are 0700).
+	cache, err := os.MkdirTemp("", "zoo-guide-cache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(cache, 0o755)
+	t.Cleanup(func() { os.RemoveAll(cache) })
 	ports := []int{freePort(t), freePort(t)}
 	settings := fmt.Sprintf(`ZOO_RELEASE=%q ZOO_HOME=%q ZOO_ETC=%q ZOO_BACKUP=%q
 PGHOST=%q PGPORT=%q
