@@ -3,7 +3,9 @@ package zoo
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 )
 
 // Kind classifies an error so that every edge (CLI exit codes, HTTP status
@@ -104,4 +106,29 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// Unreachable reports whether err's chain shows that a service over the
+// network (the PostgreSQL server, the S3 endpoint) could not be reached or
+// dropped the connection: a refused, reset or timed-out connection, an
+// unreachable host or network, a failed dial or name lookup. Such an
+// error is an outage — try again later — not a bug, wherever it was
+// wrapped as Internal; the edges (web's status table, the storage
+// backends) map it to Unavailable.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED,
+		syscall.EPIPE, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && (op.Op == "dial" || op.Timeout()) {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }

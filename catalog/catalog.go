@@ -286,11 +286,13 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 }
 
 // Pending returns the migrations not in applied, checking that the
-// database is not newer than the code (a downgrade).
+// database is not newer than the code (a downgrade): that is a Conflict
+// whose message tells the operator to upgrade the binary.
 func Pending(all []Migration, applied map[int]bool) ([]Migration, error) {
 	for v := range applied {
 		if v > len(all) {
-			return nil, fmt.Errorf("the database has schema version %d, newer than this zoo knows (%d); run a newer zoo", v, len(all))
+			return nil, zoo.E("catalog.Pending", zoo.Conflict, nil,
+				"the database has schema version %d, newer than this zoo binary knows (%d): a newer zoo has migrated it; upgrade this binary to that version (going back to this one needs the backup taken before that zoo migrate)", highest(applied), len(all))
 		}
 	}
 	var out []Migration
@@ -300,6 +302,115 @@ func Pending(all []Migration, applied map[int]bool) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+func highest(applied map[int]bool) int {
+	h := 0
+	for v := range applied {
+		h = max(h, v)
+	}
+	return h
+}
+
+// MigrateMode says what a backend's Open does with the schema.
+type MigrateMode int
+
+const (
+	// MigrateAll applies every pending migration (the default: zoo serve
+	// and zoo worker, unless --no-migrate).
+	MigrateAll MigrateMode = iota
+	// MigrateFresh migrates an empty database (bootstrapping a new
+	// instance with zoo admin token) and otherwise acts as MigrateCheck
+	// (zoo admin, zoo gc, zoo jobs never change a schema in use).
+	MigrateFresh
+	// MigrateCheck applies nothing and refuses a schema that is not
+	// exactly this binary's: older ("run zoo migrate") or newer
+	// ("upgrade this binary") (serve and worker with --no-migrate).
+	MigrateCheck
+	// MigrateOff neither checks nor migrates: the opened DB is only for
+	// Schema and Migrate (zoo migrate).
+	MigrateOff
+)
+
+// Mode returns the first mode of opts, or MigrateAll: the backends' Open
+// takes its mode as an optional last argument.
+func Mode(opts []MigrateMode) MigrateMode {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return MigrateAll
+}
+
+// Decide checks applied against all for mode: it returns the migrations
+// to apply now, or an error saying what the operator must do (a newer
+// schema: upgrade this binary; an older one under MigrateCheck: run zoo
+// migrate). queuePending counts the job queue's own pending migrations.
+func Decide(all []Migration, applied map[int]bool, mode MigrateMode, queuePending int) ([]Migration, error) {
+	pending, err := Pending(all, applied)
+	if err != nil {
+		return nil, err
+	}
+	switch mode {
+	case MigrateOff:
+		return nil, nil
+	case MigrateAll:
+		return pending, nil
+	case MigrateFresh:
+		if len(applied) == 0 {
+			return pending, nil
+		}
+	}
+	if len(pending) > 0 || queuePending > 0 {
+		what := fmt.Sprintf("schema version %d; this zoo binary needs %d", highest(applied), len(all))
+		if len(pending) == 0 {
+			what = fmt.Sprintf("%d pending migration(s) of its job queue", queuePending)
+		}
+		return nil, zoo.E("catalog.Decide", zoo.Conflict, nil,
+			"the database has %s: run zoo migrate with this binary first (then restart the replicas and workers)", what)
+	}
+	return nil, nil
+}
+
+// Applied is one migration a database has.
+type Applied struct {
+	Version   int       `json:"version"`
+	Name      string    `json:"name"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+// Schema is a database's migration state, for zoo migrate --status.
+type Schema struct {
+	Backend string    `json:"backend"` // "postgres" or "sqlite"
+	Current int       `json:"current"` // highest applied version (0: empty)
+	Known   int       `json:"known"`   // the newest this binary has
+	Applied []Applied `json:"applied"`
+	Pending []string  `json:"pending"` // file names, in order
+	// Queue counts the job queue's (River's) own pending migrations.
+	QueuePending int `json:"queue_pending"`
+	// Newer is set when the database is newer than this binary.
+	Newer bool `json:"newer,omitempty"`
+}
+
+// NewSchema makes the Schema of a database with applied (in any order)
+// against all.
+func NewSchema(backend string, all []Migration, applied []Applied, queuePending int) *Schema {
+	s := &Schema{Backend: backend, Known: len(all), Applied: applied, Pending: []string{}, QueuePending: queuePending}
+	if s.Applied == nil {
+		s.Applied = []Applied{}
+	}
+	sort.Slice(s.Applied, func(i, j int) bool { return s.Applied[i].Version < s.Applied[j].Version })
+	have := map[int]bool{}
+	for _, a := range applied {
+		have[a.Version] = true
+		s.Current = max(s.Current, a.Version)
+	}
+	s.Newer = s.Current > len(all)
+	for _, m := range all {
+		if !have[m.Version] {
+			s.Pending = append(s.Pending, m.Name)
+		}
+	}
+	return s
 }
 
 // CheckTokenHash accepts a lower-case hex SHA-256 (64 characters).

@@ -189,6 +189,29 @@ func checkID(op, id string) error {
 	return nil
 }
 
+// JSON sends a request without a body to the escaped path p (with query
+// q) and decodes the JSON answer into out (unless out is nil). Errors are
+// as for the typed calls: problem details become zoo.Errors.
+func (c *Client) JSON(ctx context.Context, method, p string, q url.Values, out any) error {
+	op := "client." + method + " " + p
+	req, err := c.request(ctx, method, p, q, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req, op)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return zoo.E(op, zoo.Internal, err, "the server's answer to %s %s is not the JSON zoo expects", method, p)
+	}
+	return nil
+}
+
 // request builds a request of the escaped path p (with query q) under the
 // base URL.
 func (c *Client) request(ctx context.Context, method, p string, q url.Values, body io.Reader) (*http.Request, error) {

@@ -93,8 +93,9 @@ type Source interface {
 	// description does not keep (links, badges, icon, training_data,
 	// uploader).
 	RawDescription(ctx context.Context, v *zoo.Version) ([]byte, error)
-	// UserName returns the name of a user account ("" if unknown).
-	UserName(ctx context.Context, id int64) string
+	// UserName returns the name of a user account ("" and a NotFound
+	// error if unknown; another error when it cannot be read now).
+	UserName(ctx context.Context, id int64) (string, error)
 }
 
 // RepoSource is the Source of a repository service (two catalog queries;
@@ -121,11 +122,12 @@ func (s repoSource) RawDescription(ctx context.Context, v *zoo.Version) ([]byte,
 	return s.svc.RawDescription(ctx, v)
 }
 
-func (s repoSource) UserName(ctx context.Context, id int64) string {
-	if u, err := s.svc.Catalog().UserByID(ctx, id); err == nil {
-		return u.Name
+func (s repoSource) UserName(ctx context.Context, id int64) (string, error) {
+	u, err := s.svc.Catalog().UserByID(ctx, id)
+	if err != nil {
+		return "", err
 	}
-	return ""
+	return u.Name, nil
 }
 
 // Options configure the files.
@@ -503,7 +505,12 @@ func (h *Handler) doi(ctx context.Context, v *zoo.Version) string {
 	return d
 }
 
-// described returns the version's description-derived part, cached.
+// described returns the version's description-derived part, cached only
+// when every read behind it succeeded: an entry built while the blob store
+// or the catalog failed (no authors, no compatibility, no uploader) is
+// served for this request and built again by the next, so an outage never
+// outlives itself in the cache. A user that does not exist (NotFound) is
+// not a failure.
 func (h *Handler) described(ctx context.Context, v *zoo.Version) *described {
 	key := v.ModelID + "/" + strconv.Itoa(v.Number) + "/" + v.PackageSHA256
 	h.mu.Lock()
@@ -513,6 +520,7 @@ func (h *Handler) described(ctx context.Context, v *zoo.Version) *described {
 		return d
 	}
 	d = &described{name: v.Name, description: v.Description, authors: []Author{}, tags: []string{}}
+	complete := true
 	desc, err := h.src.Description(ctx, v)
 	if err == nil && desc != nil {
 		d.desc = desc
@@ -527,11 +535,19 @@ func (h *Handler) described(ctx context.Context, v *zoo.Version) *described {
 		d.declared = compat.Declared(desc)
 		if raw, err := h.src.RawDescription(ctx, v); err == nil {
 			d.extra = parseExtras(raw)
+		} else {
+			complete = false
 		}
+	} else {
+		complete = false
 	}
-	d.uploader = h.src.UserName(ctx, v.UploaderID)
-	if ctx.Err() != nil {
-		return d // do not cache a cancelled read
+	name, err := h.src.UserName(ctx, v.UploaderID)
+	if err != nil && zoo.KindOf(err) != zoo.NotFound {
+		complete = false
+	}
+	d.uploader = name
+	if !complete || ctx.Err() != nil {
+		return d // never cache a failed or cancelled read as data
 	}
 	h.mu.Lock()
 	if len(h.descs) >= maxCached {

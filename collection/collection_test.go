@@ -22,10 +22,14 @@ type fake struct {
 	versions []*zoo.Version
 	descs    map[string]*spec.Model
 	raws     map[string]string // raw descriptions by id/n, for the extras
-	reads    atomic.Int64      // Description calls (concurrent requests)
+	reads    atomic.Int64      // Description calls that returned a description (concurrent requests)
+	down     atomic.Bool       // every read fails as in an outage of the blob store and catalog
 }
 
 func (f *fake) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, error) {
+	if f.down.Load() {
+		return nil, zoo.E("fake", zoo.Unavailable, nil, "cannot reach the S3 endpoint")
+	}
 	r, ok := f.raws[fmt.Sprintf("%s/%d", v.ModelID, v.Number)]
 	if !ok {
 		return []byte("type: model\n"), nil
@@ -33,11 +37,14 @@ func (f *fake) RawDescription(ctx context.Context, v *zoo.Version) ([]byte, erro
 	return []byte(r), nil
 }
 
-func (f *fake) UserName(ctx context.Context, id int64) string {
-	if id == 0 {
-		return ""
+func (f *fake) UserName(ctx context.Context, id int64) (string, error) {
+	if f.down.Load() {
+		return "", zoo.E("fake", zoo.Unavailable, nil, "the database is unavailable")
 	}
-	return fmt.Sprintf("user%d", id)
+	if id == 0 {
+		return "", zoo.E("fake", zoo.NotFound, nil, "no user")
+	}
+	return fmt.Sprintf("user%d", id), nil
 }
 
 func (f *fake) Public(ctx context.Context) ([]*zoo.Model, []*zoo.Version, error) {
@@ -45,11 +52,14 @@ func (f *fake) Public(ctx context.Context) ([]*zoo.Model, []*zoo.Version, error)
 }
 
 func (f *fake) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
-	f.reads.Add(1)
+	if f.down.Load() {
+		return nil, zoo.E("fake", zoo.Unavailable, nil, "cannot reach the S3 endpoint")
+	}
 	d, ok := f.descs[fmt.Sprintf("%s/%d", v.ModelID, v.Number)]
 	if !ok {
 		return nil, zoo.E("fake", zoo.NotFound, nil, "none")
 	}
+	f.reads.Add(1)
 	return d, nil
 }
 
@@ -200,6 +210,59 @@ func TestIndexJSON(t *testing.T) {
 	v := ix.Items[1].Versions[0]
 	if v.Version != "2" || v.CreatedAt != "2025-06-01T15:00:00Z" || v.Source != "https://zoo.example.org/files/shy-owl/2/rdf.yaml" || v.SHA256 == "" {
 		t.Errorf("index version %+v", v)
+	}
+}
+
+// An outage of the blob store (and catalog) while the collection is
+// built must not outlive itself: the entries built then lack authors,
+// compatibility and uploader, and must not be served once the stores are
+// back (issue #22: seven minutes later three of five models were still
+// degraded on one replica).
+func TestOutageIsNotCached(t *testing.T) {
+	f := fixture()
+	h := New(f, Options{})
+	f.down.Store(true)
+	for _, route := range []func(http.ResponseWriter, *http.Request){h.ServeCollection, h.ServeIndex} {
+		get(t, route, "/", nil) // built during the outage
+	}
+	f.down.Store(false)
+	var c struct {
+		Collection []struct {
+			ID       string `json:"id"`
+			Authors  []any  `json:"authors"`
+			Uploader *struct {
+				Name string `json:"name"`
+			} `json:"uploader"`
+		} `json:"collection"`
+	}
+	rec := get(t, h.ServeCollection, "/collection.json", nil)
+	if err := json.Unmarshal(rec.Body.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range c.Collection {
+		if strings.HasPrefix(e.ID, "tiny-ant") {
+			continue // its description is unreadable for good
+		}
+		n++
+		if len(e.Authors) == 0 {
+			t.Errorf("%s: no authors after the outage ended (a degraded entry was cached)", e.ID)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no entries: %s", rec.Body)
+	}
+	// Every file equals what a handler that never saw the outage serves.
+	fresh := New(f, Options{})
+	for _, c := range []struct {
+		name      string
+		got, want func(http.ResponseWriter, *http.Request)
+	}{{"/collection.json", h.ServeCollection, fresh.ServeCollection}, {"/index.json", h.ServeIndex, fresh.ServeIndex},
+		{"/all_versions.json", h.ServeAllVersions, fresh.ServeAllVersions}} {
+		got, want := get(t, c.got, c.name, nil).Body.String(), get(t, c.want, c.name, nil).Body.String()
+		if got != want {
+			t.Errorf("%s after the outage differs from a fresh build:\n got %.300s\nwant %.300s", c.name, got, want)
+		}
 	}
 }
 

@@ -163,8 +163,11 @@ func (h *Handler) described(ctx context.Context, v *zoo.Version) *described {
 				d.authors = append(d.authors, p)
 			}
 		}
-	} else if ctx.Err() != nil {
-		return d // do not cache a cancelled read
+	} else {
+		// A description that cannot be read now (the blob store is down,
+		// the request was cancelled) is not cached: the entry is served
+		// from the catalog's fields this once and built again next time.
+		return d
 	}
 	h.mu.Lock()
 	if len(h.descs) >= maxCached {

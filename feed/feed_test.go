@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ type fake struct {
 	items []Item
 	descs map[string]*spec.Model // by model id
 	calls atomic.Int64           // Description calls
+	down  atomic.Bool            // reads fail as in an outage of the blob store
 }
 
 func (f *fake) Items(ctx context.Context, modelID string) ([]Item, error) {
@@ -39,6 +41,9 @@ func (f *fake) Items(ctx context.Context, modelID string) ([]Item, error) {
 
 func (f *fake) Description(ctx context.Context, v *zoo.Version) (*spec.Model, error) {
 	f.calls.Add(1)
+	if f.down.Load() {
+		return nil, zoo.E("fake", zoo.Unavailable, nil, "cannot reach the S3 endpoint")
+	}
 	if d, ok := f.descs[v.ModelID]; ok {
 		return d, nil
 	}
@@ -540,5 +545,30 @@ func TestAlternateLinkFirst(t *testing.T) {
 				t.Errorf("%s: entry %s first link %+v", path, e.ID, e.Links[0])
 			}
 		}
+	}
+}
+
+// A feed built while descriptions could not be read is not kept: once the
+// blob store is back, the feed is what a handler that never saw the
+// outage builds (issue #22).
+func TestOutageIsNotCached(t *testing.T) {
+	f := fixture()
+	h := New(f, Options{Base: "https://z.test"})
+	ctx := context.Background()
+	f.down.Store(true)
+	if _, _, err := h.Build(ctx, "https://z.test", "", Query{Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	f.down.Store(false)
+	got, _, err := h.Build(ctx, "https://z.test", "", Query{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := New(f, Options{Base: "https://z.test"}).Build(ctx, "https://z.test", "", Query{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
+		t.Errorf("feed after the outage differs from a fresh build:\n got %.400s\nwant %.400s", g, w)
 	}
 }

@@ -131,6 +131,9 @@ func (s *Server) Routes() []web.Route {
 // fail writes err as the protocol's error object.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind := zoo.KindOf(err)
+	if kind == zoo.Internal && zoo.Unreachable(err) {
+		kind = zoo.Unavailable // a store is down: try again later
+	}
 	status := http.StatusBadRequest
 	switch kind {
 	case zoo.NotFound:

@@ -17,6 +17,7 @@ package pages
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"html/template"
@@ -205,7 +206,11 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 // fail renders an error page (HTML, with the zoo.Error's message).
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
-	switch zoo.KindOf(err) {
+	kind := zoo.KindOf(err)
+	if kind == zoo.Internal && zoo.Unreachable(err) {
+		kind = zoo.Unavailable // a store is down: try again later
+	}
+	switch kind {
 	case zoo.Invalid:
 		status = http.StatusBadRequest
 	case zoo.NotFound:
@@ -220,13 +225,14 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusRequestEntityTooLarge
 	case zoo.Unavailable:
 		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "10")
 	case zoo.NotSupported:
 		status = http.StatusNotImplemented
 	}
 	msg := "Something went wrong on the server. Try again later."
 	var ze *zoo.Error
 	if status != http.StatusInternalServerError && asZoo(err, &ze) {
-		msg = ze.Message
+		msg = cmp.Or(ze.Message, msg)
 	} else {
 		p.log.Error("pages", "path", r.URL.Path, "err", err)
 	}

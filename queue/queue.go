@@ -35,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -141,6 +143,8 @@ const DefaultQueue = river.QueueDefault
 type client interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
@@ -173,6 +177,30 @@ func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 		return zoo.E("queue.Migrate", zoo.Internal, err, "")
 	}
 	return nil
+}
+
+// PendingMigrations counts River's migrations the database through driver
+// lacks (all of them when River's tables do not exist yet).
+func PendingMigrations[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) (int, error) {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quietLogger()})
+	if err != nil {
+		return 0, zoo.E("queue.PendingMigrations", zoo.Internal, err, "")
+	}
+	have, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return 0, storeError("queue.PendingMigrations", err)
+	}
+	done := map[int]bool{}
+	for _, v := range have {
+		done[v.Version] = true
+	}
+	n := 0
+	for _, v := range m.AllVersions() {
+		if !done[v.Version] {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // New makes a Queue on driver, whose database must already be migrated.
@@ -269,7 +297,7 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, args any) (int64, erro
 	}
 	res, err := q.client.Insert(ctx, rawArgs{kind: kind, data: data}, &river.InsertOpts{MaxAttempts: q.maxAttempts, Queue: q.routes[kind]})
 	if err != nil {
-		return 0, zoo.E(op, zoo.Internal, err, "")
+		return 0, storeError(op, err)
 	}
 	return res.Job.ID, nil
 }
@@ -283,7 +311,7 @@ func (q *Queue) Job(ctx context.Context, id int64) (*Job, error) {
 		return nil, zoo.E("queue.Job", zoo.NotFound, err, "job %d not found", id)
 	}
 	if err != nil {
-		return nil, zoo.E("queue.Job", zoo.Internal, err, "")
+		return nil, storeError("queue.Job", err)
 	}
 	return fromRow(row), nil
 }
@@ -300,13 +328,92 @@ func (q *Queue) Jobs(ctx context.Context, kind string, limit int) ([]*Job, error
 	}
 	res, err := q.client.JobList(ctx, p)
 	if err != nil {
-		return nil, zoo.E("queue.Jobs", zoo.Internal, err, "")
+		return nil, storeError("queue.Jobs", err)
 	}
 	out := make([]*Job, len(res.Jobs))
 	for i, row := range res.Jobs {
 		out[i] = fromRow(row)
 	}
 	return out, nil
+}
+
+// Filter selects jobs for List.
+type Filter struct {
+	Kind   string  // "" for every kind
+	States []State // nil for every state
+	Limit  int     // at most this many (100 if <= 0, at most 10,000)
+}
+
+// States are every job state, for checking a filter.
+var States = []State{Available, Scheduled, Pending, Running, Retryable, Completed, Cancelled, Discarded}
+
+// List lists the jobs f selects, newest first.
+func (q *Queue) List(ctx context.Context, f Filter) ([]*Job, error) {
+	const op = "queue.List"
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
+	if f.Kind != "" {
+		p = p.Kinds(f.Kind)
+	}
+	if len(f.States) > 0 {
+		states := make([]rivertype.JobState, len(f.States))
+		for i, s := range f.States {
+			if !slices.Contains(States, s) {
+				return nil, zoo.E(op, zoo.Invalid, nil, "unknown job state %q; known are %s", s, joinStates())
+			}
+			states[i] = rivertype.JobState(s)
+		}
+		p = p.States(states...)
+	}
+	res, err := q.client.JobList(ctx, p)
+	if err != nil {
+		return nil, storeError(op, err)
+	}
+	out := make([]*Job, len(res.Jobs))
+	for i, row := range res.Jobs {
+		out[i] = fromRow(row)
+	}
+	return out, nil
+}
+
+func joinStates() string {
+	s := make([]string, len(States))
+	for i, st := range States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Retry makes a job that is not running available at once, with one
+// more attempt if it had used them all (discarded, cancelled or
+// completed jobs run again too). A running job is left alone.
+func (q *Queue) Retry(ctx context.Context, id int64) (*Job, error) {
+	row, err := q.client.JobRetry(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, zoo.E("queue.Retry", zoo.NotFound, err, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, storeError("queue.Retry", err)
+	}
+	return fromRow(row), nil
+}
+
+// Cancel cancels a job that has not finished: it will not run (again); a
+// running one is asked to stop (its handler's context is cancelled
+// wherever it runs). A finished job is returned as it is.
+func (q *Queue) Cancel(ctx context.Context, id int64) (*Job, error) {
+	row, err := q.client.JobCancel(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, zoo.E("queue.Cancel", zoo.NotFound, err, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, storeError("queue.Cancel", err)
+	}
+	return fromRow(row), nil
 }
 
 // Unfinished lists jobs that are not finished (available, scheduled,
@@ -321,7 +428,7 @@ func (q *Queue) Unfinished(ctx context.Context, limit int) ([]*Job, error) {
 			rivertype.JobStateRetryable, rivertype.JobStateRunning)
 	res, err := q.client.JobList(ctx, p)
 	if err != nil {
-		return nil, zoo.E("queue.Unfinished", zoo.Internal, err, "")
+		return nil, storeError("queue.Unfinished", err)
 	}
 	out := make([]*Job, len(res.Jobs))
 	for i, row := range res.Jobs {
@@ -451,6 +558,16 @@ func fromRow(row *rivertype.JobRow) *Job {
 		j.FinalizedAt = &t
 	}
 	return j
+}
+
+// storeError translates an error of the queue's database: unreachable
+// (zoo.Unreachable) or a context that ended is Unavailable, anything else
+// Internal.
+func storeError(op string, err error) error {
+	if zoo.Unreachable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return zoo.E(op, zoo.Unavailable, err, "the job queue's database cannot be reached; try again later")
+	}
+	return zoo.E(op, zoo.Internal, err, "")
 }
 
 // backoffPolicy is a river.ClientRetryPolicy from Options.Backoff.

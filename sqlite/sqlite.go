@@ -44,6 +44,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	sqlite "modernc.org/sqlite"
@@ -78,9 +79,12 @@ var _ zoo.Catalog = (*DB)(nil)
 // "zoo.db", or a "file:" URI whose query parameters are passed to the
 // driver — and the queue file beside it (QueuePath), and brings both
 // schemas up to date: the catalog's numbered migrations in one
-// transaction, then River's. In-memory databases are refused: the readers,
-// the writer and other processes must see one file.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+// transaction, then River's. mode (optional, default catalog.MigrateAll)
+// may say otherwise for the catalog (the queue file, private to the
+// instance, is always migrated); a catalog newer than this binary is
+// always refused. In-memory databases are refused: the readers, the
+// writer and other processes must see one file.
+func Open(ctx context.Context, dsn string, mode ...catalog.MigrateMode) (*DB, error) {
 	const op = "sqlite.Open"
 	path, params, err := parseDSN(dsn)
 	if err != nil {
@@ -96,15 +100,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return fail(zoo.E(op, zoo.Internal, err, "cannot open %s", path))
 	}
-	if err := db.migrate(ctx); err != nil {
+	m := catalog.Mode(mode)
+	if err := db.migrate(ctx, m); err != nil {
 		return fail(err)
 	}
 	db.read, err = openPool(path, params, max(4, runtime.GOMAXPROCS(0)), "_query_only=1")
 	if err != nil {
 		return fail(zoo.E(op, zoo.Internal, err, "cannot open %s", path))
 	}
-	if err := db.prepare(ctx); err != nil {
-		return fail(err)
+	if m != catalog.MigrateOff { // an old schema may lack what the statements read
+		if err := db.prepare(ctx); err != nil {
+			return fail(err)
+		}
 	}
 
 	qpath := QueuePath(path)
@@ -206,43 +213,37 @@ func openPool(path string, params url.Values, n int, extra ...string) (*sql.DB, 
 }
 
 // migrate applies the pending catalog migrations in one transaction.
-func (db *DB) migrate(ctx context.Context) error {
+func (db *DB) migrate(ctx context.Context, mode catalog.MigrateMode) error {
 	const op = "sqlite.Open"
-	dir, err := fs.Sub(migrationFiles, "migrations")
+	all, err := catalogMigrations()
 	if err != nil {
 		return zoo.E(op, zoo.Internal, err, "")
 	}
-	all, err := catalog.Migrations(dir)
-	if err != nil {
-		return zoo.E(op, zoo.Internal, err, "")
+	if mode == catalog.MigrateOff {
+		return nil
 	}
 	return db.tx(ctx, op, func(tx *sql.Tx) error {
+		have, err := appliedMigrations(ctx, tx)
+		if err != nil {
+			return err
+		}
+		applied := map[int]bool{}
+		for _, a := range have {
+			applied[a.Version] = true
+		}
+		pending, err := catalog.Decide(all, applied, mode, 0)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			return nil
+		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT    NOT NULL,
 			applied_at INTEGER NOT NULL
 		) STRICT`); err != nil {
 			return dbError(op, err, "", "")
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
-		if err != nil {
-			return dbError(op, err, "", "")
-		}
-		applied := map[int]bool{}
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return dbError(op, err, "", "")
-			}
-			applied[v] = true
-		}
-		if err := rows.Close(); err != nil {
-			return dbError(op, err, "", "")
-		}
-		pending, err := catalog.Pending(all, applied)
-		if err != nil {
-			return zoo.E(op, zoo.Internal, err, "")
 		}
 		for _, m := range pending {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
@@ -255,6 +256,81 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+func catalogMigrations() ([]catalog.Migration, error) {
+	dir, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Migrations(dir)
+}
+
+// appliedMigrations reads schema_migrations (none when it does not exist).
+func appliedMigrations(ctx context.Context, tx *sql.Tx) ([]catalog.Applied, error) {
+	const op = "sqlite.Schema"
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return nil, dbError(op, err, "", "")
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, dbError(op, err, "", "")
+	}
+	defer rows.Close()
+	var out []catalog.Applied
+	for rows.Next() {
+		var a catalog.Applied
+		var at int64
+		if err := rows.Scan(&a.Version, &a.Name, &at); err != nil {
+			return nil, dbError(op, err, "", "")
+		}
+		a.AppliedAt = time.UnixMicro(at).UTC()
+		out = append(out, a)
+	}
+	return out, dbError(op, rows.Err(), "", "")
+}
+
+// Schema reports the catalog's migration state (the queue file is
+// migrated at every Open).
+func (db *DB) Schema(ctx context.Context) (*catalog.Schema, error) {
+	all, err := catalogMigrations()
+	if err != nil {
+		return nil, zoo.E("sqlite.Schema", zoo.Internal, err, "")
+	}
+	var applied []catalog.Applied
+	if err := db.tx(ctx, "sqlite.Schema", func(tx *sql.Tx) error {
+		applied, err = appliedMigrations(ctx, tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return catalog.NewSchema("sqlite", all, applied, 0), nil
+}
+
+// Migrate applies every pending catalog migration and returns their names
+// (zoo migrate); a DB opened with catalog.MigrateOff is then usable.
+func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	before, err := db.Schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if before.Newer {
+		_, err := catalog.Pending(nil, map[int]bool{before.Current: true})
+		return nil, err
+	}
+	if err := db.migrate(ctx, catalog.MigrateAll); err != nil {
+		return nil, err
+	}
+	if db.versionStmt == nil {
+		if err := db.prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return before.Pending, nil
 }
 
 // tx runs fn in a write transaction (BEGIN IMMEDIATE on the writer

@@ -69,6 +69,11 @@ func problemOf(status int, title, detail string) *Problem {
 // Internal errors are logged with their cause.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind := zoo.KindOf(err)
+	if kind == zoo.Internal && zoo.Unreachable(err) {
+		// A store that cannot be reached (PostgreSQL or S3 down) is an
+		// outage, whichever layer wrapped it: 503 with Retry-After.
+		kind = zoo.Unavailable
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		kind = zoo.TooLarge

@@ -20,7 +20,7 @@
 //	GET  /packages/{id}[/{n}]                      the package zip as uploaded; also HEAD
 //	GET  /api/v1/models/{id}/versions/{n}/converted.zip  the package with zoo's converted weights; also HEAD
 //	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
-//	GET  /healthz, /readyz                         process up; catalog reachable
+//	GET  /healthz, /readyz                         process up; catalog and blob store reachable
 //	GET, POST /api/v1/tokens, DELETE /api/v1/tokens/{name}  the caller's API tokens (tokens.go)
 //
 // # Authentication
@@ -109,9 +109,12 @@ type Options struct {
 	// Session, if set, identifies requests without a bearer token (the web
 	// pages' cookie sessions). Nil: such requests are anonymous.
 	Session Session
-	// Ready reports whether the server can serve (GET /readyz). The default
-	// asks the catalog for a user that does not exist: an answer, even
-	// NotFound, means it is reachable.
+	// Ready reports whether the server can serve (GET /readyz), within the
+	// 5 s the probe allows. The default asks the catalog for a user that
+	// does not exist (an answer, even NotFound, means it is reachable) and,
+	// when the blob store has a Ping method (s3.Store, disk.Store), pings
+	// it: a replica that cannot read blobs serves no downloads, collection
+	// files or tests and must leave the load balancer.
 	Ready func(ctx context.Context) error
 	// RetryAfter is the Retry-After of 503 responses (default 10 s).
 	RetryAfter time.Duration
@@ -229,12 +232,18 @@ func newServer(svc *repo.Service, opts Options) *server {
 	}
 	if opts.Ready == nil {
 		cat := svc.Catalog()
+		pinger, _ := svc.Blobs().(interface{ Ping(context.Context) error })
 		opts.Ready = func(ctx context.Context) error {
 			_, err := cat.UserByID(ctx, -1)
-			if err == nil || zoo.KindOf(err) == zoo.NotFound {
-				return nil
+			if err != nil && zoo.KindOf(err) != zoo.NotFound {
+				return zoo.E("web.readyz", zoo.Unavailable, err, "the catalog is not reachable: %s", zoo.MessageOf(err))
 			}
-			return err
+			if pinger != nil {
+				if err := pinger.Ping(ctx); err != nil {
+					return zoo.E("web.readyz", zoo.Unavailable, err, "the blob store is not reachable: %s", zoo.MessageOf(err))
+				}
+			}
+			return nil
 		}
 	}
 	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
@@ -341,7 +350,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.opts.Ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		s.fail(w, r, zoo.E("web.readyz", zoo.Unavailable, err, "the catalog is not reachable"))
+		msg := zoo.MessageOf(err)
+		if zoo.KindOf(err) == zoo.Internal {
+			msg = "a store is not reachable"
+		}
+		s.fail(w, r, zoo.E("web.readyz", zoo.Unavailable, err, "not ready: %s", msg))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

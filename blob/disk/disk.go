@@ -78,6 +78,15 @@ func New(root string) (*Store, error) {
 	return s, nil
 }
 
+// Ping checks that the blob folder is there (the readiness check; a
+// removed or unmounted folder fails).
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := os.Stat(s.blobs); err != nil {
+		return zoo.E("disk.Ping", zoo.Unavailable, err, "the blob folder %s cannot be read", s.blobs)
+	}
+	return nil
+}
+
 // ownPrefix names the temporary folders of Stores (tmp/w-<random>).
 const ownPrefix = "w-"
 

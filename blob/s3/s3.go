@@ -18,10 +18,24 @@
 //     client asks the server (one request, cached). VersityGW and MinIO use
 //     us-east-1;
 //   - insecure=1 (or true) talks plain HTTP instead of HTTPS;
+//   - timeout is how long one request may wait for the server's answer
+//     (its headers; default 10s, as a Go duration such as 5s). A request
+//     the network refuses fails at once;
 //   - public=URL (optional) is the store's address as clients reach it,
 //     e.g. https://s3.example.org, when it differs from endpoint (which
 //     the servers use): presigned download URLs (PresignDownload) are
 //     signed for it. It needs region (signing then needs no request).
+//
+// # Failing fast
+//
+// An unreachable endpoint must not hold requests for long: connections
+// are dialled within 5 s, a request is retried at most once (minio-go's
+// default is ten times with backoff, seconds per failure), and requests
+// that read metadata (HEAD, DELETE, bucket checks) and the start of every
+// download are bounded by the timeout. Errors of the network are
+// zoo.Unavailable. After the endpoint failed to answer, reads fail at
+// once for 3 s (a hung endpoint costs one timeout per request, not one
+// per blob it reads). Ping, the readiness check, always asks.
 //
 // For example s3://zoo-test?endpoint=127.0.0.1:7070&insecure=1.
 //
@@ -60,6 +74,7 @@ import (
 	"hash"
 	"io"
 	"mime"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -95,9 +110,57 @@ type Store struct {
 	prefix   string // "" or ends in "/"
 	region   string
 	endpoint string
+	timeout  time.Duration // bound of one request's wait for an answer
 	bucketOK atomic.Bool   // the bucket was seen to exist
-	signer   *minio.Client // signs presigned URLs: client, or one for public
+	// down is when the endpoint last failed to answer (UnixNano; 0: it
+	// answered since): reads fail at once for coolDown after that.
+	down   atomic.Int64
+	signer *minio.Client // signs presigned URLs: client, or one for public
 }
+
+// coolDown is how long after the endpoint failed to answer reads fail at
+// once instead of waiting for it again: a hung endpoint costs one
+// timeout, not one per blob of a collection or page.
+const coolDown = 3 * time.Second
+
+// unreachable fails a read at once while the endpoint is cooling down.
+func (s *Store) unreachable(op string) error {
+	t := s.down.Load()
+	if t == 0 {
+		return nil
+	}
+	since := time.Since(time.Unix(0, t))
+	if since >= coolDown {
+		return nil
+	}
+	return zoo.E(op, zoo.Unavailable, nil, "the S3 endpoint %s did not answer %v ago; try again later", s.endpoint, since.Round(time.Millisecond))
+}
+
+// answered records whether the endpoint answered (any answer, even an
+// error response) or failed to (a network error or a timeout).
+func (s *Store) answered(err error) {
+	if err == nil {
+		s.down.Store(0)
+		return
+	}
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && resp.StatusCode != 0 && resp.StatusCode != 503 {
+		s.down.Store(0)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return // the caller went away
+	}
+	s.down.Store(time.Now().UnixNano())
+}
+
+// DefaultTimeout bounds a request's wait for the server's answer (the
+// URL's timeout parameter overrides it).
+const DefaultTimeout = 10 * time.Second
+
+// maxRetries is how many times minio-go sends one request: once more
+// after a failure.
+const maxRetries = 2
 
 var _ zoo.BlobStore = (*Store)(nil)
 
@@ -116,7 +179,7 @@ func New(rawURL string) (*Store, error) {
 	if u.Scheme != "s3" || u.Host == "" {
 		return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL %q: want s3://bucket[/prefix]?endpoint=host:port", u.Redacted())
 	}
-	s := &Store{bucket: u.Host, endpoint: "s3.amazonaws.com"}
+	s := &Store{bucket: u.Host, endpoint: "s3.amazonaws.com", timeout: DefaultTimeout}
 	if err := s3utils.CheckValidBucketNameStrict(s.bucket); err != nil {
 		return nil, zoo.E(op, zoo.Invalid, nil, "invalid bucket name %q in the S3 URL", s.bucket)
 	}
@@ -139,6 +202,12 @@ func New(rawURL string) (*Store, error) {
 			s.endpoint = v
 		case "region":
 			s.region = v
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+				return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameter timeout=%q: want a duration from 100ms to 10m, such as 5s", v)
+			}
+			s.timeout = d
 		case "insecure":
 			switch v {
 			case "1", "true":
@@ -154,7 +223,7 @@ func New(rawURL string) (*Store, error) {
 			}
 			public = p
 		default:
-			return nil, zoo.E(op, zoo.Invalid, nil, "unknown S3 URL parameter %q: known are endpoint, region, insecure, public", k)
+			return nil, zoo.E(op, zoo.Invalid, nil, "unknown S3 URL parameter %q: known are endpoint, region, insecure, timeout, public", k)
 		}
 	}
 
@@ -168,7 +237,13 @@ func New(rawURL string) (*Store, error) {
 		return nil, zoo.E(op, zoo.Invalid, nil, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put them in the URL (s3://KEY:SECRET@bucket…)")
 	}
 
-	s.client, err = minio.New(s.endpoint, &minio.Options{Creds: creds, Secure: secure, Region: s.region})
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, zoo.E(op, zoo.Internal, err, "cannot set up the S3 client")
+	}
+	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 5 * time.Second
+	s.client, err = minio.New(s.endpoint, &minio.Options{Creds: creds, Secure: secure, Region: s.region, Transport: tr, MaxRetries: maxRetries})
 	if err != nil {
 		return nil, zoo.E(op, zoo.Invalid, err, "invalid S3 location %q", u.Redacted())
 	}
@@ -184,6 +259,29 @@ func New(rawURL string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// bounded returns ctx limited to the store's timeout, for a request whose
+// whole answer is small (HEAD, DELETE, a bucket check).
+func (s *Store) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Ping checks that the bucket can be reached and exists, within the
+// store's timeout: the readiness check of a process that needs the store.
+func (s *Store) Ping(ctx context.Context) error {
+	const op = "s3.Ping"
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	s.answered(err)
+	if err != nil {
+		return s.fail(op, err, "cannot reach bucket %s", s.bucket)
+	}
+	if !ok {
+		return zoo.E(op, zoo.Unavailable, nil, "bucket %s does not exist at the S3 endpoint %s", s.bucket, s.endpoint)
+	}
+	return nil
 }
 
 // Bucket returns the bucket's name.
@@ -411,7 +509,13 @@ func (s *Store) Stat(ctx context.Context, sha string) (int64, error) {
 	if err := blob.CheckKey(op, sha); err != nil {
 		return 0, err
 	}
-	info, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
+	if err := s.unreachable(op); err != nil {
+		return 0, err
+	}
+	sctx, cancel := s.bounded(ctx)
+	defer cancel()
+	info, err := s.client.StatObject(sctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{})
+	s.answered(err)
 	if err != nil {
 		return 0, s.blobError(ctx, op, err, sha, "stat")
 	}
@@ -425,7 +529,9 @@ func (s *Store) Delete(ctx context.Context, sha string) error {
 		return err
 	}
 	// S3 deletes succeed for missing keys; the contract wants NotFound.
-	if _, err := s.client.StatObject(ctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{}); err != nil {
+	sctx, cancel := s.bounded(ctx)
+	defer cancel()
+	if _, err := s.client.StatObject(sctx, s.bucket, s.blobKey(sha), minio.StatObjectOptions{}); err != nil {
 		return s.blobError(ctx, op, err, sha, "delete")
 	}
 	if err := s.client.RemoveObject(ctx, s.bucket, s.blobKey(sha), minio.RemoveObjectOptions{}); err != nil {
@@ -686,8 +792,14 @@ func (s *Store) Open(ctx context.Context, sha string) (zoo.Blob, error) {
 	if err := blob.CheckKey(op, sha); err != nil {
 		return nil, err
 	}
+	if err := s.unreachable(op); err != nil {
+		return nil, err
+	}
 	key := s.blobKey(sha)
-	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	sctx, cancel := s.bounded(ctx)
+	info, err := s.client.StatObject(sctx, s.bucket, key, minio.StatObjectOptions{})
+	cancel()
+	s.answered(err)
 	if err != nil {
 		return nil, s.blobError(ctx, op, err, sha, "open")
 	}
@@ -704,6 +816,7 @@ type object struct {
 	size   int64
 	off    int64
 	body   io.ReadCloser // nil until the next Read
+	cancel func()        // ends body's request
 	closed bool
 }
 
@@ -725,11 +838,26 @@ func (o *object) Read(p []byte) (int, error) {
 		if o.off > 0 {
 			opts.SetRange(o.off, 0)
 		}
-		body, _, _, err := o.s.core.GetObject(o.ctx, o.s.bucket, o.key, opts)
+		// The answer's start is bounded by the store's timeout; the body
+		// then streams under the caller's context alone.
+		if err := o.s.unreachable(op); err != nil {
+			return 0, err
+		}
+		gctx, cancel := context.WithCancel(o.ctx)
+		timer := time.AfterFunc(o.s.timeout, cancel)
+		body, _, _, err := o.s.core.GetObject(gctx, o.s.bucket, o.key, opts)
+		if !timer.Stop() { // the endpoint did not answer in time
+			if err == nil {
+				body.Close()
+			}
+			err = context.DeadlineExceeded
+		}
+		o.s.answered(err)
 		if err != nil {
+			cancel()
 			return 0, o.s.blobError(o.ctx, op, err, o.sha, "read")
 		}
-		o.body = body
+		o.body, o.cancel = body, cancel
 	}
 	n, err := o.body.Read(p)
 	o.off += int64(n)
@@ -782,7 +910,8 @@ func (o *object) Close() error {
 func (o *object) closeBody() {
 	if o.body != nil {
 		o.body.Close()
-		o.body = nil
+		o.cancel()
+		o.body, o.cancel = nil, nil
 	}
 }
 
@@ -804,6 +933,8 @@ func (s *Store) missingBucket(ctx context.Context) bool {
 	if s.bucketOK.Load() {
 		return false
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return false
@@ -818,7 +949,10 @@ func (s *Store) fail(op string, err error, format string, args ...any) error {
 	if errors.As(err, &ze) {
 		return err
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return zoo.E(op, zoo.Unavailable, err, "the S3 endpoint %s did not answer in time", s.endpoint)
+	}
+	if errors.Is(err, context.Canceled) {
 		return zoo.E(op, zoo.Unavailable, err, "cancelled")
 	}
 	var resp minio.ErrorResponse

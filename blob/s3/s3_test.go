@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -411,5 +412,82 @@ func TestPresignPublicEndpoint(t *testing.T) {
 	}
 	if _, err := s.PresignDownload(t.Context(), "../x", time.Minute, blob.Response{}); zoo.KindOf(err) != zoo.Invalid {
 		t.Errorf("bad key: %v", err)
+	}
+}
+
+// An endpoint that refuses connections, or accepts them and never
+// answers, fails every request fast and as Unavailable (issue #22:
+// downloads took 3–5 s to fail, /collection.json 15 s, while minio-go
+// retried ten times).
+func TestUnreachableFailsFast(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	// Nothing listens: connection refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	// Accepts and never answers (a hung server).
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	for _, c := range []struct {
+		name, endpoint string
+		bound          time.Duration
+	}{{"refused", refused, time.Second}, {"hung", hung.Addr().String(), 3 * time.Second}} {
+		s, err := New("s3://KEY:SECRET@zoo-down?insecure=1&region=us-east-1&timeout=500ms&endpoint=" + c.endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range []struct {
+			name string
+			run  func(ctx context.Context) error
+		}{
+			{"Ping", s.Ping},
+			{"Open", func(ctx context.Context) error { _, err := s.Open(ctx, sha); return err }},
+			{"Stat", func(ctx context.Context) error { _, err := s.Stat(ctx, sha); return err }},
+		} {
+			start := time.Now()
+			err := op.run(context.Background())
+			took := time.Since(start)
+			if zoo.KindOf(err) != zoo.Unavailable {
+				t.Errorf("%s %s: %v (kind %v), want Unavailable", c.name, op.name, err, zoo.KindOf(err))
+			}
+			if took > c.bound {
+				t.Errorf("%s %s took %v to fail, want under %v", c.name, op.name, took, c.bound)
+			}
+		}
+		// A hung endpoint costs one timeout, not one per blob: right
+		// after a failure, reads fail at once.
+		start := time.Now()
+		for range 5 {
+			if _, err := s.Open(context.Background(), sha); zoo.KindOf(err) != zoo.Unavailable {
+				t.Errorf("%s: Open after a failure: %v", c.name, err)
+			}
+		}
+		if took := time.Since(start); took > 200*time.Millisecond {
+			t.Errorf("%s: five Opens right after a failure took %v, want at once", c.name, took)
+		}
+	}
+	if _, err := New("s3://b?endpoint=x:1&timeout=forever"); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("timeout=forever: %v", err)
 	}
 }

@@ -101,7 +101,7 @@ variable ZOO_TOKEN) or as "Authorization: Bearer TOKEN" in API requests.
 			if err != nil {
 				return err
 			}
-			st, err := openStorage(ctx, sf, false)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 			if err != nil {
 				return err
 			}
@@ -206,7 +206,7 @@ input, which keeps it out of the shell history; or name the token with
 			if _, err := adminStorageCheck(sf); err != nil {
 				return err
 			}
-			st, err := openStorage(ctx, sf, false)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 			if err != nil {
 				return err
 			}
@@ -238,7 +238,7 @@ func adminRevokeByName(cmd *cobra.Command, sf storageFlags, user, name string) e
 	if _, err := adminStorageCheck(sf); err != nil {
 		return err
 	}
-	st, err := openStorage(ctx, sf, false)
+	st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ GET /api/v1/tokens.
 			if _, err := adminStorageCheck(sf); err != nil {
 				return err
 			}
-			st, err := openStorage(ctx, sf, false)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), false)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
+	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/blob/s3"
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
@@ -159,7 +160,7 @@ admin copy-blobs (docs/deploy.md).`,
 			}
 			ctx := cmd.Context()
 			start := time.Now()
-			st, err := openStorage(ctx, sf, true)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateCheck), true) // a backup never changes the schema
 			if err != nil {
 				return err
 			}

@@ -26,10 +26,6 @@ import (
 	"github.com/zoo-bioimage/zoo/sandbox"
 )
 
-// jobRoutes are the job kinds with a queue of their own; every process
-// that enqueues or works jobs uses them.
-var jobRoutes = map[string]string{repo.JobConvert: repo.QueueConvert}
-
 // convertPythonEnv names the interpreter with PyTorch the converter uses
 // (default convert.Python, Debian's /usr/bin/python3).
 const convertPythonEnv = "ZOO_CONVERT_PYTHON"

@@ -56,6 +56,9 @@ type serverEnv struct {
 	// convertErr is nil when this process converts PyTorch weights (see
 	// canConvert), else what it lacks.
 	convertErr error
+	// plan is what this process runs of the background jobs (nil in a
+	// replica that runs none).
+	plan *workPlan
 }
 
 // configureService applies every feature's configure hook to cfg.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/jobs"
 	"github.com/zoo-bioimage/zoo/repo"
 )
@@ -39,7 +40,7 @@ Output: "N unreferenced blob(s) deleted"; --json prints {"deleted": N,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openStorage(ctx, sf, true)
+			st, err := openStorage(ctx, withMode(sf, catalog.MigrateFresh), true)
 			if err != nil {
 				return err
 			}

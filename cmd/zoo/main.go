@@ -41,7 +41,7 @@ func newRoot() *cobra.Command {
 
 Contributors: zoo validate, zoo update-format, zoo update-hashes, zoo test, zoo predict,
 zoo package; with a server: zoo upload, zoo show, zoo search, zoo download (reviewers: zoo review).
-Operators: zoo serve, zoo worker, zoo admin token, zoo gc.
+Operators: zoo serve, zoo worker, zoo migrate, zoo admin token, zoo jobs, zoo gc.
 Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -56,6 +56,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newChallengeCmd())
 	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
 	root.AddCommand(newMCPCmd())
+	root.AddCommand(newJobsCmd(), newMigrateCmd())
 	root.AddCommand(newTokensCmd()) // tokens.go
 	return root
 }

@@ -100,7 +100,7 @@ It stops when the client closes standard input, or on SIGINT/SIGTERM.`,
 			var env *serverEnv
 			if workers > 0 {
 				var q *queue.Queue
-				if q, env, err = startWorkers(ctx, st, workers, log, false, ""); err != nil {
+				if q, env, err = startWorkers(ctx, st, workers, log, false, "", workOptions{}); err != nil {
 					return err
 				}
 				defer stopWorkers(q)

@@ -35,7 +35,8 @@ func newServeCmd() *cobra.Command {
 		Long: `serve runs a zoo repository: the JSON API under /api/v1 (described at
 /api/openapi.json), file and package downloads, a home page at / listing
 the published models, and — unless --workers 0 — workers that run the
-reproducibility test of every upload.
+background jobs this machine can run (tests, inference, conversions,
+challenge scoring, DOI mints; see zoo worker --help and docs/jobs.md).
 
 With no flags it is a whole instance for one machine under ./zoo-data.
 For more, run replicas with --db postgres://… --blobs s3://… --workers 0
@@ -95,7 +96,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			var q *queue.Queue
 			var env *serverEnv
 			if workers > 0 {
-				if q, env, err = startWorkers(ctx, st, workers, log, true, seed); err != nil {
+				if q, env, err = startWorkers(ctx, st, workers, log, true, seed, workOptions{}); err != nil {
 					return err
 				}
 				defer stopWorkers(q)
@@ -134,7 +135,7 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			go func() { served <- srv.Serve(ln) }()
 			jobs := "no workers (run zoo worker)"
 			if workers > 0 {
-				jobs = fmt.Sprintf("%d test worker(s); this process %s", workers, converterNote(env.convertErr))
+				jobs = fmt.Sprintf("jobs: %s; %s", env.plan.describe(), runtimeNote())
 			}
 			log.Info("zoo serve: "+joinDesc(st.desc)+", "+jobs, "storage", joinDesc(st.desc), "jobs", jobs)
 			log.Info(fmt.Sprintf("zoo serve: listening on http://%s/", ln.Addr()), "addr", ln.Addr().String())
@@ -157,9 +158,10 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 		},
 	}
 	sf.register(cmd, true)
+	sf.registerNoMigrate(cmd)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	cmd.Flags().StringVar(&proxies, "trusted-proxies", "", "reverse proxies (IPs, CIDR prefixes, comma-separated) whose X-Forwarded-For names the client for per-client limits; default none: the connection's peer is the client")
-	cmd.Flags().IntVar(&workers, "workers", 2, "test jobs run at once in this process (0: serve only; run zoo worker elsewhere)")
+	cmd.Flags().IntVar(&workers, "workers", 2, "jobs of each kind run at once in this process (0: serve only; run zoo worker elsewhere — without any worker, uploads are never tested and try-it jobs never run)")
 	cmd.Flags().StringArrayVar(&seeds, "seed", nil, "publish the package folders in this folder on an empty instance (repeatable)")
 	return cmd
 }

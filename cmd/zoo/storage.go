@@ -16,6 +16,7 @@ import (
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
 	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/internal/tmpown"
 	"github.com/zoo-bioimage/zoo/postgres"
 	"github.com/zoo-bioimage/zoo/queue"
@@ -28,7 +29,12 @@ import (
 // postgres://… and --blobs s3://… for replicas that share them.
 type storageFlags struct {
 	data, db, blobs string
-	dataFlag        *pflag.Flag // to tell a --data given from the default
+	// migrate is what opening does with the catalog's schema: serve and
+	// worker migrate (catalog.MigrateAll) unless --no-migrate
+	// (MigrateCheck); admin, gc and jobs only bootstrap an empty database
+	// (MigrateFresh); zoo migrate decides itself (MigrateOff).
+	migrate  catalog.MigrateMode
+	dataFlag *pflag.Flag // to tell a --data given from the default
 }
 
 const defaultDataDir = "zoo-data"
@@ -40,6 +46,14 @@ DIR is --data (default ./zoo-data). For several replicas and workers give
 --blobs s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R][&insecure=1]
 (credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or in the URL).
 --db also takes a SQLite file path, --blobs a folder.`
+
+// registerNoMigrate adds --no-migrate (serve, worker).
+func (f *storageFlags) registerNoMigrate(cmd *cobra.Command) {
+	cmd.Flags().BoolFunc("no-migrate", "do not migrate the catalog's schema at start; refuse to start unless it is exactly this binary's (run zoo migrate first)", func(string) error {
+		f.migrate = catalog.MigrateCheck
+		return nil
+	})
+}
 
 func (f *storageFlags) register(cmd *cobra.Command, blobs bool) {
 	cmd.Flags().StringVar(&f.data, "data", "./"+defaultDataDir, "data folder of the embedded storage (SQLite catalog, blob files, temporary files)")
@@ -92,7 +106,7 @@ func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, err
 	}
 	switch {
 	case isPostgresURL(f.db):
-		db, err := postgres.Open(ctx, f.db)
+		db, err := postgres.Open(ctx, f.db, f.migrate)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +123,7 @@ func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, err
 		} else if strings.Contains(f.db, "://") {
 			return nil, usageErr("--db %q: use postgres://USER@HOST:PORT/DB or a SQLite file path", redact(f.db))
 		}
-		db, err := sqlite.Open(ctx, path)
+		db, err := sqlite.Open(ctx, path, f.migrate)
 		if err != nil {
 			return nil, err
 		}
@@ -220,4 +234,10 @@ func testHandler(svc func() *repo.Service, log *slog.Logger) queue.Handler {
 		log.Info("tested", "model", args.ID, "version", args.Version, "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
+}
+
+// withMode returns f opening with migration mode m.
+func withMode(f storageFlags, m catalog.MigrateMode) storageFlags {
+	f.migrate = m
+	return f
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoo-bioimage/zoo"
-	"github.com/zoo-bioimage/zoo/onnx"
 	"github.com/zoo-bioimage/zoo/queue"
 	"github.com/zoo-bioimage/zoo/repo"
 )
@@ -22,13 +21,27 @@ import (
 func newWorkerCmd() *cobra.Command {
 	var sf storageFlags
 	var concurrency int
+	var kinds []string
 	cmd := &cobra.Command{
-		Use:   "worker [--data DIR] [--db URL] [--blobs URL] [--concurrency N]",
-		Short: "Run background jobs (the reproducibility tests of uploads) without serving",
-		Long: `worker runs the background jobs of a zoo instance — today the
-reproducibility test of every uploaded version (as zoo test does it) — and
-records their results. Run any number of workers beside zoo serve replicas
-started with --workers 0; they share the storage given by the same flags.
+		Use:   "worker [--data DIR] [--db URL] [--blobs URL] [--concurrency N] [--kinds KIND,...]",
+		Short: "Run background jobs (tests, inference, conversions, challenge scoring, DOIs) without serving",
+		Long: `worker runs the background jobs of a zoo instance and records their
+results: the reproducibility test of every uploaded version (test), try-it
+and API inference jobs (infer), conversions of PyTorch state-dict weights
+(convert), the scoring of challenge submissions (score) and DOI mints
+(doi). Run any number of workers beside zoo serve replicas started with
+--workers 0; they share the storage given by the same flags. docs/jobs.md
+says what each kind needs.
+
+Each kind waits in a queue of its own, so inference jobs never wait behind
+tests. --kinds chooses the kinds this worker runs (default: every kind it
+can run here). At start it checks what it can run — the ONNX Runtime
+library for test, infer and score; PyTorch (` + convertPythonEnv + `) and
+bubblewrap for convert; the DataCite settings for doi — prints what it runs
+and declines, and takes only those jobs. Naming in --kinds a kind it cannot
+run is an error. --concurrency N jobs of each kind run at once (one
+conversion and one DOI mint at a time).
+
 A job whose worker stops or crashes runs again elsewhere: one attempt may
 run ZOO_JOB_TIMEOUT (default 30m); a job still running a tenth longer
 (at least 10 s more) is taken for lost and runs again.
@@ -50,37 +63,58 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 				return err
 			}
 			defer st.Close()
-			q, env, err := startWorkers(ctx, st, concurrency, log, false, "")
+			q, env, err := startWorkers(ctx, st, concurrency, log, false, "", workOptions{kinds: kinds, mustRun: true})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running up to %d job(s) at a time (%s); %s; stop with Ctrl-C\n", concurrency, joinDesc(st.desc), converterNote(env.convertErr))
+			// One structured line (logging.go), like every other.
+			log.Info(fmt.Sprintf("zoo worker: running %s (%s); %s; stop with Ctrl-C", env.plan.describe(), joinDesc(st.desc), runtimeNote()))
 			<-ctx.Done()
-			fmt.Fprintln(cmd.ErrOrStderr(), "zoo worker: stopping")
+			log.Info("zoo worker: stopping")
 			return stopWorkers(q)
 		},
 	}
 	sf.register(cmd, true)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "jobs run at once")
+	sf.registerNoMigrate(cmd)
+	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "jobs of each kind run at once")
+	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "job kinds to run, comma-separated: test, infer, convert, score, doi (default: every kind this machine can run)")
 	return cmd
 }
 
+// workOptions choose what a working process runs.
+type workOptions struct {
+	kinds   []string // --kinds (nil: every kind this process can run; see planWork)
+	mustRun bool     // fail when it can run no kind at all (zoo worker)
+}
+
 // startWorkers makes the service on st with a queue that enqueues and
-// works n test jobs at a time, and starts it.
-func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, serve bool, seed string) (*queue.Queue, *serverEnv, error) {
+// works jobs, n of each kind at a time, and starts it.
+func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, serve bool, seed string, wo workOptions) (*queue.Queue, *serverEnv, error) {
 	env := &serverEnv{ctx: ctx, st: st, log: log, serve: serve, seed: seed}
 	handlers := featureHandlers(env)
 	handlers[repo.JobTest] = testHandler(func() *repo.Service { return env.svc }, log)
-	// Every working process knows conversions (River's leader retries one
-	// whose worker died); only one that can convert works their queue.
+	// Every working process knows every kind (River's leader retries one
+	// whose worker died rather than discarding it); it works only the
+	// queues of the kinds it runs.
 	handlers[repo.JobConvert] = convertHandler(func() *repo.Service { return env.svc }, log)
-	queues := map[string]int{queue.DefaultQueue: n}
+	plan, err := planWork(handlers, wo.kinds, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(plan.run) == 0 && wo.mustRun {
+		return nil, nil, zoo.E("worker", zoo.NotSupported, nil, "this worker can run none of the job kinds here: %s", strings.TrimPrefix(plan.describe(), "no jobs; declining "))
+	}
+	env.plan = plan
 	env.convertErr = canConvert()
-	if env.convertErr == nil {
-		queues[repo.QueueConvert] = 1 // a conversion may use gigabytes: one at a time
-		log.Info("this process converts PyTorch weights (queue " + repo.QueueConvert + ")")
-	} else {
-		log.Info("this process leaves conversions to others", "reason", zoo.MessageOf(env.convertErr))
+	if !plan.runs(repo.JobConvert) && env.convertErr == nil {
+		env.convertErr = zoo.E("worker", zoo.NotSupported, nil, "convert is not in --kinds")
+	}
+	log.Info("this process " + converterNote(env.convertErr))
+	for _, k := range plan.run {
+		log.Info("this process runs "+k.name+" jobs", "kind", k.kind, "queue", k.queue, "at_once", plan.queues[k.queue])
+	}
+	for kind, why := range plan.declined {
+		log.Info("this process leaves "+nameOf(kind)+" jobs to others", "kind", kind, "reason", why)
 	}
 	// One attempt of a job is bounded by ZOO_JOB_TIMEOUT; a job still
 	// running a little after that lost its worker and runs again.
@@ -88,11 +122,17 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 	if err != nil {
 		return nil, nil, err
 	}
+	queues := plan.queues
+	if len(queues) == 0 {
+		// serve --workers N that can run nothing here: it still knows
+		// every kind (River's leader), but fetches from no real queue.
+		queues = map[string]int{"zoo-none": 1}
+	}
 	q, err := st.queues.Queue(queue.Options{
 		Handlers:    handlers,
 		Workers:     n,
 		Queues:      queues,
-		Routes:      jobRoutes,
+		Routes:      routesFor(handlers),
 		Timeout:     timeout,
 		RescueAfter: timeout + max(timeout/10, 10*time.Second),
 		Logger:      quietRiver(log),
@@ -113,9 +153,6 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 		return nil, nil, err
 	}
 	env.svc = repo.New(st.cat, st.blobs, q, cfg)
-	if err := onnx.Init(); err != nil {
-		log.Warn("test jobs will fail and be retried until the ONNX Runtime library is installed", "err", zoo.MessageOf(err))
-	}
 	startFeatures(env)
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, nil, err
@@ -134,7 +171,7 @@ func startWorkers(ctx context.Context, st *storage, n int, log *slog.Logger, ser
 func serveOnly(ctx context.Context, st *storage, log *slog.Logger, seed string) (*queue.Queue, *serverEnv, error) {
 	env := &serverEnv{ctx: ctx, st: st, log: log, serve: true, seed: seed}
 	env.convertErr = zoo.E("serve", zoo.NotSupported, nil, "it runs no jobs (--workers 0)")
-	q, err := st.queues.Queue(queue.Options{Routes: jobRoutes, Logger: quietRiver(log)})
+	q, err := st.queues.Queue(queue.Options{Routes: routesFor(featureHandlers(env)), Logger: quietRiver(log)})
 	if err != nil {
 		return nil, nil, err
 	}

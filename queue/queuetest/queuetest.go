@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue)
 		{"OtherKindsWait", testOtherKindsWait},
 		{"RoutedQueues", testRoutedQueues},
 		{"StopCancelsStuckJobs", testStopCancels},
+		{"OperatorTools", testOperatorTools},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,5 +372,64 @@ func testStopCancels(t *testing.T, open func(t *testing.T, opts queue.Options) *
 	}
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Errorf("Stop took %v", d)
+	}
+}
+
+// List filters by kind and state; Retry gives a discarded job another
+// run; Cancel stops a waiting job from running; unknown ids are NotFound
+// and unknown states Invalid (zoo jobs list/retry/cancel).
+func testOperatorTools(t *testing.T, open func(t *testing.T, opts queue.Options) *queue.Queue) {
+	var ok atomic.Bool
+	opts := options(map[string]queue.Handler{
+		"flip": func(ctx context.Context, j *queue.Job) error {
+			if !ok.Load() {
+				return errors.New("not yet")
+			}
+			return nil
+		},
+	})
+	opts.Routes = map[string]string{"parked": "nobody-works-this"}
+	q := open(t, opts)
+	start(t, q)
+	flip, err := q.Enqueue(ctx, "flip", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked, err := q.Enqueue(ctx, "parked", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitFor(t, q, flip, queue.Discarded)
+	if len(j.Errors) != 3 || j.Errors[2] != "not yet" {
+		t.Errorf("discarded job %+v", j)
+	}
+	got, err := q.List(ctx, queue.Filter{States: []queue.State{queue.Discarded}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != flip {
+		t.Errorf("List(discarded) = %+v", got)
+	}
+	got, err = q.List(ctx, queue.Filter{Kind: "parked"})
+	if err != nil || len(got) != 1 || got[0].ID != parked || got[0].State != queue.Available {
+		t.Errorf("List(kind parked) = %+v, %v", got, err)
+	}
+	if _, err := q.List(ctx, queue.Filter{States: []queue.State{"stuck"}}); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("List(unknown state) = %v, want Invalid", err)
+	}
+	// Retry: the discarded job runs again and now succeeds.
+	ok.Store(true)
+	if _, err := q.Retry(ctx, flip); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, q, flip, queue.Completed)
+	// Cancel: the waiting job never runs.
+	if j, err := q.Cancel(ctx, parked); err != nil || j.State != queue.Cancelled {
+		t.Errorf("Cancel = %+v, %v", j, err)
+	}
+	for _, f := range []func(context.Context, int64) (*queue.Job, error){q.Retry, q.Cancel} {
+		if _, err := f(ctx, 1<<40); zoo.KindOf(err) != zoo.NotFound {
+			t.Errorf("unknown job: %v, want NotFound", err)
+		}
 	}
 }
