@@ -46,13 +46,19 @@ type User struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Token is an API token. Only the SHA-256 of the secret is stored.
+// Token is an API token. Only the SHA-256 of the secret is stored. Its
+// name is unique among its user's active tokens (tokens are listed and
+// revoked by name); one past ExpiresAt no longer authenticates. LastUsedAt
+// is recorded at most once a minute.
 type Token struct {
-	ID        int64      `json:"id"`
-	UserID    int64      `json:"user_id"`
-	Hash      string     `json:"-"` // hex sha256 of the secret
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Name       string     `json:"name"`
+	Hash       string     `json:"-"` // hex sha256 of the secret
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
 // Session is a web page login (package session): made with an API token,
@@ -230,10 +236,21 @@ type Catalog interface {
 	UserByID(ctx context.Context, id int64) (*User, error)
 	SetRole(ctx context.Context, userID int64, role Role) error
 
+	// CreateToken stores a token named token-ID without expiry.
 	CreateToken(ctx context.Context, userID int64, hash string) (*Token, error)
-	// UserByToken returns the user of an unrevoked token.
+	// CreateNamedToken stores a token with a name (catalog.CheckTokenName;
+	// Conflict if the user has an active token of that name) and an
+	// optional expiry.
+	CreateNamedToken(ctx context.Context, userID int64, hash, name string, expiresAt *time.Time) (*Token, error)
+	// UserByToken returns the user of an unrevoked, unexpired token and
+	// records its use.
 	UserByToken(ctx context.Context, hash string) (*User, error)
 	RevokeToken(ctx context.Context, hash string) error
+	// Tokens lists a user's tokens, revoked ones too, newest first.
+	Tokens(ctx context.Context, userID int64) ([]Token, error)
+	// RevokeTokenByName revokes the user's active token of that name and
+	// returns it (NotFound if there is none).
+	RevokeTokenByName(ctx context.Context, userID int64, name string) (*Token, error)
 
 	// CreateModel reserves m.ID (Conflict if it was ever used) and stores m
 	// without versions (for administration and tests; uploads create a

@@ -93,3 +93,20 @@ type Aged interface {
 	// not an error: false).
 	DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (bool, error)
 }
+
+// Response is what a presigned download answers with besides the bytes:
+// the store sends these headers (S3's response-* overrides), so that a
+// client redirected to the store gets what the server would have sent.
+type Response struct {
+	ContentType        string
+	ContentDisposition string
+	CacheControl       string
+}
+
+// Presigner is a blob store that can sign a time-limited URL from which
+// clients download a blob (Range included) without credentials, straight
+// from the store (blob/s3). The URL is a bearer capability until it
+// expires: sign only what the caller may read.
+type Presigner interface {
+	PresignDownload(ctx context.Context, sha string, expiry time.Duration, resp Response) (string, error)
+}

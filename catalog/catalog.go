@@ -426,6 +426,28 @@ func CheckTokenHash(op, hash string) error {
 	return nil
 }
 
+// MaxTokenName is the longest token name.
+const MaxTokenName = 64
+
+// TokenTouchInterval is how stale a token's recorded last use may get
+// before UserByToken records it again (one write a minute per token, not
+// one per request).
+const TokenTouchInterval = time.Minute
+
+// CheckTokenName accepts 1 to 64 letters, digits, '.', '_' and '-',
+// starting with a letter or digit.
+func CheckTokenName(op, name string) error {
+	ok := len(name) >= 1 && len(name) <= MaxTokenName
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
+		return zoo.E(op, zoo.Invalid, nil, "a token name is 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", MaxTokenName)
+	}
+	return nil
+}
+
 // PublicStates are the states LatestPublished and ListModels(true)
 // consider: published and retired.
 var PublicStates = []zoo.State{zoo.StatePublished, zoo.StateRetired}

@@ -66,8 +66,12 @@
 //
 // users are accounts: a unique name and a role (contributor, reviewer,
 // admin). tokens belong to a user and keep only the hex SHA-256 of the
-// secret (unique) and, once revoked, when; a revoked token stays as a
-// record but no longer authenticates.
+// secret (unique), a name (unique among the user's unrevoked tokens;
+// token-ID when none was given; migration 0012), an optional expiry, the
+// last use (recorded by UserByToken at most once a minute,
+// TokenTouchInterval) and, once revoked, when; a revoked or expired token
+// stays as a record but no longer authenticates, and the sessions made
+// with it end.
 //
 // used_ids holds every model id ever reserved. A model row references its
 // used_ids row, and nothing deletes from used_ids, so an id is never

@@ -168,6 +168,8 @@ func (p *Pages) Routes() []web.Route {
 		}),
 		page("GET /upload", p.upload),
 		page("GET /my", p.my),
+		page("GET /my/tokens", p.tokens),
+		page("POST /my/tokens", p.tokensPost),
 		page("GET /review", p.review),
 		page("POST /review/{id}/{n}", p.reviewPost),
 		{Pattern: "GET /static/{file...}", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -109,28 +109,77 @@ func affected(op string, tag pgconn.CommandTag, err error, notFound string) erro
 }
 
 func (db *DB) CreateToken(ctx context.Context, userID int64, hash string) (*zoo.Token, error) {
-	const op = "postgres.CreateToken"
+	return db.createToken(ctx, "postgres.CreateToken", userID, hash, "", nil)
+}
+
+func (db *DB) CreateNamedToken(ctx context.Context, userID int64, hash, name string, expiresAt *time.Time) (*zoo.Token, error) {
+	const op = "postgres.CreateNamedToken"
+	if err := catalog.CheckTokenName(op, name); err != nil {
+		return nil, err
+	}
+	return db.createToken(ctx, op, userID, hash, name, expiresAt)
+}
+
+// createToken stores a token; name "" means token-ID.
+func (db *DB) createToken(ctx context.Context, op string, userID int64, hash, name string, expiresAt *time.Time) (*zoo.Token, error) {
 	if err := catalog.CheckTokenHash(op, hash); err != nil {
 		return nil, err
 	}
-	t := &zoo.Token{UserID: userID, Hash: hash, CreatedAt: catalog.Now()}
-	err := db.pool.QueryRow(ctx, `INSERT INTO tokens (user_id, hash, created_at) VALUES ($1, $2, $3) RETURNING id`,
-		userID, hash, t.CreatedAt).Scan(&t.ID)
+	t := &zoo.Token{UserID: userID, Hash: hash, Name: name, CreatedAt: catalog.Now()}
+	if expiresAt != nil {
+		e := catalog.Stamp(*expiresAt)
+		t.ExpiresAt = &e
+	}
+	err := db.tx(ctx, op, func(tx pgx.Tx) error {
+		placeholder := name
+		if name == "" {
+			placeholder = "new-" + hash // unique, and no valid name (too long), until renamed below
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO tokens (user_id, hash, created_at, name, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			userID, hash, t.CreatedAt, placeholder, t.ExpiresAt).Scan(&t.ID)
+		if err != nil {
+			conflict := "this token is already stored"
+			var pe *pgconn.PgError
+			if name != "" && errors.As(err, &pe) && pe.ConstraintName == "tokens_active_name" {
+				conflict = fmt.Sprintf("you already have an active token named %q; revoke it or choose another name", name)
+			}
+			return dbError(op, err, fmt.Sprintf("user %d not found", userID), conflict)
+		}
+		if name == "" {
+			t.Name = fmt.Sprintf("token-%d", t.ID)
+			_, err = tx.Exec(ctx, `UPDATE tokens SET name = $1 WHERE id = $2`, t.Name, t.ID)
+			return dbError(op, err, "", fmt.Sprintf("an active token is already named %s", t.Name))
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, dbError(op, err, fmt.Sprintf("user %d not found", userID), "this token is already stored")
+		return nil, err
 	}
 	return t, nil
 }
 
-// UserByToken returns NotFound for an unknown or revoked token alike.
+// UserByToken returns NotFound for an unknown, revoked or expired token
+// alike. It records the use when the last recorded one is older than
+// catalog.TokenTouchInterval (a failure to record it does not fail the
+// lookup).
 func (db *DB) UserByToken(ctx context.Context, hash string) (*zoo.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+`
+	now := catalog.Now()
+	var u zoo.User
+	var role string
+	var id int64
+	var used *time.Time
+	err := db.pool.QueryRow(ctx, `SELECT `+userColumns+`, t.id, t.last_used_at
 		FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1 AND t.revoked_at IS NULL`, hash))
+		WHERE t.hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`, hash, now).
+		Scan(&u.ID, &u.Name, &role, &u.CreatedAt, &id, &used)
 	if err != nil {
-		return nil, dbError("postgres.UserByToken", err, "unknown or revoked token", "")
+		return nil, dbError("postgres.UserByToken", err, "unknown, revoked or expired token", "")
 	}
-	return u, nil
+	u.Role, u.CreatedAt = zoo.Role(role), u.CreatedAt.UTC()
+	if used == nil || now.Sub(*used) >= catalog.TokenTouchInterval {
+		db.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, now, id)
+	}
+	return &u, nil
 }
 
 // RevokeToken is idempotent: revoking a revoked token keeps its first
@@ -138,6 +187,52 @@ func (db *DB) UserByToken(ctx context.Context, hash string) (*zoo.User, error) {
 func (db *DB) RevokeToken(ctx context.Context, hash string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE hash = $2`, catalog.Now(), hash)
 	return affected("postgres.RevokeToken", tag, err, "token not found")
+}
+
+const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at, revoked_at`
+
+func scanToken(row pgx.Row) (zoo.Token, error) {
+	var t zoo.Token
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+		return t, err
+	}
+	utc := func(p *time.Time) *time.Time {
+		if p == nil {
+			return nil
+		}
+		u := p.UTC()
+		return &u
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = t.CreatedAt.UTC(), utc(t.ExpiresAt), utc(t.LastUsedAt), utc(t.RevokedAt)
+	return t, nil
+}
+
+func (db *DB) Tokens(ctx context.Context, userID int64) ([]zoo.Token, error) {
+	const op = "postgres.Tokens"
+	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE user_id = $1 ORDER BY id DESC`, userID)
+	if err != nil {
+		return nil, dbError(op, err, "", "")
+	}
+	defer rows.Close()
+	out := []zoo.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbError(op, err, "", "")
+		}
+		out = append(out, t)
+	}
+	return out, dbError(op, rows.Err(), "", "")
+}
+
+func (db *DB) RevokeTokenByName(ctx context.Context, userID int64, name string) (*zoo.Token, error) {
+	const op = "postgres.RevokeTokenByName"
+	t, err := scanToken(db.pool.QueryRow(ctx, `UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND name = $3 AND revoked_at IS NULL RETURNING `+tokenColumns,
+		catalog.Now(), userID, name))
+	if err != nil {
+		return nil, dbError(op, err, fmt.Sprintf("no active token named %q", name), "")
+	}
+	return &t, nil
 }
 
 // --- models

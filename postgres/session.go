@@ -26,7 +26,7 @@ func (db *DB) CreateSession(ctx context.Context, s *zoo.Session) error {
 	s.CreatedAt, s.SeenAt, s.ExpiresAt = catalog.Stamp(s.CreatedAt), catalog.Stamp(s.SeenAt), catalog.Stamp(s.ExpiresAt)
 	return db.tx(ctx, op, func(tx pgx.Tx) error {
 		var tokenID int64
-		err := tx.QueryRow(ctx, `SELECT id, user_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL FOR SHARE`, s.TokenHash).Scan(&tokenID, &s.UserID)
+		err := tx.QueryRow(ctx, `SELECT id, user_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) FOR SHARE`, s.TokenHash, catalog.Now()).Scan(&tokenID, &s.UserID)
 		if err != nil {
 			return dbError(op, err, "unknown or revoked token", "")
 		}
@@ -46,7 +46,7 @@ func (db *DB) SessionByHash(ctx context.Context, idHash string, now time.Time) (
 	err := db.pool.QueryRow(ctx, `SELECT s.id_hash, t.hash, s.csrf, s.created_at, s.seen_at, s.expires_at,
 			u.id, u.name, u.role, u.created_at
 		FROM sessions s JOIN tokens t ON t.id = s.token_id JOIN users u ON u.id = t.user_id
-		WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL`, idHash, now).
+		WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`, idHash, now).
 		Scan(&s.IDHash, &s.TokenHash, &s.CSRF, &s.CreatedAt, &s.SeenAt, &s.ExpiresAt, &u.ID, &u.Name, &role, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, zoo.E(op, zoo.NotFound, nil, "no such session, or it has ended; log in again")

@@ -134,15 +134,47 @@ func affected(op string, res sql.Result, err error, notFound string) error {
 }
 
 func (db *DB) CreateToken(ctx context.Context, userID int64, hash string) (*zoo.Token, error) {
-	const op = "sqlite.CreateToken"
+	return db.createToken(ctx, "sqlite.CreateToken", userID, hash, "", nil)
+}
+
+func (db *DB) CreateNamedToken(ctx context.Context, userID int64, hash, name string, expiresAt *time.Time) (*zoo.Token, error) {
+	const op = "sqlite.CreateNamedToken"
+	if err := catalog.CheckTokenName(op, name); err != nil {
+		return nil, err
+	}
+	return db.createToken(ctx, op, userID, hash, name, expiresAt)
+}
+
+// createToken stores a token; name "" means token-ID.
+func (db *DB) createToken(ctx context.Context, op string, userID int64, hash, name string, expiresAt *time.Time) (*zoo.Token, error) {
 	if err := catalog.CheckTokenHash(op, hash); err != nil {
 		return nil, err
 	}
-	t := &zoo.Token{UserID: userID, Hash: hash, CreatedAt: catalog.Now()}
+	t := &zoo.Token{UserID: userID, Hash: hash, Name: name, CreatedAt: catalog.Now()}
+	if expiresAt != nil {
+		e := catalog.Stamp(*expiresAt)
+		t.ExpiresAt = &e
+	}
 	err := db.tx(ctx, op, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO tokens (user_id, hash, created_at) VALUES (?, ?, ?) RETURNING id`,
-			userID, hash, micros(t.CreatedAt)).Scan(&t.ID)
-		return dbError(op, err, fmt.Sprintf("user %d not found", userID), "this token is already stored")
+		placeholder := name
+		if name == "" {
+			placeholder = "new-" + hash // unique, and no valid name (too long), until renamed below
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO tokens (user_id, hash, created_at, name, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			userID, hash, micros(t.CreatedAt), placeholder, nullMicros(t.ExpiresAt)).Scan(&t.ID)
+		if err != nil {
+			conflict := "this token is already stored"
+			if name != "" && !strings.Contains(err.Error(), "tokens.hash") {
+				conflict = fmt.Sprintf("you already have an active token named %q; revoke it or choose another name", name)
+			}
+			return dbError(op, err, fmt.Sprintf("user %d not found", userID), conflict)
+		}
+		if name == "" {
+			t.Name = fmt.Sprintf("token-%d", t.ID)
+			_, err = tx.ExecContext(ctx, `UPDATE tokens SET name = ? WHERE id = ?`, t.Name, t.ID)
+			return dbError(op, err, "", fmt.Sprintf("an active token is already named %s", t.Name))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -150,15 +182,31 @@ func (db *DB) CreateToken(ctx context.Context, userID int64, hash string) (*zoo.
 	return t, nil
 }
 
-// UserByToken returns NotFound for an unknown or revoked token alike.
+// UserByToken returns NotFound for an unknown, revoked or expired token
+// alike. It records the use when the last recorded one is older than
+// catalog.TokenTouchInterval (a failure to record it does not fail the
+// lookup).
 func (db *DB) UserByToken(ctx context.Context, hash string) (*zoo.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+`
+	now := catalog.Now()
+	var u zoo.User
+	var created int64
+	var id int64
+	var used sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT `+userColumns+`, t.id, t.last_used_at
 		FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = ? AND t.revoked_at IS NULL`, hash))
+		WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`, hash, micros(now)).
+		Scan(&u.ID, &u.Name, &u.Role, &created, &id, &used)
 	if err != nil {
-		return nil, dbError("sqlite.UserByToken", err, "unknown or revoked token", "")
+		return nil, dbError("sqlite.UserByToken", err, "unknown, revoked or expired token", "")
 	}
-	return u, nil
+	u.CreatedAt = fromMicros(created)
+	if !used.Valid || now.Sub(fromMicros(used.Int64)) >= catalog.TokenTouchInterval {
+		db.tx(ctx, "sqlite.UserByToken", func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(now), id)
+			return err
+		})
+	}
+	return &u, nil
 }
 
 // RevokeToken is idempotent: revoking a revoked token keeps its first
@@ -170,6 +218,52 @@ func (db *DB) RevokeToken(ctx context.Context, hash string) error {
 			micros(catalog.Now()), hash)
 		return affected(op, res, err, "token not found")
 	})
+}
+
+const tokenColumns = `id, user_id, name, hash, created_at, expires_at, last_used_at, revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (zoo.Token, error) {
+	var t zoo.Token
+	var created int64
+	var expires, used, revoked sql.NullInt64
+	if err := row.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &created, &expires, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromMicros(created), timePtr(expires), timePtr(used), timePtr(revoked)
+	return t, nil
+}
+
+func (db *DB) Tokens(ctx context.Context, userID int64) ([]zoo.Token, error) {
+	const op = "sqlite.Tokens"
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE user_id = ? ORDER BY id DESC`, userID)
+	if err != nil {
+		return nil, dbError(op, err, "", "")
+	}
+	defer rows.Close()
+	out := []zoo.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, dbError(op, err, "", "")
+		}
+		out = append(out, t)
+	}
+	return out, dbError(op, rows.Err(), "", "")
+}
+
+func (db *DB) RevokeTokenByName(ctx context.Context, userID int64, name string) (*zoo.Token, error) {
+	const op = "sqlite.RevokeTokenByName"
+	var t zoo.Token
+	err := db.tx(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND name = ? AND revoked_at IS NULL RETURNING `+tokenColumns,
+			micros(catalog.Now()), userID, name))
+		return dbError(op, err, fmt.Sprintf("no active token named %q", name), "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // --- models

@@ -23,7 +23,7 @@ func (db *DB) CreateSession(ctx context.Context, s *zoo.Session) error {
 	s.CreatedAt, s.SeenAt, s.ExpiresAt = catalog.Stamp(s.CreatedAt), catalog.Stamp(s.SeenAt), catalog.Stamp(s.ExpiresAt)
 	return db.tx(ctx, op, func(tx *sql.Tx) error {
 		var tokenID int64
-		err := tx.QueryRowContext(ctx, `SELECT id, user_id FROM tokens WHERE hash = ? AND revoked_at IS NULL`, s.TokenHash).Scan(&tokenID, &s.UserID)
+		err := tx.QueryRowContext(ctx, `SELECT id, user_id FROM tokens WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`, s.TokenHash, micros(catalog.Now())).Scan(&tokenID, &s.UserID)
 		if err != nil {
 			return dbError(op, err, "unknown or revoked token", "")
 		}
@@ -43,7 +43,7 @@ func (db *DB) SessionByHash(ctx context.Context, idHash string, now time.Time) (
 	err := db.read.QueryRowContext(ctx, `SELECT s.id_hash, t.hash, s.csrf, s.created_at, s.seen_at, s.expires_at,
 			u.id, u.name, u.role, u.created_at
 		FROM sessions s JOIN tokens t ON t.id = s.token_id JOIN users u ON u.id = t.user_id
-		WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL`, idHash, micros(now)).
+		WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`, idHash, micros(now), micros(now)).
 		Scan(&s.IDHash, &s.TokenHash, &s.CSRF, &created, &seen, &expires, &u.ID, &u.Name, &u.Role, &userCreated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, zoo.E(op, zoo.NotFound, nil, "no such session, or it has ended; log in again")

@@ -22,7 +22,8 @@ type download struct {
 	sha256 string // blob key, also the ETag
 	name   string // file name for Content-Disposition
 	ctype  string
-	counts bool // a whole GET counts as a download (repo.Counts)
+	counts bool  // a whole GET counts as a download (repo.Counts)
+	size   int64 // bytes, as the catalog records them (0: unknown)
 }
 
 // file serves GET|HEAD /files/{id}/{n}/{path...} and /files/{id}/{file}
@@ -57,7 +58,7 @@ func (s *server) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serve(w, r, download{v: v, latest: n == 0, sha256: f.SHA256, name: path.Base(f.Path),
-		ctype: contentType(f.Path), counts: repo.Counts(v, f.Path)})
+		ctype: contentType(f.Path), counts: repo.Counts(v, f.Path), size: f.Size})
 }
 
 // versionLike reports whether a path segment after a model id names a
@@ -90,7 +91,7 @@ func (s *server) pkg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serve(w, r, download{v: v, latest: n == 0, sha256: v.PackageSHA256,
-		name: v.ModelID + "-" + strconv.Itoa(v.Number) + ".zip", ctype: "application/zip", counts: repo.Counts(v, "")})
+		name: v.ModelID + "-" + strconv.Itoa(v.Number) + ".zip", ctype: "application/zip", counts: repo.Counts(v, ""), size: v.PackageSize})
 }
 
 // convertedPkg serves GET|HEAD /api/v1/models/{id}/versions/{n}/converted.zip:
@@ -119,7 +120,7 @@ func (s *server) convertedPkg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serve(w, r, download{v: v, latest: n == 0, sha256: c.Package.SHA256,
-		name: v.ModelID + "-" + strconv.Itoa(v.Number) + "-converted.zip", ctype: "application/zip", counts: repo.Counts(v, "")})
+		name: v.ModelID + "-" + strconv.Itoa(v.Number) + "-converted.zip", ctype: "application/zip", counts: repo.Counts(v, ""), size: c.Package.Size})
 }
 
 // serve streams a blob with http.ServeContent (Range, If-Range,
@@ -127,6 +128,9 @@ func (s *server) convertedPkg(w http.ResponseWriter, r *http.Request) {
 // documentation.
 func (s *server) serve(w http.ResponseWriter, r *http.Request, d download) {
 	const op = "web.download"
+	if s.redirect(w, r, d) {
+		return
+	}
 	b, err := s.svc.Blobs().Open(r.Context(), d.sha256)
 	if err != nil {
 		if zoo.KindOf(err) == zoo.NotFound {
@@ -140,23 +144,8 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, d download) {
 	h := w.Header()
 	h.Set("ETag", `"`+d.sha256+`"`)
 	h.Set("Content-Type", d.ctype)
-	disp := "attachment"
-	if inline[d.ctype] {
-		disp = "inline"
-	}
-	if cd := mime.FormatMediaType(disp, map[string]string{"filename": d.name}); cd != "" {
-		h.Set("Content-Disposition", cd)
-	} else {
-		h.Set("Content-Disposition", disp)
-	}
-	switch {
-	case !d.v.State.Public():
-		h.Set("Cache-Control", "private, no-cache")
-	case d.latest:
-		h.Set("Cache-Control", "public, no-cache") // revalidate: a new version changes the bytes
-	default:
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	}
+	h.Set("Content-Disposition", d.disposition())
+	h.Set("Cache-Control", d.cacheControl())
 	modtime := d.v.CreatedAt
 	if d.v.PublishedAt != nil {
 		modtime = *d.v.PublishedAt
@@ -171,6 +160,29 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, d download) {
 			s.log.Warn("download not counted", "request_id", requestID(r.Context()), "id", d.v.ModelID, "version", d.v.Number, "err", err)
 		}
 	}
+}
+
+// disposition is the download's Content-Disposition.
+func (d download) disposition() string {
+	disp := "attachment"
+	if inline[d.ctype] {
+		disp = "inline"
+	}
+	if cd := mime.FormatMediaType(disp, map[string]string{"filename": d.name}); cd != "" {
+		return cd
+	}
+	return disp
+}
+
+// cacheControl is the download's Cache-Control.
+func (d download) cacheControl() string {
+	switch {
+	case !d.v.State.Public():
+		return "private, no-cache"
+	case d.latest:
+		return "public, no-cache" // revalidate: a new version changes the bytes
+	}
+	return "public, max-age=31536000, immutable"
 }
 
 // whole reports whether a response counts as a download: a GET without

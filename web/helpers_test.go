@@ -82,6 +82,16 @@ func passTester(ctx context.Context, dir, out string) (*repo.TestResult, error) 
 
 func newEnv(t *testing.T, opts Options, cfg repo.Config) *env {
 	t.Helper()
+	blobs, err := disk.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvBlobs(t, opts, cfg, blobs)
+}
+
+// newEnvBlobs is newEnv with the given blob store.
+func newEnvBlobs(t *testing.T, opts Options, cfg repo.Config, blobs zoo.BlobStore) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
@@ -89,10 +99,6 @@ func newEnv(t *testing.T, opts Options, cfg repo.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	blobs, err := disk.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &env{t: t, cat: db, log: &syncBuffer{}, users: map[string]*zoo.User{}, tokens: map[string]string{}}
 	cfg.TempDir = t.TempDir()
 	if cfg.Tester == nil {

@@ -22,6 +22,7 @@
 //	GET  /api/v1/models/{id}/versions/{n}/converted.zip  the package with zoo's converted weights; also HEAD
 //	GET  /api/openapi.json                         OpenAPI 3.0 description of all of the above
 //	GET  /healthz, /readyz                         process up; catalog and blob store reachable
+//	GET, POST /api/v1/tokens, DELETE /api/v1/tokens/{name}  the caller's API tokens (tokens.go)
 //
 // # Authentication
 //
@@ -141,6 +142,10 @@ type Options struct {
 	// header is ignored — behind a proxy every client then shares its
 	// address for per-client limits.
 	TrustedProxies []netip.Prefix
+	// Redirect, if its Presigner is set, sends large public downloads to
+	// presigned URLs of the blob store instead of through this process
+	// (files.go, redirect).
+	Redirect Redirect
 }
 
 // Route is one route mounted through Options.Routes.
@@ -243,6 +248,8 @@ func newServer(svc *repo.Service, opts Options) *server {
 		}
 	}
 	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.opts.Routes = append(s.tokenRoutes(), opts.Routes...) // tokens.go
+	opts = s.opts
 	for _, rt := range s.allRoutes() {
 		h := rt.handler
 		if rt.auth {

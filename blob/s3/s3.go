@@ -20,7 +20,11 @@
 //   - insecure=1 (or true) talks plain HTTP instead of HTTPS;
 //   - timeout is how long one request may wait for the server's answer
 //     (its headers; default 10s, as a Go duration such as 5s). A request
-//     the network refuses fails at once.
+//     the network refuses fails at once;
+//   - public=URL (optional) is the store's address as clients reach it,
+//     e.g. https://s3.example.org, when it differs from endpoint (which
+//     the servers use): presigned download URLs (PresignDownload) are
+//     signed for it. It needs region (signing then needs no request).
 //
 // # Failing fast
 //
@@ -110,7 +114,8 @@ type Store struct {
 	bucketOK atomic.Bool   // the bucket was seen to exist
 	// down is when the endpoint last failed to answer (UnixNano; 0: it
 	// answered since): reads fail at once for coolDown after that.
-	down atomic.Int64
+	down   atomic.Int64
+	signer *minio.Client // signs presigned URLs: client, or one for public
 }
 
 // coolDown is how long after the endpoint failed to answer reads fail at
@@ -186,6 +191,7 @@ func New(rawURL string) (*Store, error) {
 		return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameters: %v", err)
 	}
 	secure := true
+	var public *url.URL
 	for k, vs := range query {
 		v := vs[len(vs)-1]
 		switch k {
@@ -210,8 +216,14 @@ func New(rawURL string) (*Store, error) {
 			default:
 				return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameter insecure=%q: want 1 or 0", v)
 			}
+		case "public":
+			p, err := url.Parse(v)
+			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || strings.Trim(p.Path, "/") != "" || p.User != nil {
+				return nil, zoo.E(op, zoo.Invalid, nil, "invalid S3 URL parameter public=%q: want the store's address as clients reach it, like https://s3.example.org", v)
+			}
+			public = p
 		default:
-			return nil, zoo.E(op, zoo.Invalid, nil, "unknown S3 URL parameter %q: known are endpoint, region, insecure, timeout", k)
+			return nil, zoo.E(op, zoo.Invalid, nil, "unknown S3 URL parameter %q: known are endpoint, region, insecure, timeout, public", k)
 		}
 	}
 
@@ -236,6 +248,16 @@ func New(rawURL string) (*Store, error) {
 		return nil, zoo.E(op, zoo.Invalid, err, "invalid S3 location %q", u.Redacted())
 	}
 	s.core = minio.Core{Client: s.client}
+	s.signer = s.client
+	if public != nil {
+		if s.region == "" {
+			return nil, zoo.E(op, zoo.Invalid, nil, "the S3 URL parameter public needs region too (e.g. region=us-east-1): presigned URLs are signed for a region")
+		}
+		s.signer, err = minio.New(public.Host, &minio.Options{Creds: creds, Secure: public.Scheme == "https", Region: s.region})
+		if err != nil {
+			return nil, zoo.E(op, zoo.Invalid, err, "invalid S3 URL parameter public=%q", public)
+		}
+	}
 	return s, nil
 }
 
@@ -733,6 +755,35 @@ func (s *Store) PresignGet(ctx context.Context, sha string, expiry time.Duration
 	}
 	return u.String(), nil
 }
+
+// PresignDownload returns a URL (SigV4, valid for expiry, at most 7 days)
+// from which a client downloads the blob, whole or by Range, with the
+// headers resp names (response-content-type, -disposition,
+// -cache-control). It is signed for the public address when the URL set
+// one. It does not check that the blob exists. The store's own ETag (an
+// MD5 or multipart hash, not the SHA-256) is what the store answers with.
+func (s *Store) PresignDownload(ctx context.Context, sha string, expiry time.Duration, resp blob.Response) (string, error) {
+	const op = "s3.PresignDownload"
+	if err := blob.CheckKey(op, sha); err != nil {
+		return "", err
+	}
+	if expiry < time.Second || expiry > 7*24*time.Hour {
+		return "", zoo.E(op, zoo.Invalid, nil, "invalid expiry %v: want 1s to 7 days", expiry)
+	}
+	params := url.Values{}
+	for k, v := range map[string]string{"response-content-type": resp.ContentType, "response-content-disposition": resp.ContentDisposition, "response-cache-control": resp.CacheControl} {
+		if v != "" {
+			params.Set(k, v)
+		}
+	}
+	u, err := s.signer.PresignedGetObject(ctx, s.bucket, s.blobKey(sha), expiry, params)
+	if err != nil {
+		return "", s.fail(op, err, "cannot sign a download of blob %s", sha)
+	}
+	return u.String(), nil
+}
+
+var _ blob.Presigner = (*Store)(nil)
 
 // Open returns the blob for reading. Reads go to the server as ranged GETs
 // starting at the current offset, one per Seek that moves it; they use ctx.

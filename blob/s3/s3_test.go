@@ -25,6 +25,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/blob"
 	"github.com/zoo-bioimage/zoo/blob/blobtest"
 	"github.com/zoo-bioimage/zoo/internal/testenv"
 )
@@ -374,6 +375,37 @@ func TestRePutEmpty(t *testing.T) {
 		if _, err := s.Stat(t.Context(), emptySHA256); err != nil {
 			t.Fatalf("Stat after Put %d: %v", i+1, err)
 		}
+	}
+}
+
+// public= signs presigned URLs for the address clients reach, offline.
+func TestPresignPublicEndpoint(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	sha := strings.Repeat("a", 64)
+	if _, err := New("s3://bkt?endpoint=10.0.0.5:7070&insecure=1&public=https://s3.example.org"); zoo.KindOf(err) != zoo.Invalid || !strings.Contains(zoo.MessageOf(err), "region") {
+		t.Errorf("public without region: %v", err)
+	}
+	for _, bad := range []string{"s3.example.org", "ftp://x", "https://u:p@x", "https://x/path"} {
+		if _, err := New("s3://bkt?region=us-east-1&public=" + url.QueryEscape(bad)); zoo.KindOf(err) != zoo.Invalid {
+			t.Errorf("public=%s: %v, want Invalid", bad, err)
+		}
+	}
+	s, err := New("s3://bkt/pre?endpoint=10.0.0.5:7070&insecure=1&region=us-east-1&public=https://s3.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.PresignDownload(t.Context(), sha, time.Minute, blob.Response{ContentType: "application/zip", ContentDisposition: `attachment; filename="a b.zip"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := url.Parse(u)
+	if p.Scheme != "https" || p.Host != "s3.example.org" || !strings.HasSuffix(p.Path, "/bkt/pre/blobs/"+sha) ||
+		p.Query().Get("response-content-type") != "application/zip" || p.Query().Get("response-content-disposition") != `attachment; filename="a b.zip"` {
+		t.Errorf("presigned URL %s", u)
+	}
+	if _, err := s.PresignDownload(t.Context(), "../x", time.Minute, blob.Response{}); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("bad key: %v", err)
 	}
 }
 

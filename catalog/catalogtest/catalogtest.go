@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/zoo-bioimage/zoo"
+	"github.com/zoo-bioimage/zoo/catalog"
 )
 
 // Run runs the suite. open returns a fresh, empty catalog and arranges its
@@ -29,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) zoo.Catalog) {
 	}{
 		{"Users", testUsers},
 		{"Tokens", testTokens},
+		{"NamedTokens", testNamedTokens},
 		{"Models", testModels},
 		{"ModelIDsAreNeverReused", testModelIDs},
 		{"ListModels", testListModels},
@@ -256,6 +259,80 @@ func testTokens(t *testing.T, c zoo.Catalog) {
 	must(t, err)
 	if got.Role != zoo.RoleAdmin {
 		t.Errorf("role through token = %s, want admin", got.Role)
+	}
+}
+
+func testNamedTokens(t *testing.T, c zoo.Catalog) {
+	ann := user(t, c, "ann", zoo.RoleContributor)
+	bob := user(t, c, "bob", zoo.RoleContributor)
+	// A token made without a name is token-ID.
+	plain, err := c.CreateToken(ctx, ann.ID, hash("plain"))
+	must(t, err)
+	if want := fmt.Sprintf("token-%d", plain.ID); plain.Name != want {
+		t.Errorf("unnamed token's name = %q, want %q", plain.Name, want)
+	}
+	later := catalog.Now().Add(time.Hour)
+	ci, err := c.CreateNamedToken(ctx, ann.ID, hash("ci"), "ci-upload", &later)
+	must(t, err)
+	if ci.Name != "ci-upload" || ci.ExpiresAt == nil || !ci.ExpiresAt.Equal(later) || ci.LastUsedAt != nil {
+		t.Fatalf("CreateNamedToken = %+v", ci)
+	}
+	// Names are unique among a user's active tokens only.
+	_, err = c.CreateNamedToken(ctx, ann.ID, hash("ci-2"), "ci-upload", nil)
+	wantKind(t, err, zoo.Conflict)
+	if err != nil && !strings.Contains(zoo.MessageOf(err), "ci-upload") {
+		t.Errorf("name conflict says %q, want the name", zoo.MessageOf(err))
+	}
+	_, err = c.CreateNamedToken(ctx, bob.ID, hash("bob-ci"), "ci-upload", nil)
+	must(t, err)
+	for _, bad := range []string{"", "-x", "a b", "ü", strings.Repeat("a", catalog.MaxTokenName+1), "x\n"} {
+		_, err = c.CreateNamedToken(ctx, ann.ID, hash("bad"+bad), bad, nil)
+		wantKind(t, err, zoo.Invalid)
+	}
+	// An expired token does not authenticate.
+	past := catalog.Now().Add(-time.Second)
+	_, err = c.CreateNamedToken(ctx, ann.ID, hash("old"), "old", &past)
+	must(t, err)
+	_, err = c.UserByToken(ctx, hash("old"))
+	wantKind(t, err, zoo.NotFound)
+	// A use is recorded.
+	before := catalog.Now()
+	_, err = c.UserByToken(ctx, hash("ci"))
+	must(t, err)
+	list, err := c.Tokens(ctx, ann.ID)
+	must(t, err)
+	if len(list) != 3 || list[0].Name != "old" || list[1].Name != "ci-upload" || list[2].Name != plain.Name {
+		t.Fatalf("Tokens = %+v, want old, ci-upload, %s (newest first)", list, plain.Name)
+	}
+	if u := list[1].LastUsedAt; u == nil || u.Before(before) || list[1].Hash != hash("ci") || list[1].UserID != ann.ID {
+		t.Errorf("ci-upload after a use: %+v", list[1])
+	}
+	if list[2].LastUsedAt != nil {
+		t.Errorf("an unused token has a last use: %+v", list[2])
+	}
+	// Revoking by name revokes that user's token only, and frees the name.
+	rt, err := c.RevokeTokenByName(ctx, ann.ID, "ci-upload")
+	must(t, err)
+	if rt.RevokedAt == nil || rt.Name != "ci-upload" || rt.ID != ci.ID {
+		t.Errorf("RevokeTokenByName = %+v", rt)
+	}
+	_, err = c.UserByToken(ctx, hash("ci"))
+	wantKind(t, err, zoo.NotFound)
+	_, err = c.UserByToken(ctx, hash("bob-ci"))
+	must(t, err)
+	_, err = c.RevokeTokenByName(ctx, ann.ID, "ci-upload")
+	wantKind(t, err, zoo.NotFound)
+	_, err = c.RevokeTokenByName(ctx, ann.ID, "nope")
+	wantKind(t, err, zoo.NotFound)
+	_, err = c.CreateNamedToken(ctx, ann.ID, hash("ci-3"), "ci-upload", nil)
+	must(t, err)
+	list, err = c.Tokens(ctx, ann.ID)
+	must(t, err)
+	if len(list) != 4 || list[2].RevokedAt == nil || list[0].RevokedAt != nil {
+		t.Errorf("Tokens after revoke and reuse of the name = %+v", list)
+	}
+	if none, err := c.Tokens(ctx, ann.ID+bob.ID+1000); err != nil || none == nil || len(none) != 0 {
+		t.Errorf("Tokens of an unknown user = %v, %v; want an empty list", none, err)
 	}
 }
 

@@ -57,6 +57,7 @@ Editors and tools: zoo schema prints a JSON Schema of the model format.`,
 	root.AddCommand(newConvertCmd(), newFinetuneCmd(), newSandboxTestCmd(), newModelHostCmd())
 	root.AddCommand(newMCPCmd())
 	root.AddCommand(newJobsCmd(), newMigrateCmd())
+	root.AddCommand(newTokensCmd()) // tokens.go
 	return root
 }
 

@@ -384,7 +384,14 @@ func TestWorkerKindsAndJobToolsPostgresS3(t *testing.T) {
 	if r := waitTested(t, server, ref, alice); r.TestStatus != "passed" {
 		t.Fatalf("test %s", r.TestStatus)
 	}
-	if jobs := jobsJSON(t, "--state", "completed", "--db", o.dsn); len(jobs) != 1 || jobs[0].ID != jobs[0].ID || jobs[0].Kind != "test-version" || jobs[0].Attempt != 1 {
+	// The queue records a job completed shortly after its handler
+	// returned (River completes in batches): wait for it.
+	jobs = jobsJSON(t, "--state", "completed", "--db", o.dsn)
+	for deadline := time.Now().Add(10 * time.Second); len(jobs) == 0 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		jobs = jobsJSON(t, "--state", "completed", "--db", o.dsn)
+	}
+	if len(jobs) != 1 || jobs[0].ID != jobs[0].ID || jobs[0].Kind != "test-version" || jobs[0].Attempt != 1 {
 		t.Errorf("completed jobs: %+v", jobs)
 	}
 	// Retest: a new job, run to completion.

@@ -111,6 +111,9 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 				return err
 			}
 			wopts.TrustedProxies = trusted
+			if wopts.Redirect, err = downloadRedirect(st); err != nil { // redirect.go
+				return err
+			}
 
 			conns, body, err := serverLimits() // feature_metrics.go
 			if err != nil {
@@ -134,15 +137,15 @@ their URLs on ` + doi.EnvPublicURL + ` when set, else on the request's scheme
 			if workers > 0 {
 				jobs = fmt.Sprintf("jobs: %s; %s", env.plan.describe(), runtimeNote())
 			}
-			fmt.Fprintf(stderr, "zoo serve: %s, %s\n", joinDesc(st.desc), jobs)
-			fmt.Fprintf(stderr, "zoo serve: listening on http://%s/\n", ln.Addr())
+			log.Info("zoo serve: "+joinDesc(st.desc)+", "+jobs, "storage", joinDesc(st.desc), "jobs", jobs)
+			log.Info(fmt.Sprintf("zoo serve: listening on http://%s/", ln.Addr()), "addr", ln.Addr().String())
 
 			select {
 			case err := <-served:
 				return zoo.E("serve", zoo.Internal, err, "the server stopped")
 			case <-ctx.Done():
 			}
-			fmt.Fprintln(stderr, "zoo serve: shutting down")
+			log.Info("zoo serve: shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := srv.Shutdown(sctx); err != nil {

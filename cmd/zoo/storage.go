@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
@@ -32,7 +33,8 @@ type storageFlags struct {
 	// worker migrate (catalog.MigrateAll) unless --no-migrate
 	// (MigrateCheck); admin, gc and jobs only bootstrap an empty database
 	// (MigrateFresh); zoo migrate decides itself (MigrateOff).
-	migrate catalog.MigrateMode
+	migrate  catalog.MigrateMode
+	dataFlag *pflag.Flag // to tell a --data given from the default
 }
 
 const defaultDataDir = "zoo-data"
@@ -55,6 +57,7 @@ func (f *storageFlags) registerNoMigrate(cmd *cobra.Command) {
 
 func (f *storageFlags) register(cmd *cobra.Command, blobs bool) {
 	cmd.Flags().StringVar(&f.data, "data", "./"+defaultDataDir, "data folder of the embedded storage (SQLite catalog, blob files, temporary files)")
+	f.dataFlag = cmd.Flags().Lookup("data")
 	cmd.Flags().StringVar(&f.db, "db", "", "catalog and job queue: postgres://… or a SQLite file (default DIR/zoo.db)")
 	if blobs {
 		cmd.Flags().StringVar(&f.blobs, "blobs", "", "blob store: s3://BUCKET[/PREFIX]?endpoint=HOST:PORT or a folder (default DIR/blobs)")
@@ -190,6 +193,9 @@ func openStorage(ctx context.Context, f storageFlags, blobs bool) (*storage, err
 		return fail(zoo.E("storage", zoo.Internal, err, "cannot create a folder in %s", tmp))
 	}
 	st.tempDir = st.own.Path
+	if !usesData && blobs && f.dataFlag != nil && f.dataFlag.Changed {
+		st.desc = append(st.desc, "--data "+f.data+" is not used (the catalog and the blobs are elsewhere); temporary files go to "+st.tempDir)
+	}
 	return st, nil
 }
 

@@ -68,9 +68,10 @@ It stops on SIGINT or SIGTERM, letting running jobs finish for up to 30 s
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "zoo worker: running %s (%s); %s; stop with Ctrl-C\n", env.plan.describe(), joinDesc(st.desc), runtimeNote())
+			// One structured line (logging.go), like every other.
+			log.Info(fmt.Sprintf("zoo worker: running %s (%s); %s; stop with Ctrl-C", env.plan.describe(), joinDesc(st.desc), runtimeNote()))
 			<-ctx.Done()
-			fmt.Fprintln(cmd.ErrOrStderr(), "zoo worker: stopping")
+			log.Info("zoo worker: stopping")
 			return stopWorkers(q)
 		},
 	}
@@ -288,10 +289,6 @@ func stopWorkers(q *queue.Queue) error {
 }
 
 // newLogger logs to the command's standard error.
-func newLogger(cmd *cobra.Command) *slog.Logger {
-	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-}
-
 // quietRiver is the queue's logger: River's own messages at warning and
 // above.
 func quietRiver(log *slog.Logger) *slog.Logger {

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) DB) {
 		{"RoundTrip", testRoundTrip},
 		{"Tokens", testTokens},
 		{"Expiry", testExpiry},
+		{"TokenExpiry", testTokenExpiry},
 		{"TouchAndDelete", testTouchAndDelete},
 		{"Purge", testPurge},
 	} {
@@ -145,6 +146,29 @@ func testExpiry(t *testing.T, db DB) {
 	}
 	_, _, err := db.SessionByHash(ctx, hash("e"), base.Add(time.Hour))
 	wantKind(t, err, zoo.NotFound)
+}
+
+// A session ends with its token's expiry (names and expiries of tokens,
+// issue 22), and an expired token cannot make one.
+func testTokenExpiry(t *testing.T, db DB) {
+	ann, _ := userToken(t, db, "ann", zoo.RoleContributor)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	tok := hash("expiring")
+	_, err := db.CreateNamedToken(ctx, ann.ID, tok, "expiring", &exp)
+	must(t, err)
+	s := newSession("x", tok)
+	s.CreatedAt, s.SeenAt, s.ExpiresAt = exp.Add(-time.Hour), exp.Add(-time.Hour), exp.Add(24*time.Hour)
+	must(t, db.CreateSession(ctx, s))
+	if _, _, err := db.SessionByHash(ctx, hash("x"), exp.Add(-time.Minute)); err != nil {
+		t.Errorf("before the token expires: %v", err)
+	}
+	_, _, err = db.SessionByHash(ctx, hash("x"), exp)
+	wantKind(t, err, zoo.NotFound)
+	past := time.Now().Add(-time.Second)
+	old := hash("expired")
+	_, err = db.CreateNamedToken(ctx, ann.ID, old, "expired", &past)
+	must(t, err)
+	wantKind(t, db.CreateSession(ctx, newSession("y", old)), zoo.NotFound)
 }
 
 func testTouchAndDelete(t *testing.T, db DB) {
