@@ -3,11 +3,11 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,13 +22,7 @@ import (
 // Range; conditional requests, HEAD, drafts and small files are served by
 // the replica; visibility is checked before any redirect.
 func TestDownloadRedirectS3(t *testing.T) {
-	raw := os.Getenv("ZOO_TEST_S3")
-	if raw == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ZOO_TEST_S3 is not set (CI: failing instead of skipping)")
-		}
-		t.Skip(`ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`)
-	}
+	raw := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)

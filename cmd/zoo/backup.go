@@ -13,8 +13,8 @@ import (
 
 	"github.com/zoo-bioimage/zoo"
 	"github.com/zoo-bioimage/zoo/blob/disk"
-	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/blob/s3"
+	"github.com/zoo-bioimage/zoo/catalog"
 	"github.com/zoo-bioimage/zoo/sqlite"
 )
 

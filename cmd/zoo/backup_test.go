@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"io"
 	"net/http"
 	"net/url"
@@ -121,17 +122,10 @@ func TestBackupRestoreEmbedded(t *testing.T) {
 // bucket, serve the same models, versions and files.
 func TestBackupRestoreScaleOut(t *testing.T) {
 	needORT(t)
-	s3URL := os.Getenv("ZOO_TEST_S3")
-	if s3URL == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ZOO_TEST_S3 is not set (CI: failing instead of skipping)")
-		}
-		t.Skip(`ZOO_TEST_S3 is not set; start a local S3 server with: eval "$(scripts/s3-server.sh start)"`)
-	}
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	for _, tool := range []string{"pg_dump", "pg_restore"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install postgresql-client)", tool)
-		}
+		_, err := exec.LookPath(tool)
+		testenv.Need(t, testenv.DeployTools, err)
 	}
 	dsn := pgtest.DSN(t)
 	bucket := func(name string) string {

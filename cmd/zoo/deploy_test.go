@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/zoo-bioimage/zoo/internal/testenv"
 	"net"
 	"net/url"
 	"os"
@@ -98,20 +99,11 @@ func vmHWM(pid int) float64 {
 // processes is JSON with role and instance, and reports their peak memory.
 func TestDeployGuide(t *testing.T) {
 	needORT(t)
-	base, s3URL := os.Getenv(pgtest.EnvVar), os.Getenv("ZOO_TEST_S3")
-	if base == "" || s3URL == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ZOO_TEST_POSTGRES and ZOO_TEST_S3 must be set under CI (scripts/with-test-services.sh)")
-		}
-		t.Skip(`needs the test services: scripts/with-test-services.sh go test ./cmd/zoo -run TestDeployGuide`)
-	}
+	base := testenv.Env(t, testenv.PostgreSQL, pgtest.EnvVar)
+	s3URL := testenv.Env(t, testenv.S3, "ZOO_TEST_S3")
 	for _, tool := range []string{"bash", "psql", "pg_dump", "pg_restore", "jq", "curl", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
+		_, err := exec.LookPath(tool)
+		testenv.Need(t, testenv.DeployTools, err)
 	}
 	docBytes, err := os.ReadFile("../../docs/deploy.md")
 	if err != nil {

@@ -78,6 +78,9 @@ var (
 		"apt-get install nodejs npm, run scripts/install-test-clients.sh and set ZOO_TEST_NPM and ZOO_TEST_HFJS to the folder it prints (make test uses .tools/npm)"}
 	GCC     = Dep{"gcc", "apt-get install gcc"}
 	XMLLint = Dep{"xmllint", "apt-get install libxml2-utils"}
+	// DeployTools are the command-line tools docs/deploy.md's commands use.
+	DeployTools = Dep{"the command-line tools of docs/deploy.md (bash, psql, pg_dump, pg_restore, jq, curl, openssl)",
+		"apt-get install postgresql-client jq curl openssl"}
 	// BrowserRuntime is ONNX Runtime Web with zoo's runner compiled to
 	// WebAssembly (browser-runtime/), for the in-browser try-it tests.
 	BrowserRuntime = Dep{"ONNX Runtime Web and zoo's WebAssembly runner (browser-runtime/)",
