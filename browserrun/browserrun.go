@@ -138,19 +138,6 @@ func ReadImage(b []byte, maxElements int) (*tensor.Tensor, error) {
 	return x, nil
 }
 
-// letter is the axis letter of a codec's axis name (as runner reads them).
-func letter(name string) string {
-	switch strings.ToLower(name) {
-	case "time", "t":
-		return "t"
-	case "channel", "c", "s":
-		return "c"
-	case "batch", "b":
-		return "b"
-	}
-	return strings.ToLower(name)
-}
-
 // SelectPlane keeps one plane of every image axis that input t lacks and
 // that is longer than 1 (an ImageJ z or time stack on a 2-D model): plane
 // (0-based) of the first such axis, the first plane of the others. Images
@@ -164,7 +151,7 @@ func SelectPlane(img *tensor.Tensor, t *spec.Tensor, plane int) (*tensor.Tensor,
 	var notes []string
 	first := true
 	for i := 0; i < len(img.Shape); i++ {
-		l := letter(img.Axes[i])
+		l := runner.AxisLetter(img.Axes[i])
 		if slices.Contains(want, l) || img.Shape[i] == 1 {
 			continue
 		}

@@ -67,14 +67,15 @@ func ReadImage(path string) (*tensor.Tensor, error) {
 	}
 	if x.Axes != nil {
 		for i, a := range x.Axes {
-			x.Axes[i] = letterOfName(a)
+			x.Axes[i] = AxisLetter(a)
 		}
 	}
 	return x, nil
 }
 
-// letterOfName maps the axis names of the codecs to letters.
-func letterOfName(name string) string {
+// AxisLetter maps an axis name of the image codecs ("time", "channel",
+// "s" for samples, "batch", …) to runner's axis letter.
+func AxisLetter(name string) string {
 	switch strings.ToLower(name) {
 	case "time", "t":
 		return "t"
@@ -188,10 +189,10 @@ func toInput(img *tensor.Tensor, t *spec.Tensor, axes []string) (*tensor.Tensor,
 		}
 		return x, "", nil
 	}
-	if img.Axes != nil && slices.ContainsFunc(img.Axes, func(a string) bool { return letterOfName(a) != a }) {
+	if img.Axes != nil && slices.ContainsFunc(img.Axes, func(a string) bool { return AxisLetter(a) != a }) {
 		names := make([]string, len(img.Axes))
 		for i, a := range img.Axes {
-			names[i] = letterOfName(a)
+			names[i] = AxisLetter(a)
 		}
 		img = &tensor.Tensor{DType: img.DType, Shape: img.Shape, Axes: names, Data: img.Data}
 	}
