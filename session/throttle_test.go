@@ -30,3 +30,22 @@ func TestThrottleBounded(t *testing.T) {
 		t.Errorf("after the window: wait %v", w)
 	}
 }
+
+// The bound holds whatever the timing: failures of many addresses at one
+// instant (no window older than another, so forgetting by age frees
+// nothing) still never keep more than maxAddrs addresses, and the newest
+// address is the one kept.
+func TestThrottleBoundedAtOneInstant(t *testing.T) {
+	th := newThrottle(2, time.Hour)
+	now := time.Now()
+	for i := range maxAddrs + 5 {
+		th.failed("10.1."+strconv.Itoa(i), now)
+		if len(th.fails) > maxAddrs {
+			t.Fatalf("after %d addresses failed at one instant, %d are kept; at most %d", i+1, len(th.fails), maxAddrs)
+		}
+	}
+	last := "10.1." + strconv.Itoa(maxAddrs+4)
+	if th.fails[last] == nil {
+		t.Errorf("the newest failing address %s was forgotten", last)
+	}
+}
