@@ -552,3 +552,26 @@ func TestLoginThrottleBehindProxy(t *testing.T) {
 		t.Errorf("without trusted proxies a forged X-Forwarded-For escaped the throttle: %q", loc)
 	}
 }
+
+// The idle cap is "longer than Idle": a session unused for exactly Idle
+// still works (and its use is recorded, so it lives another Idle); one
+// unused for a second longer is ended.
+func TestIdleCapBoundary(t *testing.T) {
+	r := newRig(t, session.Options{MaxAge: 100 * time.Hour, Idle: 3 * time.Hour})
+	r.clock.mu.Lock()
+	r.clock.t = r.clock.t.Truncate(time.Second) // stored times keep whole seconds at least
+	r.clock.mu.Unlock()
+	c := r.login("rita")
+	r.clock.Add(3 * time.Hour)
+	if got := r.queueStatus(c); got != http.StatusOK {
+		t.Fatalf("unused for exactly the idle cap: %d, want the session alive", got)
+	}
+	r.clock.Add(3 * time.Hour)
+	if got := r.queueStatus(c); got != http.StatusOK {
+		t.Fatalf("used at the idle cap, then unused for the cap again: %d, want alive (the use was recorded)", got)
+	}
+	r.clock.Add(3*time.Hour + time.Second)
+	if got := r.queueStatus(c); got != http.StatusUnauthorized {
+		t.Errorf("unused for a second longer than the idle cap: %d, want 401", got)
+	}
+}
