@@ -235,12 +235,7 @@ Output: the version's new state; --json prints its record.
 			if err != nil {
 				return remoteErr(err)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(v.Raw)))
-				return nil
-			}
-			fmt.Fprintf(out, "✔ %s (%s) is withdrawn (now %s)\n", v.Ref(), v.Name, v.State)
+			printVersionResult(cmd.OutOrStdout(), v, asJSON, "✔ %s (%s) is withdrawn (now %s)\n")
 			return nil
 		},
 	}
@@ -386,12 +381,7 @@ Output: the version's new state; --json prints its record.
 			if err != nil {
 				return remoteErr(err)
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(v.Raw)))
-				return nil
-			}
-			fmt.Fprintf(out, "✔ %s (%s) is now %s\n", v.Ref(), v.Name, v.State)
+			printVersionResult(cmd.OutOrStdout(), v, asJSON, "✔ %s (%s) is now %s\n")
 			return nil
 		},
 	}
@@ -604,4 +594,15 @@ func writeFile(root *os.Root, pkg *bundle.Package, f zoo.File, name string) erro
 		return err
 	}
 	return root.Rename(tmp, name)
+}
+
+// printVersionResult prints the version record a remote command got back:
+// its JSON with --json, else the line format (with %s for the version's
+// reference, name and state, in that order).
+func printVersionResult(out io.Writer, v *client.Version, asJSON bool, format string) {
+	if asJSON {
+		fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(v.Raw)))
+		return
+	}
+	fmt.Fprintf(out, format, v.Ref(), v.Name, v.State)
 }
