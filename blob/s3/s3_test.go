@@ -128,6 +128,13 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%q) = bucket %q prefix %q endpoint %q key %q url %s", c.url, s.bucket, s.prefix, s.endpoint, v.AccessKeyID, s.client.EndpointURL())
 		}
 	}
+	// The timeout's documented range includes both ends.
+	for _, d := range []time.Duration{100 * time.Millisecond, 10 * time.Minute} {
+		s, err := New("s3://zoo?endpoint=h:1&timeout=" + d.String())
+		if err != nil || s.timeout != d {
+			t.Errorf("timeout=%s: %v (timeout %v)", d, err, s)
+		}
+	}
 	if s, err := New("s3://K:S%40cret@zoo"); err == nil {
 		if v, _ := s.client.GetCreds(); v.SecretAccessKey != "S@cret" {
 			t.Errorf("secret from the URL = %q", v.SecretAccessKey)
@@ -147,6 +154,8 @@ func TestNew(t *testing.T) {
 		"s3://key:hunter2@zoo?bogus=1",
 		"s3://key:hunter2@zoo:badport",
 		"s3://key:hunter2@zoo?endpoint=h&x=%zz",
+		"s3://zoo?endpoint=h:1&timeout=99ms",
+		"s3://zoo?endpoint=h:1&timeout=10m1s",
 	} {
 		_, err := New(bad)
 		if zoo.KindOf(err) != zoo.Invalid {
@@ -356,6 +365,30 @@ func TestMissingBucket(t *testing.T) {
 	_, err = s.Stat(t.Context(), strings.Repeat("0", 64))
 	if zoo.KindOf(err) == zoo.NotFound || !strings.Contains(err.Error(), "bucket") {
 		t.Fatalf("Stat in a missing bucket = %v, want an error about the bucket", err)
+	}
+}
+
+// TestEnsureBucketAndPing: readiness names a missing bucket; EnsureBucket
+// creates it (and accepts one that exists), after which Ping succeeds.
+func TestEnsureBucketAndPing(t *testing.T) {
+	u, _ := url.Parse(testURL(t))
+	u.Host = "zoo-new-" + strings.ToLower(rand.Text()[:8])
+	s, err := New(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); zoo.KindOf(err) != zoo.Unavailable || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Ping of a missing bucket = %v, want Unavailable saying it does not exist", err)
+	}
+	if err := s.EnsureBucket(t.Context()); err != nil {
+		t.Fatalf("EnsureBucket of a new bucket: %v", err)
+	}
+	t.Cleanup(func() { s.client.RemoveBucket(context.Background(), s.bucket) })
+	if err := s.EnsureBucket(t.Context()); err != nil {
+		t.Errorf("EnsureBucket of an existing bucket: %v", err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after EnsureBucket: %v", err)
 	}
 }
 
