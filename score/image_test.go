@@ -13,7 +13,9 @@ func near(t *testing.T, name string, got, want, tol float64) {
 		}
 		return
 	}
-	if math.Abs(got-want) > tol*max(1, math.Abs(want)) {
+	// NaN compares false with everything: check it first, or a NaN result
+	// would pass every finite expectation.
+	if math.IsNaN(got) || math.Abs(got-want) > tol*max(1, math.Abs(want)) {
 		t.Errorf("%s = %.17g, want %.17g (±%g)", name, got, want, tol)
 	}
 }

@@ -353,6 +353,9 @@ func TestMatchingAdd(t *testing.T) {
 	b := Overlaps(handLabelsTruth, handLabelsPred).Match(0.5)
 	s := a.Add(b)
 	checkMatching(t, "sum", s, 3, 1, 1, 0.6+1.0/3+0.6)
+	if s.NTrue != a.NTrue+b.NTrue || s.NPred != a.NPred+b.NPred || s.NTrue != 2*len(Overlaps(handLabelsTruth, handLabelsPred).TrueArea) {
+		t.Errorf("sum counts %d true, %d predicted instances; want %d and %d", s.NTrue, s.NPred, a.NTrue+b.NTrue, a.NPred+b.NPred)
+	}
 	near(t, "sum AP", s.AP(), 0.6, 1e-15)
 }
 
