@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) zoo.BlobStore) {
 	t.Run("ConcurrentSameContent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, newStore(t)) })
 	t.Run("Seek", func(t *testing.T) { testSeek(t, newStore(t)) })
+	t.Run("ReadEnd", func(t *testing.T) { testReadEnd(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("InvalidKeys", func(t *testing.T) { testInvalidKeys(t, newStore(t)) })
 	t.Run("Walk", func(t *testing.T) { testWalk(t, newStore(t)) })
@@ -106,6 +107,20 @@ func testAged(t *testing.T, s zoo.BlobStore) {
 	}
 	if del, err := a.DeleteOlder(ctx, ys, mid); err != nil || del {
 		t.Errorf("DeleteOlder(blob stored again) = %v, %v; want kept", del, err)
+	}
+	// A re-store protects a blob only until the next cutoff: x, re-stored
+	// before a later cutoff and unused since, is collected like any other
+	// old blob (and its refresh leaves nothing that keeps it).
+	time.Sleep(1100 * time.Millisecond)
+	late := time.Now()
+	if del, err := a.DeleteOlder(ctx, xs, late); err != nil || !del {
+		t.Errorf("DeleteOlder(blob re-stored before the cutoff) = %v, %v; want deleted", del, err)
+	}
+	if _, err := s.Stat(ctx, xs); zoo.KindOf(err) != zoo.NotFound {
+		t.Errorf("Stat of the collected re-stored blob = %v, want NotFound", err)
+	}
+	if m := ages(); len(m) != 1 || m[ys].IsZero() {
+		t.Errorf("WalkAged after collecting x = %v, want y only", m)
 	}
 }
 
@@ -350,6 +365,47 @@ func testSeek(t *testing.T, s zoo.BlobStore) {
 	io.ReadFull(b2, p2)
 	if !bytes.Equal(p1, data[:10]) || !bytes.Equal(p2, data[1000:1010]) {
 		t.Fatal("two open blobs share an offset")
+	}
+}
+
+// testReadEnd checks how a blob ends, the same for every backend and as
+// for an os.File: a Read that returns bytes returns no error with them,
+// and the end is a Read of 0 bytes with io.EOF (then again at every Read).
+// A caller that reads a small blob with one Read and stops at the first
+// error (a header, a short description) sees every byte on every backend.
+func testReadEnd(t *testing.T, s zoo.BlobStore) {
+	for _, size := range []int64{1, 100, 4096, 70000} {
+		data := content(uint64(size)+9, size)
+		sha := put(t, s, data)
+		b, err := s.Open(t.Context(), sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		buf := make([]byte, size+10) // room for more than the blob
+		for i := 0; ; i++ {
+			n, err := b.Read(buf)
+			got = append(got, buf[:n]...)
+			if n > 0 && err != nil {
+				t.Errorf("%d-byte blob: Read returned %d bytes together with %v, want the bytes with nil and the end on its own", size, n, err)
+			}
+			if err != nil || i > int(size)+10 {
+				if err != io.EOF || n != 0 {
+					t.Errorf("%d-byte blob: last Read = %d, %v; want 0, io.EOF", size, n, err)
+				}
+				break
+			}
+			if n == 0 {
+				t.Errorf("%d-byte blob: Read returned 0 bytes and no error at offset %d", size, len(got))
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("%d-byte blob read back as %d bytes that differ", size, len(got))
+		}
+		if n, err := b.Read(buf); n != 0 || err != io.EOF {
+			t.Errorf("%d-byte blob: Read after the end = %d, %v; want 0, io.EOF", size, n, err)
+		}
+		b.Close()
 	}
 }
 
