@@ -452,3 +452,56 @@ func TestPresignExpiryBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteOlderKeepsBlobWhenUnsure: after deleting a blob, DeleteOlder
+// looks at its marker again, for a Put that refreshed it meanwhile. When
+// that look fails, such a Put cannot be ruled out: the blob goes back, and
+// DeleteOlder reports the failure. When putting it back fails too, its
+// content stays under tmp/ and the error says where.
+func TestDeleteOlderKeepsBlobWhenUnsure(t *testing.T) {
+	direct := newStore(t)
+	s, proxy := behindProxy(t, direct)
+	data := content(8, 8000)
+	sha := hexSHA(data)
+	if _, _, err := direct.Put(t.Context(), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour) // the blob is old for this cutoff
+	var mu sync.Mutex
+	var deleted, failRestore bool
+	proxy.set(func(method, key string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case method == http.MethodDelete && key == "blobs/"+sha:
+			deleted = true
+		case method == http.MethodHead && key == "touched/"+sha && deleted:
+			return http.StatusInternalServerError // the look after the delete fails
+		case method == http.MethodPut && key == "blobs/"+sha && failRestore:
+			return http.StatusInternalServerError
+		}
+		return 0
+	})
+	if del, err := s.DeleteOlder(t.Context(), sha, future); err == nil || del {
+		t.Errorf("DeleteOlder with the last marker check failing = %v, %v; want an error", del, err)
+	}
+	if !bytes.Equal(readBack(t, direct, sha), data) {
+		t.Fatal("DeleteOlder lost a blob it could not tell was re-stored")
+	}
+
+	mu.Lock()
+	deleted, failRestore = false, true
+	mu.Unlock()
+	_, err := s.DeleteOlder(t.Context(), sha, future)
+	proxy.set(nil)
+	left := leftovers(t, direct)
+	if err == nil || len(left) != 1 || !strings.Contains(err.Error(), strings.TrimPrefix(left[0], direct.prefix)) {
+		t.Fatalf("DeleteOlder unable to put the blob back = %v, with %v under tmp/; want an error naming the key that keeps it", err, left)
+	}
+	if got, _ := direct.client.GetObject(t.Context(), direct.bucket, left[0], minio.GetObjectOptions{}); got != nil {
+		kept, _ := io.ReadAll(got)
+		if !bytes.Equal(kept, data) {
+			t.Errorf("%s holds %d bytes, not the blob", left[0], len(kept))
+		}
+	}
+}

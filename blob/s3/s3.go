@@ -629,7 +629,9 @@ func (s *Store) age(ctx context.Context, sha string) (time.Time, int64, error) {
 // temporary key first and its marker checked again after the delete: a
 // Put that refreshed it meanwhile gets it copied back (and a Put that
 // finds it gone stores it anew), so no blob a Put has just returned is
-// lost.
+// lost. When that second check fails, such a Put cannot be ruled out: the
+// blob is copied back too and the error returned. If copying it back
+// fails, its content stays at the temporary key, which the error names.
 func (s *Store) DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (bool, error) {
 	const op = "s3.Delete"
 	if err := blob.CheckKey(op, sha); err != nil {
@@ -643,7 +645,7 @@ func (s *Store) DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (
 		return false, nil
 	}
 	key, spare := s.blobKey(sha), s.prefix+"tmp/gc-"+sha+"-"+rand.Text()
-	cp := func(from, to string) error {
+	cp := func(ctx context.Context, from, to string) error {
 		dst, src := minio.CopyDestOptions{Bucket: s.bucket, Object: to}, minio.CopySrcOptions{Bucket: s.bucket, Object: from}
 		if size <= maxCopySize {
 			_, err := s.client.CopyObject(ctx, dst, src)
@@ -652,24 +654,36 @@ func (s *Store) DeleteOlder(ctx context.Context, sha string, cutoff time.Time) (
 		_, err := s.client.ComposeObject(ctx, dst, src)
 		return err
 	}
-	if err := cp(key, spare); err != nil {
+	if err := cp(ctx, key, spare); err != nil {
 		if notFound(err) {
 			return false, nil
 		}
 		return false, s.fail(op, err, "cannot delete blob %s", sha)
 	}
-	defer s.removeQuietly(ctx, spare)
+	keepSpare := false
+	defer func() {
+		if !keepSpare {
+			s.removeQuietly(ctx, spare)
+		}
+	}()
 	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
 		return false, s.fail(op, err, "cannot delete blob %s", sha)
 	}
 	m, err := s.client.StatObject(ctx, s.bucket, s.touchKey(sha), minio.StatObjectOptions{})
-	if err == nil && !m.LastModified.Before(cutoff) {
-		if err := cp(spare, key); err != nil {
-			return false, s.fail(op, err, "cannot restore blob %s, re-stored while it was being deleted", sha)
+	refreshed := err == nil && !m.LastModified.Before(cutoff)
+	if refreshed || err != nil && !notFound(err) {
+		// Put it back, also when ctx has ended meanwhile.
+		cctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		if cerr := cp(cctx, spare, key); cerr != nil {
+			keepSpare = true
+			ferr := s.fail(op, cerr, "cannot copy %s back", spare)
+			return false, zoo.E(op, zoo.KindOf(ferr), ferr, "blob %s was deleted and could not be put back (it may have been re-stored meanwhile); its content is kept at %s in bucket %s", sha, spare, s.bucket)
+		}
+		if !refreshed {
+			return false, s.fail(op, err, "cannot check blob %s (it was kept)", sha)
 		}
 		return false, nil
-	} else if err != nil && !notFound(err) {
-		return false, s.fail(op, err, "cannot check blob %s", sha)
 	}
 	s.removeQuietly(ctx, s.touchKey(sha))
 	return true, nil
