@@ -3,6 +3,8 @@ package spec
 import (
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestSuggestBoundaries: an unknown key is answered with the known key at
@@ -50,6 +52,34 @@ func TestEditDistance(t *testing.T) {
 	} {
 		if got := editDistance(c.a, c.b); got != c.want {
 			t.Errorf("editDistance(%d bytes, %d bytes) = %d, want %d", len(c.a), len(c.b), got, c.want)
+		}
+	}
+}
+
+// TestAsIntLaxNumbers: integers written as floats or strings are read as
+// the reference reads them: whole floats below 2^53 are integers, hex
+// floats and digit separators (which Go reads, the reference does not)
+// are not.
+func TestAsIntLaxNumbers(t *testing.T) {
+	for _, c := range []struct {
+		tag, value string
+		want       int64
+		ok         bool
+	}{
+		{"!!int", "7", 7, true},
+		{"!!float", "1e3", 1000, true},
+		{"!!str", "1.0e3", 1000, true},
+		{"!!str", " 12 ", 12, true},
+		{"!!float", "2.5", 0, false},
+		{"!!str", "0x1p4", 0, false},
+		{"!!str", "1_000", 0, false},
+		{"!!float", "9007199254740991.0", 9007199254740991, true},
+		{"!!float", "9007199254740992.0", 0, false}, // 2^53: no longer exact
+		{"!!str", "-9007199254740992.0", 0, false},
+	} {
+		got, ok := asInt(&yaml.Node{Kind: yaml.ScalarNode, Tag: c.tag, Value: c.value})
+		if ok != c.ok || got != c.want {
+			t.Errorf("asInt(%s %q) = %d, %v; want %d, %v", c.tag, c.value, got, ok, c.want, c.ok)
 		}
 	}
 }
