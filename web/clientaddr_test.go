@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -33,6 +34,26 @@ func TestClientAddr(t *testing.T) {
 	} {
 		if got := clientAddr(tc.peer, tc.xff, tc.trusted); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// The hop limit on its boundary: with the client and MaxForwardedHops−1
+	// trusted proxies the client is found; one trusted proxy more and the
+	// walk stops at the leftmost proxy it may read (the client's entry is
+	// beyond the limit), in one header line or in one line per hop.
+	for _, proxies := range []int{MaxForwardedHops - 1, MaxForwardedHops} {
+		entries := []string{"198.51.100.4"}
+		for i := proxies; i >= 1; i-- {
+			entries = append(entries, "10.0.0."+strconv.Itoa(i))
+		}
+		want := "198.51.100.4"
+		if proxies == MaxForwardedHops {
+			want = "10.0.0." + strconv.Itoa(MaxForwardedHops)
+		}
+		if got := clientAddr("127.0.0.1:1", []string{strings.Join(entries, ", ")}, trusted); got != want {
+			t.Errorf("client behind %d proxies, one header line: %q, want %q", proxies, got, want)
+		}
+		if got := clientAddr("127.0.0.1:1", entries, trusted); got != want {
+			t.Errorf("client behind %d proxies, one line each: %q, want %q", proxies, got, want)
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/33", "example.org", "1.2.3.4/8/2", strings.Repeat("1.2.3.4,", 300)} {

@@ -63,3 +63,43 @@ func TestFilesWithoutVersion(t *testing.T) {
 		t.Errorf("HEAD: %d", r.StatusCode)
 	}
 }
+
+// TestCacheControlByAddress: on every download route a URL that names a
+// version number is immutable, and one that means "the latest" (no
+// number, or "latest") must be revalidated — a cache keeping it would
+// serve the old version after a new one is published.
+func TestCacheControlByAddress(t *testing.T) {
+	e := newEnv(t, Options{}, repo.Config{})
+	v := e.published("alice", "", packageZip(t, "upsample-onnx"))
+	id := v.ModelID
+	for path, want := range map[string]string{
+		"/files/" + id + "/rdf.yaml":        "public, no-cache",
+		"/files/" + id + "/latest/rdf.yaml": "public, no-cache",
+		"/files/" + id + "/1/rdf.yaml":      "public, max-age=31536000, immutable",
+		"/packages/" + id:                   "public, no-cache",
+		"/packages/" + id + "/1":            "public, max-age=31536000, immutable",
+	} {
+		r := e.get("", path)
+		if r.StatusCode != 200 {
+			t.Errorf("%s: %d", path, r.StatusCode)
+			continue
+		}
+		if got := r.Header.Get("Cache-Control"); got != want {
+			t.Errorf("%s: Cache-Control %q, want %q", path, got, want)
+		}
+		if lm := r.Header.Get("Last-Modified"); (lm == "") != (want == "public, no-cache") {
+			t.Errorf("%s: Last-Modified %q (a moving target is validated by its ETag alone)", path, lm)
+		}
+	}
+}
+
+func TestVersionLike(t *testing.T) {
+	for seg, want := range map[string]bool{
+		"latest": true, "0": true, "9": true, "10": true, "1234567890": true,
+		"": false, "/": false, ":": false, "1a": false, "v1": false, "Latest": false,
+	} {
+		if got := versionLike(seg); got != want {
+			t.Errorf("versionLike(%q) = %v, want %v", seg, got, want)
+		}
+	}
+}

@@ -185,3 +185,28 @@ func TestSizeRefusalIsLogged(t *testing.T) {
 		t.Fatalf("the refusal is not logged with its limit:\n%s", e.log.String())
 	}
 }
+
+// TestConnectionLimitsDefault: zero limits mean the defaults (64 per
+// client), not "no connection at all".
+func TestConnectionLimitsDefault(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lln := LimitListener(ln, ConnLimits{}, newTestLogger(&syncBuffer{}))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go srv.Serve(lln)
+	defer srv.Close()
+	for i := range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if line, err := bufio.NewReader(c).ReadString('\n'); !strings.Contains(line, "200") {
+			t.Fatalf("connection %d with default limits: %q %v, want 200", i+1, line, err)
+		}
+	}
+}
