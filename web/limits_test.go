@@ -210,3 +210,47 @@ func TestConnectionLimitsDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionsTotal: past Total open connections any client is answered
+// 429; a closed connection frees its place.
+func TestConnectionsTotal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	lln := LimitListener(ln, ConnLimits{PerClient: 10, Total: 2}, newTestLogger(log))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go srv.Serve(lln)
+	defer srv.Close()
+	dial := func(local string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	get := func(c net.Conn) string {
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	a, b := dial("127.0.0.1"), dial("127.0.0.2")
+	if !strings.Contains(get(a), "200") || !strings.Contains(get(b), "200") {
+		t.Fatal("the first two connections were not served")
+	}
+	if line := get(dial("127.0.0.3")); !strings.Contains(line, "429") {
+		t.Fatalf("a third connection past Total 2: %q, want 429", line)
+	}
+	a.Close()
+	time.Sleep(100 * time.Millisecond)
+	if line := get(dial("127.0.0.4")); !strings.Contains(line, "200") {
+		t.Fatalf("after one closed: %q, want 200", line)
+	}
+	if !strings.Contains(log.String(), "limit=connections_total") {
+		t.Errorf("the refusal is not logged with the limit's name:\n%s", log.String())
+	}
+}
