@@ -180,7 +180,7 @@ func TestFitChannelsEveryLayout(t *testing.T) {
 		}
 		// flat returns the C-order position of (batch entry, pixel, channel).
 		flat := func(b, p, c int) int {
-			idx := make([]int, len(l.shape))
+			var idx []int
 			switch l.name {
 			case "y x c":
 				idx = []int{p / w, p % w, c}
