@@ -204,3 +204,30 @@ func TestOrderStatsNaN(t *testing.T) {
 		t.Error("NaN not reported")
 	}
 }
+
+// The linear method gives numpy's float64 result to the bit, not just to
+// the interpolation formula: numpy's _lerp computes a + (b − a)·t for
+// t < 0.5 and b − (b − a)·(1 − t) from t = 0.5 on, and the two differ in
+// the last bit on these groups. Expected values from numpy 1.24.2,
+// numpy.quantile(v, q).hex(); the comment gives t.
+func TestLinearQuantileBitExactNumpy(t *testing.T) {
+	for _, c := range []struct {
+		v    []float64
+		q    float64
+		want float64
+	}{
+		{[]float64{-0.07946, 6469034.22573, -1992.41978, -0.46317, -0.00097, 1257.01498, 0.06894, -32721.34202}, 0.3, -0x1.b2fe82517e77dp-2}, // t 0.1
+		{[]float64{6.68, -3398695.52, 0.01, -54.0, 58338.24, -12.91, 0.0, -168.82}, 0.75, 0x1.ad70a3d70a3d7p+0},                              // t 0.25
+		{[]float64{-0.0302, -0.0151}, 0.3, -0x1.a493c89f40a29p-6},                                                                            // t 0.3
+		{[]float64{86.17231, 4939320.79031, 873619.11352}, 0.5, 0x1.aa9263a1f4b1fp+19},                                                       // t 0: the order statistic itself
+		{[]float64{-39435205.5, -0.9, -203255242.7, 14.1, -47632.2, 252232741.1}, 0.3, -0x1.2d3aead999999p+24},                               // t 0.5
+		{[]float64{-50628.9114, 0.0157, -3983612.8089, 1859539.2958, -15226704.0297, 23432323.8171}, 0.5, -0x1.8b89ca9930be1p+14},            // t 0.5
+		{[]float64{-50628.9114, 0.0157, -3983612.8089, 1859539.2958, -15226704.0297, 23432323.8171}, 0.7, 0x1.c5fd34fbe76c9p+19},             // t 0.5
+		{[]float64{-164379.7351, -21.0998}, 0.7, -0x1.8161617acc4f1p+15},                                                                     // t 0.7
+		{[]float64{-24.58, 0.004}, 0.99, -0x1.ef49cf56eac8ep-3},                                                                              // t 0.99
+	} {
+		if got := quantile1(c.v, qspec{c.q, linear}); got != c.want {
+			t.Errorf("quantile(%v, %v) = %x (%.17g), numpy gives %x (%.17g)", c.v, c.q, got, got, c.want, c.want)
+		}
+	}
+}
