@@ -154,6 +154,23 @@ func TestConnectionsPerClient(t *testing.T) {
 	if line, err := get(dial("127.0.0.1")); !strings.Contains(line, "200") {
 		t.Fatalf("after closing one: %q %v, want 200", line, err)
 	}
+	// Three open again: the client's count was kept, not reset.
+	if line, _ := get(dial("127.0.0.1")); !strings.Contains(line, "429") {
+		t.Fatalf("a 4th connection after one closed and one opened: %q, want 429", line)
+	}
+	// When all are closed the client is forgotten (the table stays small).
+	for _, c := range held {
+		c.Close()
+	}
+	srv.Close()
+	time.Sleep(100 * time.Millisecond)
+	l := lln.(*limitListener)
+	l.mu.Lock()
+	left := len(l.open)
+	l.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d clients still counted after every connection closed", left)
+	}
 	if !strings.Contains(log.String(), "limit=connections_per_client") {
 		t.Errorf("the refusal is not logged with the limit's name:\n%s", log.String())
 	}
