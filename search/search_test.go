@@ -171,7 +171,7 @@ func TestBuildDocFromCorpus(t *testing.T) {
 	}
 	d := search.BuildDoc(&zoo.Version{ModelID: "ambitious-kangaroo", Number: 1, TestStatus: zoo.TestPassed}, desc, "", nil)
 	if d.Type != "model" || d.Name != "2D UNETR for cell segmentation in fluorescence" || d.License != "CC-BY-4.0" ||
-		!slices.Equal(d.Dims, []string{"2d"}) || len(d.WeightFormats) == 0 || d.Test != "reproduces" ||
+		!slices.Equal(d.Dims, []string{"2d"}) || !slices.Equal(d.WeightFormats, []string{"pytorch_state_dict"}) || d.Test != "reproduces" ||
 		!slices.Equal(d.Covers, []string{"cover.png"}) || !slices.Equal(d.Authors, []string{"Daniel Franco-Barranco"}) {
 		t.Errorf("doc %+v", d)
 	}
