@@ -53,3 +53,28 @@ func TestFacetCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestTopKEveryHeapSize: the bounded heap keeps exactly the best k for
+// every k of the heap path (k < n/4), over several random draws with
+// many ties in the sort keys.
+func TestTopKEveryHeapSize(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		const n = 400
+		cs := make([]Candidate, n)
+		for i := range cs {
+			cs[i] = Candidate{Key: int64(r.IntN(1 << 20)), Score: float64(r.IntN(50)), Downloads: int64(r.IntN(40)),
+				PublishedAt: base.Add(time.Duration(r.IntN(60)) * time.Hour)}
+		}
+		for _, by := range []string{SortRelevance, SortDate, SortDownloads} {
+			want := slices.Clone(cs)
+			slices.SortFunc(want, order(by))
+			for k := 1; k < n/4; k++ {
+				if got := topK(slices.Clone(cs), by, k); !slices.Equal(got, want[:k]) {
+					t.Fatalf("seed %d by=%s k=%d: topK differs from the sorted prefix", seed, by, k)
+				}
+			}
+		}
+	}
+}
