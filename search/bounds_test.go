@@ -1,7 +1,9 @@
 package search
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/zoo-bioimage/zoo"
@@ -52,5 +54,68 @@ func TestFacetValuesCapped(t *testing.T) {
 	out := values(in, func(s string) string { return s })
 	if len(out) != maxValues || out[0] != "a" || out[1] != "v0" {
 		t.Errorf("kept %d values starting %q, want %d starting a, v0", len(out), out[:2], maxValues)
+	}
+}
+
+// TestTextAndValueLimits: the limits on what a search reads and stores,
+// on their boundaries.
+func TestTextAndValueLimits(t *testing.T) {
+	// A text of exactly MaxTextBytes is read whole; one byte more is cut
+	// before its last word (never inside it).
+	exact := strings.Repeat("ab ", (MaxTextBytes-2)/3) + "zz"
+	exact += strings.Repeat("z", MaxTextBytes-len(exact))
+	if len(exact) != MaxTextBytes {
+		t.Fatalf("built %d bytes", len(exact))
+	}
+	terms, prefix := Terms(exact)
+	if last := terms[len(terms)-1]; !strings.HasPrefix(last, "zz") || !prefix {
+		t.Errorf("a %d-byte text lost its last word: terms end %q, prefix %v", MaxTextBytes, last, prefix)
+	}
+	terms, _ = Terms(exact + "z")
+	if last := terms[len(terms)-1]; last != "ab" {
+		t.Errorf("a %d-byte text: last term %q, want the cut word dropped", MaxTextBytes+1, last)
+	}
+	for _, c := range []struct {
+		s    string
+		max  int
+		want string
+	}{
+		{"abc", 3, "abc"}, {"abcd", 3, "abc"}, {"é", 1, ""}, {"aé", 2, "a"}, {"aé", 3, "aé"}, {"abc", 0, "abc"},
+	} {
+		if got := clean(c.s, c.max); got != c.want {
+			t.Errorf("clean(%q, %d) = %q, want %q", c.s, c.max, got, c.want)
+		}
+	}
+}
+
+// TestParseQueryBounds: over HTTP, MaxFilterValues values of a facet and
+// a zero limit or offset are accepted; one value more is refused.
+func TestParseQueryBounds(t *testing.T) {
+	var vals []string
+	for i := range MaxFilterValues {
+		vals = append(vals, "t"+strconv.Itoa(i))
+	}
+	v := url.Values{FacetTag: {strings.Join(vals, ",")}, "offset": {"0"}, "limit": {"0"}}
+	if _, err := ParseQuery(v); err != nil {
+		t.Errorf("%d values, offset 0, limit 0: %v", MaxFilterValues, err)
+	}
+	v[FacetTag] = []string{strings.Join(vals, ",") + ",extra"}
+	if _, err := ParseQuery(v); zoo.KindOf(err) != zoo.Invalid {
+		t.Errorf("%d values: %v, want Invalid", MaxFilterValues+1, err)
+	}
+}
+
+// TestFacetValuesReturned: at most MaxFacetValues values of a facet are
+// returned, the most frequent.
+func TestFacetValuesReturned(t *testing.T) {
+	for _, n := range []int{MaxFacetValues, MaxFacetValues + 1} {
+		pairs := map[string]int{}
+		for i := range n {
+			pairs[FacetTag+"\x1f"+"v"+strconv.Itoa(i)] = 1000 - i
+		}
+		got := facetValues(pairs)[FacetTag]
+		if len(got) != MaxFacetValues || got[0].Value != "v0" || got[len(got)-1].Value != "v"+strconv.Itoa(MaxFacetValues-1) {
+			t.Errorf("%d values: returned %d, first %v", n, len(got), got[:1])
+		}
 	}
 }
