@@ -119,3 +119,16 @@ func TestFacetValuesReturned(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHitEmptyLists: a stored hit without tags, authors, weight
+// formats or covers answers empty lists, never JSON null (clients iterate
+// them).
+func TestDecodeHitEmptyLists(t *testing.T) {
+	h, err := decodeHit([]byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Tags == nil || h.Authors == nil || h.WeightFormats == nil || h.Covers == nil {
+		t.Errorf("nil lists in %+v", h)
+	}
+}
