@@ -375,3 +375,30 @@ func TestDatasetIsCheckedAndPublished(t *testing.T) {
 		t.Errorf("a dataset missing its documentation: %s %s", res.Status, res.Report)
 	}
 }
+
+// TestGetHiddenModelLooksUnknown: asking for a version of a model that
+// has only drafts answers a stranger — even one signed in — exactly as an
+// unknown model does; its reviewers and uploaders are told which version
+// is missing instead.
+func TestGetHiddenModelLooksUnknown(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, passTester)
+	draft, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(packageZip(t, "upsample-onnx")), repo.UploadOptions{Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(u *zoo.User) bool {
+		_, hidden := e.svc.Get(ctx, u, draft.ModelID, 7)
+		_, unknown := e.svc.Get(ctx, u, "no-such-model", 7)
+		if zoo.KindOf(hidden) != zoo.NotFound || zoo.KindOf(unknown) != zoo.NotFound {
+			t.Fatalf("%v / %v, want NotFound", hidden, unknown)
+		}
+		return strings.ReplaceAll(zoo.MessageOf(hidden), draft.ModelID, "ID") == strings.ReplaceAll(zoo.MessageOf(unknown), "no-such-model", "ID")
+	}
+	if !same(nil) || !same(e.bob) {
+		t.Error("a stranger can tell a draft-only model from an unknown one")
+	}
+	if same(e.rita) || same(e.alice) {
+		t.Error("the model's reviewer or uploader is not told which version is missing")
+	}
+}
