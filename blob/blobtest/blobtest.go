@@ -88,7 +88,7 @@ func testAged(t *testing.T, s zoo.BlobStore) {
 	if del, err := a.DeleteOlder(ctx, ys, mid); err != nil || !del {
 		t.Errorf("DeleteOlder(old blob) = %v, %v; want deleted", del, err)
 	}
-	if got := read(t, s, xs); !bytes.Equal(got, x) {
+	if got := ReadAll(t, s, xs); !bytes.Equal(got, x) {
 		t.Error("the re-stored blob changed")
 	}
 	if _, err := s.Stat(ctx, ys); zoo.KindOf(err) != zoo.NotFound {
@@ -102,7 +102,7 @@ func testAged(t *testing.T, s zoo.BlobStore) {
 	}
 	// Deleted, then stored again: a fresh blob.
 	put(t, s, y)
-	if got := read(t, s, ys); !bytes.Equal(got, y) {
+	if got := ReadAll(t, s, ys); !bytes.Equal(got, y) {
 		t.Error("a blob stored again after its deletion reads back wrong")
 	}
 	if del, err := a.DeleteOlder(ctx, ys, mid); err != nil || del {
@@ -140,7 +140,7 @@ func testRoundTrip(t *testing.T, s zoo.BlobStore) {
 	for _, size := range []int64{1, 4095, 4096, MiB + 1} {
 		data := content(uint64(size), size)
 		sha := put(t, s, data)
-		if got := read(t, s, sha); !bytes.Equal(got, data) {
+		if got := ReadAll(t, s, sha); !bytes.Equal(got, data) {
 			t.Fatalf("size %d: read back %d bytes that differ from what was put", size, len(got))
 		}
 		if n, err := s.Stat(t.Context(), sha); err != nil || n != size {
@@ -163,7 +163,7 @@ func testShortReads(t *testing.T, s zoo.BlobStore) {
 			t.Fatalf("%s: Put = %s, %d, %v; want %s, %d", name, sha, size, err, hexSHA(data), len(data))
 		}
 	}
-	if got := read(t, s, hexSHA(data)); !bytes.Equal(got, data) {
+	if got := ReadAll(t, s, hexSHA(data)); !bytes.Equal(got, data) {
 		t.Fatal("read back differs")
 	}
 }
@@ -197,7 +197,7 @@ func testDedup(t *testing.T, s zoo.BlobStore) {
 		if a != b {
 			t.Fatalf("same content, two keys: %s, %s", a, b)
 		}
-		if got := read(t, s, a); !bytes.Equal(got, data) {
+		if got := ReadAll(t, s, a); !bytes.Equal(got, data) {
 			t.Fatal("read back differs")
 		}
 	}
@@ -228,7 +228,7 @@ func testConcurrent(t *testing.T, s zoo.BlobStore) {
 		if err := errors.Join(errs...); err != nil {
 			t.Fatalf("concurrent Puts of %d bytes: %v", c.size, err)
 		}
-		if got := read(t, s, want); !bytes.Equal(got, data) {
+		if got := ReadAll(t, s, want); !bytes.Equal(got, data) {
 			t.Fatalf("after concurrent Puts of %d bytes the blob reads back differently", c.size)
 		}
 	}
@@ -493,11 +493,11 @@ func testDelete(t *testing.T, s zoo.BlobStore) {
 	if got := walk(t, s); !maps.Equal(got, map[string]int64{kb: 6000}) {
 		t.Fatalf("Walk after Delete = %v, want only %s", got, kb)
 	}
-	if got := read(t, s, kb); !bytes.Equal(got, b) {
+	if got := ReadAll(t, s, kb); !bytes.Equal(got, b) {
 		t.Fatal("Delete damaged another blob")
 	}
 	put(t, s, a) // content can come back
-	if got := read(t, s, ka); !bytes.Equal(got, a) {
+	if got := ReadAll(t, s, ka); !bytes.Equal(got, a) {
 		t.Fatal("read back differs after Delete and Put")
 	}
 }
@@ -562,7 +562,8 @@ func put(t testing.TB, s zoo.BlobStore, data []byte) string {
 	return sha
 }
 
-func read(t testing.TB, s zoo.BlobStore, sha string) []byte {
+// ReadAll returns the blob's bytes, failing the test if it cannot.
+func ReadAll(t testing.TB, s zoo.BlobStore, sha string) []byte {
 	t.Helper()
 	b, err := s.Open(t.Context(), sha)
 	if err != nil {

@@ -82,21 +82,6 @@ func content(seed uint64, size int64) []byte {
 	return data
 }
 
-// readBack returns the blob's bytes, failing the test if it cannot.
-func readBack(t *testing.T, s *Store, sha string) []byte {
-	t.Helper()
-	b, err := s.Open(t.Context(), sha)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", sha, err)
-	}
-	defer b.Close()
-	data, err := io.ReadAll(b)
-	if err != nil {
-		t.Fatalf("reading %s: %v", sha, err)
-	}
-	return data
-}
-
 // TestLargePutRequests checks the requests of a Put larger than a part: the
 // first uploads to a temporary key and copies it to the blob's key on the
 // server; a second Put of the same content copies nothing (a blob can be
@@ -123,7 +108,7 @@ func TestLargePutRequests(t *testing.T) {
 			t.Errorf("%s sent\n\t%s\nwant\n\t%s", c.what, strings.Join(got, ", "), strings.Join(c.want, ", "))
 		}
 	}
-	if !bytes.Equal(readBack(t, s, sha), data) {
+	if !bytes.Equal(blobtest.ReadAll(t, s, sha), data) {
 		t.Error("the blob reads back differently")
 	}
 	if left := leftovers(t, s); len(left) > 0 {
@@ -146,7 +131,7 @@ func TestPutReplacesDamaged(t *testing.T) {
 		if got, n, err := s.Put(t.Context(), bytes.NewReader(data)); err != nil || got != sha || n != size {
 			t.Fatalf("Put of %d bytes over a damaged object = %s, %d, %v", size, got, n, err)
 		}
-		if !bytes.Equal(readBack(t, s, sha), data) {
+		if !bytes.Equal(blobtest.ReadAll(t, s, sha), data) {
 			t.Errorf("%d-byte blob: the damaged object was kept", size)
 		}
 	}
@@ -191,7 +176,7 @@ func TestDeleteOlderRequests(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("DeleteOlder of an old blob sent\n\t%s\nwant\n\t%s", strings.Join(got, ", "), strings.Join(want, ", "))
 	}
-	if !bytes.Equal(readBack(t, s, keptSHA), kept) {
+	if !bytes.Equal(blobtest.ReadAll(t, s, keptSHA), kept) {
 		t.Error("the kept blob changed")
 	}
 	if left := leftovers(t, s); len(left) > 0 {
@@ -280,7 +265,7 @@ func TestPutStoresBlobCollectedMeanwhile(t *testing.T) {
 		if err != nil || got != sha || n != size {
 			t.Fatalf("Put of %d bytes = %s, %d, %v", size, got, n, err)
 		}
-		if !bytes.Equal(readBack(t, direct, sha), data) {
+		if !bytes.Equal(blobtest.ReadAll(t, direct, sha), data) {
 			t.Errorf("%d-byte blob: Put returned it stored, but it reads back differently", size)
 		}
 	}
@@ -316,7 +301,7 @@ func TestDeleteOlderRestoresBlobReStoredMeanwhile(t *testing.T) {
 	if err != nil || del {
 		t.Errorf("DeleteOlder of a blob re-stored while it ran = %v, %v; want kept", del, err)
 	}
-	if !bytes.Equal(readBack(t, direct, sha), data) {
+	if !bytes.Equal(blobtest.ReadAll(t, direct, sha), data) {
 		t.Error("the blob re-stored during DeleteOlder reads back differently")
 	}
 }
@@ -354,7 +339,7 @@ func TestCheckFailureIsNotAbsence(t *testing.T) {
 			}
 		}
 		proxy.set(nil)
-		if !bytes.Equal(readBack(t, direct, sha), data) {
+		if !bytes.Equal(blobtest.ReadAll(t, direct, sha), data) {
 			t.Fatalf("with HEAD %s failing, the blob was lost or changed", failing)
 		}
 	}
@@ -485,7 +470,7 @@ func TestDeleteOlderKeepsBlobWhenUnsure(t *testing.T) {
 	if del, err := s.DeleteOlder(t.Context(), sha, future); err == nil || del {
 		t.Errorf("DeleteOlder with the last marker check failing = %v, %v; want an error", del, err)
 	}
-	if !bytes.Equal(readBack(t, direct, sha), data) {
+	if !bytes.Equal(blobtest.ReadAll(t, direct, sha), data) {
 		t.Fatal("DeleteOlder lost a blob it could not tell was re-stored")
 	}
 
