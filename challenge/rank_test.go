@@ -2,6 +2,7 @@ package challenge
 
 import (
 	"math"
+	"math/rand"
 	"slices"
 	"testing"
 
@@ -98,5 +99,35 @@ func TestCheckLimit(t *testing.T) {
 	l := Limit{PerDay: 2, Total: 3}
 	if CheckLimit("p", l, 1, 1) != nil || CheckLimit("p", l, 2, 2) == nil || CheckLimit("p", l, 3, 0) == nil {
 		t.Error("CheckLimit does not enforce 2 per day and 3 in total")
+	}
+}
+
+// On many values with many ties (past the sizes sort handles by
+// insertion), every rank is 1 + the number of strictly better values.
+func TestCompetitionRanksBruteForce(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	for trial := 0; trial < 50; trial++ {
+		vals := make([]float64, 1+r.Intn(300))
+		for i := range vals {
+			vals[i] = float64(r.Intn(12))
+			if r.Intn(20) == 0 {
+				vals[i] = math.NaN()
+			}
+		}
+		for _, higher := range []bool{true, false} {
+			got := CompetitionRanks(vals, higher)
+			for i, v := range vals {
+				want := 1
+				for _, w := range vals {
+					better := !math.IsNaN(w) && (math.IsNaN(v) || (higher && w > v) || (!higher && w < v))
+					if better {
+						want++
+					}
+				}
+				if got[i] != want {
+					t.Fatalf("trial %d higher=%v: value %v at %d has rank %d, want %d", trial, higher, v, i, got[i], want)
+				}
+			}
+		}
 	}
 }
