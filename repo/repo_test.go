@@ -48,6 +48,12 @@ func (q recQueue) Enqueue(_ context.Context, kind string, args any) (int64, erro
 
 func newEnv(t *testing.T, tester repo.Tester) *env {
 	t.Helper()
+	return newEnvWith(t, tester, nil)
+}
+
+// newEnvWith is newEnv with the service's configuration adjusted by edit.
+func newEnvWith(t *testing.T, tester repo.Tester, edit func(*repo.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "zoo.db"))
@@ -60,7 +66,11 @@ func newEnv(t *testing.T, tester repo.Tester) *env {
 		t.Fatal(err)
 	}
 	e := &env{cat: db}
-	e.svc = repo.New(db, blobs, recQueue{e}, repo.Config{TempDir: t.TempDir(), Tester: tester})
+	cfg := repo.Config{TempDir: t.TempDir(), Tester: tester}
+	if edit != nil {
+		edit(&cfg)
+	}
+	e.svc = repo.New(db, blobs, recQueue{e}, cfg)
 	mk := func(name string, r zoo.Role) *zoo.User {
 		u, err := db.CreateUser(ctx, name, r)
 		if err != nil {
@@ -400,5 +410,50 @@ func TestGetHiddenModelLooksUnknown(t *testing.T) {
 	}
 	if same(e.rita) || same(e.alice) {
 		t.Error("the model's reviewer or uploader is not told which version is missing")
+	}
+}
+
+// TestPublishedHookAndRetire: the Published hook (search indexing, feeds)
+// runs once when a version is accepted and not on other review actions;
+// retiring returns the retired version.
+func TestPublishedHookAndRetire(t *testing.T) {
+	ctx := context.Background()
+	var published []string
+	e := newEnvWith(t, passTester, func(c *repo.Config) {
+		c.Published = func(_ context.Context, v *zoo.Version) {
+			published = append(published, fmt.Sprintf("%s/%d", v.ModelID, v.Number))
+		}
+	})
+	data := packageZip(t, "upsample-onnx")
+	submit := func() *zoo.Version {
+		v, err := e.svc.Upload(ctx, e.alice, bytes.NewReader(data), repo.UploadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.RunTest(ctx, e.jobs[len(e.jobs)-1]); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := submit()
+	if _, err := e.svc.Review(ctx, e.rita, v.ModelID, v.Number, repo.RequestChanges, "fix the cover"); err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != 0 {
+		t.Fatalf("Published ran on request-changes: %v", published)
+	}
+	w := submit()
+	if _, err := e.svc.Review(ctx, e.rita, w.ModelID, w.Number, repo.Accept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%s/%d", w.ModelID, w.Number); len(published) != 1 || published[0] != want {
+		t.Fatalf("Published ran for %v, want once for %s", published, want)
+	}
+	r, err := e.svc.Retire(ctx, e.alice, w.ModelID, w.Number, "superseded")
+	if err != nil || r == nil || r.State != zoo.StateRetired {
+		t.Fatalf("Retire = %+v, %v; want the retired version", r, err)
+	}
+	if _, err := e.svc.Retire(ctx, e.alice, w.ModelID, w.Number, "again"); err == nil {
+		t.Error("a retired version was retired again")
 	}
 }
