@@ -392,3 +392,25 @@ func TestParentAndFinetuneFacets(t *testing.T) {
 		t.Errorf("query %+v: %v", q.Filters, err)
 	}
 }
+
+// TestDefaultOrderWithoutWords: a search without words (the front page,
+// a facet click) lists the newest publications first.
+func TestDefaultOrderWithoutWords(t *testing.T) {
+	in := newInstance(t)
+	ids := []string{"ambitious-kangaroo", "amiable-otter", "affable-shark"}
+	files := []string{"model__ambitious-kangaroo__v0.yaml", "model__amiable-otter__v0.yaml", "model__ambitious-kangaroo__v0.yaml"}
+	for i, id := range ids {
+		in.store(t, id, files[i], "")
+		time.Sleep(20 * time.Millisecond) // distinct publication times
+	}
+	if _, err := in.idx.Sync(ctx, in.svc); err != nil {
+		t.Fatal(err)
+	}
+	res, err := in.idx.Search(ctx, search.Query{})
+	if err != nil || len(res.Hits) != 3 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if got := []string{res.Hits[0].ID, res.Hits[1].ID, res.Hits[2].ID}; !slices.Equal(got, []string{"affable-shark", "amiable-otter", "ambitious-kangaroo"}) {
+		t.Errorf("order %v, want newest first", got)
+	}
+}
