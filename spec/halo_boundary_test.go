@@ -46,6 +46,15 @@ func TestModel05HaloBoundary(t *testing.T) {
 		{name: "scale 2, halo 17", edit: edAll(inMin(66), halo(17),
 			setv("outputs.0.axes.2.scale", 2.0)),
 			loc: "outputs", msg: "minimum size 33 is too small for halo 17"},
+		// A reference scale other than 1: input scale 2, output scale 4
+		// gives minimum 66·2/4 = 33.
+		{name: "reference scale 2, output scale 4, halo 16", edit: edAll(inMin(66), halo(16),
+			setv("inputs.0.axes.2.scale", 2.0), setv("outputs.0.axes.2.scale", 4.0)), valid: true},
+		// The halo in input elements is halo·scale/reference scale:
+		// 3·1/2 = 1.5 is not a whole number of input elements.
+		{name: "halo 3 at reference scale 2 is 1.5 input elements", edit: edAll(inMin(66), halo(3),
+			setv("inputs.0.axes.2.scale", 2.0)),
+			loc: "outputs", msg: "Inferred halo for raw.y is not an integer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
