@@ -14,13 +14,19 @@ import (
 	"github.com/zoo-bioimage/zoo/tensor"
 )
 
-// zipMethod is zipOf with one compression method for every entry; a name
-// ending in "/" with no data is written as a folder entry.
+// zipMethod writes the entries with one compression method (zipOf:
+// Deflate); a mode sets unix permission bits, and a name ending in "/"
+// with no data is a folder entry.
 func zipMethod(t testing.TB, method uint16, entries ...entry) []byte {
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
 	for _, e := range entries {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: method})
+		h := &zip.FileHeader{Name: e.name, Method: method}
+		if e.mode != 0 {
+			h.ExternalAttrs = e.mode << 16
+			h.CreatorVersion = 3 << 8 // unix
+		}
+		w, err := zw.CreateHeader(h)
 		if err != nil {
 			t.Fatal(err)
 		}

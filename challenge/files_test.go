@@ -38,26 +38,7 @@ type entry struct {
 	mode uint32 // 0: regular
 }
 
-func zipOf(t testing.TB, entries ...entry) []byte {
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		if e.mode != 0 {
-			h.ExternalAttrs = e.mode << 16
-			h.CreatorVersion = 3 << 8 // unix
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(e.data)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func zipOf(t testing.TB, entries ...entry) []byte { return zipMethod(t, zip.Deflate, entries...) }
 
 var (
 	inputs = []string{"img01.tif", "img02.npy"}
